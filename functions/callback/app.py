@@ -1,0 +1,38 @@
+"""Gateway returns (verified server to server) and receipts."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from paylink import hosted
+from paylink.http import form_fields, query
+from paylink.observability import logger
+
+app = APIGatewayHttpResolver()
+
+
+@app.get("/callback/<gateway>")
+def gateway_return_get(gateway: str) -> Response[str]:
+    return hosted.gateway_return(gateway, query(app.current_event), {})
+
+
+@app.post("/callback/<gateway>")
+def gateway_return_post(gateway: str) -> Response[str]:
+    return hosted.gateway_return(gateway, query(app.current_event), form_fields(app.current_event))
+
+
+@app.get("/r/<payment_id>")
+def receipt(payment_id: str) -> Response[str]:
+    return hosted.receipt_page(payment_id, query(app.current_event).get("lang"))
+
+
+@app.not_found
+def no_route(_: Exception) -> Response[str]:
+    return hosted.error_page(404, "not_found", hosted.language(query(app.current_event)))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,35 @@
+"""Hosted link page (the click path: one read, no gateway) and the start of a payment."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from paylink import hosted
+from paylink.http import form_fields, query
+from paylink.observability import logger
+
+app = APIGatewayHttpResolver()
+
+
+@app.get("/<code>")
+def link_page(code: str) -> Response[str]:
+    return hosted.link_page(code, hosted.language(query(app.current_event)))
+
+
+@app.post("/<code>")
+def start_payment(code: str) -> Response[str]:
+    form = form_fields(app.current_event)
+    lang = hosted.language({**form, **query(app.current_event)})
+    return hosted.submit(code, form, lang, app.current_event)
+
+
+@app.not_found
+def no_route(_: Exception) -> Response[str]:
+    return hosted.error_page(404, "not_found", hosted.language(query(app.current_event)))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

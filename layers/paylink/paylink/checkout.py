@@ -1,0 +1,184 @@
+"""The buyer's side of a link: the hosted page's data and the start of a payment."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from paylink.business_calendar import local_date
+from paylink.errors import Gone, LimitExceeded, NoGatewayAvailable, NotFound, ValidationFailed
+from paylink.ids import new_payment_id
+from paylink.models import Link, LinkKind, LinkStatus, Payment, PaymentStatus, iso, utcnow
+from paylink.observability import logger
+from paylink.settings import get_settings
+from paylink.store import Store
+
+PERSIAN_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+MOBILE = re.compile(r"^(?:\+98|0098|0)?(9\d{9})$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+REQUIRED_WHEN_COLLECTED = {"name", "phone", "email", "address"}
+MAX_LENGTH = {"name": 100, "email": 254, "address": 500, "note": 500}
+
+
+class FormInvalid(ValidationFailed):
+    """The buyer's form has errors; `fields` maps each field to an error code the page translates."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("the form has errors", fields=fields)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    method: str
+    url: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Started:
+    payment: Payment
+    redirect: Redirect
+
+
+def payable_link(store: Store, code: str, now: datetime | None = None) -> Link:
+    """The link behind a code if a buyer may pay it now: NotFound, or Gone with the reason."""
+    link = store.get_link(code)
+    if link is None:
+        raise NotFound("no such link")
+    status = link.status(now)
+    if status is not LinkStatus.ACTIVE:
+        raise Gone(status.value)
+    return link
+
+
+def read_form(link: Link, form: Mapping[str, str]) -> tuple[dict[str, str], int, int]:
+    """Validate the buyer's form: (payer fields, unit amount in rials, quantity) or FormInvalid."""
+    errors: dict[str, str] = {}
+    payer: dict[str, str] = {}
+    for name in link.collect:
+        value = (form.get(name) or "").strip()
+        if not value:
+            if name in REQUIRED_WHEN_COLLECTED:
+                errors[name] = "required"
+            continue
+        if len(value) > MAX_LENGTH.get(name, 100):
+            errors[name] = "too_long"
+        elif name == "phone":
+            match = MOBILE.match(re.sub(r"[\s-]", "", value.translate(PERSIAN_DIGITS)))
+            if match is None:
+                errors[name] = "invalid_phone"
+            else:
+                value = "0" + match.group(1)
+        elif name == "email" and not EMAIL.match(value):
+            errors[name] = "invalid_email"
+        payer[name] = value
+    unit_amount = link.amount or 0
+    if link.kind is LinkKind.OPEN:
+        unit_amount = _open_amount(link, form.get("amount"), errors)
+    quantity = 1
+    raw_quantity = (form.get("quantity") or "1").strip().translate(PERSIAN_DIGITS)
+    if not raw_quantity.isdigit():
+        errors["quantity"] = "invalid_quantity"
+    elif not 1 <= int(raw_quantity) <= link.max_quantity:
+        errors["quantity"] = "invalid_quantity"
+    else:
+        quantity = int(raw_quantity)
+    if errors:
+        raise FormInvalid(errors)
+    return payer, unit_amount, quantity
+
+
+def _open_amount(link: Link, raw: str | None, errors: dict[str, str]) -> int:
+    """An open link's amount: the buyer types toman (as the page says); we keep rials."""
+    text = re.sub(r"[\s,٬]", "", (raw or "").strip().translate(PERSIAN_DIGITS))
+    if not text:
+        errors["amount"] = "required"
+        return 0
+    if not text.isdigit():
+        errors["amount"] = "invalid_amount"
+        return 0
+    rials = int(text) * 10
+    if link.min_amount is not None and rials < link.min_amount:
+        errors["amount"] = "too_small"
+    elif link.max_amount is not None and rials > link.max_amount:
+        errors["amount"] = "too_large"
+    return rials
+
+
+def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url: str, lang: str) -> Started:
+    """Validate, check the caps, get a gateway token (failing over in order), record the payment.
+
+    The payment is written once, after a gateway has given a token: a crash before that leaves
+    only an unused token at the gateway, never money without a record.
+    """
+    settings = get_settings()
+    link = payable_link(store, code)
+    payer, unit_amount, quantity = read_form(link, form)
+    amount = unit_amount * quantity
+    now = utcnow()
+    day = local_date(now, settings.timezone).isoformat()
+    merchant, reserved = store.merchant_and_reserved(link.merchant_id, day)
+    if merchant is None:
+        raise NotFound("no such link")
+    if merchant.per_payment_cap is not None and amount > merchant.per_payment_cap:
+        raise LimitExceeded("over the limit per payment", fields={"amount": "over_limit"})
+    if merchant.daily_cap is not None and reserved + amount > merchant.daily_cap:
+        raise LimitExceeded("over the merchant's daily limit", fields={"amount": "over_daily_limit"})
+
+    payment = Payment(
+        id=new_payment_id(),
+        merchant_id=link.merchant_id,
+        link_code=link.code,
+        link_title=link.title,
+        merchant_name=link.merchant_name,
+        amount=amount,
+        quantity=quantity,
+        status=PaymentStatus.REDIRECTED,
+        payer=payer,
+        redirect_url=link.redirect_url,
+        reference=link.reference,
+        metadata=link.metadata,
+        lang=lang,
+        created_at=iso(now),
+        redirected_at=iso(now),
+    )
+    from paylink.gateways.base import GatewayError
+    from paylink.routing import candidates
+
+    deadline = time.monotonic() + settings.checkout_budget_seconds
+    for gateway in candidates():
+        if time.monotonic() >= deadline:
+            break
+        started = time.monotonic()
+        try:
+            created = gateway.create(
+                order_id=payment.id,
+                amount_irr=amount,
+                callback_url=f"{base_url}/callback/{gateway.config.name}",
+                description=link.title[:100],
+                mobile=payer.get("phone"),
+            )
+        except GatewayError as exc:
+            logger.warning(
+                "gateway refused to start a payment; trying the next one",
+                extra={"payment_id": payment.id, "gateway": gateway.config.name, "kind": str(exc.kind),
+                       "code": exc.code, "latency_ms": round((time.monotonic() - started) * 1000)},
+            )
+            continue
+        payment = payment.model_copy(update={"gateway": gateway.config.name, "gateway_token": created.token})
+        store.record_redirected_payment(payment, day, merchant.daily_cap)
+        logger.info(
+            "payment started",
+            extra={"payment_id": payment.id, "gateway": gateway.config.name, "amount": amount,
+                   "latency_ms": round((time.monotonic() - started) * 1000)},
+        )
+        redirect = created.redirect
+        return Started(payment, Redirect(redirect.method, redirect.url, dict(redirect.fields)))
+
+    failed = payment.model_copy(update={"status": PaymentStatus.FAILED, "failure_reason": "no_gateway"})
+    store.record_failed_payment(failed)
+    logger.error("no gateway could start the payment", extra={"payment_id": payment.id})
+    raise NoGatewayAvailable("no payment gateway is available right now; nothing was charged")

@@ -1,0 +1,63 @@
+"""Domain errors; handlers turn each into one HTTP answer in one place."""
+
+from __future__ import annotations
+
+
+class PaylinkError(Exception):
+    """Base of every error a caller may see; carries an HTTP status and a stable code."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+    def to_body(self) -> dict[str, object]:
+        """The JSON error body of the HTTP contract."""
+        error: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.fields:
+            error["fields"] = self.fields
+        return {"error": error}
+
+
+class ValidationFailed(PaylinkError):
+    status = 400
+    code = "validation_error"
+
+
+class Unauthorized(PaylinkError):
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(PaylinkError):
+    status = 404
+    code = "not_found"
+
+
+class Gone(PaylinkError):
+    """A link that exists but can no longer be paid; `reason` names why."""
+
+    status = 410
+    code = "gone"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this link cannot be paid: {reason}")
+        self.reason = reason
+
+
+class LimitExceeded(PaylinkError):
+    status = 422
+    code = "limit_exceeded"
+
+
+class Conflict(PaylinkError):
+    status = 409
+    code = "conflict"
+
+
+class NoGatewayAvailable(PaylinkError):
+    status = 503
+    code = "no_gateway"

@@ -1,0 +1,112 @@
+"""The buyer's pages: link page, form errors, gateway hand-off, receipt. HTML in, HTML out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from paylink import callback, checkout
+from paylink.errors import Gone, LimitExceeded, NoGatewayAvailable, NotFound, ValidationFailed
+from paylink.http import base_url, html_response, redirect
+from paylink.models import Link, PaymentStatus
+from paylink.store import get_store
+
+RETRYABLE = {PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+
+
+def _render(template: str, lang: str, **context: Any) -> str:
+    from paylink.pages import render
+
+    return render(template, lang=lang, **context)
+
+
+def language(params: Mapping[str, str]) -> str:
+    from paylink.pages import normalize_lang
+
+    return normalize_lang(params.get("lang"))
+
+
+def error_page(status: int, reason: str, lang: str, retry_url: str | None = None) -> Response[str]:
+    return html_response(status, _render("error.html", lang, status=status, reason=reason, retry_url=retry_url))
+
+
+def _form_action(code: str, lang: str) -> str:
+    return f"/{code}?lang=en" if lang == "en" else f"/{code}"
+
+
+def _link_page(link: Link, lang: str, status: int, values: Mapping[str, str], errors: Mapping[str, str]) -> Response[str]:
+    html = _render(
+        "link.html",
+        lang,
+        link=link,
+        merchant_name=link.merchant_name,
+        values=dict(values),
+        errors=dict(errors),
+        form_action=_form_action(link.code, lang),
+    )
+    return html_response(status, html)
+
+
+def link_page(code: str, lang: str) -> Response[str]:
+    """`GET /{code}`: one read, no gateway call."""
+    try:
+        link = checkout.payable_link(get_store(), code)
+    except NotFound:
+        return error_page(404, "not_found", lang)
+    except Gone as exc:
+        return error_page(410, exc.reason, lang)
+    return _link_page(link, lang, 200, {}, {})
+
+
+def submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Response[str]:
+    """`POST /{code}`: start a payment and send the buyer to the gateway, or show what to fix."""
+    store = get_store()
+    try:
+        started = checkout.start_payment(store, code, form, base_url=base_url(event), lang=lang)
+    except NotFound:
+        return error_page(404, "not_found", lang)
+    except Gone as exc:
+        return error_page(410, exc.reason, lang)
+    except NoGatewayAvailable:
+        return error_page(503, "no_gateway", lang, retry_url=_form_action(code, lang))
+    except (ValidationFailed, LimitExceeded) as exc:
+        link = store.get_link(code)
+        if link is None:
+            return error_page(404, "not_found", lang)
+        return _link_page(link, lang, 400, form, exc.fields)
+    if started.redirect.method == "POST":
+        return html_response(
+            200, _render("post_redirect.html", lang, url=started.redirect.url, fields=started.redirect.fields)
+        )
+    return redirect(started.redirect.url)
+
+
+def gateway_return(gateway: str, params: Mapping[str, str], form: Mapping[str, str]) -> Response[str]:
+    """`GET|POST /callback/{gateway}`: verify, move the payment once, 303 to the receipt."""
+    lang = language(params)
+    try:
+        payment = callback.handle_return(get_store(), gateway, params, form)
+    except NotFound:
+        return error_page(404, "payment_not_found", lang)
+    except ValidationFailed:
+        return error_page(400, "payment_not_found", lang)
+    location = callback.return_location(payment)
+    if location.startswith("/r/") and payment.lang == "en":
+        location += "?lang=en"
+    return redirect(location)
+
+
+def receipt_page(payment_id: str, lang: str | None) -> Response[str]:
+    """`GET /r/{id}`: the payment as it stands, with a way to try again after a failure."""
+    try:
+        payment = callback.receipt(get_store(), payment_id)
+    except NotFound:
+        return error_page(404, "payment_not_found", lang or "fa")
+    lang = lang or payment.lang
+    retry = _form_action(payment.link_code, lang) if payment.status in RETRYABLE else None
+    link = {"title": payment.link_title, "code": payment.link_code}
+    html = _render("receipt.html", lang, payment=payment, link=link, merchant_name=payment.merchant_name,
+                   retry_url=retry)
+    return html_response(200, html)

@@ -1,0 +1,178 @@
+"""The merchant API's use cases, one function per route, in terms of plain values."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from paylink import links, merchants
+from paylink.business_calendar import start_of_day_utc
+from paylink.errors import NotFound, ValidationFailed
+from paylink.http import base_url, json_response
+from paylink.models import LinkCreate, LinkUpdate, Merchant, Payment, PaymentStatus, Settlement, iso
+from paylink.settings import get_settings
+from paylink.store import get_store
+from paylink.validation import parse
+
+CSV_MAX_ROWS = 100_000
+CSV_COLUMNS = [
+    "id", "created_at", "paid_at", "status", "link_code", "link_title", "amount", "quantity", "fee", "net",
+    "gateway", "gateway_reference", "card_mask", "payer_name", "payer_phone", "payer_email", "reference",
+    "settlement_id", "failure_reason",
+]  # fmt: skip
+
+__all__ = ["NotFound"]
+
+
+def authenticate(authorization: str | None) -> Merchant:
+    return merchants.authenticate(get_store(), authorization)
+
+
+def create_link(merchant: Merchant, body: Any, event: Any) -> dict[str, Any]:
+    link = links.create_link(get_store(), merchant, parse(LinkCreate, body))
+    return links.public_link(link, base_url(event))
+
+
+def get_link(merchant: Merchant, code: str, event: Any) -> dict[str, Any]:
+    return links.public_link(links.get_own_link(get_store(), merchant, code), base_url(event))
+
+
+def list_links(merchant: Merchant, params: dict[str, str], event: Any) -> dict[str, Any]:
+    items, cursor = get_store().links_of(merchant.id, params.get("cursor"))
+    root = base_url(event)
+    return {"items": [links.public_link(link, root) for link in items], "next_cursor": cursor}
+
+
+def update_link(merchant: Merchant, code: str, body: Any, event: Any) -> dict[str, Any]:
+    link = links.update_link(get_store(), merchant, code, parse(LinkUpdate, body))
+    return links.public_link(link, base_url(event))
+
+
+def public_payment(payment: Payment) -> dict[str, Any]:
+    return payment.model_dump(
+        mode="json", exclude={"merchant_id", "gateway_token", "merchant_name", "lang", "redirected_at"}
+    )
+
+
+def public_settlement(settlement: Settlement) -> dict[str, Any]:
+    return settlement.model_dump(mode="json", exclude={"merchant_id"})
+
+
+def _day_bound(params: dict[str, str], name: str, *, end: bool) -> str | None:
+    """`from`/`to` as calendar days in the market's time zone, turned into UTC bounds."""
+    value = params.get(name)
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed("invalid filter", fields={name: "expected a date YYYY-MM-DD"}) from exc
+    moment = start_of_day_utc(day + timedelta(days=1) if end else day, get_settings().timezone)
+    return iso(moment - timedelta(seconds=1) if end else moment)
+
+
+def _payment_filters(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    fields: dict[str, str] = {}
+    unknown = set(params) - {"link", "status", "from", "to", "cursor", "format"}
+    for name in sorted(unknown):
+        fields[name] = "unknown filter"
+    status = params.get("status")
+    if status and status not in {s.value for s in PaymentStatus}:
+        fields["status"] = "one of " + ", ".join(s.value for s in PaymentStatus)
+    if params.get("format", "json") not in ("json", "csv"):
+        fields["format"] = "json or csv"
+    if fields:
+        raise ValidationFailed("invalid filter", fields=fields)
+    since, until = _day_bound(params, "from", end=False), _day_bound(params, "to", end=True)
+    if since and until and since > until:
+        raise ValidationFailed("invalid filter", fields={"from": "must not be after to"})
+    if params.get("link"):
+        links.get_own_link(get_store(), merchant, params["link"])
+    return {"link": params.get("link"), "status": status, "since": since, "until": until}
+
+
+def _payments_page(merchant: Merchant, filters: dict[str, Any], cursor: str | None) -> tuple[list[Payment], str | None]:
+    store = get_store()
+    window = {"since": filters["since"], "until": filters["until"]}
+    if filters["link"]:
+        items, cursor = store.payments_of_link(filters["link"], cursor, **window)
+        if filters["status"]:
+            items = [p for p in items if p.status.value == filters["status"]]
+        return items, cursor
+    return store.payments_of_merchant(merchant.id, cursor, status=filters["status"], **window)
+
+
+def list_payments(merchant: Merchant, params: dict[str, str]) -> Response[str]:
+    """Payments of a merchant, filtered; JSON pages, or one CSV of every match with `format=csv`."""
+    filters = _payment_filters(merchant, params)
+    if params.get("format") != "csv":
+        items, cursor = _payments_page(merchant, filters, params.get("cursor"))
+        return json_response(200, {"items": [public_payment(p) for p in items], "next_cursor": cursor})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    cursor, rows = None, 0
+    while rows < CSV_MAX_ROWS:
+        items, cursor = _payments_page(merchant, filters, cursor)
+        for payment in items:
+            writer.writerow(_csv_row(payment))
+            rows += 1
+        if not cursor:
+            break
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=buffer.getvalue(),
+        headers={"Content-Disposition": 'attachment; filename="payments.csv"', "Cache-Control": "no-store"},
+    )
+
+
+def _csv_cell(value: Any) -> str:
+    """Text for a spreadsheet cell; formulas are neutralised (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_row(payment: Payment) -> dict[str, str]:
+    data = payment.model_dump(mode="json")
+    for key in ("name", "phone", "email"):
+        data[f"payer_{key}"] = payment.payer.get(key)
+    return {column: _csv_cell(data.get(column)) for column in CSV_COLUMNS}
+
+
+def get_payment(merchant: Merchant, payment_id: str) -> dict[str, Any]:
+    payment = get_store().get_payment(payment_id)
+    if payment is None or payment.merchant_id != merchant.id:
+        raise NotFound("no such payment")
+    return public_payment(payment)
+
+
+def list_settlements(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    items, cursor = get_store().settlements_of(merchant.id, params.get("cursor"))
+    return {"items": [public_settlement(s) for s in items], "next_cursor": cursor}
+
+
+def get_settlement(merchant: Merchant, settlement_id: str) -> dict[str, Any]:
+    store = get_store()
+    settlement = store.get_settlement(settlement_id)
+    if settlement is None or settlement.merchant_id != merchant.id:
+        raise NotFound("no such settlement")
+    payments = store.payments_of_settlement(settlement_id)
+    return {**public_settlement(settlement), "payments": [public_payment(p) for p in payments]}
+
+
+def qr(code: str, kind: str, event: Any) -> Response[Any]:
+    """The QR code image of a link's URL (public: the URL is what a buyer scans anyway)."""
+    from paylink.qr import qr_png, qr_svg
+
+    if get_store().get_link(code) is None:
+        raise NotFound("no such link")
+    url = f"{base_url(event)}/{code}"
+    headers = {"Cache-Control": "public, max-age=86400"}
+    if kind == "svg":
+        return Response(status_code=200, content_type="image/svg+xml", body=qr_svg(url), headers=headers)
+    return Response(status_code=200, content_type="image/png", body=qr_png(url), headers=headers)

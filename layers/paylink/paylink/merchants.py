@@ -1,0 +1,87 @@
+"""Merchant accounts: creation by an operator, and API-key authentication."""
+
+from __future__ import annotations
+
+import re
+
+from paylink.errors import Unauthorized, ValidationFailed
+from paylink.ids import hash_api_key, new_api_key, new_merchant_id
+from paylink.models import (
+    PERSONAL_DAILY_CAP,
+    PERSONAL_PER_PAYMENT_CAP,
+    AccountType,
+    Merchant,
+    iso,
+    utcnow,
+)
+from paylink.money import FeePlan
+from paylink.store import Store
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_]{2,29}$")
+
+
+def iban_is_valid(iban: str) -> bool:
+    """ISO 13616 check: move the country code and check digits to the end, letters to numbers, mod 97 == 1.
+
+    Iranian IBANs (Sheba) are `IR` + 24 digits; other countries' lengths are accepted as 15-34.
+    """
+    value = iban.replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", value):
+        return False
+    if value.startswith("IR") and not re.fullmatch(r"IR[0-9]{24}", value):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in value[4:] + value[:4])
+    return int(digits) % 97 == 1
+
+
+def create_merchant(
+    store: Store,
+    *,
+    username: str,
+    name: str,
+    iban: str,
+    account_type: AccountType = AccountType.PERSONAL,
+    fee: FeePlan | None = None,
+    per_payment_cap: int | None = None,
+    daily_cap: int | None = None,
+    api_key: str | None = None,
+) -> tuple[Merchant, str]:
+    """Create a merchant and return it with its API key (the only time the key is seen in clear)."""
+    fields: dict[str, str] = {}
+    if not USERNAME.fullmatch(username):
+        fields["username"] = "3-30 lower-case letters, digits or _, starting with a letter or digit"
+    if not name.strip() or len(name) > 100:
+        fields["name"] = "required, at most 100 characters"
+    iban = iban.replace(" ", "").upper()
+    if not iban_is_valid(iban):
+        fields["iban"] = "not a valid IBAN (ISO 13616 check failed)"
+    if fields:
+        raise ValidationFailed("the merchant is not valid", fields=fields)
+    if account_type is AccountType.PERSONAL:
+        per_payment_cap = min(per_payment_cap or PERSONAL_PER_PAYMENT_CAP, PERSONAL_PER_PAYMENT_CAP)
+        daily_cap = min(daily_cap or PERSONAL_DAILY_CAP, PERSONAL_DAILY_CAP)
+    merchant = Merchant(
+        id=new_merchant_id(),
+        username=username,
+        name=name.strip(),
+        iban=iban,
+        account_type=account_type,
+        fee=fee or FeePlan(),
+        per_payment_cap=per_payment_cap,
+        daily_cap=daily_cap,
+        created_at=iso(utcnow()),
+    )
+    key = api_key or new_api_key()
+    store.create_merchant(merchant, hash_api_key(key))
+    return merchant, key
+
+
+def authenticate(store: Store, authorization: str | None) -> Merchant:
+    """The merchant of a `Bearer <api key>` header, or Unauthorized."""
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("send your API key as 'Authorization: Bearer <api key>'")
+    merchant = store.merchant_for_api_key(hash_api_key(key.strip()))
+    if merchant is None:
+        raise Unauthorized("the API key is not valid")
+    return merchant

@@ -1,0 +1,309 @@
+"""Domain models: merchants, links, payments, settlements, and the input models of the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from paylink.money import FeePlan
+
+MIN_AMOUNT = 1_000  # rials: the lowest amount the gateways accept
+MAX_QUANTITY = 100
+
+CollectField = Literal["name", "phone", "email", "address", "note"]
+DEFAULT_COLLECT: list[CollectField] = ["name", "phone"]
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Amount = Annotated[StrictInt, Field(ge=MIN_AMOUNT, le=10_000_000_000)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with seconds precision and a Z, the one time format we store and answer."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _https_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or any(c in value for c in "\r\n\t <>\"'\\"):
+        raise ValueError("must be an absolute https URL")
+    if parts.username or parts.password:
+        raise ValueError("must not carry credentials")
+    return value
+
+
+HttpsUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_https_url)]
+
+
+class AccountType(StrEnum):
+    PERSONAL = "personal"
+    BUSINESS = "business"
+
+
+PERSONAL_PER_PAYMENT_CAP = 10_000_000
+PERSONAL_DAILY_CAP = 30_000_000
+
+
+class Merchant(BaseModel):
+    """A merchant account; limits are in rials, `None` means no limit (business accounts)."""
+
+    id: str
+    username: str
+    name: str
+    iban: str
+    account_type: AccountType = AccountType.PERSONAL
+    fee: FeePlan = FeePlan()
+    per_payment_cap: int | None = PERSONAL_PER_PAYMENT_CAP
+    daily_cap: int | None = PERSONAL_DAILY_CAP
+    created_at: str
+
+
+class LinkKind(StrEnum):
+    ITEM = "item"
+    INVOICE = "invoice"
+    OPEN = "open"
+
+
+class Payer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{7,15}$")] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+
+Metadata = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=40)], Annotated[str, StringConstraints(max_length=500)]],
+    Field(max_length=20),
+]
+
+
+class LinkCreate(BaseModel):
+    """Body of `POST /v1/links`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: ShortText | None = None
+    kind: LinkKind = LinkKind.ITEM
+    amount: Amount | None = None
+    min_amount: Amount | None = None
+    max_amount: Amount | None = None
+    collect: list[CollectField] = Field(default_factory=lambda: list(DEFAULT_COLLECT), max_length=5)
+    max_quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
+    max_payments: Annotated[StrictInt, Field(ge=1)] | None = None
+    expires_at: AwareDatetime | None = None
+    redirect_url: HttpsUrl | None = None
+    payer: Payer | None = None
+    due_date: date | None = None
+    reference: Annotated[str, StringConstraints(max_length=100)] | None = None
+    metadata: Metadata | None = None
+
+    @field_validator("collect")
+    @classmethod
+    def _unique_collect(cls, value: list[CollectField]) -> list[CollectField]:
+        if len(set(value)) != len(value):
+            raise ValueError("fields must not repeat")
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= utcnow():
+            raise ValueError("must be in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _amounts_fit_kind(self) -> Self:
+        if self.kind is LinkKind.OPEN:
+            if self.amount is not None:
+                raise ValueError("amount: an open link has no fixed amount; use min_amount and max_amount")
+            if self.min_amount and self.max_amount and self.min_amount > self.max_amount:
+                raise ValueError("min_amount: must not be above max_amount")
+        else:
+            if self.amount is None:
+                raise ValueError("amount: required for an item or an invoice")
+            if self.min_amount is not None or self.max_amount is not None:
+                raise ValueError("min_amount: only an open link has limits")
+        if self.kind is LinkKind.INVOICE:
+            if self.payer is None or not self.payer.name:
+                raise ValueError("payer: an invoice needs the payer's name")
+            if self.max_quantity != 1:
+                raise ValueError("max_quantity: an invoice is paid once, as one unit")
+        return self
+
+
+class LinkUpdate(BaseModel):
+    """Body of `PATCH /v1/links/{code}`; only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = None
+    title: Title | None = None
+    description: ShortText | None = None
+    expires_at: AwareDatetime | None = None
+    max_payments: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: send at least one of active, title, description, expires_at, max_payments")
+        for name in ("active", "title"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name}: must not be null")
+        return self
+
+
+class LinkStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    EXPIRED = "expired"
+    SOLD_OUT = "sold_out"
+    PAID = "paid"
+
+
+class Link(BaseModel):
+    """A stored payment link, with its running paid counters."""
+
+    code: str
+    merchant_id: str
+    merchant_name: str
+    kind: LinkKind
+    title: str
+    description: str | None = None
+    amount: int | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None
+    collect: list[CollectField] = Field(default_factory=lambda: list(DEFAULT_COLLECT))
+    max_quantity: int = 1
+    max_payments: int | None = None
+    expires_at: str | None = None
+    redirect_url: str | None = None
+    payer: dict[str, str] | None = None
+    due_date: str | None = None
+    reference: str | None = None
+    metadata: dict[str, str] | None = None
+    active: bool = True
+    created_at: str
+    paid_count: int = 0
+    paid_total: int = 0
+
+    def status(self, now: datetime | None = None) -> LinkStatus:
+        """What a buyer opening the link would meet."""
+        now = now or utcnow()
+        if not self.active:
+            return LinkStatus.INACTIVE
+        if self.kind is LinkKind.INVOICE and self.paid_count >= 1:
+            return LinkStatus.PAID
+        if self.max_payments is not None and self.paid_count >= self.max_payments:
+            return LinkStatus.SOLD_OUT
+        if self.expires_at and datetime.fromisoformat(self.expires_at) <= now:
+            return LinkStatus.EXPIRED
+        return LinkStatus.ACTIVE
+
+
+class PaymentStatus(StrEnum):
+    CREATED = "created"
+    REDIRECTED = "redirected"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    SETTLED = "settled"
+    REVERSED = "reversed"
+
+
+ALLOWED_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.CREATED: frozenset(
+        {PaymentStatus.REDIRECTED, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+    ),
+    PaymentStatus.REDIRECTED: frozenset(
+        {PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+    ),
+    PaymentStatus.PAID: frozenset({PaymentStatus.SETTLED, PaymentStatus.REVERSED}),
+}
+
+
+def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
+    """True when `current -> target` is a move of the payment state machine; terminal states never move."""
+    return target in ALLOWED_TRANSITIONS.get(current, frozenset())
+
+
+def sources_of(target: PaymentStatus) -> list[PaymentStatus]:
+    """The states from which `target` may be reached (the condition of its conditional write)."""
+    return [state for state, targets in ALLOWED_TRANSITIONS.items() if target in targets]
+
+
+class Payment(BaseModel):
+    """One attempt to pay a link; `amount` is the total in rials (unit amount x quantity)."""
+
+    id: str
+    merchant_id: str
+    link_code: str
+    link_title: str
+    merchant_name: str
+    amount: int
+    quantity: int = 1
+    status: PaymentStatus
+    gateway: str | None = None
+    gateway_token: str | None = None
+    gateway_reference: str | None = None
+    card_mask: str | None = None
+    payer: dict[str, str] = Field(default_factory=dict)
+    redirect_url: str | None = None
+    reference: str | None = None
+    metadata: dict[str, str] | None = None
+    failure_reason: str | None = None
+    lang: str = "fa"
+    created_at: str
+    redirected_at: str | None = None
+    paid_at: str | None = None
+    settlement_id: str | None = None
+    fee: int | None = None
+    net: int | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status not in (PaymentStatus.CREATED, PaymentStatus.REDIRECTED)
+
+
+class SettlementStatus(StrEnum):
+    OPEN = "open"  # payments being gathered into it
+    PENDING = "pending"  # totals final, payout not yet confirmed
+    PAID = "paid"
+    HELD = "held"
+    FAILED = "failed"
+
+
+class Settlement(BaseModel):
+    id: str
+    merchant_id: str
+    date: str
+    status: SettlementStatus
+    payment_count: int = 0
+    gross: int = 0
+    fee: int = 0
+    net: int = 0
+    iban: str
+    payout_reference: str | None = None
+    held_reason: str | None = None
+    created_at: str

@@ -1,0 +1,612 @@
+"""The only module that talks to DynamoDB.
+
+One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
+  MERCHANT#{id}/PROFILE      merchant; gsi1 UNSETTLED/{id} while it has unsettled money (sparse)
+  USERNAME#{u}/USERNAME      username -> merchant id (uniqueness)
+  APIKEY#{sha256}/APIKEY     hashed API key -> merchant id
+  LINK#{code}/LINK           link; gsi1 MERCHANT#{id}#LINKS/{created_at}#{code}
+  PAYMENT#{id}/PAYMENT       payment; gsi1 LINK#{code}#PAYMENTS, gsi2 MERCHANT#{id}#PAYMENTS (by created_at),
+                             gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid, SETTLEMENT#{sid} once settled
+  GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id
+  SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
+  DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
+  PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from paylink.errors import Conflict, LimitExceeded, ValidationFailed
+from paylink.models import Link, Merchant, Payment, PaymentStatus, Settlement, SettlementStatus, sources_of
+from paylink.settings import get_settings
+
+UNSETTLED_MERCHANTS = "UNSETTLED"
+PAGE_SIZE = 50
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to ints, recursively (we store no fractional numbers)."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _clean(item: dict[str, Any]) -> dict[str, Any]:
+    """Drop None values: DynamoDB needs no nulls, and absent reads back as the model's default."""
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _cancellation_codes(exc: Exception) -> list[str]:
+    reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
+    return [reason.get("Code", "None") for reason in reasons]
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(_plain(key), separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, expected_pk: str, pk_name: str) -> dict[str, Any] | None:
+    """A cursor from an earlier page; one of another list or another merchant is refused."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError as exc:
+        raise ValidationFailed("invalid cursor", fields={"cursor": "not a cursor of this list"}) from exc
+    if not isinstance(key, dict) or key.get(pk_name) != expected_pk:
+        raise ValidationFailed("invalid cursor", fields={"cursor": "not a cursor of this list"})
+    return key
+
+
+class Store:
+    """DynamoDB access for every flow; methods say what they do in domain words."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self.table = table_name
+        self.client = client  # the resource-level client: plain Python values in and out
+
+    # ---- merchants and API keys -------------------------------------------------------------
+
+    def create_merchant(self, merchant: Merchant, api_key_hash: str) -> None:
+        """Store a merchant, its unique username and its hashed API key, all or nothing."""
+        item = {"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE", **merchant.model_dump(mode="json")}
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    self._put(_clean(item), condition="attribute_not_exists(pk)"),
+                    self._put(
+                        {"pk": f"USERNAME#{merchant.username}", "sk": "USERNAME", "merchant_id": merchant.id},
+                        condition="attribute_not_exists(pk)",
+                    ),
+                    self._put(
+                        {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "merchant_id": merchant.id},
+                        condition="attribute_not_exists(pk)",
+                    ),
+                ]
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                raise Conflict(
+                    "username already taken", fields={"username": "already taken"}
+                ) from exc
+            raise
+
+    def get_merchant(self, merchant_id: str) -> Merchant | None:
+        item = self._get(f"MERCHANT#{merchant_id}", "PROFILE")
+        return Merchant.model_validate(item) if item else None
+
+    def merchant_for_api_key(self, api_key_hash: str) -> Merchant | None:
+        ref = self._get(f"APIKEY#{api_key_hash}", "APIKEY")
+        return self.get_merchant(ref["merchant_id"]) if ref else None
+
+    def merchant_id_for_username(self, username: str) -> str | None:
+        ref = self._get(f"USERNAME#{username}", "USERNAME")
+        return str(ref["merchant_id"]) if ref else None
+
+    # ---- links ------------------------------------------------------------------------------
+
+    def put_new_link(self, link: Link) -> bool:
+        """Store a link under a fresh code; False when the code is already taken."""
+        item = {
+            "pk": f"LINK#{link.code}",
+            "sk": "LINK",
+            "gsi1pk": f"MERCHANT#{link.merchant_id}#LINKS",
+            "gsi1sk": f"{link.created_at}#{link.code}",
+            **link.model_dump(mode="json"),
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=_clean(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def get_link(self, code: str) -> Link | None:
+        item = self._get(f"LINK#{code}", "LINK")
+        return Link.model_validate(item) if item else None
+
+    def links_of(self, merchant_id: str, cursor: str | None) -> tuple[list[Link], str | None]:
+        pk = f"MERCHANT#{merchant_id}#LINKS"
+        items, next_key = self._query_page("gsi1", "gsi1pk", pk, cursor, newest_first=True)
+        return [Link.model_validate(i) for i in items], encode_cursor(next_key)
+
+    def update_link(self, merchant_id: str, code: str, changes: dict[str, Any]) -> Link | None:
+        """Apply `changes` (None removes the attribute) to a merchant's own link; None if not theirs."""
+        sets, removes, values, names = [], [], {":m": merchant_id}, {}
+        for i, (name, value) in enumerate(changes.items()):
+            names[f"#f{i}"] = name
+            if value is None:
+                removes.append(f"#f{i}")
+            else:
+                sets.append(f"#f{i} = :v{i}")
+                values[f":v{i}"] = value
+        expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            answer = self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"LINK#{code}", "sk": "LINK"},
+                UpdateExpression=expression.strip(),
+                ConditionExpression="merchant_id = :m",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return None
+            raise
+        return Link.model_validate(_plain(answer["Attributes"]))
+
+    # ---- checkout ---------------------------------------------------------------------------
+
+    def merchant_and_reserved(self, merchant_id: str, day: str) -> tuple[Merchant | None, int]:
+        """The merchant and what is already reserved of its daily cap for `day`, in one read."""
+        keys = [
+            {"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
+            {"pk": f"DAILY#{merchant_id}#{day}", "sk": "DAILY"},
+        ]
+        answer = self.client.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
+        merchant, reserved = None, 0
+        for item in _plain(answer["Responses"].get(self.table, [])):
+            if item["sk"] == "PROFILE":
+                merchant = Merchant.model_validate(item)
+            else:
+                reserved = int(item.get("reserved", 0))
+        for _ in range(3):  # unprocessed keys are rare; read them one by one
+            for key in answer.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", []):
+                item = self._get(key["pk"], key["sk"])
+                if item and item["sk"] == "PROFILE":
+                    merchant = Merchant.model_validate(item)
+                elif item:
+                    reserved = int(item.get("reserved", 0))
+            break
+        return merchant, reserved
+
+    def record_redirected_payment(self, payment: Payment, day: str, daily_cap: int | None) -> None:
+        """Store a payment that holds a gateway token, its token index, and its share of the daily cap.
+
+        All or nothing; raises LimitExceeded when the daily cap would be passed.
+        """
+        assert payment.gateway and payment.gateway_token
+        items = [
+            self._put(_clean(self._payment_item(payment)), condition="attribute_not_exists(pk)"),
+            self._put(
+                {
+                    "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
+                    "sk": "GWTOKEN",
+                    "payment_id": payment.id,
+                },
+                condition="attribute_not_exists(pk)",
+            ),
+            self._reserve_daily(payment.merchant_id, day, payment.amount, daily_cap),
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except Exception as exc:
+            if _is_conditional_failure(exc) and _cancellation_codes(exc)[2:3] == ["ConditionalCheckFailed"]:
+                raise LimitExceeded(
+                    "this payment would pass the merchant's daily limit", fields={"amount": "over the daily limit"}
+                ) from exc
+            raise
+
+    def record_failed_payment(self, payment: Payment) -> None:
+        """Store a payment that never reached a gateway (no healthy gateway), for the record."""
+        self.client.put_item(
+            TableName=self.table,
+            Item=_clean(self._payment_item(payment)),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def _reserve_daily(self, merchant_id: str, day: str, amount: int, cap: int | None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": f"DAILY#{merchant_id}#{day}", "sk": "DAILY"},
+            "UpdateExpression": "ADD reserved :a",
+            "ExpressionAttributeValues": {":a": amount},
+        }
+        if cap is not None:
+            update["ConditionExpression"] = "attribute_not_exists(reserved) OR reserved <= :room"
+            update["ExpressionAttributeValues"][":room"] = cap - amount
+        return {"Update": update}
+
+    # ---- payments ---------------------------------------------------------------------------
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        item = self._get(f"PAYMENT#{payment_id}", "PAYMENT")
+        return Payment.model_validate(item) if item else None
+
+    def payment_for_token(self, gateway: str, token: str) -> Payment | None:
+        ref = self._get(f"GWTOKEN#{gateway}#{token}", "GWTOKEN")
+        return self.get_payment(ref["payment_id"]) if ref else None
+
+    def mark_paid(self, payment: Payment, *, reference: str | None, card_mask: str | None, paid_at: str) -> bool:
+        """Move a payment to `paid` and count it on its link, once; False if it had already moved."""
+        values = {
+            ":paid": PaymentStatus.PAID.value,
+            ":at": paid_at,
+            ":u": f"MERCHANT#{payment.merchant_id}#UNSETTLED",
+            ":usk": f"{paid_at}#{payment.id}",
+            **self._source_values(PaymentStatus.PAID),
+        }
+        sets = ["#s = :paid", "paid_at = :at", "gsi3pk = :u", "gsi3sk = :usk"]
+        for name, value in (("gateway_reference", reference), ("card_mask", card_mask)):
+            if value is not None:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                    "UpdateExpression": "SET " + ", ".join(sets),
+                    "ConditionExpression": self._source_condition(PaymentStatus.PAID),
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"LINK#{payment.link_code}", "sk": "LINK"},
+                    "UpdateExpression": "ADD paid_count :one, paid_total :amount",
+                    "ExpressionAttributeValues": {":one": 1, ":amount": payment.amount},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"MERCHANT#{payment.merchant_id}", "sk": "PROFILE"},
+                    "UpdateExpression": "SET gsi1pk = :flag, gsi1sk = :mid, last_paid_at = :at",
+                    "ExpressionAttributeValues": {":flag": UNSETTLED_MERCHANTS, ":mid": payment.merchant_id, ":at": paid_at},
+                }
+            },
+        ]
+        return self._transact_once(items)
+
+    def mark_unpaid(self, payment: Payment, status: PaymentStatus, reason: str, day: str) -> bool:
+        """Move a payment to failed/cancelled/expired and give its share of the daily cap back, once."""
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                    "UpdateExpression": "SET #s = :target, failure_reason = :reason",
+                    "ConditionExpression": self._source_condition(status),
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":target": status.value,
+                        ":reason": reason,
+                        **self._source_values(status),
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"DAILY#{payment.merchant_id}#{day}", "sk": "DAILY"},
+                    "UpdateExpression": "ADD reserved :minus",
+                    "ExpressionAttributeValues": {":minus": -payment.amount},
+                }
+            },
+        ]
+        return self._transact_once(items)
+
+    def payments_of_link(self, code: str, cursor: str | None, **window: str | None) -> tuple[list[Payment], str | None]:
+        pk = f"LINK#{code}#PAYMENTS"
+        items, next_key = self._query_page("gsi1", "gsi1pk", pk, cursor, newest_first=True, **window)
+        return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
+
+    def payments_of_merchant(
+        self, merchant_id: str, cursor: str | None, *, status: str | None = None, **window: str | None
+    ) -> tuple[list[Payment], str | None]:
+        pk = f"MERCHANT#{merchant_id}#PAYMENTS"
+        items, next_key = self._query_page("gsi2", "gsi2pk", pk, cursor, newest_first=True, status=status, **window)
+        return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
+
+    # ---- settlement -------------------------------------------------------------------------
+
+    def merchants_with_unsettled_money(self) -> Iterator[str]:
+        """Merchant ids from the sparse index of merchants flagged with unsettled payments."""
+        for item in self._query_all("gsi1", "gsi1pk", UNSETTLED_MERCHANTS):
+            yield str(item["merchant_id"] if "merchant_id" in item else item["id"])
+
+    def unsettled_payments(self, merchant_id: str, before: str) -> Iterator[Payment]:
+        """A merchant's paid, unsettled payments paid before the ISO instant `before`, oldest first."""
+        for item in self._query_all("gsi3", "gsi3pk", f"MERCHANT#{merchant_id}#UNSETTLED", sk_below=before):
+            yield Payment.model_validate(item)
+
+    def has_unsettled_payments(self, merchant_id: str) -> bool:
+        answer = self.client.query(
+            TableName=self.table,
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :pk",
+            ExpressionAttributeValues={":pk": f"MERCHANT#{merchant_id}#UNSETTLED"},
+            Limit=1,
+        )
+        return bool(answer.get("Items"))
+
+    def clear_unsettled_flag(self, merchant_id: str, last_paid_at_seen: str | None) -> None:
+        """Unflag a merchant unless a payment was paid since we looked (then it stays flagged)."""
+        condition = "attribute_not_exists(last_paid_at)" if last_paid_at_seen is None else "last_paid_at = :seen"
+        values = {":seen": last_paid_at_seen} if last_paid_at_seen is not None else {}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
+                UpdateExpression="REMOVE gsi1pk, gsi1sk",
+                ConditionExpression=condition,
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
+    def last_paid_at(self, merchant_id: str) -> str | None:
+        item = self._get(f"MERCHANT#{merchant_id}", "PROFILE", consistent=True)
+        return str(item["last_paid_at"]) if item and item.get("last_paid_at") else None
+
+    def open_settlement(self, settlement: Settlement) -> Settlement:
+        """Create the settlement of a merchant's business day, or return the one already there."""
+        item = {
+            "pk": f"SETTLEMENT#{settlement.id}",
+            "sk": "SETTLEMENT",
+            "gsi1pk": f"MERCHANT#{settlement.merchant_id}#SETTLEMENTS",
+            "gsi1sk": f"{settlement.date}#{settlement.id}",
+            **settlement.model_dump(mode="json"),
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=_clean(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+            return settlement
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        existing = self.get_settlement(settlement.id)
+        assert existing is not None
+        return existing
+
+    def settle_payment(self, payment: Payment, settlement_id: str, fee: int, net: int) -> bool:
+        """Move one paid payment into an open settlement and add it to its totals, atomically, once."""
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                    "UpdateExpression": "SET #s = :settled, settlement_id = :sid, fee = :fee, net = :net, "
+                    "gsi3pk = :spk",
+                    "ConditionExpression": "#s = :paid",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":settled": PaymentStatus.SETTLED.value,
+                        ":paid": PaymentStatus.PAID.value,
+                        ":sid": settlement_id,
+                        ":fee": fee,
+                        ":net": net,
+                        ":spk": f"SETTLEMENT#{settlement_id}",
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"SETTLEMENT#{settlement_id}", "sk": "SETTLEMENT"},
+                    "UpdateExpression": "ADD payment_count :one, gross :gross, fee :fee, net :net",
+                    "ConditionExpression": "#s = :open",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":one": 1,
+                        ":gross": payment.amount,
+                        ":fee": fee,
+                        ":net": net,
+                        ":open": SettlementStatus.OPEN.value,
+                    },
+                }
+            },
+        ]
+        return self._transact_once(items)
+
+    def move_settlement(
+        self, settlement_id: str, expected: SettlementStatus, target: SettlementStatus, **fields: str
+    ) -> bool:
+        """Conditional status change of a settlement; False if it was not in `expected`."""
+        sets = ["#s = :target"] + [f"{name} = :{name}" for name in fields]
+        values = {":target": target.value, ":expected": expected.value} | {f":{k}": v for k, v in fields.items()}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"SETTLEMENT#{settlement_id}", "sk": "SETTLEMENT"},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="#s = :expected",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def get_settlement(self, settlement_id: str) -> Settlement | None:
+        item = self._get(f"SETTLEMENT#{settlement_id}", "SETTLEMENT", consistent=True)
+        return Settlement.model_validate(item) if item else None
+
+    def settlements_of(self, merchant_id: str, cursor: str | None) -> tuple[list[Settlement], str | None]:
+        pk = f"MERCHANT#{merchant_id}#SETTLEMENTS"
+        items, next_key = self._query_page("gsi1", "gsi1pk", pk, cursor, newest_first=True)
+        return [Settlement.model_validate(i) for i in items], encode_cursor(next_key)
+
+    def payments_of_settlement(self, settlement_id: str) -> list[Payment]:
+        return [Payment.model_validate(i) for i in self._query_all("gsi3", "gsi3pk", f"SETTLEMENT#{settlement_id}")]
+
+    def record_payout(self, settlement_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """The sandbox payout provider's ledger: one payout per settlement, whatever the retries."""
+        item = {"pk": f"PAYOUT#{settlement_id}", "sk": "PAYOUT", **record}
+        try:
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            return record
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        existing = self._get(f"PAYOUT#{settlement_id}", "PAYOUT", consistent=True)
+        assert existing is not None
+        return existing
+
+    def get_payout(self, settlement_id: str) -> dict[str, Any] | None:
+        return self._get(f"PAYOUT#{settlement_id}", "PAYOUT", consistent=True)
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _payment_item(self, payment: Payment) -> dict[str, Any]:
+        return {
+            "pk": f"PAYMENT#{payment.id}",
+            "sk": "PAYMENT",
+            "gsi1pk": f"LINK#{payment.link_code}#PAYMENTS",
+            "gsi1sk": f"{payment.created_at}#{payment.id}",
+            "gsi2pk": f"MERCHANT#{payment.merchant_id}#PAYMENTS",
+            "gsi2sk": f"{payment.created_at}#{payment.id}",
+            **payment.model_dump(mode="json"),
+        }
+
+    @staticmethod
+    def _source_condition(target: PaymentStatus) -> str:
+        sources = sources_of(target)
+        return "#s IN (" + ", ".join(f":from{i}" for i in range(len(sources))) + ")"
+
+    @staticmethod
+    def _source_values(target: PaymentStatus) -> dict[str, str]:
+        return {f":from{i}": state.value for i, state in enumerate(sources_of(target))}
+
+    def _put(self, item: dict[str, Any], *, condition: str) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": condition}}
+
+    def _transact_once(self, items: Sequence[dict[str, Any]]) -> bool:
+        try:
+            self.client.transact_write_items(TransactItems=list(items))
+        except Exception as exc:
+            if _is_conditional_failure(exc) and "ConditionalCheckFailed" in _cancellation_codes(exc):
+                return False
+            raise
+        return True
+
+    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        answer = self.client.get_item(TableName=self.table, Key={"pk": pk, "sk": sk}, ConsistentRead=consistent)
+        item = answer.get("Item")
+        return _plain(item) if item else None
+
+    def _query_page(
+        self,
+        index: str,
+        pk_name: str,
+        pk: str,
+        cursor: str | None,
+        *,
+        newest_first: bool,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        sk_name = pk_name.replace("pk", "sk")
+        condition = f"{pk_name} = :pk"
+        values: dict[str, Any] = {":pk": pk}
+        if since and until:
+            condition += f" AND {sk_name} BETWEEN :since AND :until"
+            values |= {":since": since, ":until": until + "\uffff"}
+        elif since:
+            condition += f" AND {sk_name} >= :since"
+            values[":since"] = since
+        elif until:
+            condition += f" AND {sk_name} <= :until"
+            values[":until"] = until + "\uffff"
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+            "Limit": PAGE_SIZE,
+        }
+        if status:
+            request["FilterExpression"] = "#s = :status"
+            request["ExpressionAttributeNames"] = {"#s": "status"}
+            values[":status"] = status
+        start = decode_cursor(cursor, pk, pk_name)
+        if start:
+            request["ExclusiveStartKey"] = start
+        items: list[dict[str, Any]] = []
+        while True:  # a filter may empty a page; keep reading until the page has items or the list ends
+            answer = self.client.query(**request)
+            items.extend(_plain(answer.get("Items", [])))
+            last = answer.get("LastEvaluatedKey")
+            if len(items) >= PAGE_SIZE or not last:
+                return items, last
+            request["ExclusiveStartKey"] = last
+
+    def _query_all(
+        self, index: str, pk_name: str, pk: str, *, sk_below: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        sk_name = pk_name.replace("pk", "sk")
+        condition = f"{pk_name} = :pk" + (f" AND {sk_name} < :below" if sk_below else "")
+        values: dict[str, Any] = {":pk": pk} | ({":below": sk_below} if sk_below else {})
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        while True:
+            answer = self.client.query(**request)
+            yield from _plain(answer.get("Items", []))
+            if not answer.get("LastEvaluatedKey"):
+                return
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+@cache
+def get_store() -> Store:
+    """The process-wide store; boto3 is imported and its client made on first use, then reused."""
+    import boto3
+
+    settings = get_settings()
+    resource = boto3.resource("dynamodb", endpoint_url=settings.dynamodb_endpoint_url)
+    return Store(settings.table_name, resource.meta.client)
