@@ -1,0 +1,115 @@
+# paylink: small targets that compose. `make test` is what CI runs.
+# Every target installs what it needs on first use (the .installed stamps).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# First Python 3.13 found: pyenv's, then one on PATH, else python3.
+PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
+ifndef PYTHON
+PYTHON := $(firstword $(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python3.13) \
+                      $(shell command -v python3.13 2>/dev/null) python3)
+endif
+
+VENV := .venv
+TOOLS := .venv-tools
+VENV_STAMP := $(VENV)/.installed
+TOOLS_STAMP := $(TOOLS)/.installed
+PY := $(VENV)/bin/python
+SAM := $(TOOLS)/bin/sam
+CFN_LINT := $(TOOLS)/bin/cfn-lint
+LAYER_BUILD := .aws-sam/build/PaylinkLayer
+# Extra pytest arguments, e.g. PYTEST_ARGS="-n auto -x".
+PYTEST_ARGS ?=
+
+# SAM needs no account for validate/build, but reads a region; never send telemetry.
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help venv tools lint format typecheck lint-template validate build unit integration e2e \
+        test run settle merchant bench clean
+
+help:
+	@echo "targets: venv tools lint format typecheck validate build unit integration e2e test"
+	@echo "         run settle DATE=YYYY-MM-DD merchant ARGS='...' bench clean"
+
+# --- environments ---------------------------------------------------------------------------
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements-dev.txt layers/paylink/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+# sam and cfn-lint live apart from .venv: aws-sam-cli pins its own boto3/pydantic ranges.
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): requirements-tools.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --disable-pip-version-check -q -r requirements-tools.txt
+	touch $@
+
+# --- code quality ----------------------------------------------------------------------------
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV_STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(VENV_STAMP)
+	$(VENV)/bin/mypy
+
+# --- template, build, layer ------------------------------------------------------------------
+
+lint-template: $(TOOLS_STAMP)
+	$(CFN_LINT) template.yaml
+	$(SAM) validate --lint
+
+# SAM's python workflow pip-installs aarch64 wheels without Docker; it wants python3.13 on PATH.
+build: $(TOOLS_STAMP) $(VENV_STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build --parallel
+
+validate: lint-template build
+	$(PY) scripts/check_layer_arch.py $(LAYER_BUILD)
+
+# --- tests -----------------------------------------------------------------------------------
+
+unit: $(VENV_STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit
+
+# Exit 5 means "no tests collected": fine while a suite is still empty.
+integration: $(VENV_STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/integration || [ $$? -eq 5 ]
+
+e2e: $(VENV_STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/e2e || [ $$? -eq 5 ]
+
+test: validate lint typecheck
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+
+# --- local run -------------------------------------------------------------------------------
+
+run: $(VENV_STAMP)
+	$(PY) -m local.run
+
+settle:
+	@[ -n "$(DATE)" ] || { echo "usage: make settle DATE=YYYY-MM-DD" >&2; exit 2; }
+	curl -fsS -X POST -H 'Content-Type: application/json' \
+	  http://127.0.0.1:$${PAYLINK_PORT:-3000}/_local/invoke/SettleFunction -d '{"date": "$(DATE)"}'
+	@echo
+
+merchant: $(VENV_STAMP)
+	$(PY) -m local.admin create-merchant $(ARGS)
+
+bench: $(VENV_STAMP)
+	@for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(PY) "$$f"; done
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . \( -path ./$(VENV) -o -path ./$(TOOLS) -o -path ./.git \) -prune -o \
+	  -type d -name __pycache__ -exec rm -rf {} +
