@@ -1,0 +1,224 @@
+"""Strings of the buyer pages in Persian (default) and English.
+
+Keys are namespaced: ``field.<name>``, ``error.<code>`` (field errors), ``reason.<code>.title`` /
+``reason.<code>.message`` (error pages), ``status.<status>`` (receipt), ``failure.<reason>``
+(why a payment failed). ``translate`` falls back to English, then to the key itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+__all__ = ["STRINGS", "translate"]
+
+_FA: dict[str, str] = {
+    # page chrome
+    "lang.switch": "English",
+    "lang.switch_code": "en",
+    "page.powered_by": "پرداخت امن با پی‌لینک",
+    "page.receiver": "دریافت‌کننده",
+    # fields
+    "field.name": "نام و نام خانوادگی",
+    "field.phone": "شماره موبایل",
+    "field.email": "ایمیل",
+    "field.address": "نشانی",
+    "field.note": "توضیحات",
+    "field.amount": "مبلغ (تومان)",
+    "field.quantity": "تعداد",
+    "hint.phone": "مثلاً ۰۹۱۲۱۲۳۴۵۶۷",
+    "hint.amount_range": "از {min} تا {max}",
+    "hint.amount_min": "حداقل {min}",
+    "hint.amount_max": "حداکثر {max}",
+    "hint.quantity_max": "حداکثر {max} عدد",
+    "hint.optional": "(اختیاری)",
+    # buttons and labels
+    "button.pay": "پرداخت",
+    "button.continue": "ادامه به درگاه بانک",
+    "button.retry": "تلاش دوباره",
+    "button.print": "چاپ رسید",
+    "label.amount": "مبلغ",
+    "label.unit_price": "مبلغ هر عدد",
+    "label.quantity": "تعداد",
+    "label.merchant": "فروشنده",
+    "label.title": "بابت",
+    "label.tracking_code": "کد پیگیری",
+    "label.card": "کارت",
+    "label.paid_at": "زمان پرداخت",
+    "label.created_at": "زمان ثبت",
+    "label.payment_id": "شناسه پرداخت",
+    "label.status": "وضعیت",
+    "label.reason": "علت",
+    "form.errors_title": "لطفاً موارد زیر را اصلاح کنید:",
+    "form.amount_open": "مبلغ را خودتان وارد کنید",
+    # field error codes
+    "error.required": "این بخش را پر کنید.",
+    "error.invalid_phone": "شماره موبایل معتبر نیست؛ باید ۱۱ رقم باشد و با ۰۹ شروع شود.",
+    "error.invalid_email": "نشانی ایمیل معتبر نیست.",
+    "error.too_long": "متن واردشده بیش از حد طولانی است.",
+    "error.too_small": "مقدار واردشده کمتر از حد مجاز است.",
+    "error.too_large": "مقدار واردشده بیشتر از حد مجاز است.",
+    "error.invalid_amount": "مبلغ معتبر نیست؛ یک عدد صحیح به تومان وارد کنید.",
+    "error.invalid_quantity": "تعداد معتبر نیست.",
+    "error.not_a_number": "فقط عدد وارد کنید.",
+    "error.over_limit": "این مبلغ بیشتر از سقف مجاز پرداخت به این فروشنده است.",
+    "error.invalid": "مقدار واردشده معتبر نیست.",
+    # error pages
+    "reason.not_found.title": "لینک پیدا نشد",
+    "reason.not_found.message": "این لینک پرداخت وجود ندارد. نشانی را دوباره بررسی کنید.",
+    "reason.inactive.title": "این لینک غیرفعال است",
+    "reason.inactive.message": "فروشنده این لینک پرداخت را غیرفعال کرده است.",
+    "reason.expired.title": "مهلت این لینک تمام شده است",
+    "reason.expired.message": "مهلت پرداخت با این لینک به پایان رسیده است.",
+    "reason.sold_out.title": "موجودی تمام شده است",
+    "reason.sold_out.message": "ظرفیت این لینک پرداخت تکمیل شده است.",
+    "reason.already_paid.title": "این صورت‌حساب پرداخت شده است",
+    "reason.already_paid.message": "این صورت‌حساب قبلاً پرداخت شده و نیازی به پرداخت دوباره نیست.",
+    "reason.no_gateway.title": "درگاه پرداخت در دسترس نیست",
+    "reason.no_gateway.message": (
+        "در حال حاضر هیچ درگاه پرداختی در دسترس نیست. مبلغی از حساب شما کسر نشده است؛ "
+        "چند دقیقه دیگر دوباره تلاش کنید."
+    ),
+    "reason.payment_not_found.title": "پرداخت پیدا نشد",
+    "reason.payment_not_found.message": "پرداختی با این شناسه وجود ندارد.",
+    "reason.bad_request.title": "درخواست نامعتبر",
+    "reason.bad_request.message": "درخواست قابل پردازش نبود. دوباره تلاش کنید.",
+    # receipt statuses
+    "status.created": "در انتظار پرداخت",
+    "status.redirected": "در حال بررسی پرداخت",
+    "status.paid": "پرداخت موفق",
+    "status.settled": "پرداخت موفق",
+    "status.failed": "پرداخت ناموفق",
+    "status.cancelled": "پرداخت لغو شد",
+    "status.expired": "مهلت پرداخت تمام شد",
+    "status.reversed": "مبلغ به حساب شما برگشت داده شد",
+    "receipt.paid_message": "پرداخت شما با موفقیت انجام شد.",
+    "receipt.pending_message": (
+        "در حال بررسی پرداخت شما هستیم. اگر مبلغی کسر شده باشد، تا چند دقیقه دیگر وضعیت مشخص می‌شود."
+    ),
+    "receipt.failed_message": "پرداخت انجام نشد.",
+    "receipt.reversed_message": "اگر مبلغی از حساب شما کسر شده بود، به حساب شما برگشت داده شده است.",
+    "receipt.not_charged": "اگر مبلغی کسر شده باشد، طی ۷۲ ساعت به حساب شما برمی‌گردد.",
+    "receipt.refresh": "به‌روزرسانی وضعیت",
+    # failure reasons
+    "failure.cancelled": "پرداخت را لغو کردید.",
+    "failure.declined": "بانک پرداخت را نپذیرفت.",
+    "failure.amount_mismatch": "مبلغ پرداخت‌شده با مبلغ درخواست مطابقت نداشت.",
+    "failure.gateway_error": "درگاه پرداخت با خطا روبه‌رو شد.",
+    "failure.not_verified": "پرداخت از سوی بانک تأیید نشد.",
+    "failure.expired": "مهلت پرداخت به پایان رسید.",
+    "failure.unknown": "پرداخت انجام نشد.",
+    # post redirect
+    "redirect.title": "در حال انتقال به درگاه بانک",
+    "redirect.message": "در حال انتقال به درگاه پرداخت بانک هستید…",
+    "redirect.noscript": "اگر به‌صورت خودکار منتقل نشدید، دکمه زیر را بزنید.",
+}
+
+_EN: dict[str, str] = {
+    "lang.switch": "فارسی",
+    "lang.switch_code": "fa",
+    "page.powered_by": "Secure payment by paylink",
+    "page.receiver": "Paying",
+    "field.name": "Full name",
+    "field.phone": "Mobile number",
+    "field.email": "Email",
+    "field.address": "Address",
+    "field.note": "Note",
+    "field.amount": "Amount (Toman)",
+    "field.quantity": "Quantity",
+    "hint.phone": "e.g. 09121234567",
+    "hint.amount_range": "From {min} to {max}",
+    "hint.amount_min": "At least {min}",
+    "hint.amount_max": "At most {max}",
+    "hint.quantity_max": "Up to {max}",
+    "hint.optional": "(optional)",
+    "button.pay": "Pay",
+    "button.continue": "Continue to the bank",
+    "button.retry": "Try again",
+    "button.print": "Print receipt",
+    "label.amount": "Amount",
+    "label.unit_price": "Price each",
+    "label.quantity": "Quantity",
+    "label.merchant": "Merchant",
+    "label.title": "For",
+    "label.tracking_code": "Tracking code",
+    "label.card": "Card",
+    "label.paid_at": "Paid at",
+    "label.created_at": "Created at",
+    "label.payment_id": "Payment ID",
+    "label.status": "Status",
+    "label.reason": "Reason",
+    "form.errors_title": "Please correct the following:",
+    "form.amount_open": "Enter the amount you want to pay",
+    "error.required": "This field is required.",
+    "error.invalid_phone": "Enter a valid mobile number: 11 digits starting with 09.",
+    "error.invalid_email": "Enter a valid email address.",
+    "error.too_long": "This is too long.",
+    "error.too_small": "This is below the minimum.",
+    "error.too_large": "This is above the maximum.",
+    "error.invalid_amount": "Enter a whole amount in Toman.",
+    "error.invalid_quantity": "Enter a valid quantity.",
+    "error.not_a_number": "Enter a number.",
+    "error.over_limit": "This amount is above what this merchant can receive in one payment.",
+    "error.invalid": "This value is not valid.",
+    "reason.not_found.title": "Link not found",
+    "reason.not_found.message": "This payment link does not exist. Please check the address.",
+    "reason.inactive.title": "This link is inactive",
+    "reason.inactive.message": "The merchant has turned this payment link off.",
+    "reason.expired.title": "This link has expired",
+    "reason.expired.message": "The time to pay with this link has ended.",
+    "reason.sold_out.title": "Sold out",
+    "reason.sold_out.message": "This payment link has reached its limit.",
+    "reason.already_paid.title": "This invoice is already paid",
+    "reason.already_paid.message": "This invoice has been paid; there is nothing more to pay.",
+    "reason.no_gateway.title": "Payment is unavailable right now",
+    "reason.no_gateway.message": (
+        "No payment gateway is available right now. Nothing was charged; please try again in a few minutes."
+    ),
+    "reason.payment_not_found.title": "Payment not found",
+    "reason.payment_not_found.message": "There is no payment with this ID.",
+    "reason.bad_request.title": "Bad request",
+    "reason.bad_request.message": "The request could not be processed. Please try again.",
+    "status.created": "Awaiting payment",
+    "status.redirected": "Checking your payment",
+    "status.paid": "Payment successful",
+    "status.settled": "Payment successful",
+    "status.failed": "Payment failed",
+    "status.cancelled": "Payment cancelled",
+    "status.expired": "Payment expired",
+    "status.reversed": "Payment reversed",
+    "receipt.paid_message": "Your payment was successful.",
+    "receipt.pending_message": (
+        "We are checking your payment. If money was taken from your account, "
+        "the status will be clear in a few minutes."
+    ),
+    "receipt.failed_message": "The payment did not go through.",
+    "receipt.reversed_message": "Any amount taken from your account has been returned.",
+    "receipt.not_charged": "If any amount was taken from your account, it is returned within 72 hours.",
+    "receipt.refresh": "Refresh status",
+    "failure.cancelled": "You cancelled the payment.",
+    "failure.declined": "The bank declined the payment.",
+    "failure.amount_mismatch": "The amount paid did not match the amount requested.",
+    "failure.gateway_error": "The payment gateway ran into an error.",
+    "failure.not_verified": "The bank did not confirm the payment.",
+    "failure.expired": "The time to pay ran out.",
+    "failure.unknown": "The payment did not go through.",
+    "redirect.title": "Redirecting to the bank",
+    "redirect.message": "Taking you to the bank's payment page…",
+    "redirect.noscript": "If nothing happens, press the button below.",
+}
+
+STRINGS: dict[str, dict[str, str]] = {"fa": _FA, "en": _EN}
+
+
+def translate(key: str, lang: str, **fmt: object) -> str:
+    """The string for ``key`` in ``lang`` ("fa" unless "en"), formatted with ``fmt``.
+
+    Falls back to the English string, then to the key itself, so a missing string never breaks
+    a page.
+    """
+    table = STRINGS["en" if lang == "en" else "fa"]
+    text = table.get(key) or _EN.get(key) or key
+    if fmt:
+        with contextlib.suppress(KeyError, IndexError, ValueError):
+            text = text.format(**fmt)
+    return text
