@@ -1,0 +1,241 @@
+"""The gateway adapter interface: what every payment gateway (IPG) adapter provides.
+
+An adapter speaks one gateway protocol. It never changes paylink's state: it creates a token,
+parses the buyer's return (a hint, never proof) and verifies server to server. Amounts are always
+integer rials (IRR); an adapter converts for gateways that count in toman.
+
+Errors are `GatewayError` with a kind:
+- TRANSIENT: the gateway could not be reached or answered garbage (connect error, timeout, 5xx,
+  a non-JSON body such as an HTML 502 page, an unknown result code). Retry, or fail over.
+- BUSINESS: the gateway understood and refused this payment (amount too small, invalid token...).
+- CONFIG: our configuration is wrong (merchant id unknown or inactive, bad callback URL...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "CallbackData",
+    "CreateResult",
+    "ErrorKind",
+    "GatewayAdapter",
+    "GatewayConfig",
+    "GatewayError",
+    "Redirect",
+    "VerifyOutcome",
+    "VerifyResult",
+    "mask_card",
+    "parse_gateways",
+]
+
+
+class ErrorKind(StrEnum):
+    TRANSIENT = "transient"
+    BUSINESS = "business"
+    CONFIG = "config"
+
+
+class GatewayError(Exception):
+    """A failed gateway call. `str(e)` is `kind:code: message` and never holds a secret.
+
+    Adapters build `message` from their own text (never from the merchant id or the raw body).
+    """
+
+    def __init__(self, kind: ErrorKind, code: str, message: str = "") -> None:
+        self.kind = kind
+        self.code = code
+        self.message = message
+        super().__init__(kind, code, message)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.code}: {self.message}" if self.message else f"{self.kind}:{self.code}"
+
+    def __repr__(self) -> str:
+        return f"GatewayError(kind={self.kind.value!r}, code={self.code!r}, message={self.message!r})"
+
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+_CONFIG_KEYS = frozenset({"name", "protocol", "base_url", "merchant_id", "timeout_seconds"})
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """One configured gateway. `merchant_id` is a secret: it is kept out of repr and messages."""
+
+    name: str
+    protocol: str
+    base_url: str
+    merchant_id: str = field(repr=False)
+    timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+            raise ValueError(
+                f"gateway name {self.name!r} must be 1-40 characters of a-z, 0-9, '-' or '_' "
+                "and start with a letter or digit"
+            )
+        if not isinstance(self.protocol, str) or not _NAME_RE.match(self.protocol):
+            raise ValueError(f"gateway {self.name!r}: protocol {self.protocol!r} is not a protocol name")
+        if not isinstance(self.base_url, str) or not _URL_RE.match(self.base_url):
+            raise ValueError(
+                f"gateway {self.name!r}: base_url must be an http(s) URL without query or fragment"
+            )
+        if self.base_url.endswith("/"):
+            raise ValueError(f"gateway {self.name!r}: base_url must not end with '/'")
+        if not isinstance(self.merchant_id, str) or not self.merchant_id.strip():
+            raise ValueError(f"gateway {self.name!r}: merchant_id must be a non-empty string")
+        timeout = self.timeout_seconds
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
+            raise ValueError(f"gateway {self.name!r}: timeout_seconds must be a number in (0, 60]")
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> GatewayConfig:
+        """One config from a JSON object; a trailing '/' on base_url is dropped."""
+        unknown = sorted(set(raw) - _CONFIG_KEYS)
+        if unknown:
+            raise ValueError(f"gateway config has unknown keys: {', '.join(unknown)}")
+        missing = sorted({"name", "protocol", "base_url", "merchant_id"} - set(raw))
+        if missing:
+            raise ValueError(f"gateway config {raw.get('name')!r} is missing: {', '.join(missing)}")
+        base_url = raw["base_url"]
+        if isinstance(base_url, str):
+            base_url = base_url.rstrip("/")
+        return cls(
+            name=raw["name"],
+            protocol=raw["protocol"],
+            base_url=base_url,
+            merchant_id=raw["merchant_id"],
+            timeout_seconds=raw.get("timeout_seconds", 5.0),
+        )
+
+
+def parse_gateways(raw_json: str) -> list[GatewayConfig]:
+    """Parse the PAYLINK_GATEWAYS JSON list, in priority order. Raises ValueError on bad config.
+
+    Example: `[{"name": "sandbox-a", "protocol": "zibal", "base_url": "http://127.0.0.1:3001/a",
+    "merchant_id": "zibal"}]`. Names must be unique. Messages never include merchant ids.
+    """
+    try:
+        data = json.loads(raw_json)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"gateway config is not valid JSON: {exc.__class__.__name__}") from None
+    if not isinstance(data, list):
+        raise ValueError("gateway config must be a JSON list of objects")
+    configs: list[GatewayConfig] = []
+    seen: set[str] = set()
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise ValueError(f"gateway config item {index} must be a JSON object")
+        try:
+            config = GatewayConfig.from_mapping(item)
+        except ValueError as exc:
+            raise ValueError(f"gateway config item {index}: {exc}") from None
+        if config.name in seen:
+            raise ValueError(f"gateway config item {index}: duplicate name {config.name!r}")
+        seen.add(config.name)
+        configs.append(config)
+    return configs
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Where to send the buyer: a GET URL, or a POST form to auto-submit."""
+
+    method: Literal["GET", "POST"]
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    token: str
+    redirect: Redirect
+
+
+@dataclass(frozen=True)
+class CallbackData:
+    """What the buyer's return claims. A hint only, never proof: decide on `verify` alone."""
+
+    token: str
+    claimed_success: bool
+    cancelled: bool
+
+
+class VerifyOutcome(StrEnum):
+    VERIFIED = "verified"
+    ALREADY_VERIFIED = "already_verified"
+    NOT_PAID = "not_paid"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The gateway's server-to-server answer. The caller compares `amount_irr` with its own."""
+
+    outcome: VerifyOutcome
+    amount_irr: int | None = None
+    reference: str | None = None
+    card_mask: str | None = None
+    paid_at: str | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.outcome in (VerifyOutcome.VERIFIED, VerifyOutcome.ALREADY_VERIFIED)
+
+
+class GatewayAdapter(Protocol):
+    config: GatewayConfig
+
+    def create(
+        self, *, order_id: str, amount_irr: int, callback_url: str, description: str, mobile: str | None
+    ) -> CreateResult:
+        """Ask for a payment token; the redirect is built from config.base_url and the token only."""
+        ...
+
+    def parse_callback(self, query: Mapping[str, str], form: Mapping[str, str]) -> CallbackData:
+        """Pure: read the buyer's return. GatewayError(BUSINESS) on malformed input."""
+        ...
+
+    def verify(self, *, token: str, amount_irr: int) -> VerifyResult:
+        """Verify server to server; safe to call repeatedly."""
+        ...
+
+
+_MASK_CHARS = frozenset("*xX•#")
+_SEPARATORS = str.maketrans("", "", " -\t")
+_KEEP_HEAD = 6
+_KEEP_TAIL = 4
+_MIN_HIDDEN = 6
+
+
+def mask_card(value: str | None) -> str | None:
+    """A card number safe to store and show: at most the first 6 and last 4 digits, the rest '*'.
+
+    Spaces and dashes are dropped. A value that is already masked (it holds mask characters
+    and at most 10 digits) stays, with its mask characters written as '*'. Short values keep
+    fewer digits so that at least 6 characters are always hidden. Never returns a full PAN.
+    """
+    if value is None:
+        return None
+    text = str(value).translate(_SEPARATORS)
+    if not text:
+        return None
+    digits = sum(ch.isdigit() for ch in text)
+    if any(ch in _MASK_CHARS for ch in text) and digits <= _KEEP_HEAD + _KEEP_TAIL:
+        return "".join(ch if ch.isdigit() and ch.isascii() else "*" for ch in text)
+    length = len(text)
+    keep = max(0, length - _MIN_HIDDEN)
+    tail = min(_KEEP_TAIL, keep)
+    head = min(_KEEP_HEAD, keep - tail)
+    out = []
+    for index, ch in enumerate(text):
+        visible = index < head or index >= length - tail
+        out.append(ch if visible and ch.isdigit() and ch.isascii() else "*")
+    return "".join(out)
