@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink import merchant_api
 from paylink.errors import PaylinkError
-from paylink.models import Merchant
 from paylink.http import error_response, json_body, json_response, query
+from paylink.models import Merchant
 from paylink.observability import logger
 
 app = APIGatewayHttpResolver()
@@ -21,12 +21,16 @@ def _merchant() -> Merchant:
 
 @app.post("/v1/links")
 def create_link() -> Response[str]:
-    return json_response(201, merchant_api.create_link(_merchant(), json_body(app.current_event), app.current_event))
+    return json_response(
+        201, merchant_api.create_link(_merchant(), json_body(app.current_event), app.current_event)
+    )
 
 
 @app.get("/v1/links")
 def list_links() -> Response[str]:
-    return json_response(200, merchant_api.list_links(_merchant(), query(app.current_event), app.current_event))
+    return json_response(
+        200, merchant_api.list_links(_merchant(), query(app.current_event), app.current_event)
+    )
 
 
 @app.get("/v1/links/<code>")

@@ -20,8 +20,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         day = business_day_of(event or {}, settings.timezone)
     except ValueError:
-        return {"error": {"code": "validation_error", "message": "date must be YYYY-MM-DD",
-                          "fields": {"date": "expected YYYY-MM-DD"}}}
+        return {
+            "error": {
+                "code": "validation_error",
+                "message": "date must be YYYY-MM-DD",
+                "fields": {"date": "expected YYYY-MM-DD"},
+            }
+        }
     store = get_store()
     report = settle_day(
         store,

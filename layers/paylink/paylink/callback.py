@@ -14,7 +14,9 @@ from paylink.settings import get_settings
 from paylink.store import Store
 
 
-def handle_return(store: Store, gateway_name: str, query: Mapping[str, str], form: Mapping[str, str]) -> Payment:
+def handle_return(
+    store: Store, gateway_name: str, query: Mapping[str, str], form: Mapping[str, str]
+) -> Payment:
     """Settle the fate of the payment a gateway return points at, and return it as it now stands.
 
     The return itself is only a hint: the payment becomes `paid` only when the gateway's own
@@ -38,23 +40,31 @@ def handle_return(store: Store, gateway_name: str, query: Mapping[str, str], for
         raise NotFound("no such payment")
     context = {"payment_id": payment.id, "gateway": gateway_name}
     if payment.is_final:
-        logger.info("repeated gateway return; nothing to change", extra={**context, "status": payment.status.value})
+        logger.info(
+            "repeated gateway return; nothing to change", extra={**context, "status": payment.status.value}
+        )
         return payment
 
     try:
         result = gateway.verify(token=returned.token, amount_irr=payment.amount)
     except GatewayError as exc:
         # Unknown outcome: leave the payment as it is; reconciliation asks the gateway again.
-        logger.warning("verify failed; payment left pending", extra={**context, "kind": str(exc.kind), "code": exc.code})
+        logger.warning(
+            "verify failed; payment left pending", extra={**context, "kind": str(exc.kind), "code": exc.code}
+        )
         return payment
 
     now = utcnow()
     if result.outcome in (VerifyOutcome.VERIFIED, VerifyOutcome.ALREADY_VERIFIED):
         if result.amount_irr is not None and result.amount_irr != payment.amount:
-            logger.error("verified amount differs from the payment's", extra={**context, "verified": result.amount_irr})
+            logger.error(
+                "verified amount differs from the payment's", extra={**context, "verified": result.amount_irr}
+            )
             return _mark_unpaid(store, payment, PaymentStatus.FAILED, "amount_mismatch")
         paid_at = iso(now)
-        moved = store.mark_paid(payment, reference=result.reference, card_mask=result.card_mask, paid_at=paid_at)
+        moved = store.mark_paid(
+            payment, reference=result.reference, card_mask=result.card_mask, paid_at=paid_at
+        )
         logger.info("payment verified", extra={**context, "credited": moved, "outcome": result.outcome.value})
         if not moved:
             return _current(store, payment)
@@ -74,8 +84,10 @@ def handle_return(store: Store, gateway_name: str, query: Mapping[str, str], for
 def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: str) -> Payment:
     day = local_date(datetime.fromisoformat(payment.created_at), get_settings().timezone).isoformat()
     moved = store.mark_unpaid(payment, status, reason, day)
-    logger.info("payment not paid", extra={"payment_id": payment.id, "status": status.value, "reason": reason,
-                                           "moved": moved})
+    logger.info(
+        "payment not paid",
+        extra={"payment_id": payment.id, "status": status.value, "reason": reason, "moved": moved},
+    )
     if not moved:
         return _current(store, payment)
     return payment.model_copy(update={"status": status, "failure_reason": reason})
@@ -89,8 +101,11 @@ def return_location(payment: Payment) -> str:
     """Where the buyer goes after a return: the merchant's redirect_url (final payments) or our receipt."""
     if payment.redirect_url and payment.is_final:
         parts = urlsplit(payment.redirect_url)
-        query = [*parse_qsl(parts.query, keep_blank_values=True), ("payment_id", payment.id),
-                 ("status", payment.status.value)]
+        query = [
+            *parse_qsl(parts.query, keep_blank_values=True),
+            ("payment_id", payment.id),
+            ("status", payment.status.value),
+        ]
         return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
     return f"/r/{payment.id}"
 

@@ -80,9 +80,7 @@ def read_form(link: Link, form: Mapping[str, str]) -> tuple[dict[str, str], int,
         unit_amount = _open_amount(link, form.get("amount"), errors)
     quantity = 1
     raw_quantity = (form.get("quantity") or "1").strip().translate(PERSIAN_DIGITS)
-    if not raw_quantity.isdigit():
-        errors["quantity"] = "invalid_quantity"
-    elif not 1 <= int(raw_quantity) <= link.max_quantity:
+    if not raw_quantity.isdigit() or not 1 <= int(raw_quantity) <= link.max_quantity:
         errors["quantity"] = "invalid_quantity"
     else:
         quantity = int(raw_quantity)
@@ -164,16 +162,25 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
         except GatewayError as exc:
             logger.warning(
                 "gateway refused to start a payment; trying the next one",
-                extra={"payment_id": payment.id, "gateway": gateway.config.name, "kind": str(exc.kind),
-                       "code": exc.code, "latency_ms": round((time.monotonic() - started) * 1000)},
+                extra={
+                    "payment_id": payment.id,
+                    "gateway": gateway.config.name,
+                    "kind": str(exc.kind),
+                    "code": exc.code,
+                    "latency_ms": round((time.monotonic() - started) * 1000),
+                },
             )
             continue
         payment = payment.model_copy(update={"gateway": gateway.config.name, "gateway_token": created.token})
         store.record_redirected_payment(payment, day, merchant.daily_cap)
         logger.info(
             "payment started",
-            extra={"payment_id": payment.id, "gateway": gateway.config.name, "amount": amount,
-                   "latency_ms": round((time.monotonic() - started) * 1000)},
+            extra={
+                "payment_id": payment.id,
+                "gateway": gateway.config.name,
+                "amount": amount,
+                "latency_ms": round((time.monotonic() - started) * 1000),
+            },
         )
         redirect = created.redirect
         return Started(payment, Redirect(redirect.method, redirect.url, dict(redirect.fields)))

@@ -29,14 +29,18 @@ def language(params: Mapping[str, str]) -> str:
 
 
 def error_page(status: int, reason: str, lang: str, retry_url: str | None = None) -> Response[str]:
-    return html_response(status, _render("error.html", lang, status=status, reason=reason, retry_url=retry_url))
+    return html_response(
+        status, _render("error.html", lang, status=status, reason=reason, retry_url=retry_url)
+    )
 
 
 def _form_action(code: str, lang: str) -> str:
     return f"/{code}?lang=en" if lang == "en" else f"/{code}"
 
 
-def _link_page(link: Link, lang: str, status: int, values: Mapping[str, str], errors: Mapping[str, str]) -> Response[str]:
+def _link_page(
+    link: Link, lang: str, status: int, values: Mapping[str, str], errors: Mapping[str, str]
+) -> Response[str]:
     html = _render(
         "link.html",
         lang,
@@ -107,6 +111,7 @@ def receipt_page(payment_id: str, lang: str | None) -> Response[str]:
     lang = lang or payment.lang
     retry = _form_action(payment.link_code, lang) if payment.status in RETRYABLE else None
     link = {"title": payment.link_title, "code": payment.link_code}
-    html = _render("receipt.html", lang, payment=payment, link=link, merchant_name=payment.merchant_name,
-                   retry_url=retry)
+    html = _render(
+        "receipt.html", lang, payment=payment, link=link, merchant_name=payment.merchant_name, retry_url=retry
+    )
     return html_response(200, html)

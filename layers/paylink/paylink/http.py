@@ -55,13 +55,22 @@ def html_response(status: int, html: str, headers: dict[str, str] | None = None)
         status_code=status,
         content_type=HTML,
         body=html,
-        headers={"Cache-Control": "no-store", "Content-Security-Policy": policy, **SECURITY_HEADERS, **(headers or {})},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": policy,
+            **SECURITY_HEADERS,
+            **(headers or {}),
+        },
     )
 
 
 def redirect(location: str) -> Response[str]:
-    return Response(status_code=303, content_type="text/plain", body="", headers={"Location": location,
-                                                                                     "Cache-Control": "no-store"})
+    return Response(
+        status_code=303,
+        content_type="text/plain",
+        body="",
+        headers={"Location": location, "Cache-Control": "no-store"},
+    )
 
 
 def base_url(event: Any) -> str:

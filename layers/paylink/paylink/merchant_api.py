@@ -95,7 +95,9 @@ def _payment_filters(merchant: Merchant, params: dict[str, str]) -> dict[str, An
     return {"link": params.get("link"), "status": status, "since": since, "until": until}
 
 
-def _payments_page(merchant: Merchant, filters: dict[str, Any], cursor: str | None) -> tuple[list[Payment], str | None]:
+def _payments_page(
+    merchant: Merchant, filters: dict[str, Any], cursor: str | None
+) -> tuple[list[Payment], str | None]:
     store = get_store()
     window = {"since": filters["since"], "until": filters["until"]}
     if filters["link"]:

@@ -49,7 +49,9 @@ def settle_day(store: Store, day: date, *, tz: str, country: str, payout: Payout
         settlement = settle_merchant(store, merchant_id, day, cutoff, payout)
         if settlement is not None:
             report.settlements.append(
-                settlement.model_dump(mode="json", include={"id", "status", "payment_count", "gross", "fee", "net"})
+                settlement.model_dump(
+                    mode="json", include={"id", "status", "payment_count", "gross", "fee", "net"}
+                )
             )
     return report
 
@@ -87,17 +89,28 @@ def settle_merchant(
             store.move_settlement(sid, SettlementStatus.OPEN, SettlementStatus.PENDING)
         else:
             store.move_settlement(
-                sid, SettlementStatus.OPEN, SettlementStatus.HELD, held_reason="the merchant's IBAN is not valid"
+                sid,
+                SettlementStatus.OPEN,
+                SettlementStatus.HELD,
+                held_reason="the merchant's IBAN is not valid",
             )
         settlement = store.get_settlement(sid) or settlement
     if settlement.status is SettlementStatus.PENDING:
         reference = payout.pay(settlement)
-        store.move_settlement(sid, SettlementStatus.PENDING, SettlementStatus.PAID, payout_reference=reference)
+        store.move_settlement(
+            sid, SettlementStatus.PENDING, SettlementStatus.PAID, payout_reference=reference
+        )
         settlement = store.get_settlement(sid) or settlement
     logger.info(
         "merchant settled",
-        extra={"settlement_id": sid, "status": settlement.status.value, "payments": settlement.payment_count,
-               "gross": settlement.gross, "fee": settlement.fee, "net": settlement.net},
+        extra={
+            "settlement_id": sid,
+            "status": settlement.status.value,
+            "payments": settlement.payment_count,
+            "gross": settlement.gross,
+            "fee": settlement.fee,
+            "net": settlement.net,
+        },
     )
     _unflag_if_done(store, merchant_id, last_paid_seen)
     return settlement

@@ -6,7 +6,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   APIKEY#{sha256}/APIKEY     hashed API key -> merchant id
   LINK#{code}/LINK           link; gsi1 MERCHANT#{id}#LINKS/{created_at}#{code}
   PAYMENT#{id}/PAYMENT       payment; gsi1 LINK#{code}#PAYMENTS, gsi2 MERCHANT#{id}#PAYMENTS (by created_at),
-                             gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid, SETTLEMENT#{sid} once settled
+                             gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,
+                             then SETTLEMENT#{sid} once settled
   GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
@@ -103,9 +104,7 @@ class Store:
             )
         except Exception as exc:
             if _is_conditional_failure(exc):
-                raise Conflict(
-                    "username already taken", fields={"username": "already taken"}
-                ) from exc
+                raise Conflict("username already taken", fields={"username": "already taken"}) from exc
             raise
 
     def get_merchant(self, merchant_id: str) -> Merchant | None:
@@ -160,7 +159,9 @@ class Store:
             else:
                 sets.append(f"#f{i} = :v{i}")
                 values[f":v{i}"] = value
-        expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+        expression = ("SET " + ", ".join(sets) if sets else "") + (
+            " REMOVE " + ", ".join(removes) if removes else ""
+        )
         try:
             answer = self.client.update_item(
                 TableName=self.table,
@@ -207,7 +208,8 @@ class Store:
 
         All or nothing; raises LimitExceeded when the daily cap would be passed.
         """
-        assert payment.gateway and payment.gateway_token
+        if not (payment.gateway and payment.gateway_token):
+            raise ValueError("a redirected payment needs its gateway and token")
         items = [
             self._put(_clean(self._payment_item(payment)), condition="attribute_not_exists(pk)"),
             self._put(
@@ -225,7 +227,8 @@ class Store:
         except Exception as exc:
             if _is_conditional_failure(exc) and _cancellation_codes(exc)[2:3] == ["ConditionalCheckFailed"]:
                 raise LimitExceeded(
-                    "this payment would pass the merchant's daily limit", fields={"amount": "over the daily limit"}
+                    "this payment would pass the merchant's daily limit",
+                    fields={"amount": "over the daily limit"},
                 ) from exc
             raise
 
@@ -259,7 +262,9 @@ class Store:
         ref = self._get(f"GWTOKEN#{gateway}#{token}", "GWTOKEN")
         return self.get_payment(ref["payment_id"]) if ref else None
 
-    def mark_paid(self, payment: Payment, *, reference: str | None, card_mask: str | None, paid_at: str) -> bool:
+    def mark_paid(
+        self, payment: Payment, *, reference: str | None, card_mask: str | None, paid_at: str
+    ) -> bool:
         """Move a payment to `paid` and count it on its link, once; False if it had already moved."""
         values = {
             ":paid": PaymentStatus.PAID.value,
@@ -297,7 +302,11 @@ class Store:
                     "TableName": self.table,
                     "Key": {"pk": f"MERCHANT#{payment.merchant_id}", "sk": "PROFILE"},
                     "UpdateExpression": "SET gsi1pk = :flag, gsi1sk = :mid, last_paid_at = :at",
-                    "ExpressionAttributeValues": {":flag": UNSETTLED_MERCHANTS, ":mid": payment.merchant_id, ":at": paid_at},
+                    "ExpressionAttributeValues": {
+                        ":flag": UNSETTLED_MERCHANTS,
+                        ":mid": payment.merchant_id,
+                        ":at": paid_at,
+                    },
                 }
             },
         ]
@@ -331,7 +340,9 @@ class Store:
         ]
         return self._transact_once(items)
 
-    def payments_of_link(self, code: str, cursor: str | None, **window: str | None) -> tuple[list[Payment], str | None]:
+    def payments_of_link(
+        self, code: str, cursor: str | None, **window: str | None
+    ) -> tuple[list[Payment], str | None]:
         pk = f"LINK#{code}#PAYMENTS"
         items, next_key = self._query_page("gsi1", "gsi1pk", pk, cursor, newest_first=True, **window)
         return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
@@ -340,7 +351,9 @@ class Store:
         self, merchant_id: str, cursor: str | None, *, status: str | None = None, **window: str | None
     ) -> tuple[list[Payment], str | None]:
         pk = f"MERCHANT#{merchant_id}#PAYMENTS"
-        items, next_key = self._query_page("gsi2", "gsi2pk", pk, cursor, newest_first=True, status=status, **window)
+        items, next_key = self._query_page(
+            "gsi2", "gsi2pk", pk, cursor, newest_first=True, status=status, **window
+        )
         return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
 
     # ---- settlement -------------------------------------------------------------------------
@@ -367,7 +380,9 @@ class Store:
 
     def clear_unsettled_flag(self, merchant_id: str, last_paid_at_seen: str | None) -> None:
         """Unflag a merchant unless a payment was paid since we looked (then it stays flagged)."""
-        condition = "attribute_not_exists(last_paid_at)" if last_paid_at_seen is None else "last_paid_at = :seen"
+        condition = (
+            "attribute_not_exists(last_paid_at)" if last_paid_at_seen is None else "last_paid_at = :seen"
+        )
         values = {":seen": last_paid_at_seen} if last_paid_at_seen is not None else {}
         try:
             self.client.update_item(
@@ -451,7 +466,9 @@ class Store:
     ) -> bool:
         """Conditional status change of a settlement; False if it was not in `expected`."""
         sets = ["#s = :target"] + [f"{name} = :{name}" for name in fields]
-        values = {":target": target.value, ":expected": expected.value} | {f":{k}": v for k, v in fields.items()}
+        values = {":target": target.value, ":expected": expected.value} | {
+            f":{k}": v for k, v in fields.items()
+        }
         try:
             self.client.update_item(
                 TableName=self.table,
@@ -477,13 +494,18 @@ class Store:
         return [Settlement.model_validate(i) for i in items], encode_cursor(next_key)
 
     def payments_of_settlement(self, settlement_id: str) -> list[Payment]:
-        return [Payment.model_validate(i) for i in self._query_all("gsi3", "gsi3pk", f"SETTLEMENT#{settlement_id}")]
+        return [
+            Payment.model_validate(i)
+            for i in self._query_all("gsi3", "gsi3pk", f"SETTLEMENT#{settlement_id}")
+        ]
 
     def record_payout(self, settlement_id: str, record: dict[str, Any]) -> dict[str, Any]:
         """The sandbox payout provider's ledger: one payout per settlement, whatever the retries."""
         item = {"pk": f"PAYOUT#{settlement_id}", "sk": "PAYOUT", **record}
         try:
-            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            self.client.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
             return record
         except Exception as exc:
             if not _is_conditional_failure(exc):
@@ -530,7 +552,9 @@ class Store:
         return True
 
     def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
-        answer = self.client.get_item(TableName=self.table, Key={"pk": pk, "sk": sk}, ConsistentRead=consistent)
+        answer = self.client.get_item(
+            TableName=self.table, Key={"pk": pk, "sk": sk}, ConsistentRead=consistent
+        )
         item = answer.get("Item")
         return _plain(item) if item else None
 

@@ -1,0 +1,83 @@
+"""Operator commands. `create-merchant` makes a merchant and prints its API key, once.
+
+By default it talks to the local runner's DynamoDB (found in .local-state/runner.json); with
+`--table NAME` it uses that table in the AWS account of the current credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from local.template import ROOT
+
+STATE_FILE = ROOT / ".local-state" / "runner.json"
+
+
+def _connect(table: str | None) -> None:
+    if table:
+        os.environ["TABLE_NAME"] = table
+        return
+    if not STATE_FILE.exists():
+        sys.exit("no local run found: start `make run` first, or pass --table NAME for a deployed stack")
+    state = json.loads(STATE_FILE.read_text())
+    os.environ.update(
+        {
+            "TABLE_NAME": state["table_name"],
+            "DYNAMODB_ENDPOINT_URL": state["dynamodb_endpoint"],
+            "AWS_DEFAULT_REGION": state["region"],
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        }
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.admin", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-merchant", help="create a merchant and print its API key once")
+    create.add_argument("--username", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--iban", required=True, help="IBAN (Sheba), e.g. IR062960000000100324200001")
+    create.add_argument("--account-type", choices=["personal", "business"], default="personal")
+    create.add_argument("--fee-bps", type=int, default=150, help="fee in basis points (150 = 1.5%%)")
+    create.add_argument("--fee-min", type=int, default=0, help="minimum fee per payment, rials")
+    create.add_argument("--fee-max", type=int, default=None, help="maximum fee per payment, rials")
+    create.add_argument("--per-payment-cap", type=int, default=None, help="rials (business accounts)")
+    create.add_argument(
+        "--daily-cap", type=int, default=None, help="rials per calendar day (business accounts)"
+    )
+    create.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT / "layers" / "paylink"))
+    _connect(args.table)
+    from paylink.errors import PaylinkError
+    from paylink.merchants import create_merchant
+    from paylink.models import AccountType
+    from paylink.money import FeePlan
+    from paylink.store import get_store
+
+    try:
+        merchant, key = create_merchant(
+            get_store(),
+            username=args.username,
+            name=args.name,
+            iban=args.iban,
+            account_type=AccountType(args.account_type),
+            fee=FeePlan(bps=args.fee_bps, min_fee=args.fee_min, max_fee=args.fee_max),
+            per_payment_cap=args.per_payment_cap,
+            daily_cap=args.daily_cap,
+        )
+    except PaylinkError as exc:
+        print(json.dumps(exc.to_body(), ensure_ascii=False, indent=2), file=sys.stderr)
+        return 2
+    print(json.dumps({"merchant_id": merchant.id, "username": merchant.username, "api_key": key}, indent=2))
+    print("Keep the API key now: it is stored only as a hash and cannot be shown again.", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

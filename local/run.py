@@ -1,0 +1,447 @@
+"""`make run`: the whole system on this machine, like `sam local start-api` but without Docker.
+
+One process tree: a moto DynamoDB server with the tables of template.yaml, the sandbox gateways,
+and an HTTP front that turns each request into the API Gateway (HTTP API, payload 2.0) event that
+template.yaml routes to a handler. It fires the template's schedules on time and serves
+`POST /_local/invoke/{FunctionLogicalId}`. Switches: PAYLINK_PORT (3000), PAYLINK_SANDBOX_PORT
+(3001), PAYLINK_DEMO_API_KEY, PAYLINK_MOTO_PORT (a free port when unset).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import queue
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.template import (
+    ROOT,
+    Function,
+    Route,
+    Schedule,
+    create_tables,
+    functions,
+    load_template,
+    resolve,
+    routes,
+)
+from local.template import schedules as template_schedules
+
+STATE_FILE = ROOT / ".local-state" / "runner.json"
+REGION = "us-east-1"
+DEMO_IBAN = "IR062960000000100324200001"
+TEXT_TYPES = ("application/json", "text/")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LambdaContext:
+    """What a handler may ask of its context, as Lambda provides it."""
+
+    def __init__(self, function: Function) -> None:
+        self.function_name = function.logical_id
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:000000000000:function:{function.logical_id}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.logical_id}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + function.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class Invoker:
+    """Runs one function's handler; concurrent calls get separate instances, as Lambda would."""
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+        self._idle: queue.LifoQueue[Callable[..., Any]] = queue.LifoQueue()
+        self._loaded = 0
+        self._lock = threading.Lock()
+
+    def _load(self) -> Callable[..., Any]:
+        with self._lock:
+            self._loaded += 1
+            number = self._loaded
+        path = ROOT / (self.function.module.replace(".", "/") + ".py")
+        name = f"_local_{self.function.logical_id}_{number}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module: ModuleType = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        handler: Callable[..., Any] = getattr(module, self.function.handler)
+        return handler
+
+    def invoke(self, event: Any) -> Any:
+        try:
+            handler = self._idle.get_nowait()
+        except queue.Empty:
+            handler = self._load()
+        try:
+            return handler(event, LambdaContext(self.function))
+        finally:
+            self._idle.put(handler)
+
+
+def http_event(
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    route: Route | None,
+    params: dict[str, str],
+    source_ip: str,
+) -> dict[str, Any]:
+    """The API Gateway HTTP API (payload format 2.0) event of one request."""
+    parts = urlsplit(target)
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    lowered = {k.lower(): v for k, v in headers.items()}
+    cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
+    content_type = lowered.get("content-type", "")
+    is_text = content_type.startswith(TEXT_TYPES)
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key if route else "$default",
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": lowered.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": route.route_key if route else "$default",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": bool(body) and not is_text,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if params:
+        event["pathParameters"] = params
+    if body:
+        event["body"] = body.decode("utf-8") if is_text else base64.b64encode(body).decode()
+    return event
+
+
+class LocalSystem:
+    """Every part of the local run, started and stopped together."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 3000,
+        sandbox_port: int = 3001,
+        moto_port: int | None = None,
+        demo_api_key: str | None = None,
+        host: str = "127.0.0.1",
+        fire_schedules: bool = True,
+    ) -> None:
+        self.host, self.port, self.sandbox_port = host, port, sandbox_port
+        self.moto_port = moto_port or free_port()
+        self.demo_api_key = demo_api_key
+        self.fire_schedules = fire_schedules
+        self.template = load_template()
+        self.functions = functions(self.template)
+        self.routes = routes(self.template)
+        self.invokers = {fid: Invoker(fn) for fid, fn in self.functions.items()}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.demo_link_url = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
+        self.moto.start()
+        endpoint = f"http://{self.host}:{self.moto_port}"
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "DYNAMODB_ENDPOINT_URL": endpoint,
+            }
+        )
+        import boto3
+
+        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+        tables = create_tables(client, self.template, prefix="paylink-local")
+
+        from local.sandbox import Sandbox
+
+        self.sandbox = Sandbox(instances=("a", "b"), host=self.host, port=self.sandbox_port)
+        self.sandbox.start()
+        gateways = [
+            {
+                "name": f"sandbox-{name}",
+                "protocol": "zibal",
+                "base_url": f"{self.sandbox.url}/{name}",
+                "merchant_id": "zibal",
+                "timeout_seconds": 3.0,
+            }
+            for name in ("a", "b")
+        ]
+        refs = {
+            **tables,
+            "PublicBaseUrl": self.url,
+            "GatewaysConfig": json.dumps(gateways),
+            "LogLevel": os.environ.get("PAYLINK_LOG_LEVEL", "INFO"),
+        }
+        for function in self.functions.values():
+            os.environ.update({k: resolve(v, refs) for k, v in function.environment.items()})
+        layer = str(ROOT / "layers" / "paylink")
+        if layer not in sys.path:
+            sys.path.insert(0, layer)
+        self._seed()
+        self.server = ThreadingHTTPServer((self.host, self.port), self._handler_class())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._spawn(self.server.serve_forever)
+        if self.fire_schedules:
+            for schedule in template_schedules(self.template):
+                self._spawn(partial(self._schedule_loop, schedule))
+        STATE_FILE.parent.mkdir(exist_ok=True)
+        STATE_FILE.write_text(
+            json.dumps(
+                {
+                    "url": self.url,
+                    "sandbox_url": self.sandbox.url,
+                    "dynamodb_endpoint": endpoint,
+                    "table_name": tables.get("PaylinkTable"),
+                    "region": REGION,
+                },
+                indent=2,
+            )
+        )
+
+    def _seed(self) -> None:
+        from paylink.links import create_link
+        from paylink.merchants import create_merchant
+        from paylink.models import LinkCreate
+        from paylink.store import get_store
+
+        store = get_store()
+        merchant, key = create_merchant(
+            store, username="demo", name="فروشگاه نمونه", iban=DEMO_IBAN, api_key=self.demo_api_key
+        )
+        self.demo_api_key = key
+        link = create_link(
+            store,
+            merchant,
+            LinkCreate(title="شال دست‌باف", description="شال پشمی دست‌باف، ارسال رایگان", amount=1_200_000),
+        )
+        self.demo_link_url = f"{self.url}/{link.code}"
+
+    def _spawn(self, target: Callable[[], object]) -> None:
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _schedule_loop(self, schedule: Schedule) -> None:
+        from local.schedules import next_fire
+
+        while not self._stop.is_set():
+            moment = next_fire(schedule.expression, schedule.timezone, datetime.now(UTC))
+            if self._stop.wait(max(0.0, (moment - datetime.now(UTC)).total_seconds())):
+                return
+            stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            event = json.loads((schedule.input or "{}").replace("<aws.scheduler.scheduled-time>", stamp))
+            try:
+                result = self.invokers[schedule.function_id].invoke(event)
+                print(f"[schedule] {schedule.function_id} at {stamp}: {json.dumps(result)[:300]}", flush=True)
+            except Exception:
+                traceback.print_exc()
+
+    def route(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        for route in self.routes:
+            if route.method not in (method, "ANY"):
+                continue
+            match = route.pattern.match(path)
+            if match:
+                return route, match.groupdict()
+        return None, {}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        system = self
+
+        class Front(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "paylink-local"
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _json(self, status: int, body: Any) -> None:
+                self._answer(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+
+            def _dispatch(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path = urlsplit(self.path).path
+                if path.startswith("/_local/"):
+                    self._local(path, body)
+                    return
+                route, params = system.route(self.command, path)
+                if route is None:
+                    self._json(404, {"message": "Not Found"})
+                    return
+                event = http_event(
+                    self.command,
+                    self.path,
+                    dict(self.headers.items()),
+                    body,
+                    route,
+                    params,
+                    self.client_address[0],
+                )
+                try:
+                    result = system.invokers[route.function_id].invoke(event)
+                except Exception:
+                    traceback.print_exc()
+                    self._json(500, {"message": "Internal Server Error"})
+                    return
+                self._answer_lambda(result)
+
+            def _answer_lambda(self, result: dict[str, Any]) -> None:
+                headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+                for name, values in (result.get("multiValueHeaders") or {}).items():
+                    headers[name] = ", ".join(str(v) for v in values)
+                raw = result.get("body") or ""
+                data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+                self.send_response(int(result.get("statusCode", 200)))
+                for cookie in result.get("cookies") or []:
+                    self.send_header("Set-Cookie", cookie)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def _local(self, path: str, body: bytes) -> None:
+                if path == "/_local/health":
+                    self._json(200, {"status": "ok", "url": system.url, "sandbox_url": system.sandbox.url})
+                    return
+                prefix = "/_local/invoke/"
+                if not path.startswith(prefix) or self.command != "POST":
+                    self._json(404, {"message": "Not Found"})
+                    return
+                function_id = path.removeprefix(prefix)
+                if function_id not in system.invokers:
+                    self._json(404, {"message": f"no function {function_id} in template.yaml"})
+                    return
+                try:
+                    event = json.loads(body or b"{}")
+                except ValueError:
+                    self._json(400, {"message": "the event must be JSON"})
+                    return
+                try:
+                    self._json(200, system.invokers[function_id].invoke(event))
+                except Exception as exc:
+                    traceback.print_exc()
+                    self._json(500, {"errorType": type(exc).__name__, "errorMessage": str(exc)})
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+            def log_message(self, format: str, *args: Any) -> None:
+                sys.stderr.write(
+                    f"[front] {self.command} {urlsplit(self.path).path} -> {args[1] if len(args) > 1 else ''}\n"  # noqa: E501
+                )
+
+        return Front
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.sandbox.stop()
+        self.moto.stop()
+
+
+def main() -> None:
+    system = LocalSystem(
+        port=int(os.environ.get("PAYLINK_PORT", "3000")),
+        sandbox_port=int(os.environ.get("PAYLINK_SANDBOX_PORT", "3001")),
+        moto_port=int(os.environ["PAYLINK_MOTO_PORT"]) if os.environ.get("PAYLINK_MOTO_PORT") else None,
+        demo_api_key=os.environ.get("PAYLINK_DEMO_API_KEY") or None,
+    )
+    system.start()
+    print(
+        f"""
+paylink is running locally (Ctrl-C stops it).
+
+  Open a demo link:     {system.demo_link_url}
+  API base URL:         {system.url}
+  Demo merchant:        demo (personal account)
+  API key:              {system.demo_api_key}
+  Sandbox gateways:     {system.sandbox.url}
+                        (GET / lists them; POST /a/mode {{"mode": "down"}} switches one)
+  DynamoDB (moto):      http://{system.host}:{system.moto_port}
+
+Create a link:
+  curl -s {system.url}/v1/links -H 'Authorization: Bearer {system.demo_api_key}' \\
+       -H 'Content-Type: application/json' -d '{{"title": "Scarf", "amount": 1200000}}'
+Settle a day by hand:   make settle DATE=YYYY-MM-DD
+""",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping…", flush=True)
+        system.stop()
+
+
+if __name__ == "__main__":
+    main()

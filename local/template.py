@@ -1,0 +1,183 @@
+"""Read template.yaml as the local runner needs it: tables, routes, functions, schedules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that keeps CloudFormation's short-form tags (`!Ref X` -> {"Ref": "X"})."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def dynamodb_tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every AWS::DynamoDB::Table as CreateTable arguments (without TableName), by logical id."""
+    tables = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        props = resource["Properties"]
+        spec: dict[str, Any] = {
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            spec["GlobalSecondaryIndexes"] = [
+                {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+                for g in props["GlobalSecondaryIndexes"]
+            ]
+        tables[logical_id] = spec
+    return tables
+
+
+def create_tables(client: Any, template: dict[str, Any], prefix: str) -> dict[str, str]:
+    """Create the template's tables through `client`; returns logical id -> physical table name."""
+    names = {}
+    for logical_id, spec in dynamodb_tables(template).items():
+        name = f"{prefix}-{logical_id}"
+        client.create_table(TableName=name, **spec)
+        names[logical_id] = name
+    return names
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function_id: str
+    pattern: re.Pattern[str]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """API Gateway prefers literal segments over parameters: sort key, most specific first."""
+        params = self.path.count("{")
+        return (params, -len(self.path))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    function_id: str
+    expression: str
+    timezone: str
+    input: str | None
+
+
+@dataclass
+class Function:
+    logical_id: str
+    module: str
+    handler: str
+    environment: dict[str, Any] = field(default_factory=dict)
+    timeout: int = 3
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    regex = ""
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{"):
+            regex += f"(?P<{part[1:-1]}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(f"^{regex}$")
+
+
+def functions(template: dict[str, Any]) -> dict[str, Function]:
+    """Serverless functions by logical id, with the module path of their handler."""
+    globals_fn = template.get("Globals", {}).get("Function", {})
+    global_env = globals_fn.get("Environment", {}).get("Variables", {})
+    found = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        code_uri = str(props["CodeUri"]).strip("/").replace("/", ".")
+        module_name, handler = str(props["Handler"]).rsplit(".", 1)
+        env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
+        found[logical_id] = Function(
+            logical_id,
+            f"{code_uri}.{module_name}",
+            handler,
+            env,
+            int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+        )
+    return found
+
+
+def routes(template: dict[str, Any]) -> list[Route]:
+    """HTTP API routes, most specific first, as API Gateway would match them."""
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            props = event["Properties"]
+            found.append(
+                Route(props["Method"].upper(), props["Path"], logical_id, _path_pattern(props["Path"]))
+            )
+    return sorted(found, key=lambda r: r.specificity)
+
+
+def schedules(template: dict[str, Any]) -> list[Schedule]:
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event.get("Type") not in ("ScheduleV2", "Schedule"):
+                continue
+            props = event["Properties"]
+            found.append(
+                Schedule(
+                    logical_id,
+                    props["ScheduleExpression"],
+                    props.get("ScheduleExpressionTimezone", "UTC"),
+                    props.get("Input"),
+                )
+            )
+    return found
+
+
+def resolve(value: Any, refs: dict[str, str]) -> str:
+    """A template value with `Ref`s replaced by local values (other intrinsics are not expected)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return refs[value["Ref"]]
+    if isinstance(value, dict):
+        raise ValueError(f"the local runner cannot resolve {value}")
+    return str(value)
