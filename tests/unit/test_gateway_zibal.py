@@ -426,14 +426,23 @@ def test_verify_result_202_without_status_asks_inquiry_for_it(adapter, mock):
     assert result.outcome is VerifyOutcome.CANCELLED
 
 
-def test_verify_result_202_without_status_and_inquiry_down_is_not_paid(adapter, mock):
+def test_verify_result_202_without_status_and_inquiry_down_is_pending(adapter, mock):
     # Given a bare 202 and an inquiry that cannot be reached
     mock.post("/v1/verify").respond(json={"result": 202, "message": "not paid"})
     mock.post("/v1/inquiry").mock(side_effect=httpx.ConnectError("refused"))
     # When the payment is verified
     result = adapter.verify(token=TRACK_ID, amount_irr=1600)
-    # Then the verify answer decides: not paid
-    assert result.outcome is VerifyOutcome.NOT_PAID
+    # Then nothing is decided: without a status the buyer may still be paying
+    assert result.outcome is VerifyOutcome.PENDING
+
+
+def test_verify_result_202_with_status_waiting_is_pending(adapter, mock):
+    # Given Zibal says the payment is still waiting for the buyer (status -1)
+    mock.post("/v1/verify").respond(json={"result": 202, "message": "not paid", "status": -1})
+    # When the payment is verified
+    result = adapter.verify(token=TRACK_ID, amount_irr=1600)
+    # Then it is pending, not failed: an early or forged return must not fail a payment in progress
+    assert result.outcome is VerifyOutcome.PENDING
 
 
 def test_verify_result_203_is_a_business_error(adapter, mock):

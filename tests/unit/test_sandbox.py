@@ -189,14 +189,14 @@ def test_cancel_redirects_with_status_3_and_verifies_as_cancelled(sandbox, http)
     assert adapter.verify(token=created.token, amount_irr=125_000).outcome is VerifyOutcome.CANCELLED
 
 
-def test_unpaid_payment_verifies_as_not_paid(sandbox, http):
-    # Given a payment the buyer never paid
+def test_payment_still_at_the_gateway_verifies_as_pending(sandbox, http):
+    # Given a payment the buyer has not finished yet
     adapter = _adapter(sandbox, http)
     created = _create(adapter)
     # When it is verified
     result = adapter.verify(token=created.token, amount_irr=125_000)
-    # Then it is NOT_PAID
-    assert result.outcome is VerifyOutcome.NOT_PAID
+    # Then it is PENDING: nothing may be decided while the buyer is still at the gateway
+    assert result.outcome is VerifyOutcome.PENDING
 
 
 def test_unknown_track_id_is_a_business_error(sandbox, http):

@@ -76,6 +76,9 @@ def handle_return(
                 "card_mask": result.card_mask or payment.card_mask,
             }
         )
+    if result.outcome is VerifyOutcome.PENDING:
+        logger.info("gateway says the buyer has not finished; payment left pending", extra=context)
+        return payment
     if result.outcome is VerifyOutcome.CANCELLED or returned.cancelled:
         return _mark_unpaid(store, payment, PaymentStatus.CANCELLED, "cancelled")
     return _mark_unpaid(store, payment, PaymentStatus.FAILED, "declined")

@@ -173,6 +173,7 @@ class VerifyOutcome(StrEnum):
     ALREADY_VERIFIED = "already_verified"
     NOT_PAID = "not_paid"
     CANCELLED = "cancelled"
+    PENDING = "pending"  # the buyer has not finished at the gateway yet: decide nothing
 
 
 @dataclass(frozen=True)

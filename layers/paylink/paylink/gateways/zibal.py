@@ -172,6 +172,9 @@ class ZibalAdapter:
                 status = self._status_from_inquiry(track_id)
             if status == STATUS_CANCELLED_BY_USER:
                 return VerifyResult(outcome=VerifyOutcome.CANCELLED)
+            if status is None or status == STATUS_WAITING:
+                # Still at the gateway (or unknown): a return now may be forged or early; decide nothing.
+                return VerifyResult(outcome=VerifyOutcome.PENDING)
             return VerifyResult(outcome=VerifyOutcome.NOT_PAID)
         raise _error_for(result, "verify")
 
