@@ -72,7 +72,7 @@ def _day_bound(params: dict[str, str], name: str, *, end: bool) -> str | None:
     except ValueError as exc:
         raise ValidationFailed("invalid filter", fields={name: "expected a date YYYY-MM-DD"}) from exc
     moment = start_of_day_utc(day + timedelta(days=1) if end else day, get_settings().timezone)
-    return iso(moment - timedelta(seconds=1) if end else moment)
+    return iso(moment - timedelta(microseconds=1) if end else moment)
 
 
 def _payment_filters(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:

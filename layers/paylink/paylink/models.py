@@ -36,8 +36,8 @@ def utcnow() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """UTC ISO 8601 with seconds precision and a Z, the one time format we store and answer."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC ISO 8601 with microseconds and a Z: the one time format we store and answer (sorts as text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _https_url(value: str) -> str:

@@ -1,0 +1,97 @@
+"""Shared fixtures: a moto DynamoDB with the tables of template.yaml, the sandbox gateways, a merchant."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.sandbox import Sandbox
+from local.template import create_tables, load_template
+from tests.helpers import ApiClient, reset_caches
+
+TEST_API_KEY = "plk_test_merchant_key"
+OTHER_API_KEY = "plk_other_merchant_key"
+VALID_IBAN = "IR062960000000100324200001"
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """Two sandbox gateway instances speaking Zibal's protocol over real HTTP."""
+    with Sandbox(instances=("a", "b"), port=0, slow_seconds=2.0) as running:
+        yield running
+
+
+@pytest.fixture
+def gateways(sandbox: Sandbox) -> Iterator[Sandbox]:
+    for name in ("a", "b"):
+        sandbox.set_mode(name, "ok")
+    yield sandbox
+    for name in ("a", "b"):
+        sandbox.set_mode(name, "ok")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Iterator[str]:
+    """moto in-process, the template's tables created, settings pointed at them; yields the table name."""
+    configs = [
+        {"name": f"sandbox-{name}", "protocol": "zibal", "base_url": f"{sandbox.url}/{name}",
+         "merchant_id": "zibal", "timeout_seconds": 1.0}
+        for name in ("a", "b")
+    ]  # fmt: skip
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PUBLIC_BASE_URL": "https://pay.example",
+        "PAYLINK_GATEWAYS": json.dumps(configs),
+        "PAYLINK_TIMEZONE": "Asia/Tehran",
+        "PAYLINK_COUNTRY": "IR",
+        "PAYLINK_CHECKOUT_BUDGET_SECONDS": "4",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        names = create_tables(client, load_template(), prefix="test")
+        monkeypatch.setenv("TABLE_NAME", names["PaylinkTable"])
+        reset_caches()
+        yield names["PaylinkTable"]
+    reset_caches()
+
+
+@pytest.fixture
+def store(aws: str):  # type: ignore[no-untyped-def]
+    from paylink.store import get_store
+
+    return get_store()
+
+
+@pytest.fixture
+def merchant(store):  # type: ignore[no-untyped-def]
+    from paylink.merchants import create_merchant
+
+    created, _ = create_merchant(
+        store, username="shop", name="Scarf Shop", iban=VALID_IBAN, api_key=TEST_API_KEY
+    )
+    return created
+
+
+@pytest.fixture
+def other_merchant(store):  # type: ignore[no-untyped-def]
+    from paylink.merchants import create_merchant
+
+    created, _ = create_merchant(
+        store, username="other", name="Other", iban=VALID_IBAN, api_key=OTHER_API_KEY
+    )
+    return created
+
+
+@pytest.fixture
+def api(aws: str) -> ApiClient:
+    """Calls the handlers with the API Gateway events the template routes to them."""
+    return ApiClient()

@@ -1,0 +1,139 @@
+"""Test helpers: invoke handlers with real API Gateway HTTP API events, read the table."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from local.run import LambdaContext, http_event
+from local.template import functions, load_template, routes
+
+
+def reset_caches() -> None:
+    """Forget settings, the store and the gateways: each test reads its own environment."""
+    from paylink.routing import adapters, http_client
+    from paylink.settings import get_settings
+    from paylink.store import get_store
+
+    for cached in (get_settings, get_store, adapters, http_client):
+        cached.cache_clear()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    function_id: str = ""
+    event: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def location(self) -> str:
+        return self.headers.get("Location", "")
+
+
+class ApiClient:
+    """Routes a request as template.yaml says and invokes that function's handler in-process."""
+
+    _template = load_template()
+    _routes = routes(_template)
+    _functions = functions(_template)
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        path = urlsplit(target).path
+        for route in self._routes:
+            match = route.pattern.match(path)
+            if route.method == method and match:
+                break
+        else:
+            return Answer(404, {}, b'{"message":"Not Found"}')
+        all_headers = {"host": "pay.example", "user-agent": "pytest", **(headers or {})}
+        event = http_event(method, target, all_headers, body, route, match.groupdict(), "203.0.113.9")
+        function = self._functions[route.function_id]
+        module = importlib.import_module(function.module)
+        result = getattr(module, function.handler)(event, LambdaContext(function))
+        raw = result.get("body") or ""
+        data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        return Answer(
+            int(result["statusCode"]), dict(result.get("headers") or {}), data, route.function_id, event
+        )
+
+    def get(self, target: str, *, key: str | None = None) -> Answer:
+        return self.request("GET", target, headers=_auth(key))
+
+    def post_json(self, target: str, payload: Any, *, key: str | None = None) -> Answer:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return self.request(
+            "POST", target, body=body, headers={"content-type": "application/json", **_auth(key)}
+        )
+
+    def patch_json(self, target: str, payload: Any, *, key: str | None = None) -> Answer:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return self.request(
+            "PATCH", target, body=body, headers={"content-type": "application/json", **_auth(key)}
+        )
+
+    def post_form(self, target: str, fields: dict[str, str]) -> Answer:
+        body = urlencode(fields).encode()
+        return self.request(
+            "POST", target, body=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+
+
+def _auth(key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"} if key else {}
+
+
+def table_items(table_name: str) -> list[dict[str, Any]]:
+    """Every item of the table (a test-only Scan, to prove what was or was not written)."""
+    import boto3
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(table_name)
+    items: list[dict[str, Any]] = []
+    answer = table.scan()
+    items.extend(answer["Items"])
+    while "LastEvaluatedKey" in answer:
+        answer = table.scan(ExclusiveStartKey=answer["LastEvaluatedKey"])
+        items.extend(answer["Items"])
+    return items
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+def act_at_gateway(start_url: str, action: str = "pay") -> str:
+    """Play the buyer on a sandbox payment page; returns the callback URL the sandbox sends him to."""
+    import httpx
+
+    page = httpx.get(start_url, timeout=5)
+    assert page.status_code == 200, page.text
+    fields = hidden_fields(page.text)
+    answer = httpx.post(start_url, data={**fields, "action": action}, timeout=5)
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"]
+
+
+def local_target(url: str) -> str:
+    """Path and query of one of our own URLs, as the handlers receive it."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
