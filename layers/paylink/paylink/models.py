@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StringConstraints,
     field_validator,
@@ -166,7 +167,7 @@ class LinkUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    active: bool | None = None
+    active: StrictBool | None = None
     title: Title | None = None
     description: ShortText | None = None
     expires_at: AwareDatetime | None = None
@@ -176,7 +177,7 @@ class LinkUpdate(BaseModel):
     def _something(self) -> Self:
         if not self.model_fields_set:
             raise ValueError(
-                "nothing to change: send at least one of active, title, description, expires_at, max_payments"
+                "body: nothing to change; send one of active, title, description, expires_at, max_payments"
             )
         for name in ("active", "title"):
             if name in self.model_fields_set and getattr(self, name) is None:

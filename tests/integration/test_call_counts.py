@@ -1,0 +1,68 @@
+"""How many DynamoDB calls each buyer step makes (the click path must be exactly one read)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import respx
+
+from tests.conftest import TEST_API_KEY
+from tests.helpers import act_at_gateway, local_target
+
+
+@contextmanager
+def dynamodb_calls(store) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """Records the name of every DynamoDB operation the store's client sends."""
+    seen: list[str] = []
+
+    def record(model, **_):  # type: ignore[no-untyped-def]
+        seen.append(model.name)
+
+    store.client.meta.events.register("before-call.dynamodb", record)
+    try:
+        yield seen
+    finally:
+        store.client.meta.events.unregister("before-call.dynamodb", record)
+
+
+def _link(api):  # type: ignore[no-untyped-def]
+    return api.post_json("/v1/links", {"title": "Scarf", "amount": 1_200_000}, key=TEST_API_KEY).json()[
+        "code"
+    ]
+
+
+def test_a_click_makes_one_read_and_no_gateway_call(api, merchant, store):
+    # Given a link, with every outgoing HTTP call intercepted
+    code = _link(api)
+    with respx.mock(assert_all_called=False) as gateway_traffic, dynamodb_calls(store) as calls:
+        # When a buyer opens it
+        page = api.get(f"/{code}")
+    # Then exactly one DynamoDB read was made and no gateway was asked anything
+    assert page.status == 200
+    assert calls == ["GetItem"]
+    assert gateway_traffic.calls.call_count == 0
+
+
+def test_a_checkout_makes_at_most_three_dynamodb_calls(api, merchant, store, gateways):
+    # Given a link
+    code = _link(api)
+    with dynamodb_calls(store) as calls:
+        # When a buyer starts a payment
+        answer = api.post_form(f"/{code}", {"name": "Ali", "phone": "09121234567"})
+    # Then: the link, the merchant with its day's total, and one transaction
+    assert answer.status == 303
+    assert calls == ["GetItem", "BatchGetItem", "TransactWriteItems"]
+
+
+def test_a_callback_makes_at_most_three_dynamodb_calls(api, merchant, store, gateways):
+    # Given a payment paid at the gateway
+    code = _link(api)
+    started = api.post_form(f"/{code}", {"name": "Ali", "phone": "09121234567"})
+    callback = local_target(act_at_gateway(started.location))
+    with dynamodb_calls(store) as calls:
+        # When the buyer comes back
+        answer = api.get(callback)
+    # Then: the token, the payment, and one transaction
+    assert answer.status == 303
+    assert calls == ["GetItem", "GetItem", "TransactWriteItems"]
