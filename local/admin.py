@@ -10,10 +10,11 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from local.template import ROOT
 
-STATE_FILE = ROOT / ".local-state" / "runner.json"
+STATE_FILE = Path(os.environ.get("PAYLINK_STATE_FILE") or ROOT / ".local-state" / "runner.json")
 
 
 def _connect(table: str | None) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -41,7 +42,7 @@ from local.template import (
 )
 from local.template import schedules as template_schedules
 
-STATE_FILE = ROOT / ".local-state" / "runner.json"
+STATE_FILE = Path(os.environ.get("PAYLINK_STATE_FILE") or ROOT / ".local-state" / "runner.json")
 REGION = "us-east-1"
 DEMO_IBAN = "IR062960000000100324200001"
 TEXT_TYPES = ("application/json", "text/")
@@ -242,7 +243,7 @@ class LocalSystem:
         if self.fire_schedules:
             for schedule in template_schedules(self.template):
                 self._spawn(partial(self._schedule_loop, schedule))
-        STATE_FILE.parent.mkdir(exist_ok=True)
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
         STATE_FILE.write_text(
             json.dumps(
                 {

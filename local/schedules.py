@@ -16,8 +16,12 @@ def _to_unix_cron(fields: str) -> str:
     dom = "*" if dom == "?" else dom
     if dow == "?":
         dow = "*"
-    elif re.fullmatch(r"[0-9,\-]+", dow):
-        dow = re.sub(r"\d", lambda m: str((int(m.group()) - 1) % 7), dow)
+    elif "L" in dow:
+        raise ValueError(f"unsupported day of week {dow!r} in the local runner")
+    elif re.fullmatch(r"[0-9,\-]+|[0-9]#[1-5]", dow):
+        # Only the weekday numbers move (AWS 1=SUN -> Unix 0=SUN); the n of `d#n` stays.
+        weekday, _, nth = dow.partition("#")
+        dow = re.sub(r"\d", lambda m: str((int(m.group()) - 1) % 7), weekday) + (f"#{nth}" if nth else "")
     return f"{minute} {hour} {dom} {month} {dow}"
 
 

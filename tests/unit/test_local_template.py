@@ -261,11 +261,6 @@ def test_aws_day_of_week_range_is_translated():
     assert fire.date().isoformat() == "2026-11-30"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: local.schedules._to_unix_cron only renumbers day-of-week made of digits, ',' and '-'; "
-    "'6#3' (AWS: third Friday) is passed through unchanged, so croniter reads 6 as Saturday",
-)
 def test_aws_nth_weekday_uses_aws_numbering():
     # Given AWS 6#3, the third Friday of the month
     after = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)

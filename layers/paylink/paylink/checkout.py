@@ -80,7 +80,7 @@ def read_form(link: Link, form: Mapping[str, str]) -> tuple[dict[str, str], int,
         unit_amount = _open_amount(link, form.get("amount"), errors)
     quantity = 1
     raw_quantity = (form.get("quantity") or "1").strip().translate(PERSIAN_DIGITS)
-    if not raw_quantity.isdigit() or not 1 <= int(raw_quantity) <= link.max_quantity:
+    if not re.fullmatch(r"[0-9]{1,4}", raw_quantity) or not 1 <= int(raw_quantity) <= link.max_quantity:
         errors["quantity"] = "invalid_quantity"
     else:
         quantity = int(raw_quantity)
@@ -95,7 +95,7 @@ def _open_amount(link: Link, raw: str | None, errors: dict[str, str]) -> int:
     if not text:
         errors["amount"] = "required"
         return 0
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,15}", text):  # ASCII digits only, bounded before int()
         errors["amount"] = "invalid_amount"
         return 0
     rials = int(text) * 10

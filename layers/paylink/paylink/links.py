@@ -23,6 +23,11 @@ def create_link(store: Store, merchant: Merchant, request: LinkCreate) -> Link:
                 "above the account's limit per payment",
                 fields={field: f"a payment may be at most {cap} rials on this account"},
             )
+    if cap is not None and request.min_amount is not None and request.min_amount > cap:
+        raise ValidationFailed(
+            "above the account's limit per payment",
+            fields={"min_amount": f"a payment may be at most {cap} rials on this account"},
+        )
     data = request.model_dump(mode="json", exclude_none=True)
     if request.expires_at is not None:
         data["expires_at"] = iso(request.expires_at)

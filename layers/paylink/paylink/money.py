@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BASIS_POINTS = 10_000
 
@@ -18,6 +20,12 @@ class FeePlan(BaseModel):
     bps: int = Field(default=150, ge=0, le=BASIS_POINTS)
     min_fee: int = Field(default=0, ge=0)
     max_fee: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Self:
+        if self.max_fee is not None and self.min_fee > self.max_fee:
+            raise ValueError("min_fee must not be above max_fee")
+        return self
 
 
 def fee_for(amount: int, plan: FeePlan) -> int:

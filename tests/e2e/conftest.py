@@ -1,0 +1,83 @@
+"""Starts the local runner (`python -m local.run`, what `make run` starts) for tests that use HTTP only."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_KEY = "plk_e2e_demo_key"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Runner:
+    url: str
+    sandbox_url: str
+    state_file: Path
+    output: Path
+
+    def create_merchant(self, username: str, **options: str) -> str:
+        """Runs the admin command against this runner and returns the new API key."""
+        args = [sys.executable, "-m", "local.admin", "create-merchant", "--username", username,
+                "--name", options.get("name", f"Shop {username}"),
+                "--iban", options.get("iban", "IR062960000000100324200001"),
+                "--fee-bps", options.get("fee_bps", "150")]  # fmt: skip
+        done = subprocess.run(
+            args, cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+            env={**os.environ, "PAYLINK_STATE_FILE": str(self.state_file)},
+        )  # fmt: skip
+        return str(json.loads(done.stdout)["api_key"])
+
+
+@pytest.fixture(scope="session")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    folder = tmp_path_factory.mktemp("runner")
+    port, sandbox_port = _free_port(), _free_port()
+    output = folder / "output.log"
+    env = {
+        **os.environ,
+        "PAYLINK_PORT": str(port),
+        "PAYLINK_SANDBOX_PORT": str(sandbox_port),
+        "PAYLINK_DEMO_API_KEY": DEMO_KEY,
+        "PAYLINK_STATE_FILE": str(folder / "runner.json"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with output.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"{url}/_local/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the local runner did not start:\n" + output.read_text())
+        time.sleep(0.2)
+    yield Runner(url, f"http://127.0.0.1:{sandbox_port}", folder / "runner.json", output)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()

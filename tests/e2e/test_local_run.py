@@ -1,0 +1,148 @@
+"""End to end over HTTP only, against the local runner: create, pay, verify, settle."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+
+from paylink.business_calendar import local_date, next_business_day
+from paylink.models import utcnow
+from tests.e2e.conftest import DEMO_KEY, Runner
+
+pytestmark = pytest.mark.e2e
+AMOUNT = 2_345_670
+FEE = (AMOUNT * 150 + 5_000) // 10_000  # 1.5%, rounded half up to the rial: 35,185.05 -> 35,185
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(timeout=15, follow_redirects=False)
+
+
+def _hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+def _buy(runner: Runner, http: httpx.Client, key: str, action: str) -> tuple[str, str, str]:
+    """Create a link, open it, post the form, act at the sandbox.
+
+    Returns the link code, the callback URL and the gateway page URL.
+    """
+    auth = {"Authorization": f"Bearer {key}"}
+    created = http.post(
+        f"{runner.url}/v1/links", json={"title": "Wool scarf", "amount": AMOUNT}, headers=auth
+    )
+    assert created.status_code == 201, created.text
+    code = created.json()["code"]
+    page = http.get(f"{runner.url}/{code}")
+    assert page.status_code == 200
+    assert "Wool scarf" in page.text
+    started = http.post(f"{runner.url}/{code}", data={"name": "Ali", "phone": "09121234567"})
+    assert started.status_code == 303, started.text
+    gateway_page_url = started.headers["location"]
+    assert gateway_page_url.startswith(runner.sandbox_url)
+    gateway_page = http.get(gateway_page_url)
+    assert gateway_page.status_code == 200
+    assert re.search(r'<form method="post"', gateway_page.text)
+    back = http.post(gateway_page_url, data={**_hidden_fields(gateway_page.text), "action": action})
+    assert back.status_code == 303
+    callback = back.headers["location"]
+    assert callback.startswith(f"{runner.url}/callback/")
+    return code, callback, gateway_page_url
+
+
+def _settle_next_business_day(runner: Runner, http: httpx.Client) -> dict:  # type: ignore[type-arg]
+    day = next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR").isoformat()
+    answer = http.post(f"{runner.url}/_local/invoke/SettleFunction", json={"date": day})
+    assert answer.status_code == 200, answer.text
+    result: dict = answer.json()  # type: ignore[type-arg]
+    assert result["date"] == day
+    return result
+
+
+def test_create_pay_verify_replay_and_settle_over_http(runner: Runner):
+    key = runner.create_merchant("e2e_paid")
+    auth = {"Authorization": f"Bearer {key}"}
+    with _client() as http:
+        # Given a buyer who paid a new link at the sandbox gateway
+        code, callback, _ = _buy(runner, http, key, "pay")
+        # When the gateway sends him back, he lands on a paid receipt
+        returned = http.get(callback)
+        assert returned.status_code == 303
+        receipt_url = urljoin(runner.url, returned.headers["location"])
+        assert re.fullmatch(rf"{runner.url}/r/pay_\w+", receipt_url)
+        receipt = http.get(receipt_url)
+        assert receipt.status_code == 200
+        assert "پرداخت موفق" in receipt.text
+        # And a replayed return changes nothing
+        again = http.get(callback)
+        assert again.headers["location"] == returned.headers["location"]
+        payments = http.get(f"{runner.url}/v1/payments", headers=auth).json()["items"]
+        assert [(p["status"], p["amount"]) for p in payments] == [("paid", AMOUNT)]
+        link = http.get(f"{runner.url}/v1/links/{code}", headers=auth).json()
+        assert (link["paid_count"], link["paid_total"]) == (1, AMOUNT)
+        # When the next business day is settled
+        _settle_next_business_day(runner, http)
+        # Then one settlement holds the payment with the right gross, fee and net
+        settlements = http.get(f"{runner.url}/v1/settlements", headers=auth).json()["items"]
+        assert len(settlements) == 1
+        settlement = settlements[0]
+        assert (settlement["payment_count"], settlement["gross"]) == (1, AMOUNT)
+        assert (settlement["fee"], settlement["net"]) == (FEE, AMOUNT - FEE)
+        assert settlement["status"] == "paid"
+        # And settling the same day again creates nothing new
+        _settle_next_business_day(runner, http)
+        assert http.get(f"{runner.url}/v1/settlements", headers=auth).json()["items"] == settlements
+
+
+def test_cancelled_payment_fails_and_settles_nothing_over_http(runner: Runner):
+    key = runner.create_merchant("e2e_cancel")
+    auth = {"Authorization": f"Bearer {key}"}
+    with _client() as http:
+        # Given a buyer who cancelled at the sandbox gateway
+        code, callback, _ = _buy(runner, http, key, "cancel")
+        # When he comes back
+        returned = http.get(callback)
+        receipt = http.get(urljoin(runner.url, returned.headers["location"]))
+        # Then the receipt says so and offers to try again
+        assert receipt.status_code == 200
+        assert f'href="/{code}"' in receipt.text
+        payments = http.get(f"{runner.url}/v1/payments", headers=auth).json()["items"]
+        assert [p["status"] for p in payments] == ["cancelled"]
+        # And settling the next business day pays this merchant nothing
+        _settle_next_business_day(runner, http)
+        assert http.get(f"{runner.url}/v1/settlements", headers=auth).json()["items"] == []
+
+
+def test_switching_a_sandbox_instance_down_fails_over_by_hand(runner: Runner):
+    key = runner.create_merchant("e2e_failover")
+    with _client() as http:
+        # Given instance a is switched down through the sandbox's control API
+        switched = http.post(f"{runner.sandbox_url}/a/mode", json={"mode": "down"})
+        assert switched.status_code == 200
+        listing = http.get(f"{runner.sandbox_url}/").json()
+        assert {"name": "a", "mode": "down"} in [
+            {"name": i["name"], "mode": i["mode"]} for i in listing["instances"]
+        ]
+        try:
+            # When a buyer pays a link
+            _, callback, gateway_page = _buy(runner, http, key, "pay")
+            # Then he was sent to instance b, and paying there works
+            assert gateway_page.startswith(f"{runner.sandbox_url}/b/")
+            assert http.get(callback).status_code == 303
+        finally:
+            http.post(f"{runner.sandbox_url}/a/mode", json={"mode": "ok"})
+
+
+def test_runner_prints_the_url_and_the_demo_api_key(runner: Runner):
+    # Given the runner started with a chosen demo key
+    text = runner.output.read_text()
+    # Then what it printed tells a newcomer where to go and which key to use
+    assert f"API key:              {DEMO_KEY}" in text
+    assert re.search(rf"Open a demo link:\s+{runner.url}/\w{{12}}", text)
+    with _client() as http:
+        demo = http.get(f"{runner.url}/v1/links", headers={"Authorization": f"Bearer {DEMO_KEY}"})
+        assert demo.status_code == 200
+        assert len(demo.json()["items"]) == 1
