@@ -191,7 +191,11 @@ class LocalSystem:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
+        import logging
+
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per DynamoDB call is noise
 
         self.moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self.moto.start()
