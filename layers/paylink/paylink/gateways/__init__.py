@@ -8,6 +8,7 @@ import httpx
 
 from paylink.gateways.base import (
     CallbackData,
+    Capabilities,
     CreateResult,
     ErrorKind,
     GatewayAdapter,
@@ -24,6 +25,7 @@ from paylink.gateways.zibal import ZibalAdapter
 __all__ = [
     "PROTOCOLS",
     "CallbackData",
+    "Capabilities",
     "CreateResult",
     "ErrorKind",
     "GatewayAdapter",

@@ -17,10 +17,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "Capabilities",
     "CallbackData",
     "CreateResult",
     "ErrorKind",
@@ -161,11 +163,34 @@ class CreateResult:
 
 @dataclass(frozen=True)
 class CallbackData:
-    """What the buyer's return claims. A hint only, never proof: decide on `verify` alone."""
+    """What the buyer's return claims. A hint only, never proof: decide on `verify` alone.
+
+    `refs` holds the gateway's own references that its verify needs besides our token (SEP's
+    RefNum, PayPing's paymentRefId); they are stored with the payment so that a later verify
+    (reconciliation) can use them. `order_id` is our payment id when the gateway echoes it.
+    """
 
     token: str
     claimed_success: bool
     cancelled: bool
+    refs: dict[str, str] = field(default_factory=dict)
+    order_id: str | None = None
+    claimed_amount_irr: int | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a gateway promises and how it behaves; the orchestrator plans around these."""
+
+    unit: Literal["IRR", "IRT"]
+    min_amount_irr: int
+    token_ttl: timedelta  # how long a buyer may take at the gateway
+    verify_window: timedelta  # after payment: verify before this or the gateway reverses / voids it
+    reverse_window: timedelta | None  # None: no reverse API
+    callback_methods: frozenset[str]  # "GET", "POST"
+    redirect_method: Literal["GET", "POST"]
+    repeated_verify: Literal["already_verified", "success_again"]  # SEP confirms a RefNum again
+    supports_inquiry: bool
 
 
 class VerifyOutcome(StrEnum):
@@ -174,6 +199,9 @@ class VerifyOutcome(StrEnum):
     NOT_PAID = "not_paid"
     CANCELLED = "cancelled"
     PENDING = "pending"  # the buyer has not finished at the gateway yet: decide nothing
+    AMOUNT_MISMATCH = "amount_mismatch"  # the gateway refused our amount (Zarinpal -50, PayPing 137)
+    REVERSED = "reversed"  # the gateway has given the money back (auto-reversal or reverse call)
+    EXPIRED = "expired"  # token/session expired at the gateway before payment
 
 
 @dataclass(frozen=True)
@@ -193,6 +221,7 @@ class VerifyResult:
 
 class GatewayAdapter(Protocol):
     config: GatewayConfig
+    capabilities: Capabilities
 
     def create(
         self, *, order_id: str, amount_irr: int, callback_url: str, description: str, mobile: str | None
@@ -204,8 +233,22 @@ class GatewayAdapter(Protocol):
         """Pure: read the buyer's return. GatewayError(BUSINESS) on malformed input."""
         ...
 
-    def verify(self, *, token: str, amount_irr: int) -> VerifyResult:
-        """Verify server to server; safe to call repeatedly."""
+    def verify(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> VerifyResult:
+        """Verify server to server; safe to call repeatedly. `refs` come from the buyer's return."""
+        ...
+
+    def inquire(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> VerifyResult:
+        """The payment's state at the gateway without verifying it (for reconciliation).
+
+        Gateways without an inquiry API raise GatewayError(CONFIG, "unsupported").
+        """
+        ...
+
+    def reverse(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> bool:
+        """Give a verified payment's money back to the buyer; True when the gateway confirms.
+
+        Gateways without a reverse API, or past their reverse window, raise GatewayError.
+        """
         ...
 
 
