@@ -20,6 +20,7 @@ from paylink.gateways.base import (
     mask_card,
     parse_gateways,
 )
+from paylink.gateways.sep import SepAdapter
 from paylink.gateways.zibal import ZibalAdapter
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 PROTOCOLS: dict[str, Callable[[GatewayConfig, httpx.Client], GatewayAdapter]] = {
+    "sep": SepAdapter,
     "zibal": ZibalAdapter,
 }
 
