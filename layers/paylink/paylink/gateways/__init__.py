@@ -21,6 +21,7 @@ from paylink.gateways.base import (
     parse_gateways,
 )
 from paylink.gateways.sep import SepAdapter
+from paylink.gateways.zarinpal import ZarinpalAdapter
 from paylink.gateways.zibal import ZibalAdapter
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
 PROTOCOLS: dict[str, Callable[[GatewayConfig, httpx.Client], GatewayAdapter]] = {
     "sep": SepAdapter,
     "zibal": ZibalAdapter,
+    "zarinpal": ZarinpalAdapter,
 }
 
 
