@@ -20,6 +20,7 @@ from paylink.gateways.base import (
     mask_card,
     parse_gateways,
 )
+from paylink.gateways.payping import PayPingAdapter
 from paylink.gateways.sep import SepAdapter
 from paylink.gateways.zarinpal import ZarinpalAdapter
 from paylink.gateways.zibal import ZibalAdapter
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 PROTOCOLS: dict[str, Callable[[GatewayConfig, httpx.Client], GatewayAdapter]] = {
+    "payping": PayPingAdapter,
     "sep": SepAdapter,
     "zibal": ZibalAdapter,
     "zarinpal": ZarinpalAdapter,
