@@ -246,7 +246,12 @@ def test_root_lists_instances_and_modes(sandbox, http):
     # When the root is read
     listing = http.get(sandbox.url + "/").json()
     # Then every instance is listed with its mode
-    assert listing == {"instances": [{"name": "a", "mode": "ok"}, {"name": "b", "mode": "down"}]}
+    assert listing == {
+        "instances": [
+            {"name": "a", "mode": "ok", "protocol": "zibal"},
+            {"name": "b", "mode": "down", "protocol": "zibal"},
+        ]
+    }
 
 
 def test_mode_switch_over_http_answers_the_new_mode(sandbox, http):
