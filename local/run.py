@@ -4,7 +4,8 @@ One process tree: a moto DynamoDB server with the tables of template.yaml, the s
 and an HTTP front that turns each request into the API Gateway (HTTP API, payload 2.0) event that
 template.yaml routes to a handler. It fires the template's schedules on time and serves
 `POST /_local/invoke/{FunctionLogicalId}`. Switches: PAYLINK_PORT (3000), PAYLINK_SANDBOX_PORT
-(3001), PAYLINK_DEMO_API_KEY, PAYLINK_MOTO_PORT (a free port when unset).
+(3001), PAYLINK_DEMO_API_KEY, PAYLINK_MOTO_PORT (a free port when unset), PAYLINK_STATE_FILE,
+PAYLINK_LOCAL_SCHEDULES=off (tests that must not be disturbed by the minute probe).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from local.template import schedules as template_schedules
 STATE_FILE = Path(os.environ.get("PAYLINK_STATE_FILE") or ROOT / ".local-state" / "runner.json")
 REGION = "us-east-1"
 DEMO_IBAN = "IR062960000000100324200001"
+# One sandbox instance per real protocol, tried in this order: a fails over to b, and so on.
+SANDBOX_INSTANCES = {"a": "zibal", "b": "payping", "c": "zarinpal", "d": "sep"}
 TEXT_TYPES = ("application/json", "text/")
 
 
@@ -172,7 +175,7 @@ class LocalSystem:
         moto_port: int | None = None,
         demo_api_key: str | None = None,
         host: str = "127.0.0.1",
-        fire_schedules: bool = True,
+        fire_schedules: bool = os.environ.get("PAYLINK_LOCAL_SCHEDULES", "on") != "off",
     ) -> None:
         self.host, self.port, self.sandbox_port = host, port, sandbox_port
         self.moto_port = moto_port or free_port()
@@ -193,11 +196,11 @@ class LocalSystem:
     def start(self) -> None:
         import logging
 
-        from moto.server import ThreadedMotoServer
+        from local.dynamodb import AtomicMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per DynamoDB call is noise
 
-        self.moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
+        self.moto = AtomicMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self.moto.start()
         endpoint = f"http://{self.host}:{self.moto_port}"
         os.environ.update(
@@ -216,17 +219,17 @@ class LocalSystem:
 
         from local.sandbox import Sandbox
 
-        self.sandbox = Sandbox(instances=("a", "b"), host=self.host, port=self.sandbox_port)
+        self.sandbox = Sandbox(instances=SANDBOX_INSTANCES, host=self.host, port=self.sandbox_port)
         self.sandbox.start()
         gateways = [
             {
                 "name": f"sandbox-{name}",
-                "protocol": "zibal",
+                "protocol": protocol,
                 "base_url": f"{self.sandbox.url}/{name}",
-                "merchant_id": "zibal",
+                "merchant_id": self.sandbox.merchant,
                 "timeout_seconds": 3.0,
             }
-            for name in ("a", "b")
+            for name, protocol in SANDBOX_INSTANCES.items()
         ]
         refs = {
             **tables,
@@ -236,6 +239,7 @@ class LocalSystem:
         }
         for function in self.functions.values():
             os.environ.update({k: resolve(v, refs) for k, v in function.environment.items()})
+        os.environ["PAYLINK_ALLOW_CLOCK_OVERRIDE"] = "1"  # scheduled events may name their `now` locally
         layer = str(ROOT / "layers" / "paylink")
         if layer not in sys.path:
             sys.path.insert(0, layer)
@@ -429,7 +433,7 @@ paylink is running locally (Ctrl-C stops it).
   API base URL:         {system.url}
   Demo merchant:        demo (personal account)
   API key:              {system.demo_api_key}
-  Sandbox gateways:     {system.sandbox.url}
+  Sandbox gateways:     {system.sandbox.url}  a=Zibal b=PayPing c=Zarinpal d=SEP, tried in that order
                         (GET / lists them; POST /a/mode {{"mode": "down"}} switches one)
   DynamoDB (moto):      http://{system.host}:{system.moto_port}
 

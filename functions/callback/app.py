@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,3 +38,15 @@ def no_route(_: Exception) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Scheduled every 5 minutes: decide payments stuck between redirect and verification."""
+    return hosted.reconcile_now(event or {})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def probe_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Scheduled every minute: probe each gateway's health."""
+    return hosted.probe_now(event or {})

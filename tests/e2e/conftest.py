@@ -58,6 +58,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
         "PAYLINK_DEMO_API_KEY": DEMO_KEY,
         "PAYLINK_STATE_FILE": str(folder / "runner.json"),
         "PYTHONUNBUFFERED": "1",
+        "PAYLINK_LOCAL_SCHEDULES": "off",
     }
     with output.open("w") as log:
         process = subprocess.Popen(

@@ -189,9 +189,13 @@ def test_checkout_of_unknown_code_is_404_page(api, aws):
         "/r/pay_nosuch",
     ],
 )
-def test_bad_returns_and_receipts_are_4xx_pages_that_write_nothing(api, aws, target):
+def test_bad_returns_and_receipts_are_4xx_pages_that_change_nothing(api, aws, target):
+    # Given the table as it is
     before = table_items(aws)
+    # When a bad return or an unknown receipt is requested
     answer = api.get(target)
+    # Then it is a 4xx page, and nothing changed but, for a return, the record of the attempt
     assert 400 <= answer.status < 500
     assert "text/html" in answer.headers["Content-Type"]
-    assert table_items(aws) == before
+    after = [item for item in table_items(aws) if not item["pk"].startswith("RETURN#")]
+    assert after == before

@@ -146,14 +146,16 @@ def test_forged_success_return_before_payment_changes_nothing(api, link):
     assert _payments(api)[0]["status"] == "redirected"
 
 
-def test_return_for_an_unknown_token_is_404_and_writes_nothing(api, link, aws):
+def test_return_for_an_unknown_token_is_404_and_only_recorded(api, link, aws, store):
     # Given the table as it is
     before = table_items(aws)
     # When a return names a token we never issued
     answer = api.get("/callback/sandbox-a?success=1&trackId=999999999&orderId=pay_x&status=2")
-    # Then it is a 404 page and nothing was written
+    # Then it is a 404 page, nothing changed, and the attempt is on record
     assert answer.status == 404
-    assert table_items(aws) == before
+    assert [i for i in table_items(aws) if not i["pk"].startswith("RETURN#")] == before
+    [attempt] = [i for i in table_items(aws) if i["pk"].startswith("RETURN#sandbox-a#")]
+    assert attempt["reason"] == "unknown_token"
 
 
 def test_return_to_merchant_redirect_url_carries_payment_id_and_status(api, merchant, gateways):

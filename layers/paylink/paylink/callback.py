@@ -1,9 +1,16 @@
-"""The gateway's return: verify server to server, then move the payment once."""
+"""The gateway's return and the reconciler: verify server to server, then move the payment once.
+
+A return is only a hint. A payment becomes `paid` only when the gateway's own verify says so for
+the stored amount, through one conditional write, so a return delivered twice, or ten times at
+once, credits once. A return that cannot be trusted (unknown token, a token of another payment,
+a reference credited before, a verified amount that differs) changes nothing but is recorded.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from paylink.business_calendar import local_date
@@ -11,77 +18,169 @@ from paylink.errors import NotFound, ValidationFailed
 from paylink.models import Payment, PaymentStatus, iso, utcnow
 from paylink.observability import logger
 from paylink.settings import get_settings
-from paylink.store import Store
+from paylink.store import PaidResult, Store
+
+if TYPE_CHECKING:
+    from paylink.gateways.base import GatewayAdapter, VerifyResult
+
+ABANDON_GRACE = timedelta(minutes=2)  # past the token's lifetime: the buyer is not coming back
 
 
 def handle_return(
     store: Store, gateway_name: str, query: Mapping[str, str], form: Mapping[str, str]
 ) -> Payment:
-    """Settle the fate of the payment a gateway return points at, and return it as it now stands.
-
-    The return itself is only a hint: the payment becomes `paid` only when the gateway's own
-    verify says so for the stored amount, and only through one conditional write, so a return
-    delivered twice, or ten times at once, credits once.
-    """
-    from paylink.gateways.base import GatewayError, VerifyOutcome
+    """Decide the payment a gateway return points at, and return it as it now stands."""
+    from paylink.gateways.base import GatewayError
     from paylink.routing import adapter
 
+    now = utcnow()
     gateway = adapter(gateway_name)
     if gateway is None:
         raise NotFound("no such gateway")
     try:
         returned = gateway.parse_callback(query, form)
     except GatewayError as exc:
+        store.record_return_attempt(gateway_name, "unreadable", now, code=exc.code)
         logger.warning("unreadable gateway return", extra={"gateway": gateway_name, "code": exc.code})
         raise ValidationFailed("this is not a payment return we can read") from exc
     payment = store.payment_for_token(gateway_name, returned.token)
     if payment is None:
+        store.record_return_attempt(gateway_name, "unknown_token", now)
         logger.warning("gateway return for an unknown token", extra={"gateway": gateway_name})
         raise NotFound("no such payment")
     context = {"payment_id": payment.id, "gateway": gateway_name}
+    if returned.order_id and returned.order_id != payment.id:
+        store.record_return_attempt(gateway_name, "order_mismatch", now, payment_id=payment.id)
+        logger.warning("gateway return names another order than its token's; ignored", extra=context)
+        raise ValidationFailed("this return does not belong to its payment")
     if payment.is_final:
         logger.info(
             "repeated gateway return; nothing to change", extra={**context, "status": payment.status.value}
         )
         return payment
 
+    refs = {**(payment.gateway_refs or {}), **returned.refs}
     try:
-        result = gateway.verify(token=returned.token, amount_irr=payment.amount)
+        result = gateway.verify(token=returned.token, amount_irr=payment.amount, refs=refs)
     except GatewayError as exc:
-        # Unknown outcome: leave the payment as it is; reconciliation asks the gateway again.
+        if exc.code == "missing_reference" and not returned.claimed_success:
+            # Nothing to verify with: the gateway sent the buyer back unpaid (e.g. SEP cancel).
+            status = PaymentStatus.CANCELLED if returned.cancelled else PaymentStatus.FAILED
+            return _mark_unpaid(store, payment, status, "cancelled" if returned.cancelled else "declined")
+        if returned.refs and refs != (payment.gateway_refs or {}):
+            store.save_gateway_refs(payment, refs)
         logger.warning(
-            "verify failed; payment left pending", extra={**context, "kind": str(exc.kind), "code": exc.code}
+            "verify failed; payment left for reconciliation",
+            extra={**context, "kind": str(exc.kind), "code": exc.code},
         )
         return payment
+    return apply_verification(
+        store,
+        gateway,
+        payment,
+        result,
+        refs=refs,
+        hinted_cancel=returned.cancelled,
+        now=now,
+        reconciling=False,
+    )
 
-    now = utcnow()
-    if result.outcome in (VerifyOutcome.VERIFIED, VerifyOutcome.ALREADY_VERIFIED):
+
+def apply_verification(
+    store: Store,
+    gateway: GatewayAdapter,
+    payment: Payment,
+    result: VerifyResult,
+    *,
+    refs: dict[str, str],
+    hinted_cancel: bool,
+    now: datetime,
+    reconciling: bool,
+) -> Payment:
+    """Move a waiting payment as the gateway's verify answer says; the one place both the return
+    and the reconciler decide a payment's fate."""
+    from paylink.gateways.base import VerifyOutcome
+
+    context = {"payment_id": payment.id, "gateway": payment.gateway, "outcome": result.outcome.value}
+    name = payment.gateway or ""
+    if result.paid:
         if result.amount_irr is not None and result.amount_irr != payment.amount:
+            store.record_return_attempt(
+                name, "amount_mismatch", now, payment_id=payment.id, verified_amount=str(result.amount_irr)
+            )
             logger.error(
                 "verified amount differs from the payment's", extra={**context, "verified": result.amount_irr}
             )
-            return _mark_unpaid(store, payment, PaymentStatus.FAILED, "amount_mismatch")
+            if not reconciling:
+                if refs != (payment.gateway_refs or {}):
+                    store.save_gateway_refs(payment, refs)
+                return payment  # the reconciler reverses it
+            return _reverse_and_fail(store, gateway, payment, refs, "amount_mismatch")
         paid_at = iso(now)
         moved = store.mark_paid(
             payment, reference=result.reference, card_mask=result.card_mask, paid_at=paid_at
         )
-        logger.info("payment verified", extra={**context, "credited": moved, "outcome": result.outcome.value})
-        if not moved:
-            return _current(store, payment)
-        return payment.model_copy(
-            update={
-                "status": PaymentStatus.PAID,
-                "paid_at": paid_at,
+        logger.info("payment verified", extra={**context, "result": moved.value})
+        if moved is PaidResult.CREDITED:
+            return payment.model_copy(update={
+                "status": PaymentStatus.PAID, "paid_at": paid_at,
                 "gateway_reference": result.reference or payment.gateway_reference,
                 "card_mask": result.card_mask or payment.card_mask,
-            }
-        )
-    if result.outcome is VerifyOutcome.PENDING:
-        logger.info("gateway says the buyer has not finished; payment left pending", extra=context)
+            })  # fmt: skip
+        if moved is PaidResult.SOLD_OUT:
+            return _reverse_and_fail(store, gateway, payment, refs, "sold_out")
+        if moved is PaidResult.REFERENCE_REUSED:
+            store.record_return_attempt(
+                name, "reference_reused", now, payment_id=payment.id, reference=result.reference
+            )
+            logger.error("gateway reference was credited before; not credited again", extra=context)
+            return payment
+        return store.get_payment(payment.id) or payment
+    if result.outcome is VerifyOutcome.AMOUNT_MISMATCH:
+        store.record_return_attempt(name, "amount_mismatch", now, payment_id=payment.id)
+        if reconciling:
+            return _mark_unpaid(store, payment, PaymentStatus.FAILED, "amount_mismatch")
         return payment
-    if result.outcome is VerifyOutcome.CANCELLED or returned.cancelled:
+    if result.outcome is VerifyOutcome.PENDING:
+        if reconciling and now > _abandoned_after(gateway, payment):
+            return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "abandoned")
+        logger.info("gateway says the buyer has not finished; payment left waiting", extra=context)
+        return payment
+    if result.outcome is VerifyOutcome.EXPIRED:
+        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "expired")
+    if result.outcome is VerifyOutcome.REVERSED:
+        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "reversed_by_gateway")
+    if result.outcome is VerifyOutcome.CANCELLED or hinted_cancel:
         return _mark_unpaid(store, payment, PaymentStatus.CANCELLED, "cancelled")
     return _mark_unpaid(store, payment, PaymentStatus.FAILED, "declined")
+
+
+def _abandoned_after(gateway: GatewayAdapter, payment: Payment) -> datetime:
+    redirected = datetime.fromisoformat(payment.redirected_at or payment.created_at)
+    return redirected + gateway.capabilities.token_ttl + ABANDON_GRACE
+
+
+def _reverse_and_fail(
+    store: Store, gateway: GatewayAdapter, payment: Payment, refs: dict[str, str], reason: str
+) -> Payment:
+    """Give verified money back that we cannot accept, then close the payment as failed."""
+    from paylink.gateways.base import GatewayError
+
+    try:
+        reversed_ = gateway.reverse(token=payment.gateway_token or "", amount_irr=payment.amount, refs=refs)
+    except GatewayError as exc:
+        logger.error(
+            "could not reverse a payment we cannot accept; will retry",
+            extra={"payment_id": payment.id, "reason": reason, "code": exc.code},
+        )
+        if refs != (payment.gateway_refs or {}):
+            store.save_gateway_refs(payment, refs)
+        return payment
+    logger.warning(
+        "payment reversed at the gateway",
+        extra={"payment_id": payment.id, "reason": reason, "confirmed": reversed_},
+    )
+    return _mark_unpaid(store, payment, PaymentStatus.FAILED, reason)
 
 
 def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: str) -> Payment:
@@ -92,12 +191,8 @@ def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: 
         extra={"payment_id": payment.id, "status": status.value, "reason": reason, "moved": moved},
     )
     if not moved:
-        return _current(store, payment)
+        return store.get_payment(payment.id) or payment
     return payment.model_copy(update={"status": status, "failure_reason": reason})
-
-
-def _current(store: Store, payment: Payment) -> Payment:
-    return store.get_payment(payment.id) or payment
 
 
 def return_location(payment: Payment) -> str:

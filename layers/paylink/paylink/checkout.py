@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from paylink import health, routing
 from paylink.business_calendar import local_date
-from paylink.errors import Gone, LimitExceeded, NoGatewayAvailable, NotFound, ValidationFailed
+from paylink.errors import (
+    Gone,
+    LimitExceeded,
+    NoGatewayAvailable,
+    NotFound,
+    PaymentInProgress,
+    ValidationFailed,
+)
 from paylink.ids import new_payment_id
 from paylink.models import Link, LinkKind, LinkStatus, Payment, PaymentStatus, iso, utcnow
 from paylink.observability import logger
@@ -50,7 +57,7 @@ def payable_link(store: Store, code: str, now: datetime | None = None) -> Link:
         raise NotFound("no such link")
     status = link.status(now)
     if status is not LinkStatus.ACTIVE:
-        raise Gone(status.value)
+        raise Gone("already_paid" if status is LinkStatus.PAID else status.value)
     return link
 
 
@@ -107,18 +114,26 @@ def _open_amount(link: Link, raw: str | None, errors: dict[str, str]) -> int:
 
 
 def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url: str, lang: str) -> Started:
-    """Validate, check the caps, get a gateway token (failing over in order), record the payment.
+    """Validate, check the caps, get a gateway token from the healthiest gateway (failing over
+    within the time budget), and record the payment.
 
-    The payment is written once, after a gateway has given a token: a crash before that leaves
-    only an unused token at the gateway, never money without a record.
+    The payment is written once, after a gateway has given a token, in one transaction with its
+    token index, its share of the daily cap, the unit of stock it holds and the gateways'
+    health: a crash before that leaves only an unused token at the gateway, never money
+    without a record.
     """
     settings = get_settings()
     link = payable_link(store, code)
     payer, unit_amount, quantity = read_form(link, form)
     amount = unit_amount * quantity
+    if link.open_slots is not None and link.open_slots < 1:
+        raise PaymentInProgress("another payment for this link is in progress")
     now = utcnow()
     day = local_date(now, settings.timezone).isoformat()
-    merchant, reserved = store.merchant_and_reserved(link.merchant_id, day)
+    names = routing.gateway_names()
+    merchant, reserved, healths = store.checkout_context(
+        link.merchant_id, day, names, health.window_keys(now)
+    )
     if merchant is None:
         raise NotFound("no such link")
     if merchant.per_payment_cap is not None and amount > merchant.per_payment_cap:
@@ -142,50 +157,41 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
         lang=lang,
         created_at=iso(now),
         redirected_at=iso(now),
+        holds_slot=link.open_slots is not None,
     )
-    from paylink.gateways.base import GatewayError
-    from paylink.routing import candidates
-
-    deadline = time.monotonic() + settings.checkout_budget_seconds
-    for gateway in candidates():
-        if time.monotonic() >= deadline:
-            break
-        started = time.monotonic()
-        try:
-            created = gateway.create(
-                order_id=payment.id,
-                amount_irr=amount,
-                callback_url=f"{base_url}/callback/{gateway.config.name}",
-                description=link.title[:100],
-                mobile=payer.get("phone"),
-            )
-        except GatewayError as exc:
-            logger.warning(
-                "gateway refused to start a payment; trying the next one",
-                extra={
-                    "payment_id": payment.id,
-                    "gateway": gateway.config.name,
-                    "kind": str(exc.kind),
-                    "code": exc.code,
-                    "latency_ms": round((time.monotonic() - started) * 1000),
-                },
-            )
-            continue
-        payment = payment.model_copy(update={"gateway": gateway.config.name, "gateway_token": created.token})
-        store.record_redirected_payment(payment, day, merchant.daily_cap)
-        logger.info(
-            "payment started",
-            extra={
-                "payment_id": payment.id,
-                "gateway": gateway.config.name,
-                "amount": amount,
-                "latency_ms": round((time.monotonic() - started) * 1000),
-            },
+    attempt = routing.first_token(
+        store,
+        routing.plan_for(merchant, healths, now),
+        healths,
+        order_id=payment.id,
+        amount_irr=amount,
+        callback_base=f"{base_url}/callback",
+        description=link.title[:100],
+        mobile=payer.get("phone"),
+        budget_seconds=settings.checkout_budget_seconds,
+    )
+    finished = utcnow()
+    if attempt.created is None or attempt.gateway is None:
+        failed = payment.model_copy(update={"status": PaymentStatus.FAILED, "failure_reason": "no_gateway"})
+        store.record_failed_payment(failed, store.health_items(attempt.outcomes, finished))
+        logger.error(
+            "no gateway could start the payment",
+            extra={"payment_id": payment.id, "tried": [o.gateway for o, _ in attempt.outcomes]},
         )
-        redirect = created.redirect
-        return Started(payment, Redirect(redirect.method, redirect.url, dict(redirect.fields)))
-
-    failed = payment.model_copy(update={"status": PaymentStatus.FAILED, "failure_reason": "no_gateway"})
-    store.record_failed_payment(failed)
-    logger.error("no gateway could start the payment", extra={"payment_id": payment.id})
-    raise NoGatewayAvailable("no payment gateway is available right now; nothing was charged")
+        raise NoGatewayAvailable("no payment gateway is available right now; nothing was charged")
+    payment = payment.model_copy(update={"gateway": attempt.gateway, "gateway_token": attempt.created.token})
+    store.record_redirected_payment(
+        payment, day, merchant.daily_cap, store.health_items(attempt.outcomes, finished)
+    )
+    logger.info(
+        "payment started",
+        extra={
+            "payment_id": payment.id,
+            "gateway": attempt.gateway,
+            "amount": amount,
+            "failovers": len(attempt.outcomes) - 1,
+            "elapsed_ms": attempt.elapsed_ms,
+        },
+    )
+    redirect = attempt.created.redirect
+    return Started(payment, Redirect(redirect.method, redirect.url, dict(redirect.fields)))

@@ -61,3 +61,10 @@ class Conflict(PaylinkError):
 class NoGatewayAvailable(PaylinkError):
     status = 503
     code = "no_gateway"
+
+
+class PaymentInProgress(PaylinkError):
+    """The last units of a link are held by payments still at a gateway; try again shortly."""
+
+    status = 409
+    code = "payment_in_progress"

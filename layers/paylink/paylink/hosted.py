@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
 from paylink import callback, checkout
-from paylink.errors import Gone, LimitExceeded, NoGatewayAvailable, NotFound, ValidationFailed
+from paylink.errors import (
+    Gone,
+    LimitExceeded,
+    NoGatewayAvailable,
+    NotFound,
+    PaymentInProgress,
+    ValidationFailed,
+)
 from paylink.http import base_url, html_response, redirect
 from paylink.models import Link, PaymentStatus
 from paylink.store import get_store
@@ -75,6 +83,8 @@ def submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Respons
         return error_page(410, exc.reason, lang)
     except NoGatewayAvailable:
         return error_page(503, "no_gateway", lang, retry_url=_form_action(code, lang))
+    except PaymentInProgress:
+        return error_page(409, "payment_in_progress", lang, retry_url=_form_action(code, lang))
     except (ValidationFailed, LimitExceeded) as exc:
         link = store.get_link(code)
         if link is None:
@@ -115,3 +125,30 @@ def receipt_page(payment_id: str, lang: str | None) -> Response[str]:
         "receipt.html", lang, payment=payment, link=link, merchant_name=payment.merchant_name, retry_url=retry
     )
     return html_response(200, html)
+
+
+def _scheduled_now(event: Mapping[str, Any]) -> datetime:
+    """Now; or, where the operator allowed it (local runs and tests), the `now` an event names."""
+    from paylink.models import utcnow
+    from paylink.settings import get_settings
+
+    if event.get("now") and get_settings().allow_clock_override:
+        return datetime.fromisoformat(str(event["now"]).replace("Z", "+00:00"))
+    return utcnow()
+
+
+def reconcile_now(event: Mapping[str, Any]) -> dict[str, Any]:
+    from paylink.reconcile import reconcile
+
+    report = reconcile(get_store(), _scheduled_now(event))
+    return {"checked": report.checked, "decided": report.decided, "left_waiting": report.left_waiting}
+
+
+def probe_now(event: Mapping[str, Any]) -> dict[str, Any]:
+    from paylink.probe import probe
+    from paylink.settings import get_settings
+
+    base = get_settings().public_base_url.rstrip("/")
+    if not base:
+        return {"skipped": "PUBLIC_BASE_URL is not set: gateways need a callback URL to give a token"}
+    return {"gateways": probe(get_store(), _scheduled_now(event), base)}

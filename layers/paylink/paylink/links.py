@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paylink.errors import NotFound, ValidationFailed
+from paylink.errors import Conflict, NotFound, ValidationFailed
 from paylink.ids import new_link_code
 from paylink.models import Link, LinkCreate, LinkKind, LinkUpdate, Merchant, iso, utcnow
 from paylink.store import Store
@@ -63,15 +63,27 @@ def update_link(store: Store, merchant: Merchant, code: str, request: LinkUpdate
     for name in request.model_fields_set:
         value = getattr(request, name)
         changes[name] = iso(value) if name == "expires_at" and value is not None else value
-    link = store.update_link(merchant.id, code, changes)
+    expected_max = None
+    if "max_payments" in changes:
+        current = get_own_link(store, merchant, code)
+        new_max = changes["max_payments"]
+        if new_max is not None and new_max < current.paid_count:
+            raise ValidationFailed(
+                "stock below what is sold",
+                fields={"max_payments": f"{current.paid_count} payments are already paid"},
+            )
+        expected_max = current.max_payments
+    link = store.update_link(merchant.id, code, changes, expected_max_payments=expected_max)
     if link is None:
+        if "max_payments" in changes and store.get_link(code) is not None:
+            raise Conflict("the link changed meanwhile; read it and try again")
         raise NotFound("no such link")
     return link
 
 
 def public_link(link: Link, base_url: str) -> dict[str, Any]:
     """The link as the merchant API shows it."""
-    data = link.model_dump(mode="json", exclude={"merchant_id", "merchant_name"})
+    data = link.model_dump(mode="json", exclude={"merchant_id", "merchant_name", "open_slots"})
     url = f"{base_url}/{link.code}"
     return {
         **data,

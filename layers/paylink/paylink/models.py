@@ -75,6 +75,7 @@ class Merchant(BaseModel):
     fee: FeePlan = FeePlan()
     per_payment_cap: int | None = PERSONAL_PER_PAYMENT_CAP
     daily_cap: int | None = PERSONAL_DAILY_CAP
+    gateways: list[str] | None = None  # the gateways it accepts, in its order; None: all, by health
     created_at: str
 
 
@@ -218,6 +219,7 @@ class Link(BaseModel):
     created_at: str
     paid_count: int = 0
     paid_total: int = 0
+    open_slots: int | None = None  # with max_payments: units neither sold nor held by a payment in flight
 
     def status(self, now: datetime | None = None) -> LinkStatus:
         """What a buyer opening the link would meet."""
@@ -292,6 +294,8 @@ class Payment(BaseModel):
     settlement_id: str | None = None
     fee: int | None = None
     net: int | None = None
+    gateway_refs: dict[str, str] | None = None  # what the gateway's verify needs besides the token
+    holds_slot: bool = False  # holds one unit of its link's stock until it is paid or ends
 
     @property
     def is_final(self) -> bool:

@@ -1,21 +1,32 @@
-"""Which gateways a payment may go to, in order, and the shared HTTP client that reaches them."""
+"""Which gateways a payment may go to, in which order, and the failover loop that gets a token."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
+from paylink import health
+from paylink.health import Eligibility, GatewayHealth, Outcome
+from paylink.models import Merchant, iso
+from paylink.observability import logger
 from paylink.settings import get_settings
 
 if TYPE_CHECKING:
     import httpx
 
-    from paylink.gateways.base import GatewayAdapter
+    from paylink.gateways.base import CreateResult, GatewayAdapter
+    from paylink.store import Store
+
+MIN_ATTEMPT_SECONDS = 0.5  # below this a gateway cannot answer; stop failing over
 
 
 @cache
 def http_client() -> httpx.Client:
-    """One pooled client per process; each call passes its own tight timeout."""
+    """One pooled client per process; every call passes its own tight timeout."""
     import httpx
 
     return httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0), follow_redirects=False)
@@ -31,10 +42,111 @@ def adapters() -> dict[str, GatewayAdapter]:
     return {config.name: build_adapter(config, http_client()) for config in configs}
 
 
+def gateway_names() -> list[str]:
+    """Gateway names in configured order, without building adapters (no httpx on this path)."""
+    import json
+
+    return [str(config["name"]) for config in json.loads(get_settings().gateways_json or "[]")]
+
+
 def adapter(name: str) -> GatewayAdapter | None:
     return adapters().get(name)
 
 
-def candidates() -> list[GatewayAdapter]:
-    """Gateways to try for a new payment, best first (health-based ordering comes later)."""
-    return list(adapters().values())
+def plan_for(
+    merchant: Merchant, healths: dict[str, GatewayHealth], now: datetime
+) -> list[tuple[str, Eligibility]]:
+    """The merchant's gateways (its own choice and order, else all configured) by health."""
+    names = gateway_names()
+    if merchant.gateways:
+        names = [name for name in merchant.gateways if name in names]
+    return health.plan(names, healths, now)
+
+
+@dataclass
+class Attempt:
+    gateway: str | None = None
+    created: CreateResult | None = None
+    outcomes: list[tuple[Outcome, GatewayHealth]] = field(default_factory=list)
+    elapsed_ms: int = 0
+
+
+def _with_timeout(gateway: GatewayAdapter, seconds: float) -> GatewayAdapter:
+    """The same gateway with a shorter timeout, so one slow gateway cannot eat the whole budget."""
+    if seconds >= gateway.config.timeout_seconds:
+        return gateway
+    from paylink.gateways import build_adapter
+
+    return build_adapter(dataclasses.replace(gateway.config, timeout_seconds=seconds), http_client())
+
+
+def first_token(
+    store: Store,
+    plan: list[tuple[str, Eligibility]],
+    healths: dict[str, GatewayHealth],
+    *,
+    order_id: str,
+    amount_irr: int,
+    callback_base: str,
+    description: str,
+    mobile: str | None,
+    budget_seconds: float,
+) -> Attempt:
+    """Ask the planned gateways in turn for a token until one gives it or the budget is spent.
+
+    Only transport failures and timeouts count against a gateway's health; a gateway that
+    refuses this payment for a business reason (amount too small...) is skipped without blame.
+    """
+    from paylink.gateways.base import ErrorKind, GatewayError
+
+    started = time.monotonic()
+    attempt = Attempt()
+    for name, eligibility in plan:
+        remaining = budget_seconds - (time.monotonic() - started)
+        if remaining < MIN_ATTEMPT_SECONDS:
+            break
+        gateway = adapter(name)
+        if gateway is None:
+            continue
+        if eligibility is Eligibility.TRIAL:
+            now = health.utcnow()
+            if not store.claim_trial(name, iso(now), iso(now - health.COOLDOWN)):
+                continue  # another request holds this gateway's one trial
+        begun = time.monotonic()
+        try:
+            created = _with_timeout(gateway, remaining).create(
+                order_id=order_id,
+                amount_irr=amount_irr,
+                callback_url=f"{callback_base}/{name}",
+                description=description,
+                mobile=mobile,
+            )
+        except GatewayError as exc:
+            latency = round((time.monotonic() - begun) * 1000)
+            blame = exc.kind is not ErrorKind.BUSINESS
+            if blame or eligibility is Eligibility.TRIAL:
+                outcome = Outcome(name, ok=not blame, timeout=exc.code == "timeout", latency_ms=latency)
+                attempt.outcomes.append((outcome, healths.get(name, GatewayHealth(name))))
+            logger.warning(
+                "gateway did not start the payment; trying the next one",
+                extra={
+                    "payment_id": order_id,
+                    "gateway": name,
+                    "kind": str(exc.kind),
+                    "code": exc.code,
+                    "latency_ms": latency,
+                    "trial": eligibility is Eligibility.TRIAL,
+                },
+            )
+            continue
+        latency = round((time.monotonic() - begun) * 1000)
+        attempt.outcomes.append(
+            (
+                Outcome(name, ok=True, timeout=False, latency_ms=latency),
+                healths.get(name, GatewayHealth(name)),
+            )
+        )
+        attempt.gateway, attempt.created = name, created
+        break
+    attempt.elapsed_ms = round((time.monotonic() - started) * 1000)
+    return attempt

@@ -20,7 +20,11 @@ class Settings(BaseSettings):
     country: str = Field(default="IR", alias="PAYLINK_COUNTRY")
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
     payout_provider: str = Field(default="sandbox", alias="PAYLINK_PAYOUT_PROVIDER")
-    checkout_budget_seconds: float = Field(default=12.0, alias="PAYLINK_CHECKOUT_BUDGET_SECONDS")
+    # Failover budget: the checkout stops asking further gateways once this much time has gone;
+    # each attempt's timeout is cut to what is left, so the buyer waits at most this long.
+    checkout_budget_seconds: float = Field(default=8.0, alias="PAYLINK_CHECKOUT_BUDGET_SECONDS")
+    # Local runs and tests only: scheduled events may name the `now` they run at.
+    allow_clock_override: bool = Field(default=False, alias="PAYLINK_ALLOW_CLOCK_OVERRIDE")
 
 
 @cache

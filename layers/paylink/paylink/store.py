@@ -12,23 +12,58 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
   PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record
+  GATEWAY#{name}/CIRCUIT        a gateway's circuit breaker
+  GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
+  GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice)
+  RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
+While a payment waits for its gateway, gsi3 holds PENDING#{shard}/{redirected_at}#{id}: the
+reconciler's work list, spread over PENDING_SHARDS partitions.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import secrets
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from paylink.errors import Conflict, LimitExceeded, ValidationFailed
-from paylink.models import Link, Merchant, Payment, PaymentStatus, Settlement, SettlementStatus, sources_of
+from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, ValidationFailed
+from paylink.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
+from paylink.models import (
+    Link,
+    Merchant,
+    Payment,
+    PaymentStatus,
+    Settlement,
+    SettlementStatus,
+    iso,
+    sources_of,
+)
 from paylink.settings import get_settings
 
 UNSETTLED_MERCHANTS = "UNSETTLED"
 PAGE_SIZE = 50
+PENDING_SHARDS = 8
+HEALTH_TTL_SECONDS = 86_400
+RETURN_RECORD_TTL_SECONDS = 90 * 86_400
+
+
+def pending_shard(payment_id: str) -> str:
+    return f"PENDING#{sum(payment_id.encode()) % PENDING_SHARDS}"
+
+
+class PaidResult(StrEnum):
+    """How an attempt to mark a payment paid ended."""
+
+    CREDITED = "credited"
+    ALREADY_FINAL = "already_final"  # another return got there first: nothing to do
+    SOLD_OUT = "sold_out"  # the link's stock ran out meanwhile: reverse the payment
+    REFERENCE_REUSED = "reference_reused"  # the gateway reference was credited before: a replay
 
 
 def _plain(value: Any) -> Any:
@@ -130,6 +165,8 @@ class Store:
             "gsi1sk": f"{link.created_at}#{link.code}",
             **link.model_dump(mode="json"),
         }
+        if link.max_payments is not None:
+            item["open_slots"] = link.max_payments  # stock not sold and not held by a payment in flight
         try:
             self.client.put_item(
                 TableName=self.table, Item=_clean(item), ConditionExpression="attribute_not_exists(pk)"
@@ -149,9 +186,24 @@ class Store:
         items, next_key = self._query_page("gsi1", "gsi1pk", pk, cursor, newest_first=True)
         return [Link.model_validate(i) for i in items], encode_cursor(next_key)
 
-    def update_link(self, merchant_id: str, code: str, changes: dict[str, Any]) -> Link | None:
-        """Apply `changes` (None removes the attribute) to a merchant's own link; None if not theirs."""
-        sets, removes, values, names = [], [], {":m": merchant_id}, {}
+    def update_link(
+        self,
+        merchant_id: str,
+        code: str,
+        changes: dict[str, Any],
+        *,
+        expected_max_payments: int | None = None,
+    ) -> Link | None:
+        """Apply `changes` (None removes the attribute) to a merchant's own link; None if not theirs.
+
+        A change of `max_payments` moves the link's open slots by the same amount, conditional on
+        the stock the caller read (`expected_max_payments`), so stock held by payments in flight
+        is never double counted.
+        """
+        sets, removes, adds = [], [], []
+        values: dict[str, Any] = {":m": merchant_id}
+        names: dict[str, str] = {}
+        condition = "merchant_id = :m"
         for i, (name, value) in enumerate(changes.items()):
             names[f"#f{i}"] = name
             if value is None:
@@ -159,15 +211,37 @@ class Store:
             else:
                 sets.append(f"#f{i} = :v{i}")
                 values[f":v{i}"] = value
-        expression = ("SET " + ", ".join(sets) if sets else "") + (
-            " REMOVE " + ", ".join(removes) if removes else ""
+        if "max_payments" in changes:
+            new = changes["max_payments"]
+            if expected_max_payments is None:
+                condition += " AND attribute_not_exists(max_payments)"
+            else:
+                condition += " AND max_payments = :old_max"
+                values[":old_max"] = expected_max_payments
+            if new is None:
+                removes.append("open_slots")
+            elif expected_max_payments is None:
+                # from unlimited to a stock: what is left is the stock less what was already sold
+                sets.append("open_slots = :new_max - if_not_exists(paid_count, :zero)")
+                values |= {":new_max": new, ":zero": 0}
+            else:
+                adds.append("open_slots :slot_delta")
+                values[":slot_delta"] = new - expected_max_payments
+        expression = " ".join(
+            part
+            for part in (
+                "SET " + ", ".join(sets) if sets else "",
+                "REMOVE " + ", ".join(removes) if removes else "",
+                "ADD " + ", ".join(adds) if adds else "",
+            )
+            if part
         )
         try:
             answer = self.client.update_item(
                 TableName=self.table,
                 Key={"pk": f"LINK#{code}", "sk": "LINK"},
-                UpdateExpression=expression.strip(),
-                ConditionExpression="merchant_id = :m",
+                UpdateExpression=expression,
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
@@ -180,38 +254,157 @@ class Store:
 
     # ---- checkout ---------------------------------------------------------------------------
 
-    def merchant_and_reserved(self, merchant_id: str, day: str) -> tuple[Merchant | None, int]:
-        """The merchant and what is already reserved of its daily cap for `day`, in one read."""
+    def checkout_context(
+        self, merchant_id: str, day: str, gateways: Sequence[str], buckets: Sequence[str]
+    ) -> tuple[Merchant | None, int, dict[str, GatewayHealth]]:
+        """In one read: the merchant, its reserved amount for `day`, and each gateway's health."""
         keys = [
             {"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
             {"pk": f"DAILY#{merchant_id}#{day}", "sk": "DAILY"},
         ]
-        answer = self.client.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
+        for name in gateways:
+            keys.append({"pk": f"GATEWAY#{name}", "sk": "CIRCUIT"})
+            keys.extend({"pk": f"GATEWAY#{name}", "sk": f"HEALTH#{bucket}"} for bucket in buckets)
+        items = self._batch_get(keys)
         merchant, reserved = None, 0
-        for item in _plain(answer["Responses"].get(self.table, [])):
-            if item["sk"] == "PROFILE":
+        healths = {name: GatewayHealth(name) for name in gateways}
+        for item in items:
+            pk, sk = item["pk"], item["sk"]
+            if sk == "PROFILE":
                 merchant = Merchant.model_validate(item)
-            else:
+            elif sk == "DAILY":
                 reserved = int(item.get("reserved", 0))
-        for _ in range(3):  # unprocessed keys are rare; read them one by one
-            for key in answer.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", []):
-                item = self._get(key["pk"], key["sk"])
-                if item and item["sk"] == "PROFILE":
-                    merchant = Merchant.model_validate(item)
-                elif item:
-                    reserved = int(item.get("reserved", 0))
-            break
-        return merchant, reserved
+            elif pk.startswith("GATEWAY#"):
+                self._apply_health_item(healths[pk.removeprefix("GATEWAY#")], item)
+        return merchant, reserved, healths
 
-    def record_redirected_payment(self, payment: Payment, day: str, daily_cap: int | None) -> None:
-        """Store a payment that holds a gateway token, its token index, and its share of the daily cap.
+    def gateway_healths(self, gateways: Sequence[str], buckets: Sequence[str]) -> dict[str, GatewayHealth]:
+        """Each gateway's circuit and recent buckets (for the probe)."""
+        keys = []
+        for name in gateways:
+            keys.append({"pk": f"GATEWAY#{name}", "sk": "CIRCUIT"})
+            keys.extend({"pk": f"GATEWAY#{name}", "sk": f"HEALTH#{bucket}"} for bucket in buckets)
+        healths = {name: GatewayHealth(name) for name in gateways}
+        for item in self._batch_get(keys):
+            self._apply_health_item(healths[item["pk"].removeprefix("GATEWAY#")], item)
+        return healths
 
-        All or nothing; raises LimitExceeded when the daily cap would be passed.
+    @staticmethod
+    def _apply_health_item(health: GatewayHealth, item: dict[str, Any]) -> None:
+        if item["sk"] == "CIRCUIT":
+            health.state = CircuitState(item.get("state", CircuitState.CLOSED.value))
+            health.failures = int(item.get("failures", 0))
+            health.opened_at = item.get("opened_at")
+            health.trial_at = item.get("trial_at")
+        else:
+            health.buckets.append(
+                Bucket(
+                    attempts=int(item.get("attempts", 0)),
+                    successes=int(item.get("successes", 0)),
+                    failures=int(item.get("failures", 0)),
+                    timeouts=int(item.get("timeouts", 0)),
+                    latency_ms_sum=int(item.get("latency_ms_sum", 0)),
+                )
+            )
+
+    def claim_trial(self, gateway: str, now: str, cooled_before: str) -> bool:
+        """Take the one trial request of a gateway whose cool-down is over; False if another has it."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"GATEWAY#{gateway}", "sk": "CIRCUIT"},
+                UpdateExpression="SET #st = :half, trial_at = :now",
+                ConditionExpression="(#st = :open AND opened_at <= :cooled) OR "
+                "(#st = :half AND (attribute_not_exists(trial_at) OR trial_at <= :cooled))",
+                ExpressionAttributeNames={"#st": "state"},
+                ExpressionAttributeValues={
+                    ":half": CircuitState.HALF_OPEN.value,
+                    ":open": CircuitState.OPEN.value,
+                    ":now": now,
+                    ":cooled": cooled_before,
+                },
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def health_items(
+        self, outcomes: Sequence[tuple[Outcome, GatewayHealth]], now: datetime
+    ) -> list[dict[str, Any]]:
+        """Transaction items recording outcomes in their buckets and moving their circuits.
+
+        Unconditional on purpose: they ride in the payment's own transaction, which must never
+        fail because two requests judged a gateway at once.
+        """
+        items = []
+        bucket = bucket_key(now)
+        stamp = iso(now)
+        for outcome, health in outcomes:
+            state, failures = next_circuit(health, outcome, now)
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"GATEWAY#{outcome.gateway}", "sk": f"HEALTH#{bucket}"},
+                        "UpdateExpression": "ADD attempts :one, successes :ok, failures :bad, "
+                        "timeouts :slow, latency_ms_sum :ms SET #ttl = :ttl",
+                        "ExpressionAttributeNames": {"#ttl": "ttl"},
+                        "ExpressionAttributeValues": {
+                            ":one": 1,
+                            ":ok": int(outcome.ok),
+                            ":bad": int(not outcome.ok),
+                            ":slow": int(outcome.timeout),
+                            ":ms": outcome.latency_ms,
+                            ":ttl": int(now.timestamp()) + HEALTH_TTL_SECONDS,
+                        },
+                    }
+                }
+            )
+            circuit_values: dict[str, Any] = {":state": state.value, ":failures": failures}
+            expression = "SET #st = :state, failures = :failures"
+            if state is CircuitState.OPEN:  # (re)opened: the cool-down starts now
+                expression += ", opened_at = :at"
+                circuit_values[":at"] = stamp
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"GATEWAY#{outcome.gateway}", "sk": "CIRCUIT"},
+                        "UpdateExpression": expression + " REMOVE trial_at",
+                        "ExpressionAttributeNames": {"#st": "state"},
+                        "ExpressionAttributeValues": circuit_values,
+                    }
+                }
+            )
+        return items
+
+    def record_health(self, outcomes: Sequence[tuple[Outcome, GatewayHealth]], now: datetime) -> None:
+        """Record outcomes on their own (when no payment is written)."""
+        items = self.health_items(outcomes, now)
+        if items:
+            self.client.transact_write_items(TransactItems=items)
+
+    def record_redirected_payment(
+        self,
+        payment: Payment,
+        day: str,
+        daily_cap: int | None,
+        extra_items: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Store a payment that holds a gateway token, its token index, its share of the daily cap,
+        and (for a link with stock) the unit it holds, plus `extra_items`; all or nothing.
+
+        Raises LimitExceeded when the daily cap would be passed, PaymentInProgress when the last
+        units are held by other payments in flight.
         """
         if not (payment.gateway and payment.gateway_token):
             raise ValueError("a redirected payment needs its gateway and token")
+        item = self._payment_item(payment)
+        item |= {"gsi3pk": pending_shard(payment.id), "gsi3sk": f"{payment.redirected_at}#{payment.id}"}
         items = [
-            self._put(_clean(self._payment_item(payment)), condition="attribute_not_exists(pk)"),
+            self._put(_clean(item), condition="attribute_not_exists(pk)"),
             self._put(
                 {
                     "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
@@ -222,23 +415,36 @@ class Store:
             ),
             self._reserve_daily(payment.merchant_id, day, payment.amount, daily_cap),
         ]
+        if payment.holds_slot:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"LINK#{payment.link_code}", "sk": "LINK"},
+                        "UpdateExpression": "ADD open_slots :minus",
+                        "ConditionExpression": "open_slots >= :one",
+                        "ExpressionAttributeValues": {":minus": -1, ":one": 1},
+                    }
+                }
+            )
+        items.extend(extra_items)
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as exc:
-            if _is_conditional_failure(exc) and _cancellation_codes(exc)[2:3] == ["ConditionalCheckFailed"]:
+            codes = _cancellation_codes(exc) if _is_conditional_failure(exc) else []
+            if codes[2:3] == ["ConditionalCheckFailed"]:
                 raise LimitExceeded(
                     "this payment would pass the merchant's daily limit",
                     fields={"amount": "over the daily limit"},
                 ) from exc
+            if payment.holds_slot and codes[3:4] == ["ConditionalCheckFailed"]:
+                raise PaymentInProgress("another payment for this link is in progress") from exc
             raise
 
-    def record_failed_payment(self, payment: Payment) -> None:
+    def record_failed_payment(self, payment: Payment, extra_items: Sequence[dict[str, Any]] = ()) -> None:
         """Store a payment that never reached a gateway (no healthy gateway), for the record."""
-        self.client.put_item(
-            TableName=self.table,
-            Item=_clean(self._payment_item(payment)),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        items = [self._put(_clean(self._payment_item(payment)), condition="attribute_not_exists(pk)")]
+        self.client.transact_write_items(TransactItems=[*items, *extra_items])
 
     def _reserve_daily(self, merchant_id: str, day: str, amount: int, cap: int | None) -> dict[str, Any]:
         update: dict[str, Any] = {
@@ -262,10 +468,29 @@ class Store:
         ref = self._get(f"GWTOKEN#{gateway}#{token}", "GWTOKEN")
         return self.get_payment(ref["payment_id"]) if ref else None
 
+    def save_gateway_refs(self, payment: Payment, refs: dict[str, str]) -> None:
+        """Keep the references a later verify needs (from the buyer's return) on a waiting payment."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                UpdateExpression="SET gateway_refs = :refs",
+                ConditionExpression="#s = :waiting",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":refs": refs, ":waiting": PaymentStatus.REDIRECTED.value},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
     def mark_paid(
         self, payment: Payment, *, reference: str | None, card_mask: str | None, paid_at: str
-    ) -> bool:
-        """Move a payment to `paid` and count it on its link, once; False if it had already moved."""
+    ) -> PaidResult:
+        """Move a payment to `paid`, count it on its link and flag its merchant, once.
+
+        Refused (nothing written) when the payment already moved, when the link's stock was sold
+        meanwhile, or when the gateway reference was credited before (a replayed receipt).
+        """
         values = {
             ":paid": PaymentStatus.PAID.value,
             ":at": paid_at,
@@ -278,7 +503,18 @@ class Store:
             if value is not None:
                 sets.append(f"{name} = :{name}")
                 values[f":{name}"] = value
-        items = [
+        count_on_link: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": f"LINK#{payment.link_code}", "sk": "LINK"},
+            "UpdateExpression": "ADD paid_count :one, paid_total :amount",
+            "ExpressionAttributeValues": {":one": 1, ":amount": payment.amount},
+        }
+        if not payment.holds_slot:  # a held unit is this payment's own; without one, stock must remain
+            count_on_link["ConditionExpression"] = (
+                "attribute_not_exists(max_payments) OR attribute_not_exists(paid_count) "
+                "OR paid_count < max_payments"
+            )
+        items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self.table,
@@ -289,14 +525,7 @@ class Store:
                     "ExpressionAttributeValues": values,
                 }
             },
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": {"pk": f"LINK#{payment.link_code}", "sk": "LINK"},
-                    "UpdateExpression": "ADD paid_count :one, paid_total :amount",
-                    "ExpressionAttributeValues": {":one": 1, ":amount": payment.amount},
-                }
-            },
+            {"Update": count_on_link},
             {
                 "Update": {
                     "TableName": self.table,
@@ -310,16 +539,37 @@ class Store:
                 }
             },
         ]
-        return self._transact_once(items)
+        if reference:
+            items.append(
+                self._put(
+                    {"pk": f"GWREF#{payment.gateway}#{reference}", "sk": "GWREF", "payment_id": payment.id},
+                    condition="attribute_not_exists(pk)",
+                )
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            codes = _cancellation_codes(exc)
+            if codes[0:1] == ["ConditionalCheckFailed"]:
+                return PaidResult.ALREADY_FINAL
+            if codes[1:2] == ["ConditionalCheckFailed"]:
+                return PaidResult.SOLD_OUT
+            if codes[3:4] == ["ConditionalCheckFailed"]:
+                return PaidResult.REFERENCE_REUSED
+            raise
+        return PaidResult.CREDITED
 
     def mark_unpaid(self, payment: Payment, status: PaymentStatus, reason: str, day: str) -> bool:
-        """Move a payment to failed/cancelled/expired and give its share of the daily cap back, once."""
-        items = [
+        """Move a payment to failed/cancelled/expired, giving back its share of the daily cap and the
+        unit of stock it held, once; False if it had already moved."""
+        items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
-                    "UpdateExpression": "SET #s = :target, failure_reason = :reason",
+                    "UpdateExpression": "SET #s = :target, failure_reason = :reason REMOVE gsi3pk, gsi3sk",
                     "ConditionExpression": self._source_condition(status),
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": {
@@ -338,7 +588,82 @@ class Store:
                 }
             },
         ]
-        return self._transact_once(items)
+        if payment.holds_slot:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"LINK#{payment.link_code}", "sk": "LINK"},
+                        "UpdateExpression": "ADD open_slots :one",
+                        "ConditionExpression": "attribute_exists(open_slots)",
+                        "ExpressionAttributeValues": {":one": 1},
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            codes = _cancellation_codes(exc)
+            if codes[0:1] == ["ConditionalCheckFailed"]:
+                return False
+            if codes[2:3] == ["ConditionalCheckFailed"]:  # stock removed meanwhile: nothing to give back
+                return self.mark_unpaid(payment.model_copy(update={"holds_slot": False}), status, reason, day)
+            raise
+        return True
+
+    def mark_reversed(self, payment: Payment, reason: str) -> bool:
+        """A paid payment whose money the gateway gave back (sold out meanwhile): paid -> reversed."""
+        return self._transact_once(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                        "UpdateExpression": "SET #s = :target, failure_reason = :reason "
+                        "REMOVE gsi3pk, gsi3sk",
+                        "ConditionExpression": "#s = :paid",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {
+                            ":target": PaymentStatus.REVERSED.value,
+                            ":reason": reason,
+                            ":paid": PaymentStatus.PAID.value,
+                        },
+                    }
+                }
+            ]
+        )
+
+    def waiting_payments(self, redirected_before: str) -> Iterator[Payment]:
+        """Payments still waiting for their gateway, sent there before the ISO instant given."""
+        for shard in range(PENDING_SHARDS):
+            for item in self._query_all("gsi3", "gsi3pk", f"PENDING#{shard}", sk_below=redirected_before):
+                yield Payment.model_validate(item)
+
+    def record_return_attempt(self, gateway: str, reason: str, now: datetime, **details: str | None) -> None:
+        """Keep a gateway return that changed nothing (unknown token, forged, mismatched amount)."""
+        self.client.put_item(
+            TableName=self.table,
+            Item=_clean(
+                {
+                    "pk": f"RETURN#{gateway}#{now.date().isoformat()}",
+                    "sk": f"{iso(now)}#{secrets.token_hex(4)}",
+                    "gateway": gateway,
+                    "reason": reason,
+                    "ttl": int(now.timestamp()) + RETURN_RECORD_TTL_SECONDS,
+                    **details,
+                }
+            ),
+        )
+
+    def return_attempts(self, gateway: str, day: str) -> list[dict[str, Any]]:
+        answer = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": f"RETURN#{gateway}#{day}"},
+        )
+        return list(_plain(answer.get("Items", [])))
 
     def payments_of_link(
         self, code: str, cursor: str | None, **window: str | None
@@ -550,6 +875,18 @@ class Store:
                 return False
             raise
         return True
+
+    def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Read up to 100 keys in one call (consistent), then any unprocessed ones again."""
+        items: list[dict[str, Any]] = []
+        request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        for _ in range(5):
+            answer = self.client.batch_get_item(RequestItems=request)
+            items.extend(_plain(answer["Responses"].get(self.table, [])))
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+        raise RuntimeError("DynamoDB left keys unprocessed after 5 tries")
 
     def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
         answer = self.client.get_item(

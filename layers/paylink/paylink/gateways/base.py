@@ -22,8 +22,8 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 __all__ = [
-    "Capabilities",
     "CallbackData",
+    "Capabilities",
     "CreateResult",
     "ErrorKind",
     "GatewayAdapter",

@@ -107,6 +107,16 @@ _FA: dict[str, str] = {
     "failure.not_verified": "پرداخت از سوی بانک تأیید نشد.",
     "failure.expired": "مهلت پرداخت به پایان رسید.",
     "failure.unknown": "پرداخت انجام نشد.",
+    "failure.abandoned": "پرداخت در مهلت درگاه تکمیل نشد. مبلغی از حساب شما کسر نشده است.",
+    "failure.no_return": "از درگاه بازنگشتید؛ بانک هر مبلغ کسرشده را به حساب شما بازمی‌گرداند.",
+    "failure.reversed_by_gateway": "بانک مبلغ را به حساب شما بازگرداند.",
+    "failure.sold_out": "موجودی در همین فاصله تمام شد؛ مبلغ به حساب شما بازگردانده شد.",
+    "failure.no_gateway": "هیچ درگاه پرداختی در دسترس نبود. مبلغی کسر نشده است.",
+    "reason.payment_in_progress.title": "پرداخت دیگری در جریان است",
+    "reason.payment_in_progress.message": (
+        "آخرین موجودی این لینک در حال پرداخت توسط خریدار دیگری است. چند دقیقه دیگر دوباره تلاش کنید."
+    ),
+    "error.over_daily_limit": "این پرداخت از سقف دریافت روزانه فروشنده بیشتر است.",
     # post redirect
     "redirect.title": "در حال انتقال به درگاه بانک",
     "redirect.message": "در حال انتقال به درگاه پرداخت بانک هستید…",
@@ -202,6 +212,16 @@ _EN: dict[str, str] = {
     "failure.not_verified": "The bank did not confirm the payment.",
     "failure.expired": "The time to pay ran out.",
     "failure.unknown": "The payment did not go through.",
+    "failure.abandoned": "The payment was not completed in time at the gateway. Nothing was charged.",
+    "failure.no_return": "You did not come back from the gateway; the bank returns any amount taken.",
+    "failure.reversed_by_gateway": "The bank returned the amount to your account.",
+    "failure.sold_out": "It sold out meanwhile; the amount was returned to your account.",
+    "failure.no_gateway": "No payment gateway was available. Nothing was charged.",
+    "reason.payment_in_progress.title": "Another payment is in progress",
+    "reason.payment_in_progress.message": (
+        "The last unit of this link is being paid by another buyer. Please try again in a few minutes."
+    ),
+    "error.over_daily_limit": "This payment is above the merchant's daily limit.",
     "redirect.title": "Redirecting to the bank",
     "redirect.message": "Taking you to the bank's payment page…",
     "redirect.noscript": "If nothing happens, press the button below.",

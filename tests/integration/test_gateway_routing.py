@@ -1,0 +1,167 @@
+"""Health-based routing against moto and the sandbox: failover, time budget, circuit breaker."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import TEST_API_KEY
+
+BUYER = {"name": "Ali", "phone": "09121234567"}
+
+
+@pytest.fixture
+def code(api, merchant, gateways):  # type: ignore[no-untyped-def]
+    return api.post_json("/v1/links", {"title": "Scarf", "amount": 1_200_000}, key=TEST_API_KEY).json()[
+        "code"
+    ]
+
+
+def _checkout(api, code):  # type: ignore[no-untyped-def]
+    answer = api.post_form(f"/{code}", BUYER)
+    assert answer.status == 303, answer.text
+    return answer.location
+
+
+def _circuit(store, name):  # type: ignore[no-untyped-def]
+    return store.gateway_healths([name], [])[name]
+
+
+def _creates(gateways, name):  # type: ignore[no-untyped-def]
+    return [c for c in gateways.calls(name) if c["path"].endswith("/v1/request")]
+
+
+def test_a_slow_gateway_fails_over_within_the_budget(api, code, gateways):
+    # Given gateway a answers only after 2 s, beyond its 1 s timeout
+    gateways.set_mode("a", "slow")
+    # When a buyer checks out
+    started = time.monotonic()
+    location = _checkout(api, code)
+    elapsed = time.monotonic() - started
+    # Then he is sent to b, within the 4 s budget the test configures
+    assert location.startswith(f"{gateways.url}/b/")
+    assert elapsed < 4.0
+
+
+def test_three_failures_open_the_circuit_and_the_gateway_is_skipped(api, code, gateways, store):
+    # Given gateway a fails three checkouts in a row
+    gateways.set_mode("a", "down")
+    for _ in range(3):
+        assert _checkout(api, code).startswith(f"{gateways.url}/b/")
+    assert _circuit(store, "sandbox-a").state.value == "open"
+    # When a is healthy again but still cooling down
+    gateways.set_mode("a", "ok")
+    tried_before = len(_creates(gateways, "a"))
+    location = _checkout(api, code)
+    # Then a is not even asked
+    assert location.startswith(f"{gateways.url}/b/")
+    assert len(_creates(gateways, "a")) == tried_before
+
+
+def _cool_down(store, name):  # type: ignore[no-untyped-def]
+    from paylink.health import COOLDOWN
+    from paylink.models import iso, utcnow
+
+    store.client.update_item(
+        TableName=store.table,
+        Key={"pk": f"GATEWAY#{name}", "sk": "CIRCUIT"},
+        UpdateExpression="SET opened_at = :past",
+        ExpressionAttributeValues={":past": iso(utcnow() - COOLDOWN - timedelta(seconds=1))},
+    )
+
+
+def test_after_the_cool_down_one_successful_trial_closes_the_circuit(api, code, gateways, store):
+    # Given a's circuit opened and its cool-down is over, and a works again
+    gateways.set_mode("a", "down")
+    for _ in range(3):
+        _checkout(api, code)
+    gateways.set_mode("a", "ok")
+    _cool_down(store, "sandbox-a")
+    # When the next buyer checks out
+    location = _checkout(api, code)
+    # Then that request is a's trial; it succeeds and the circuit closes
+    assert location.startswith(f"{gateways.url}/a/")
+    assert _circuit(store, "sandbox-a").state.value == "closed"
+
+
+def test_after_the_cool_down_a_failed_trial_opens_the_circuit_again(api, code, gateways, store):
+    # Given a's circuit opened, its cool-down is over, and a is still down
+    gateways.set_mode("a", "down")
+    for _ in range(3):
+        _checkout(api, code)
+    _cool_down(store, "sandbox-a")
+    tried_before = len(_creates(gateways, "a"))
+    # When the next buyer checks out
+    location = _checkout(api, code)
+    # Then the one trial fails, the buyer still goes to b, and a rests again for a new cool-down
+    assert location.startswith(f"{gateways.url}/b/")
+    assert len(_creates(gateways, "a")) == tried_before + 1
+    again = len(_creates(gateways, "a"))
+    _checkout(api, code)
+    assert len(_creates(gateways, "a")) == again
+    assert _circuit(store, "sandbox-a").state.value == "open"
+
+
+def test_only_one_request_gets_the_trial(store):
+    # Given a circuit whose cool-down is over
+    from paylink.health import COOLDOWN
+    from paylink.models import iso, utcnow
+
+    now = utcnow()
+    store.client.put_item(
+        TableName=store.table,
+        Item={"pk": "GATEWAY#g", "sk": "CIRCUIT", "state": "open", "opened_at": iso(now - COOLDOWN * 2)},
+    )
+    # When two requests claim the trial
+    first = store.claim_trial("g", iso(now), iso(now - COOLDOWN))
+    second = store.claim_trial("g", iso(now), iso(now - COOLDOWN))
+    # Then only the first gets it
+    assert (first, second) == (True, False)
+
+
+def test_outcomes_feed_the_health_buckets(api, code, gateways, store):
+    # Given one failover from a to b
+    gateways.set_mode("a", "down")
+    _checkout(api, code)
+    # Then a's bucket counts a failure and b's a success, with latencies
+    from paylink.health import window_keys
+    from paylink.models import utcnow
+
+    healths = store.gateway_healths(["sandbox-a", "sandbox-b"], window_keys(utcnow()))
+    assert (healths["sandbox-a"].totals.attempts, healths["sandbox-a"].totals.failures) == (1, 1)
+    assert (healths["sandbox-b"].totals.attempts, healths["sandbox-b"].totals.successes) == (1, 1)
+    assert healths["sandbox-a"].success_rate < healths["sandbox-b"].success_rate
+
+
+def test_a_merchant_may_restrict_its_gateways(api, merchant, gateways, store):
+    # Given a merchant that accepts only gateway b
+    store.client.update_item(
+        TableName=store.table,
+        Key={"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE"},
+        UpdateExpression="SET gateways = :only",
+        ExpressionAttributeValues={":only": ["sandbox-b"]},
+    )
+    code = api.post_json("/v1/links", {"title": "Scarf", "amount": 1_200_000}, key=TEST_API_KEY).json()[
+        "code"
+    ]
+    # When a buyer checks out while a is healthy
+    location = _checkout(api, code)
+    # Then he goes to b
+    assert location.startswith(f"{gateways.url}/b/")
+
+
+def test_the_probe_feeds_health_and_opens_a_failing_circuit(store, gateways, monkeypatch):
+    # Given gateway a is down
+    from paylink.models import utcnow
+    from paylink.probe import probe
+
+    gateways.set_mode("a", "down")
+    # When the probe runs three times
+    for _ in range(3):
+        verdicts = probe(store, utcnow(), "https://pay.example")
+    # Then a failed each time and its circuit is open; b is fine
+    assert verdicts["sandbox-b"] == "ok"
+    assert _circuit(store, "sandbox-a").state.value == "open"
+    assert probe(store, utcnow(), "https://pay.example")["sandbox-a"] == "resting"

@@ -1,0 +1,104 @@
+"""Reconciliation against moto and the sandbox: returns that never came, verifies that timed out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_API_KEY
+from tests.helpers import act_at_gateway, hidden_fields, local_target
+
+BUYER = {"name": "Ali", "phone": "09121234567"}
+
+
+@pytest.fixture
+def code(api, merchant, gateways):  # type: ignore[no-untyped-def]
+    return api.post_json("/v1/links", {"title": "Scarf", "amount": 1_200_000}, key=TEST_API_KEY).json()[
+        "code"
+    ]
+
+
+def _payments(api):  # type: ignore[no-untyped-def]
+    return api.get("/v1/payments", key=TEST_API_KEY).json()["items"]
+
+
+def _reconcile(store, minutes_later: float):  # type: ignore[no-untyped-def]
+    from paylink.models import utcnow
+    from paylink.reconcile import reconcile
+
+    return reconcile(store, utcnow() + timedelta(minutes=minutes_later))
+
+
+def test_a_paid_buyer_who_never_returns_is_credited_by_reconciliation(api, code, gateways, store):
+    # Given the buyer paid at the gateway but never came back
+    gateways.set_mode("a", "no_return")
+    started = api.post_form(f"/{code}", BUYER)
+    page = httpx.get(started.location)
+    httpx.post(started.location, data={**hidden_fields(page.text), "action": "pay"})
+    assert _payments(api)[0]["status"] == "redirected"
+    # When reconciliation runs after the payment's minimum age
+    report = _reconcile(store, 2)
+    # Then the gateway says paid, and the payment is paid, once
+    assert report.decided == {"paid": 1}
+    assert _payments(api)[0]["status"] == "paid"
+    assert _reconcile(store, 3).checked == 0
+
+
+def test_a_verify_that_timed_out_is_credited_by_reconciliation(api, code, gateways, store):
+    # Given the gateway committed the verify but its answer never reached us
+    gateways.set_mode("a", "verify_timeout")
+    started = api.post_form(f"/{code}", BUYER)
+    callback = local_target(act_at_gateway(started.location))
+    api.get(callback)
+    assert _payments(api)[0]["status"] == "redirected"
+    gateways.set_mode("a", "ok")
+    # When reconciliation runs
+    _reconcile(store, 2)
+    # Then the repeated verify's "already verified" makes it paid, counted once on its link
+    [payment] = _payments(api)
+    assert payment["status"] == "paid"
+    link = api.get(f"/v1/links/{code}", key=TEST_API_KEY).json()
+    assert (link["paid_count"], link["paid_total"]) == (1, 1_200_000)
+
+
+def test_an_abandoned_payment_expires_after_its_token_lifetime(api, code, gateways, store):
+    # Given a buyer who went to the gateway and did nothing
+    api.post_form(f"/{code}", BUYER)
+    # When reconciliation runs while the token may still be used, then after its lifetime
+    early = _reconcile(store, 2)
+    late = _reconcile(store, 60)
+    # Then it waits at first, then expires, and its share of the daily cap comes back
+    assert early.left_waiting == 1
+    assert late.decided == {"expired": 1}
+    [payment] = _payments(api)
+    assert (payment["status"], payment["failure_reason"]) == ("expired", "abandoned")
+
+
+def test_a_recent_payment_is_not_disturbed(api, code, gateways, store):
+    # Given a buyer who just went to the gateway
+    api.post_form(f"/{code}", BUYER)
+    # When reconciliation runs at once
+    report = _reconcile(store, 0)
+    # Then it is not even checked
+    assert report.checked == 0
+
+
+def test_a_verified_amount_that_differs_is_recorded_then_reversed_by_reconciliation(
+    api, code, gateways, store
+):
+    # Given the gateway charged the buyer another amount than ours
+    gateways.set_mode("a", "amount_mismatch")
+    started = api.post_form(f"/{code}", BUYER)
+    callback = local_target(act_at_gateway(started.location))
+    # When the buyer returns
+    api.get(callback)
+    # Then nothing changed but the attempt is recorded
+    assert _payments(api)[0]["status"] == "redirected"
+    # And reconciliation closes it as failed (the gateway is asked to reverse where it can)
+    _reconcile(store, 2)
+    [payment] = _payments(api)
+    assert payment["status"] in ("failed", "redirected")
+    if payment["status"] == "failed":
+        assert payment["failure_reason"] == "amount_mismatch"
