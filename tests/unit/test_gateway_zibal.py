@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -253,8 +254,10 @@ def test_callback_with_success_reads_token_and_claim(adapter):
     query = {"success": "1", "trackId": TRACK_ID, "orderId": "2211", "status": "2"}
     # When the callback is parsed
     data = adapter.parse_callback(query, {})
-    # Then it claims success for that trackId
+    # Then it claims success for that trackId and echoes our order id
     assert (data.token, data.claimed_success, data.cancelled) == (TRACK_ID, True, False)
+    assert data.order_id == "2211"
+    assert data.refs == {}
 
 
 def test_callback_with_status_3_is_a_cancel(adapter):
@@ -493,4 +496,112 @@ def test_verify_refuses_a_non_numeric_token_without_calling_the_gateway(adapter,
         adapter.verify(token="1; DROP", amount_irr=1600)
     # Then it is a business error and Zibal was not asked
     assert caught.value.kind is ErrorKind.BUSINESS
+    assert not route.called
+
+
+def test_verify_result_202_with_a_reversed_status_is_reversed(adapter, mock):
+    # Given the payment was reversed after its verify window (status 18)
+    mock.post("/v1/verify").respond(json={"result": 202, "message": "not paid", "status": 18})
+    # When the payment is verified
+    result = adapter.verify(token=TRACK_ID, amount_irr=1600)
+    # Then it is reversed
+    assert result.outcome is VerifyOutcome.REVERSED
+
+
+def test_verify_accepts_refs_and_ignores_them(adapter, mock):
+    # Given a verified payment
+    route = mock.post("/v1/verify").respond(json=VERIFY_OK)
+    # When it is verified with refs from the return
+    result = adapter.verify(token=TRACK_ID, amount_irr=1600, refs={"x": "y"})
+    # Then only merchant and trackId are sent
+    assert result.outcome is VerifyOutcome.VERIFIED
+    assert json.loads(route.calls.last.request.content) == {"merchant": MERCHANT, "trackId": int(TRACK_ID)}
+
+
+# -- capabilities, inquire, reverse ---------------------------------------------------------
+
+
+def test_capabilities_describe_zibal():
+    # Given the Zibal adapter class
+    caps = ZibalAdapter.capabilities
+    # Then rials, 1,000 minimum, GET redirect, 201 on a repeated verify, inquiry but no reverse
+    assert (caps.unit, caps.min_amount_irr, caps.redirect_method) == ("IRR", 1000, "GET")
+    assert (caps.token_ttl, caps.verify_window) == (timedelta(minutes=15), timedelta(minutes=30))
+    assert caps.reverse_window is None
+    assert caps.callback_methods == frozenset({"GET", "POST"})
+    assert caps.repeated_verify == "already_verified"
+    assert caps.supports_inquiry is True
+
+
+def test_inquire_verified_is_already_verified_with_details(adapter, mock):
+    # Given inquiry reports status 1 (verified)
+    route = mock.post("/v1/inquiry").respond(json=INQUIRY_VERIFIED)
+    # When the payment is inquired
+    result = adapter.inquire(token=TRACK_ID, amount_irr=1600)
+    # Then it is ALREADY_VERIFIED with amount, reference, card and paidAt, and nothing is verified
+    assert result.outcome is VerifyOutcome.ALREADY_VERIFIED
+    assert (result.amount_irr, result.reference) == (1600, "1234567890")
+    assert result.card_mask == "62741****44"
+    assert result.paid_at == "2018-03-25T23:43:01.053000"
+    assert json.loads(route.calls.last.request.content) == {"merchant": MERCHANT, "trackId": int(TRACK_ID)}
+
+
+def test_inquire_paid_unverified_is_pending_with_the_amount(adapter, mock):
+    # Given inquiry reports status 2 (paid, not verified)
+    mock.post("/v1/inquiry").respond(json={**INQUIRY_VERIFIED, "status": 2, "verifiedAt": None})
+    # When the payment is inquired
+    result = adapter.inquire(token=TRACK_ID, amount_irr=1600)
+    # Then it is PENDING ("paid, verify it") with the paid amount
+    assert (result.outcome, result.amount_irr) == (VerifyOutcome.PENDING, 1600)
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (-1, VerifyOutcome.PENDING),
+        (3, VerifyOutcome.CANCELLED),
+        (15, VerifyOutcome.REVERSED),
+        (16, VerifyOutcome.REVERSED),
+        (18, VerifyOutcome.REVERSED),
+        (5, VerifyOutcome.NOT_PAID),
+        (-2, VerifyOutcome.NOT_PAID),
+    ],
+)
+def test_inquire_maps_each_status(adapter, mock, status, outcome):
+    # Given inquiry reports a status
+    mock.post("/v1/inquiry").respond(json={"result": 100, "message": "success", "status": status})
+    # When the payment is inquired
+    result = adapter.inquire(token=TRACK_ID, amount_irr=1600)
+    # Then the outcome follows the status
+    assert result.outcome is outcome
+
+
+def test_inquire_unknown_track_id_is_a_business_error(adapter, mock):
+    # Given inquiry answers 203
+    mock.post("/v1/inquiry").respond(json={"result": 203, "message": "trackId is invalid"})
+    # When the payment is inquired
+    with pytest.raises(GatewayError) as caught:
+        adapter.inquire(token=TRACK_ID, amount_irr=1600)
+    # Then it is a business error
+    assert (caught.value.kind, caught.value.code) == (ErrorKind.BUSINESS, "invalid_track_id")
+
+
+def test_inquire_html_502_is_transient(adapter, mock):
+    # Given inquiry answers an HTML 502 page
+    mock.post("/v1/inquiry").respond(502, text=HTML_502, headers={"Content-Type": "text/html"})
+    # When the payment is inquired
+    with pytest.raises(GatewayError) as caught:
+        adapter.inquire(token=TRACK_ID, amount_irr=1600)
+    # Then it is transient
+    assert (caught.value.kind, caught.value.code) == (ErrorKind.TRANSIENT, "http_502")
+
+
+def test_reverse_is_unsupported_without_calling_the_gateway(adapter, mock):
+    # Given any route would be recorded
+    route = mock.route().respond(json={"result": 100})
+    # When a reverse is asked for
+    with pytest.raises(GatewayError) as caught:
+        adapter.reverse(token=TRACK_ID, amount_irr=1600)
+    # Then it is a config error "unsupported" and nothing is sent
+    assert (caught.value.kind, caught.value.code) == (ErrorKind.CONFIG, "unsupported")
     assert not route.called

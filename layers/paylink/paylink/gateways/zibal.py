@@ -13,18 +13,21 @@ azbankgateways/banks/zibal.py); summarised in GATEWAYS.md section 1.4:
 - inquiry: POST {base}/v1/inquiry {merchant, trackId} -> {result, status, amount, refNumber, ...}
 
 Every answer is HTTP 200 with a `result` code; transport failures are TRANSIENT.
+Zibal publishes no reverse API: `reverse` raises GatewayError(CONFIG, "unsupported").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from paylink.gateways.base import (
     CallbackData,
+    Capabilities,
     CreateResult,
     ErrorKind,
     GatewayConfig,
@@ -60,6 +63,7 @@ STATUS_WAITING = -1
 STATUS_VERIFIED = 1
 STATUS_PAID_UNVERIFIED = 2
 STATUS_CANCELLED_BY_USER = 3
+STATUS_REVERSED = frozenset({15, 16, 18})  # refunded, refunding, reversed
 STATUS_TEXT: dict[int, str] = {
     -2: "internal error",
     -1: "waiting for payment",
@@ -84,8 +88,26 @@ _TRACK_ID_RE = re.compile(r"^[0-9]{1,20}$")
 _INT_RE = re.compile(r"^-?[0-9]{1,18}$")
 
 
+CAPABILITIES = Capabilities(
+    unit="IRR",
+    min_amount_irr=1000,  # result 105 below it
+    # [U] GATEWAYS.md 1.4/7: Zibal publishes neither a token lifetime nor a verify window (nor
+    # whether unverified payments are reversed); 15 and 30 minutes are the Shaparak-like values
+    # the orchestrator plans with, and the sandbox simulates.
+    token_ttl=timedelta(minutes=15),
+    verify_window=timedelta(minutes=30),
+    reverse_window=None,  # no published reverse API
+    callback_methods=frozenset({"GET", "POST"}),  # documented GET; POST form accepted too
+    redirect_method="GET",
+    repeated_verify="already_verified",  # result 201
+    supports_inquiry=True,
+)
+
+
 class ZibalAdapter:
     """Zibal's protocol over an injected httpx.Client (timeouts from the config)."""
+
+    capabilities = CAPABILITIES
 
     def __init__(self, config: GatewayConfig, client: httpx.Client) -> None:
         self.config = config
@@ -153,12 +175,13 @@ class ZibalAdapter:
             token=track_id,
             claimed_success=success == "1",
             cancelled=status == STATUS_CANCELLED_BY_USER,
+            order_id=fields.get("orderId") or None,
         )
 
     # -- verify -----------------------------------------------------------------------------
-    def verify(self, *, token: str, amount_irr: int) -> VerifyResult:
+    def verify(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> VerifyResult:
         """Verify `token`. Zibal's verify takes no amount: the answer's amount is reported for
-        the caller to compare with `amount_irr` (its stored amount)."""
+        the caller to compare with `amount_irr` (its stored amount). `refs` is unused."""
         track_id = self._checked_token(token)
         data = self._call("/v1/verify", {"merchant": self.config.merchant_id, "trackId": int(track_id)})
         result = _result(data)
@@ -172,13 +195,45 @@ class ZibalAdapter:
                 status = self._status_from_inquiry(track_id)
             if status == STATUS_CANCELLED_BY_USER:
                 return VerifyResult(outcome=VerifyOutcome.CANCELLED)
+            if status in STATUS_REVERSED:
+                return VerifyResult(outcome=VerifyOutcome.REVERSED)
             if status is None or status == STATUS_WAITING:
                 # Still at the gateway (or unknown): a return now may be forged or early; decide nothing.
                 return VerifyResult(outcome=VerifyOutcome.PENDING)
             return VerifyResult(outcome=VerifyOutcome.NOT_PAID)
         raise _error_for(result, "verify")
 
-    def inquire(self, token: str) -> dict[str, Any]:
+    # -- inquire / reverse -------------------------------------------------------------------
+    def inquire(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> VerifyResult:
+        """The payment's state at Zibal without verifying it (reconciliation). By `status`:
+
+        1 verified -> ALREADY_VERIFIED with amount, reference, card and paidAt;
+        2 paid, not verified -> PENDING with the paid amount: "paid, verify it" (the caller
+          verifies; inquiry never finalises a payment);
+        -1 waiting -> PENDING; 3 cancelled by the buyer -> CANCELLED;
+        15/16/18 refunded, refunding, reversed -> REVERSED; anything else -> NOT_PAID.
+        The answer's amount is reported for the caller to compare with `amount_irr`.
+        """
+        track_id = self._checked_token(token)
+        data = self._inquiry(track_id)
+        status = _int_or_none(data.get("status"))
+        if status == STATUS_VERIFIED:
+            return self._details(VerifyOutcome.ALREADY_VERIFIED, data)
+        if status == STATUS_PAID_UNVERIFIED:
+            return self._details(VerifyOutcome.PENDING, data)
+        if status == STATUS_WAITING:
+            return VerifyResult(outcome=VerifyOutcome.PENDING)
+        if status == STATUS_CANCELLED_BY_USER:
+            return VerifyResult(outcome=VerifyOutcome.CANCELLED)
+        if status in STATUS_REVERSED:
+            return self._details(VerifyOutcome.REVERSED, data)
+        return VerifyResult(outcome=VerifyOutcome.NOT_PAID)
+
+    def reverse(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> bool:
+        """Zibal publishes no reverse API."""
+        raise GatewayError(ErrorKind.CONFIG, "unsupported", "Zibal has no reverse API")
+
+    def _inquiry(self, token: str) -> dict[str, Any]:
         """POST /v1/inquiry: the payment as Zibal sees it (result 100), without verifying it."""
         track_id = self._checked_token(token)
         data = self._call("/v1/inquiry", {"merchant": self.config.merchant_id, "trackId": int(track_id)})
@@ -192,8 +247,11 @@ class ZibalAdapter:
         amount = _int_or_none(data.get("amount"))
         if amount is None:
             # A 201 (or a terse 100) may omit the payment's details: ask inquiry for them.
-            data = {**self.inquire(track_id), **{k: v for k, v in data.items() if v is not None}}
-            amount = _int_or_none(data.get("amount"))
+            data = {**self._inquiry(track_id), **{k: v for k, v in data.items() if v is not None}}
+        return self._details(outcome, data)
+
+    def _details(self, outcome: VerifyOutcome, data: Mapping[str, Any]) -> VerifyResult:
+        amount = _int_or_none(data.get("amount"))
         return VerifyResult(
             outcome=outcome,
             amount_irr=amount,
@@ -204,7 +262,7 @@ class ZibalAdapter:
 
     def _status_from_inquiry(self, track_id: str) -> int | None:
         try:
-            return _int_or_none(self.inquire(track_id).get("status"))
+            return _int_or_none(self._inquiry(track_id).get("status"))
         except GatewayError:
             return None  # the verify answer (202) already decides: not paid
 
