@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument(
         "--daily-cap", type=int, default=None, help="rials per calendar day (business accounts)"
     )
+    create.add_argument(
+        "--gateways",
+        default=None,
+        help="comma-separated gateway names it accepts, in its order (default: all)",
+    )
     create.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
     args = parser.parse_args(argv)
 
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             fee=FeePlan(bps=args.fee_bps, min_fee=args.fee_min, max_fee=args.fee_max),
             per_payment_cap=args.per_payment_cap,
             daily_cap=args.daily_cap,
+            gateways=[g.strip() for g in args.gateways.split(",") if g.strip()] if args.gateways else None,
         )
     except PaylinkError as exc:
         print(json.dumps(exc.to_body(), ensure_ascii=False, indent=2), file=sys.stderr)

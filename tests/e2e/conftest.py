@@ -39,6 +39,8 @@ class Runner:
                 "--name", options.get("name", f"Shop {username}"),
                 "--iban", options.get("iban", "IR062960000000100324200001"),
                 "--fee-bps", options.get("fee_bps", "150")]  # fmt: skip
+        if options.get("gateways"):
+            args += ["--gateways", options["gateways"]]
         done = subprocess.run(
             args, cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
             env={**os.environ, "PAYLINK_STATE_FILE": str(self.state_file)},

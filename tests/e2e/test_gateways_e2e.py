@@ -27,19 +27,20 @@ def http() -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def only(runner: Runner, http: httpx.Client) -> Iterator[object]:
-    """Leave one sandbox instance up (the others down) for the duration of a test."""
+    """Put one sandbox instance in a mode for the duration of a test (its merchant uses only it)."""
 
-    def keep(name: str, mode: str = "ok") -> None:
-        for other in INSTANCES:
-            http.post(f"{runner.sandbox_url}/{other}/mode", json={"mode": mode if other == name else "down"})
+    def switch(name: str, mode: str = "ok") -> None:
+        http.post(f"{runner.sandbox_url}/{name}/mode", json={"mode": mode})
 
-    yield keep
+    yield switch
     for name in INSTANCES:
         http.post(f"{runner.sandbox_url}/{name}/mode", json={"mode": "ok"})
 
 
-def _merchant_and_link(runner: Runner, http: httpx.Client, username: str) -> tuple[dict[str, str], str]:
-    key = runner.create_merchant(username)
+def _merchant_and_link(
+    runner: Runner, http: httpx.Client, username: str, gateways: str
+) -> tuple[dict[str, str], str]:
+    key = runner.create_merchant(username, gateways=gateways)
     auth = {"Authorization": f"Bearer {key}"}
     created = http.post(f"{runner.url}/v1/links", json={"title": "Gloves", "amount": AMOUNT}, headers=auth)
     assert created.status_code == 201, created.text
@@ -64,9 +65,8 @@ def _later(minutes: int) -> str:
 
 @pytest.mark.parametrize("instance", INSTANCES, ids=[PROTOCOL[i] for i in INSTANCES])
 def test_each_protocol_pays_verifies_and_ignores_a_replay(runner, http, only, instance):
-    # Given only one sandbox instance is up, speaking one real protocol
-    only(instance)
-    auth, code = _merchant_and_link(runner, http, f"proto_{instance}")
+    # Given a merchant that uses one sandbox instance, speaking one real protocol
+    auth, code = _merchant_and_link(runner, http, f"proto_{instance}", f"sandbox-{instance}")
     # When a buyer pays there and is sent back
     started = http.post(f"{runner.url}/{code}", data={"name": "Sara", "phone": "09351234567"})
     page = open_gateway(http, started)
@@ -93,7 +93,7 @@ def test_a_slow_gateway_fails_over_within_the_budget(runner, http):
     # Given instance a answers only after 8 s (its timeout is 3 s) and b is fine
     http.post(f"{runner.sandbox_url}/a/mode", json={"mode": "slow"})
     try:
-        _, code = _merchant_and_link(runner, http, "slow_a")
+        _, code = _merchant_and_link(runner, http, "slow_a", "sandbox-a,sandbox-b")
         # When a buyer checks out
         started = http.post(f"{runner.url}/{code}", data={"name": "Sara", "phone": "09351234567"})
         # Then he is sent to b within the 8 s budget
@@ -107,7 +107,7 @@ def test_a_slow_gateway_fails_over_within_the_budget(runner, http):
 def test_a_buyer_who_never_returns_is_credited_by_reconciliation(runner, http, only):
     # Given a buyer who paid at Zibal's sandbox and never came back
     only("a", "no_return")
-    auth, code = _merchant_and_link(runner, http, "no_return")
+    auth, code = _merchant_and_link(runner, http, "no_return", "sandbox-a")
     started = http.post(f"{runner.url}/{code}", data={"name": "Sara", "phone": "09351234567"})
     assert act(http, open_gateway(http, started), "pay") is None
     assert _payments(runner, http, auth)[0]["status"] == "redirected"
@@ -120,7 +120,7 @@ def test_a_buyer_who_never_returns_is_credited_by_reconciliation(runner, http, o
 def test_a_verify_that_timed_out_is_credited_by_reconciliation(runner, http, only):
     # Given PayPing's sandbox commits the verify but its answer is lost
     only("b", "verify_timeout")
-    auth, code = _merchant_and_link(runner, http, "verify_timeout")
+    auth, code = _merchant_and_link(runner, http, "verify_timeout", "sandbox-b")
     started = http.post(f"{runner.url}/{code}", data={"name": "Sara", "phone": "09351234567"})
     back = act(http, open_gateway(http, started), "pay")
     assert back is not None
@@ -136,7 +136,7 @@ def test_a_verify_that_timed_out_is_credited_by_reconciliation(runner, http, onl
 def test_a_bank_payment_without_return_expires_after_its_window(runner, http, only):
     # Given a buyer who left SEP's page without coming back (SEP needs his RefNum to verify)
     only("d", "no_return")
-    auth, code = _merchant_and_link(runner, http, "sep_gone")
+    auth, code = _merchant_and_link(runner, http, "sep_gone", "sandbox-d")
     started = http.post(f"{runner.url}/{code}", data={"name": "Sara", "phone": "09351234567"})
     act(http, open_gateway(http, started), "pay")
     # When reconciliation runs inside SEP's window, then after it (the bank has reversed it)
@@ -150,8 +150,7 @@ def test_a_bank_payment_without_return_expires_after_its_window(runner, http, on
 
 def test_ten_concurrent_returns_credit_once(runner, http, only):
     # Given a buyer paid at Zarinpal's sandbox
-    only("c")
-    auth, code = _merchant_and_link(runner, http, "ten_returns")
+    auth, code = _merchant_and_link(runner, http, "ten_returns", "sandbox-c")
     started = http.post(f"{runner.url}/{code}", data={"name": "Sara", "phone": "09351234567"})
     back = act(http, open_gateway(http, started), "pay")
     assert back is not None
@@ -168,7 +167,7 @@ def test_ten_concurrent_returns_credit_once(runner, http, only):
 def test_double_return_credits_once(runner, http, only):
     # Given a gateway that delivers the return twice (once server-side, once through the browser)
     only("a", "double_return")
-    auth, code = _merchant_and_link(runner, http, "double_return")
+    auth, code = _merchant_and_link(runner, http, "double_return", "sandbox-a")
     started = http.post(f"{runner.url}/{code}", data={"name": "Sara", "phone": "09351234567"})
     back = act(http, open_gateway(http, started), "pay")
     assert back is not None
@@ -182,7 +181,7 @@ def test_double_return_credits_once(runner, http, only):
 def test_a_forged_return_changes_nothing(runner, http, only):
     # Given a return claiming success for a payment nobody paid
     only("a", "forged_return")
-    auth, code = _merchant_and_link(runner, http, "forged")
+    auth, code = _merchant_and_link(runner, http, "forged", "sandbox-a")
     started = http.post(f"{runner.url}/{code}", data={"name": "Sara", "phone": "09351234567"})
     back = act(http, open_gateway(http, started), "pay")
     assert back is not None

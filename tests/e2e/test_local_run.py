@@ -10,6 +10,7 @@ import pytest
 
 from paylink.business_calendar import local_date, next_business_day
 from paylink.models import utcnow
+from tests.e2e.buyer import Return, act, open_gateway
 from tests.e2e.conftest import DEMO_KEY, Runner
 
 pytestmark = pytest.mark.e2e
@@ -21,14 +22,10 @@ def _client() -> httpx.Client:
     return httpx.Client(timeout=15, follow_redirects=False)
 
 
-def _hidden_fields(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+def _buy(runner: Runner, http: httpx.Client, key: str, action: str) -> tuple[str, Return, str]:
+    """Create a link, open it, post the form, act at the gateway.
 
-
-def _buy(runner: Runner, http: httpx.Client, key: str, action: str) -> tuple[str, str, str]:
-    """Create a link, open it, post the form, act at the sandbox.
-
-    Returns the link code, the callback URL and the gateway page URL.
+    Returns the link code, the buyer's return and the gateway page URL.
     """
     auth = {"Authorization": f"Bearer {key}"}
     created = http.post(
@@ -40,17 +37,13 @@ def _buy(runner: Runner, http: httpx.Client, key: str, action: str) -> tuple[str
     assert page.status_code == 200
     assert "Wool scarf" in page.text
     started = http.post(f"{runner.url}/{code}", data={"name": "Ali", "phone": "09121234567"})
-    assert started.status_code == 303, started.text
-    gateway_page_url = started.headers["location"]
-    assert gateway_page_url.startswith(runner.sandbox_url)
-    gateway_page = http.get(gateway_page_url)
-    assert gateway_page.status_code == 200
+    gateway_page = open_gateway(http, started)
+    assert str(gateway_page.url).startswith(runner.sandbox_url)
     assert re.search(r'<form method="post"', gateway_page.text)
-    back = http.post(gateway_page_url, data={**_hidden_fields(gateway_page.text), "action": action})
-    assert back.status_code == 303
-    callback = back.headers["location"]
-    assert callback.startswith(f"{runner.url}/callback/")
-    return code, callback, gateway_page_url
+    back = act(http, gateway_page, action)
+    assert back is not None
+    assert back.url.startswith(f"{runner.url}/callback/")
+    return code, back, str(gateway_page.url)
 
 
 def _settle_next_business_day(runner: Runner, http: httpx.Client) -> dict:  # type: ignore[type-arg]
@@ -63,13 +56,13 @@ def _settle_next_business_day(runner: Runner, http: httpx.Client) -> dict:  # ty
 
 
 def test_create_pay_verify_replay_and_settle_over_http(runner: Runner):
-    key = runner.create_merchant("e2e_paid")
+    key = runner.create_merchant("e2e_paid", gateways="sandbox-a")
     auth = {"Authorization": f"Bearer {key}"}
     with _client() as http:
         # Given a buyer who paid a new link at the sandbox gateway
         code, callback, _ = _buy(runner, http, key, "pay")
         # When the gateway sends him back, he lands on a paid receipt
-        returned = http.get(callback)
+        returned = callback.deliver(http)
         assert returned.status_code == 303
         receipt_url = urljoin(runner.url, returned.headers["location"])
         assert re.fullmatch(rf"{runner.url}/r/pay_\w+", receipt_url)
@@ -77,7 +70,7 @@ def test_create_pay_verify_replay_and_settle_over_http(runner: Runner):
         assert receipt.status_code == 200
         assert "پرداخت موفق" in receipt.text
         # And a replayed return changes nothing
-        again = http.get(callback)
+        again = callback.deliver(http)
         assert again.headers["location"] == returned.headers["location"]
         payments = http.get(f"{runner.url}/v1/payments", headers=auth).json()["items"]
         assert [(p["status"], p["amount"]) for p in payments] == [("paid", AMOUNT)]
@@ -98,13 +91,13 @@ def test_create_pay_verify_replay_and_settle_over_http(runner: Runner):
 
 
 def test_cancelled_payment_fails_and_settles_nothing_over_http(runner: Runner):
-    key = runner.create_merchant("e2e_cancel")
+    key = runner.create_merchant("e2e_cancel", gateways="sandbox-a")
     auth = {"Authorization": f"Bearer {key}"}
     with _client() as http:
         # Given a buyer who cancelled at the sandbox gateway
         code, callback, _ = _buy(runner, http, key, "cancel")
         # When he comes back
-        returned = http.get(callback)
+        returned = callback.deliver(http)
         receipt = http.get(urljoin(runner.url, returned.headers["location"]))
         # Then the receipt says so and offers to try again
         assert receipt.status_code == 200
@@ -117,7 +110,7 @@ def test_cancelled_payment_fails_and_settles_nothing_over_http(runner: Runner):
 
 
 def test_switching_a_sandbox_instance_down_fails_over_by_hand(runner: Runner):
-    key = runner.create_merchant("e2e_failover")
+    key = runner.create_merchant("e2e_failover", gateways="sandbox-a,sandbox-b")
     with _client() as http:
         # Given instance a is switched down through the sandbox's control API
         switched = http.post(f"{runner.sandbox_url}/a/mode", json={"mode": "down"})
@@ -131,7 +124,7 @@ def test_switching_a_sandbox_instance_down_fails_over_by_hand(runner: Runner):
             _, callback, gateway_page = _buy(runner, http, key, "pay")
             # Then he was sent to instance b, and paying there works
             assert gateway_page.startswith(f"{runner.sandbox_url}/b/")
-            assert http.get(callback).status_code == 303
+            assert callback.deliver(http).status_code == 303
         finally:
             http.post(f"{runner.sandbox_url}/a/mode", json={"mode": "ok"})
 

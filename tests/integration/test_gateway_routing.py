@@ -45,11 +45,32 @@ def test_a_slow_gateway_fails_over_within_the_budget(api, code, gateways):
     assert elapsed < 4.0
 
 
-def test_three_failures_open_the_circuit_and_the_gateway_is_skipped(api, code, gateways, store):
-    # Given gateway a fails three checkouts in a row
+def _fail_three_times(store, gateways):  # type: ignore[no-untyped-def]
+    """Gateway a fails three requests in a row (here: the minute probe's)."""
+    from paylink.models import utcnow
+    from paylink.probe import probe
+
     gateways.set_mode("a", "down")
     for _ in range(3):
-        assert _checkout(api, code).startswith(f"{gateways.url}/b/")
+        probe(store, utcnow(), "https://pay.example")
+
+
+def test_a_failing_gateway_sinks_below_a_healthy_one(api, code, gateways):
+    # Given gateway a failed once and b worked once
+    gateways.set_mode("a", "down")
+    _checkout(api, code)
+    gateways.set_mode("a", "ok")
+    tried_before = len(_creates(gateways, "a"))
+    # When the next buyer checks out
+    location = _checkout(api, code)
+    # Then the healthier b is asked first
+    assert location.startswith(f"{gateways.url}/b/")
+    assert len(_creates(gateways, "a")) == tried_before
+
+
+def test_three_failures_open_the_circuit_and_the_gateway_is_skipped(api, code, gateways, store):
+    # Given gateway a failed three requests in a row
+    _fail_three_times(store, gateways)
     assert _circuit(store, "sandbox-a").state.value == "open"
     # When a is healthy again but still cooling down
     gateways.set_mode("a", "ok")
@@ -57,6 +78,28 @@ def test_three_failures_open_the_circuit_and_the_gateway_is_skipped(api, code, g
     location = _checkout(api, code)
     # Then a is not even asked
     assert location.startswith(f"{gateways.url}/b/")
+    assert len(_creates(gateways, "a")) == tried_before
+
+
+def test_checkouts_alone_open_the_circuit_of_a_merchants_only_gateway(api, merchant, gateways, store):
+    # Given a merchant that accepts only gateway a, which is down
+    store.client.update_item(
+        TableName=store.table,
+        Key={"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE"},
+        UpdateExpression="SET gateways = :only",
+        ExpressionAttributeValues={":only": ["sandbox-a"]},
+    )
+    code = api.post_json("/v1/links", {"title": "Scarf", "amount": 1_200_000}, key=TEST_API_KEY).json()[
+        "code"
+    ]
+    gateways.set_mode("a", "down")
+    # When three buyers fail to check out
+    answers = [api.post_form(f"/{code}", BUYER).status for _ in range(3)]
+    # Then each saw the 503 page, the circuit is open, and the fourth is answered without asking a
+    assert answers == [503, 503, 503]
+    assert _circuit(store, "sandbox-a").state.value == "open"
+    tried_before = len(_creates(gateways, "a"))
+    assert api.post_form(f"/{code}", BUYER).status == 503
     assert len(_creates(gateways, "a")) == tried_before
 
 
@@ -74,9 +117,7 @@ def _cool_down(store, name):  # type: ignore[no-untyped-def]
 
 def test_after_the_cool_down_one_successful_trial_closes_the_circuit(api, code, gateways, store):
     # Given a's circuit opened and its cool-down is over, and a works again
-    gateways.set_mode("a", "down")
-    for _ in range(3):
-        _checkout(api, code)
+    _fail_three_times(store, gateways)
     gateways.set_mode("a", "ok")
     _cool_down(store, "sandbox-a")
     # When the next buyer checks out
@@ -88,9 +129,7 @@ def test_after_the_cool_down_one_successful_trial_closes_the_circuit(api, code, 
 
 def test_after_the_cool_down_a_failed_trial_opens_the_circuit_again(api, code, gateways, store):
     # Given a's circuit opened, its cool-down is over, and a is still down
-    gateways.set_mode("a", "down")
-    for _ in range(3):
-        _checkout(api, code)
+    _fail_three_times(store, gateways)
     _cool_down(store, "sandbox-a")
     tried_before = len(_creates(gateways, "a"))
     # When the next buyer checks out

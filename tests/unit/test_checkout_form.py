@@ -342,7 +342,7 @@ def test_payable_link_of_an_unknown_code_is_not_found():
         ({"active": False}, "inactive"),
         ({"expires_at": "2026-11-23T11:00:00Z"}, "expired"),
         ({"max_payments": 2, "paid_count": 2}, "sold_out"),
-        ({"kind": LinkKind.INVOICE, "max_payments": 1, "paid_count": 1}, "paid"),
+        ({"kind": LinkKind.INVOICE, "max_payments": 1, "paid_count": 1}, "already_paid"),
     ],
     ids=["inactive", "expired", "sold_out", "paid"],
 )

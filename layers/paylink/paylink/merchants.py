@@ -45,6 +45,7 @@ def create_merchant(
     per_payment_cap: int | None = None,
     daily_cap: int | None = None,
     api_key: str | None = None,
+    gateways: list[str] | None = None,
 ) -> tuple[Merchant, str]:
     """Create a merchant and return it with its API key (the only time the key is seen in clear)."""
     fields: dict[str, str] = {}
@@ -69,6 +70,7 @@ def create_merchant(
         fee=fee or FeePlan(),
         per_payment_cap=per_payment_cap,
         daily_cap=daily_cap,
+        gateways=gateways,
         created_at=iso(utcnow()),
     )
     key = api_key or new_api_key()
