@@ -20,17 +20,17 @@ VALID_IBAN = "IR062960000000100324200001"
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    """Two sandbox gateway instances speaking Zibal's protocol over real HTTP."""
-    with Sandbox(instances=("a", "b"), port=0, slow_seconds=2.0) as running:
+    """Sandbox gateways over real HTTP: a and b speak Zibal's protocol, s the bank SEP's."""
+    with Sandbox(instances={"a": "zibal", "b": "zibal", "s": "sep"}, port=0, slow_seconds=2.0) as running:
         yield running
 
 
 @pytest.fixture
 def gateways(sandbox: Sandbox) -> Iterator[Sandbox]:
-    for name in ("a", "b"):
+    for name in ("a", "b", "s"):
         sandbox.set_mode(name, "ok")
     yield sandbox
-    for name in ("a", "b"):
+    for name in ("a", "b", "s"):
         sandbox.set_mode(name, "ok")
 
 
@@ -38,9 +38,9 @@ def gateways(sandbox: Sandbox) -> Iterator[Sandbox]:
 def aws(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Iterator[str]:
     """moto in-process, the template's tables created, settings pointed at them; yields the table name."""
     configs = [
-        {"name": f"sandbox-{name}", "protocol": "zibal", "base_url": f"{sandbox.url}/{name}",
-         "merchant_id": "zibal", "timeout_seconds": 1.0}
-        for name in ("a", "b")
+        {"name": f"sandbox-{name}", "protocol": protocol, "base_url": f"{sandbox.url}/{name}",
+         "merchant_id": sandbox.merchant, "timeout_seconds": 1.0}
+        for name, protocol in (("a", "zibal"), ("b", "zibal"), ("s", "sep"))
     ]  # fmt: skip
     env = {
         "AWS_ACCESS_KEY_ID": "testing",

@@ -169,6 +169,13 @@ def _reverse_and_fail(
     try:
         reversed_ = gateway.reverse(token=payment.gateway_token or "", amount_irr=payment.amount, refs=refs)
     except GatewayError as exc:
+        if exc.code == "unsupported":
+            # This gateway has no reverse API: close the payment and leave the refund to an operator.
+            logger.error(
+                "payment cannot be accepted and must be refunded by hand",
+                extra={"payment_id": payment.id, "reason": reason, "gateway": payment.gateway},
+            )
+            return _mark_unpaid(store, payment, PaymentStatus.FAILED, f"{reason}_refund_due")
         logger.error(
             "could not reverse a payment we cannot accept; will retry",
             extra={"payment_id": payment.id, "reason": reason, "code": exc.code},

@@ -509,11 +509,12 @@ class Store:
             "UpdateExpression": "ADD paid_count :one, paid_total :amount",
             "ExpressionAttributeValues": {":one": 1, ":amount": payment.amount},
         }
-        if not payment.holds_slot:  # a held unit is this payment's own; without one, stock must remain
-            count_on_link["ConditionExpression"] = (
-                "attribute_not_exists(max_payments) OR attribute_not_exists(paid_count) "
-                "OR paid_count < max_payments"
-            )
+        # Stock must remain. A payment holding a unit normally finds it so; only a merchant who
+        # lowered max_payments under the units in flight makes this fail (then: reverse).
+        count_on_link["ConditionExpression"] = (
+            "attribute_not_exists(max_payments) OR attribute_not_exists(paid_count) "
+            "OR paid_count < max_payments"
+        )
         items: list[dict[str, Any]] = [
             {
                 "Update": {

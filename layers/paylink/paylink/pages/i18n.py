@@ -112,6 +112,10 @@ _FA: dict[str, str] = {
     "failure.reversed_by_gateway": "بانک مبلغ را به حساب شما بازگرداند.",
     "failure.sold_out": "موجودی در همین فاصله تمام شد؛ مبلغ به حساب شما بازگردانده شد.",
     "failure.no_gateway": "هیچ درگاه پرداختی در دسترس نبود. مبلغی کسر نشده است.",
+    "failure.amount_mismatch_refund_due": (
+        "مبلغ پرداخت‌شده با مبلغ درخواست یکی نبود؛ به حساب شما بازگردانده می‌شود."
+    ),
+    "failure.sold_out_refund_due": "موجودی در همین فاصله تمام شد؛ مبلغ به حساب شما بازگردانده می‌شود.",
     "reason.payment_in_progress.title": "پرداخت دیگری در جریان است",
     "reason.payment_in_progress.message": (
         "آخرین موجودی این لینک در حال پرداخت توسط خریدار دیگری است. چند دقیقه دیگر دوباره تلاش کنید."
@@ -217,6 +221,10 @@ _EN: dict[str, str] = {
     "failure.reversed_by_gateway": "The bank returned the amount to your account.",
     "failure.sold_out": "It sold out meanwhile; the amount was returned to your account.",
     "failure.no_gateway": "No payment gateway was available. Nothing was charged.",
+    "failure.amount_mismatch_refund_due": (
+        "The amount paid did not match the amount asked; it will be refunded."
+    ),
+    "failure.sold_out_refund_due": "It sold out meanwhile; the amount will be refunded to you.",
     "reason.payment_in_progress.title": "Another payment is in progress",
     "reason.payment_in_progress.message": (
         "The last unit of this link is being paid by another buyer. Please try again in a few minutes."
