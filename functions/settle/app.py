@@ -1,17 +1,29 @@
-"""Daily settlement: `{"date": "YYYY-MM-DD"}` by hand, or the schedule's own time (Asia/Tehran)."""
+"""Daily settlement: `{"date": "YYYY-MM-DD"}` by hand, or the schedule's own time (Asia/Tehran).
+
+`lambda_handler` queues one message per merchant when SETTLE_QUEUE_URL is set (else it settles
+every merchant itself); `worker_handler` settles the merchants of one SQS batch, reporting each
+failed message alone so only that merchant is retried.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.observability import logger
 from paylink.payouts import payout_provider
+from paylink.queues import settle_queue
 from paylink.settings import get_settings
+from paylink.settle_fanout import queue_day, settle_from_message
 from paylink.settlement import business_day_of, settle_day
 from paylink.store import get_store
+
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -28,6 +40,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             }
         }
     store = get_store()
+    queue = settle_queue()
+    if queue is not None:
+        return asdict(queue_day(store, day, queue, country=settings.country))
     report = settle_day(
         store,
         day,
@@ -36,3 +51,22 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         payout=payout_provider(settings.payout_provider, store),
     )
     return asdict(report)
+
+
+def _settle_record(record: SQSRecord) -> None:
+    settings = get_settings()
+    store = get_store()
+    settle_from_message(
+        store,
+        record.body,
+        payout_provider(settings.payout_provider, store),
+        tz=settings.timezone,
+        country=settings.country,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def worker_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=_settle_record, processor=processor, context=context
+    )

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     country: str = Field(default="IR", alias="PAYLINK_COUNTRY")
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
     payout_provider: str = Field(default="sandbox", alias="PAYLINK_PAYOUT_PROVIDER")
+    # Empty: the settle function settles every merchant itself instead of queueing one message each.
+    settle_queue_url: str = Field(default="", alias="SETTLE_QUEUE_URL")
+    sqs_endpoint_url: str | None = Field(default=None, alias="SQS_ENDPOINT_URL")
     # Failover budget: the checkout stops asking further gateways once this much time has gone;
     # each attempt's timeout is cut to what is left, so the buyer waits at most this long.
     checkout_budget_seconds: float = Field(default=8.0, alias="PAYLINK_CHECKOUT_BUDGET_SECONDS")
