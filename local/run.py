@@ -1,9 +1,11 @@
 """`make run`: the whole system on this machine, like `sam local start-api` but without Docker.
 
-One process tree: a moto DynamoDB server with the tables of template.yaml, the sandbox gateways,
+One process tree: a moto server with the tables and queues of template.yaml, the sandbox gateways,
 and an HTTP front that turns each request into the API Gateway (HTTP API, payload 2.0) event that
-template.yaml routes to a handler. It fires the template's schedules on time and serves
-`POST /_local/invoke/{FunctionLogicalId}`. Switches: PAYLINK_PORT (3000), PAYLINK_SANDBOX_PORT
+template.yaml routes to a handler. It fires the template's schedules on time, polls each SQS event
+source's queue and invokes its function (local/queues.py), and serves
+`POST /_local/invoke/{FunctionLogicalId}` (answering once the queues are drained, so the work the
+invocation queued is done) and `POST /_local/drain`. Switches: PAYLINK_PORT (3000), PAYLINK_SANDBOX_PORT
 (3001), PAYLINK_DEMO_API_KEY, PAYLINK_MOTO_PORT (a free port when unset), PAYLINK_STATE_FILE,
 PAYLINK_LOCAL_SCHEDULES=off (tests that must not be disturbed by the minute probe).
 """
@@ -30,14 +32,17 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local.queues import QueuePoller, drain
 from local.template import (
     ROOT,
     Function,
     Route,
     Schedule,
+    create_queues,
     create_tables,
     functions,
     load_template,
+    queue_sources,
     resolve,
     routes,
 )
@@ -49,6 +54,10 @@ DEMO_IBAN = "IR062960000000100324200001"
 # One sandbox instance per real protocol, tried in this order: a fails over to b, and so on.
 SANDBOX_INSTANCES = {"a": "zibal", "b": "payping", "c": "zarinpal", "d": "sep"}
 TEXT_TYPES = ("application/json", "text/")
+# Locally a failed message comes back after seconds, not the template's half hour, so retries and
+# the move to the dead-letter queue can be watched.
+LOCAL_VISIBILITY_TIMEOUT = 2
+DRAIN_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -187,6 +196,8 @@ class LocalSystem:
         self.invokers = {fid: Invoker(fn) for fid, fn in self.functions.items()}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.pollers: list[QueuePoller] = []
+        self.queues: dict[str, str] = {}
         self.demo_link_url = ""
 
     @property
@@ -210,12 +221,28 @@ class LocalSystem:
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
                 "DYNAMODB_ENDPOINT_URL": endpoint,
+                "SQS_ENDPOINT_URL": endpoint,
             }
         )
         import boto3
 
         client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
         tables = create_tables(client, self.template, prefix="paylink-local")
+        sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
+        self.queues = create_queues(
+            sqs, self.template, prefix="paylink-local", visibility_timeout=LOCAL_VISIBILITY_TIMEOUT
+        )
+        self.pollers = [
+            QueuePoller(
+                sqs,
+                source,
+                self.queues[source.queue_id],
+                self.queues[f"{source.queue_id}.Arn"],
+                self.invokers[source.function_id].invoke,
+                region=REGION,
+            )
+            for source in queue_sources(self.template)
+        ]
 
         from local.sandbox import Sandbox
 
@@ -233,6 +260,7 @@ class LocalSystem:
         ]
         refs = {
             **tables,
+            **self.queues,
             "PublicBaseUrl": self.url,
             "GatewaysConfig": json.dumps(gateways),
             "LogLevel": os.environ.get("PAYLINK_LOG_LEVEL", "INFO"),
@@ -248,6 +276,8 @@ class LocalSystem:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._spawn(self.server.serve_forever)
+        for poller in self.pollers:
+            self._spawn(partial(poller.run, self._stop))
         if self.fire_schedules:
             for schedule in template_schedules(self.template):
                 self._spawn(partial(self._schedule_loop, schedule))
@@ -259,6 +289,7 @@ class LocalSystem:
                     "sandbox_url": self.sandbox.url,
                     "dynamodb_endpoint": endpoint,
                     "table_name": tables.get("PaylinkTable"),
+                    "queues": {k: v for k, v in self.queues.items() if "." not in k},
                     "region": REGION,
                 },
                 indent=2,
@@ -302,6 +333,13 @@ class LocalSystem:
                 print(f"[schedule] {schedule.function_id} at {stamp}: {json.dumps(result)[:300]}", flush=True)
             except Exception:
                 traceback.print_exc()
+
+    def drain(self, timeout: float = DRAIN_TIMEOUT) -> bool:
+        """Wait for every polled queue to be empty with nothing in flight; False on timeout."""
+        drained = drain(self.pollers, timeout=timeout)
+        if not drained:
+            print(f"[queue] not drained after {timeout:.0f} s", flush=True)
+        return drained
 
     def route(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in self.routes:
@@ -381,6 +419,10 @@ class LocalSystem:
                 if path == "/_local/health":
                     self._json(200, {"status": "ok", "url": system.url, "sandbox_url": system.sandbox.url})
                     return
+                if path == "/_local/drain" and self.command == "POST":
+                    drained = system.drain()
+                    self._json(200 if drained else 504, {"drained": drained})
+                    return
                 prefix = "/_local/invoke/"
                 if not path.startswith(prefix) or self.command != "POST":
                     self._json(404, {"message": "Not Found"})
@@ -395,10 +437,18 @@ class LocalSystem:
                     self._json(400, {"message": "the event must be JSON"})
                     return
                 try:
-                    self._json(200, system.invokers[function_id].invoke(event))
+                    result = system.invokers[function_id].invoke(event)
                 except Exception as exc:
                     traceback.print_exc()
                     self._json(500, {"errorType": type(exc).__name__, "errorMessage": str(exc)})
+                    return
+                # What the invocation queued (settle's fan-out) is done when the caller reads on.
+                drained = system.drain()
+                self._answer(
+                    200,
+                    {"Content-Type": "application/json", "X-Paylink-Queues-Drained": str(drained).lower()},
+                    json.dumps(result).encode(),
+                )
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
@@ -435,7 +485,8 @@ paylink is running locally (Ctrl-C stops it).
   API key:              {system.demo_api_key}
   Sandbox gateways:     {system.sandbox.url}  a=Zibal b=PayPing c=Zarinpal d=SEP, tried in that order
                         (GET / lists them; POST /a/mode {{"mode": "down"}} switches one)
-  DynamoDB (moto):      http://{system.host}:{system.moto_port}
+  DynamoDB, SQS (moto): http://{system.host}:{system.moto_port}
+  Queues:               {", ".join(k for k in system.queues if "." not in k) or "none"}
 
 Create a link:
   curl -s {system.url}/v1/links -H 'Authorization: Bearer {system.demo_api_key}' \\

@@ -1,7 +1,8 @@
-"""Read template.yaml as the local runner needs it: tables, routes, functions, schedules."""
+"""Read template.yaml as the local runner needs it: tables, queues, routes, functions, schedules."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,85 @@ def create_tables(client: Any, template: dict[str, Any], prefix: str) -> dict[st
         client.create_table(TableName=name, **spec)
         names[logical_id] = name
     return names
+
+
+def sqs_queues(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every AWS::SQS::Queue's properties, by logical id, dead-letter targets before their sources."""
+    queues = {
+        logical_id: dict(resource.get("Properties") or {})
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::SQS::Queue"
+    }
+    return dict(sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1]))
+
+
+QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "SqsManagedSseEnabled")
+
+
+def _attribute(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def create_queues(
+    client: Any, template: dict[str, Any], prefix: str, *, visibility_timeout: int | None = None
+) -> dict[str, str]:
+    """Create the template's queues through `client`, redrive policies included.
+
+    Returns refs as `resolve` reads them: logical id -> queue URL (what `!Ref` gives), and
+    `Id.Arn`, `Id.QueueName` (what `!GetAtt` gives). `visibility_timeout` overrides the template's
+    so that a failed message comes back within seconds locally.
+    """
+    refs: dict[str, str] = {}
+    for logical_id, props in sqs_queues(template).items():
+        name = f"{prefix}-{logical_id}"
+        attributes = {key: _attribute(props[key]) for key in QUEUE_ATTRIBUTES if key in props}
+        if visibility_timeout is not None:
+            attributes["VisibilityTimeout"] = str(visibility_timeout)
+        if props.get("RedrivePolicy"):
+            policy = props["RedrivePolicy"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": resolve(policy["deadLetterTargetArn"], refs),
+                    "maxReceiveCount": int(policy["maxReceiveCount"]),
+                }
+            )
+        url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        refs.update({logical_id: url, f"{logical_id}.Arn": arn, f"{logical_id}.QueueName": name})
+    return refs
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    """An SQS event source mapping: which function consumes which queue, and how."""
+
+    function_id: str
+    queue_id: str
+    batch_size: int
+    report_batch_item_failures: bool
+
+
+def queue_sources(template: dict[str, Any]) -> list[QueueSource]:
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event.get("Type") != "SQS":
+                continue
+            props = event["Properties"]
+            queue = props["Queue"]
+            if not (isinstance(queue, dict) and "Fn::GetAtt" in queue):
+                raise ValueError(f"the local runner expects Queue: !GetAtt X.Arn, not {queue}")
+            found.append(
+                QueueSource(
+                    logical_id,
+                    queue["Fn::GetAtt"][0],
+                    int(props.get("BatchSize", 10)),
+                    "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                )
+            )
+    return found
 
 
 @dataclass(frozen=True)
@@ -175,9 +255,11 @@ def schedules(template: dict[str, Any]) -> list[Schedule]:
 
 
 def resolve(value: Any, refs: dict[str, str]) -> str:
-    """A template value with `Ref`s replaced by local values (other intrinsics are not expected)."""
+    """A template value with `Ref`s and `GetAtt`s replaced by local values (`refs["Id.Attr"]`)."""
     if isinstance(value, dict) and "Ref" in value:
         return refs[value["Ref"]]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return refs[".".join(value["Fn::GetAtt"])]
     if isinstance(value, dict):
         raise ValueError(f"the local runner cannot resolve {value}")
     return str(value)
