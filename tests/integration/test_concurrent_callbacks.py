@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,7 +38,8 @@ def moto_server(monkeypatch: pytest.MonkeyPatch, sandbox) -> Iterator[str]:  # t
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
-    names = create_tables(client, load_template(), prefix="concurrent")
+    # moto's backends live in this process, shared by every server it starts: a fresh prefix each time
+    names = create_tables(client, load_template(), prefix=f"concurrent-{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("TABLE_NAME", names["PaylinkTable"])
     reset_caches()
     yield endpoint

@@ -108,3 +108,29 @@ def _today() -> str:
     from paylink.models import utcnow
 
     return utcnow().date().isoformat()
+
+
+def test_a_payment_whose_checkout_crashed_before_the_gateway_expires_and_frees_its_reservation(
+    api, merchant, gateways, store, monkeypatch
+):
+    # Given a checkout that recorded its payment, then died before any gateway answered
+    import paylink.routing
+
+    link = api.post_json("/v1/links", {"title": "Lamp", "amount": 900_000, "max_payments": 1},
+                         key=TEST_API_KEY).json()  # fmt: skip
+
+    def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the function was killed")
+
+    monkeypatch.setattr(paylink.routing, "first_token", crash)
+    with pytest.raises(RuntimeError):
+        api.post_form(f"/{link['code']}", BUYER)
+    monkeypatch.undo()
+    [payment] = _payments(api)
+    assert payment["status"] == "created"
+    # When reconciliation runs a minute later
+    _reconcile(store, 2)
+    # Then the payment is expired, and the unit it held is free for the next buyer
+    [payment] = _payments(api)
+    assert (payment["status"], payment["failure_reason"]) == ("expired", "not_started")
+    assert api.post_form(f"/{link['code']}", BUYER).status == 303

@@ -52,7 +52,10 @@ class Started:
 
 def payable_link(store: Store, code: str, now: datetime | None = None) -> Link:
     """The link behind a code if a buyer may pay it now: NotFound, or Gone with the reason."""
-    link = store.get_link(code)
+    return _payable(store.get_link(code), now)
+
+
+def _payable(link: Link | None, now: datetime | None) -> Link:
     if link is None:
         raise NotFound("no such link")
     status = link.status(now)
@@ -114,33 +117,25 @@ def _open_amount(link: Link, raw: str | None, errors: dict[str, str]) -> int:
 
 
 def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url: str, lang: str) -> Started:
-    """Validate, check the caps, get a gateway token from the healthiest gateway (failing over
-    within the time budget), and record the payment.
+    """Validate, reserve, get a token from the healthiest gateway, and send the buyer there.
 
-    The payment is written once, after a gateway has given a token, in one transaction with its
-    token index, its share of the daily cap, the unit of stock it holds and the gateways'
-    health: a crash before that leaves only an unused token at the gateway, never money
-    without a record.
+    Three DynamoDB calls: one read (the link with its merchant's limits, and the gateways'
+    health); one transaction that records the payment `created` with its share of the daily cap
+    and, for a link with stock, the unit it holds, so that no gateway is asked for a payment
+    over a cap or for a unit another buyer holds; and, once a gateway has given a token, one
+    transaction that moves it to `redirected` with its token index and the gateways' health.
     """
     settings = get_settings()
-    link = payable_link(store, code)
+    now = utcnow()
+    link, healths = store.checkout_context(code, routing.gateway_names(), health.window_keys(now))
+    link = _payable(link, now)
     payer, unit_amount, quantity = read_form(link, form)
     amount = unit_amount * quantity
+    if link.merchant_per_payment_cap is not None and amount > link.merchant_per_payment_cap:
+        raise LimitExceeded("over the limit per payment", fields={"amount": "over_limit"})
     if link.open_slots is not None and link.open_slots < 1:
         raise PaymentInProgress("another payment for this link is in progress")
-    now = utcnow()
     day = local_date(now, settings.timezone).isoformat()
-    names = routing.gateway_names()
-    merchant, reserved, healths = store.checkout_context(
-        link.merchant_id, day, names, health.window_keys(now)
-    )
-    if merchant is None:
-        raise NotFound("no such link")
-    if merchant.per_payment_cap is not None and amount > merchant.per_payment_cap:
-        raise LimitExceeded("over the limit per payment", fields={"amount": "over_limit"})
-    if merchant.daily_cap is not None and reserved + amount > merchant.daily_cap:
-        raise LimitExceeded("over the merchant's daily limit", fields={"amount": "over_daily_limit"})
-
     payment = Payment(
         id=new_payment_id(),
         merchant_id=link.merchant_id,
@@ -149,19 +144,23 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
         merchant_name=link.merchant_name,
         amount=amount,
         quantity=quantity,
-        status=PaymentStatus.REDIRECTED,
+        status=PaymentStatus.CREATED,
         payer=payer,
         redirect_url=link.redirect_url,
         reference=link.reference,
         metadata=link.metadata,
         lang=lang,
         created_at=iso(now),
-        redirected_at=iso(now),
         holds_slot=link.open_slots is not None,
     )
+    try:
+        store.reserve_payment(payment, day, link.merchant_daily_cap)
+    except LimitExceeded as exc:
+        raise LimitExceeded(exc.message, fields={"amount": "over_daily_limit"}) from exc
+
     attempt = routing.first_token(
         store,
-        routing.plan_for(merchant, healths, now),
+        routing.plan_for(link.merchant_gateways, healths, now),
         healths,
         order_id=payment.id,
         amount_irr=amount,
@@ -172,17 +171,24 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
     )
     finished = utcnow()
     if attempt.created is None or attempt.gateway is None:
-        failed = payment.model_copy(update={"status": PaymentStatus.FAILED, "failure_reason": "no_gateway"})
-        store.record_failed_payment(failed, store.health_items(attempt.outcomes, finished))
+        store.mark_unpaid(payment, PaymentStatus.FAILED, "no_gateway", day,
+                          store.health_items(attempt.outcomes, finished))  # fmt: skip
         logger.error(
             "no gateway could start the payment",
             extra={"payment_id": payment.id, "tried": [o.gateway for o, _ in attempt.outcomes]},
         )
         raise NoGatewayAvailable("no payment gateway is available right now; nothing was charged")
-    payment = payment.model_copy(update={"gateway": attempt.gateway, "gateway_token": attempt.created.token})
-    store.record_redirected_payment(
-        payment, day, merchant.daily_cap, store.health_items(attempt.outcomes, finished)
+    payment = payment.model_copy(
+        update={
+            "status": PaymentStatus.REDIRECTED,
+            "gateway": attempt.gateway,
+            "gateway_token": attempt.created.token,
+            "redirected_at": iso(finished),
+        }
     )
+    if not store.record_redirect(payment, store.health_items(attempt.outcomes, finished)):
+        # The reconciler expired it meanwhile (a gateway slower than a minute): start again.
+        raise NoGatewayAvailable("the payment took too long to start; nothing was charged")
     logger.info(
         "payment started",
         extra={

@@ -121,8 +121,21 @@ def receipt_page(payment_id: str, lang: str | None) -> Response[str]:
     lang = lang or payment.lang
     retry = _form_action(payment.link_code, lang) if payment.status in RETRYABLE else None
     link = {"title": payment.link_title, "code": payment.link_code}
+    expected = None
+    if payment.status is PaymentStatus.PAID and payment.paid_at:
+        from paylink.settings import get_settings
+        from paylink.settlement import expected_settlement_date
+
+        settings = get_settings()
+        expected = expected_settlement_date(payment.paid_at, tz=settings.timezone, country=settings.country)
     html = _render(
-        "receipt.html", lang, payment=payment, link=link, merchant_name=payment.merchant_name, retry_url=retry
+        "receipt.html",
+        lang,
+        payment=payment,
+        link=link,
+        merchant_name=payment.merchant_name,
+        retry_url=retry,
+        expected_settlement_date=expected,
     )
     return html_response(200, html)
 

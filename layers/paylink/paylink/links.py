@@ -10,6 +10,10 @@ from paylink.models import Link, LinkCreate, LinkKind, LinkUpdate, Merchant, iso
 from paylink.store import Store
 
 CODE_ATTEMPTS = 5
+INTERNAL_LINK_FIELDS = {
+    "merchant_id", "merchant_name", "open_slots",
+    "merchant_per_payment_cap", "merchant_daily_cap", "merchant_gateways",
+}  # fmt: skip
 
 
 def create_link(store: Store, merchant: Merchant, request: LinkCreate) -> Link:
@@ -41,6 +45,9 @@ def create_link(store: Store, merchant: Merchant, request: LinkCreate) -> Link:
             code=new_link_code(),
             merchant_id=merchant.id,
             merchant_name=merchant.name,
+            merchant_per_payment_cap=merchant.per_payment_cap,
+            merchant_daily_cap=merchant.daily_cap,
+            merchant_gateways=merchant.gateways,
             created_at=iso(utcnow()),
             **data,
         )
@@ -83,7 +90,7 @@ def update_link(store: Store, merchant: Merchant, code: str, request: LinkUpdate
 
 def public_link(link: Link, base_url: str) -> dict[str, Any]:
     """The link as the merchant API shows it."""
-    data = link.model_dump(mode="json", exclude={"merchant_id", "merchant_name", "open_slots"})
+    data = link.model_dump(mode="json", exclude=INTERNAL_LINK_FIELDS)
     url = f"{base_url}/{link.code}"
     return {
         **data,

@@ -24,7 +24,7 @@ class ReconcileReport:
 def reconcile(store: Store, now: datetime) -> ReconcileReport:
     """Verify every payment waiting longer than MIN_AGE and move it as its gateway says."""
     report = ReconcileReport()
-    for payment in store.waiting_payments(redirected_before=iso(now - MIN_AGE)):
+    for payment in store.waiting_payments(started_before=iso(now - MIN_AGE)):
         report.checked += 1
         after = reconcile_one(store, payment, now)
         if after.is_final:
@@ -45,6 +45,10 @@ def reconcile_one(store: Store, payment: Payment, now: datetime) -> Payment:
     from paylink.models import PaymentStatus
     from paylink.routing import adapter
 
+    if payment.status is PaymentStatus.CREATED:
+        # Recorded, but no gateway gave it a token within a minute (its checkout crashed or gave
+        # up): nobody can pay it, so its reservations go back.
+        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "not_started")
     gateway = adapter(payment.gateway or "")
     if gateway is None or payment.gateway_token is None:
         logger.error("waiting payment of an unknown gateway", extra={"payment_id": payment.id})

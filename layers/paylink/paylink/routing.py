@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from paylink import health
 from paylink.health import Eligibility, GatewayHealth, Outcome
-from paylink.models import Merchant, iso
+from paylink.models import iso
 from paylink.observability import logger
 from paylink.settings import get_settings
 
@@ -54,12 +54,12 @@ def adapter(name: str) -> GatewayAdapter | None:
 
 
 def plan_for(
-    merchant: Merchant, healths: dict[str, GatewayHealth], now: datetime
+    preferred: list[str] | None, healths: dict[str, GatewayHealth], now: datetime
 ) -> list[tuple[str, Eligibility]]:
     """The merchant's gateways (its own choice and order, else all configured) by health."""
     names = gateway_names()
-    if merchant.gateways:
-        names = [name for name in merchant.gateways if name in names]
+    if preferred:
+        names = [name for name in preferred if name in names]
     return health.plan(names, healths, now)
 
 
