@@ -55,6 +55,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Iterator[str]:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
+    # Settlement runs in one function unless a test configures the queue itself.
+    monkeypatch.delenv("SETTLE_QUEUE_URL", raising=False)
+    monkeypatch.delenv("SQS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         names = create_tables(client, load_template(), prefix="test")
