@@ -1,4 +1,9 @@
-"""Operator commands. `create-merchant` makes a merchant and prints its API key, once.
+"""Operator commands.
+
+`create-merchant` makes a merchant and prints its API key, once. `bank-batch --date D` issues (the
+first time) and prints the bank batch transfer file of business day D (docs/BANK_BATCH.md);
+`confirm-payouts --date D [--failed SID ...]` records the bank's answer on that file: every
+transfer paid except the settlements named failed (retried by the next settle run).
 
 By default it talks to the local runner's DynamoDB (found in .local-state/runner.json); with
 `--table NAME` it uses that table in the AWS account of the current credentials.
@@ -43,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True)
     create.add_argument("--iban", required=True, help="IBAN (Sheba), e.g. IR062960000000100324200001")
     create.add_argument("--account-type", choices=["personal", "business"], default="personal")
+    create.add_argument(
+        "--fee-plan",
+        choices=["percentage", "yearly"],
+        default="percentage",
+        help="percentage per payment, or yearly (no commission)",
+    )
     create.add_argument("--fee-bps", type=int, default=150, help="fee in basis points (150 = 1.5%%)")
     create.add_argument("--fee-min", type=int, default=0, help="minimum fee per payment, rials")
     create.add_argument("--fee-max", type=int, default=None, help="maximum fee per payment, rials")
@@ -56,10 +67,24 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated gateway names it accepts, in its order (default: all)",
     )
     create.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
+    batch = commands.add_parser("bank-batch", help="issue and print the bank batch file of a business day")
+    batch.add_argument("--date", required=True, help="the settle run's business day, YYYY-MM-DD")
+    batch.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
+    confirm = commands.add_parser(
+        "confirm-payouts", help="record the bank's answer on a day's batch: all paid but --failed"
+    )
+    confirm.add_argument("--date", required=True, help="the batch's business day, YYYY-MM-DD")
+    confirm.add_argument("--failed", nargs="*", default=[], metavar="SID", help="settlements refused")
+    confirm.add_argument("--reason", default="refused by the bank", help="why the --failed ones failed")
+    confirm.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "layers" / "paylink"))
     _connect(args.table)
+    if args.command == "bank-batch":
+        return _bank_batch(args.date)
+    if args.command == "confirm-payouts":
+        return _confirm_payouts(args.date, args.failed, args.reason)
     from paylink.errors import PaylinkError
     from paylink.merchants import create_merchant
     from paylink.models import AccountType
@@ -73,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             name=args.name,
             iban=args.iban,
             account_type=AccountType(args.account_type),
-            fee=FeePlan(bps=args.fee_bps, min_fee=args.fee_min, max_fee=args.fee_max),
+            fee=FeePlan.yearly()
+            if args.fee_plan == "yearly"
+            else FeePlan(bps=args.fee_bps, min_fee=args.fee_min, max_fee=args.fee_max),
             per_payment_cap=args.per_payment_cap,
             daily_cap=args.daily_cap,
             gateways=[g.strip() for g in args.gateways.split(",") if g.strip()] if args.gateways else None,
@@ -84,6 +111,43 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"merchant_id": merchant.id, "username": merchant.username, "api_key": key}, indent=2))
     print("Keep the API key now: it is stored only as a hash and cannot be shown again.", file=sys.stderr)
     return 0
+
+
+def _bank_batch(day: str) -> int:
+    from paylink.bank_batch import issue
+    from paylink.store import get_store
+
+    file = issue(get_store(), _day(day))
+    sys.stdout.write(str(file["text"]))
+    print(f"{file['count']} transfers, control total {file['total']} rials", file=sys.stderr)
+    return 0
+
+
+def _confirm_payouts(day: str, failed: list[str], reason: str) -> int:
+    from paylink.bank_batch import BankBatchPayout, BatchNotIssued
+    from paylink.settlement import confirm_bank_batch
+    from paylink.store import get_store
+
+    store = get_store()
+    try:
+        settlements = confirm_bank_batch(
+            store, _day(day), dict.fromkeys(failed, reason), BankBatchPayout(store)
+        )
+    except BatchNotIssued as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for settlement in settlements:
+        print(json.dumps({"id": settlement.id, "status": settlement.status.value, "net": settlement.net}))
+    return 0
+
+
+def _day(value: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        sys.exit(f"--date: expected YYYY-MM-DD, got {value!r}")
 
 
 if __name__ == "__main__":

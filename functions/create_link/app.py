@@ -56,12 +56,12 @@ def get_payment(payment_id: str) -> Response[str]:
 
 @app.get("/v1/settlements")
 def list_settlements() -> Response[str]:
-    return json_response(200, merchant_api.list_settlements(_merchant(), query(app.current_event)))
+    return merchant_api.list_settlements(_merchant(), query(app.current_event))
 
 
 @app.get("/v1/settlements/<settlement_id>")
 def get_settlement(settlement_id: str) -> Response[str]:
-    return json_response(200, merchant_api.get_settlement(_merchant(), settlement_id))
+    return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event))
 
 
 @app.get("/<code>/qr.svg")

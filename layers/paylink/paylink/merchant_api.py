@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,6 +25,11 @@ CSV_COLUMNS = [
     "id", "created_at", "paid_at", "status", "link_code", "link_title", "amount", "quantity", "fee", "net",
     "gateway", "gateway_reference", "card_mask", "payer_name", "payer_phone", "payer_email", "reference",
     "settlement_id", "failure_reason",
+]  # fmt: skip
+
+SETTLEMENT_CSV_COLUMNS = [
+    "id", "date", "status", "payment_count", "gross", "fee", "net", "iban", "payout_reference",
+    "payout_attempts", "held_reason", "failure_reason", "created_at", "submitted_at", "paid_at",
 ]  # fmt: skip
 
 __all__ = ["NotFound"]
@@ -114,22 +121,29 @@ def list_payments(merchant: Merchant, params: dict[str, str]) -> Response[str]:
     if params.get("format") != "csv":
         items, cursor = _payments_page(merchant, filters, params.get("cursor"))
         return json_response(200, {"items": [public_payment(p) for p in items], "next_cursor": cursor})
+
+    def rows() -> Iterator[dict[str, str]]:
+        cursor = None
+        while True:
+            items, cursor = _payments_page(merchant, filters, cursor)
+            yield from (_csv_row(payment) for payment in items)
+            if not cursor:
+                return
+
+    return _csv_response(CSV_COLUMNS, rows(), "payments.csv")
+
+
+def _csv_response(columns: list[str], rows: Iterable[dict[str, str]], filename: str) -> Response[str]:
+    """One CSV document of at most CSV_MAX_ROWS rows (cells already made safe by `_csv_cell`)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    cursor, rows = None, 0
-    while rows < CSV_MAX_ROWS:
-        items, cursor = _payments_page(merchant, filters, cursor)
-        for payment in items:
-            writer.writerow(_csv_row(payment))
-            rows += 1
-        if not cursor:
-            break
+    writer.writerows(itertools.islice(rows, CSV_MAX_ROWS))
     return Response(
         status_code=200,
         content_type="text/csv; charset=utf-8",
         body=buffer.getvalue(),
-        headers={"Content-Disposition": 'attachment; filename="payments.csv"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 
 
@@ -153,18 +167,44 @@ def get_payment(merchant: Merchant, payment_id: str) -> dict[str, Any]:
     return public_payment(payment)
 
 
-def list_settlements(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
-    items, cursor = get_store().settlements_of(merchant.id, params.get("cursor"))
-    return {"items": [public_settlement(s) for s in items], "next_cursor": cursor}
+def _wants_csv(params: dict[str, str]) -> bool:
+    if params.get("format", "json") not in ("json", "csv"):
+        raise ValidationFailed("invalid filter", fields={"format": "json or csv"})
+    return params.get("format") == "csv"
 
 
-def get_settlement(merchant: Merchant, settlement_id: str) -> dict[str, Any]:
+def list_settlements(merchant: Merchant, params: dict[str, str]) -> Response[str]:
+    """A merchant's settlements, newest first; JSON pages, or one CSV of all with `format=csv`."""
     store = get_store()
+    if not _wants_csv(params):
+        items, cursor = store.settlements_of(merchant.id, params.get("cursor"))
+        return json_response(200, {"items": [public_settlement(s) for s in items], "next_cursor": cursor})
+
+    def rows() -> Iterator[dict[str, str]]:
+        cursor = None
+        while True:
+            items, cursor = store.settlements_of(merchant.id, cursor)
+            for settlement in items:
+                data = public_settlement(settlement)
+                yield {column: _csv_cell(data.get(column)) for column in SETTLEMENT_CSV_COLUMNS}
+            if not cursor:
+                return
+
+    return _csv_response(SETTLEMENT_CSV_COLUMNS, rows(), "settlements.csv")
+
+
+def get_settlement(merchant: Merchant, settlement_id: str, params: dict[str, str]) -> Response[str]:
+    """One settlement with its payments; `format=csv` answers its payments as CSV."""
+    store = get_store()
+    wants_csv = _wants_csv(params)
     settlement = store.get_settlement(settlement_id)
     if settlement is None or settlement.merchant_id != merchant.id:
         raise NotFound("no such settlement")
     payments = store.payments_of_settlement(settlement_id)
-    return {**public_settlement(settlement), "payments": [public_payment(p) for p in payments]}
+    if wants_csv:
+        return _csv_response(CSV_COLUMNS, (_csv_row(p) for p in payments), f"{settlement_id}.csv")
+    body = {**public_settlement(settlement), "payments": [public_payment(p) for p in payments]}
+    return json_response(200, body)
 
 
 def qr(code: str, kind: str, event: Any) -> Response[Any]:

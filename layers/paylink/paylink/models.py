@@ -304,10 +304,21 @@ class Payment(BaseModel):
 
 class SettlementStatus(StrEnum):
     OPEN = "open"  # payments being gathered into it
-    PENDING = "pending"  # totals final, payout not yet confirmed
-    PAID = "paid"
-    HELD = "held"
-    FAILED = "failed"
+    PENDING = "pending"  # totals final, payout not yet sent
+    SUBMITTED = "submitted"  # payout sent to the provider, its outcome not yet known
+    PAID = "paid"  # the provider confirmed the transfer (final)
+    FAILED = "failed"  # the provider refused or returned the transfer; the next run retries it
+    HELD = "held"  # not paid out: the merchant's IBAN is not valid (see held_reason)
+
+
+# The settlement state machine; every move is a conditional write on the expected state.
+SETTLEMENT_MOVES: dict[SettlementStatus, frozenset[SettlementStatus]] = {
+    SettlementStatus.OPEN: frozenset({SettlementStatus.PENDING, SettlementStatus.HELD}),
+    SettlementStatus.HELD: frozenset({SettlementStatus.PENDING}),  # released once the IBAN is valid
+    SettlementStatus.PENDING: frozenset({SettlementStatus.SUBMITTED}),
+    SettlementStatus.SUBMITTED: frozenset({SettlementStatus.PAID, SettlementStatus.FAILED}),
+    SettlementStatus.FAILED: frozenset({SettlementStatus.SUBMITTED}),  # the retry, a new attempt
+}
 
 
 class Settlement(BaseModel):
@@ -321,5 +332,9 @@ class Settlement(BaseModel):
     net: int = 0
     iban: str
     payout_reference: str | None = None
+    payout_attempts: int = 0  # attempts submitted to the payout provider; each has its own reference
     held_reason: str | None = None
+    failure_reason: str | None = None  # why the last payout attempt failed
     created_at: str
+    submitted_at: str | None = None
+    paid_at: str | None = None

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     country: str = Field(default="IR", alias="PAYLINK_COUNTRY")
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
     payout_provider: str = Field(default="sandbox", alias="PAYLINK_PAYOUT_PROVIDER")
+    # Sandbox payouts only: comma-separated IBANs whose transfers fail (to see a failure and its retry).
+    sandbox_payout_fail_ibans: str = Field(default="", alias="PAYLINK_SANDBOX_PAYOUT_FAIL_IBANS")
     # Empty: the settle function settles every merchant itself instead of queueing one message each.
     settle_queue_url: str = Field(default="", alias="SETTLE_QUEUE_URL")
     sqs_endpoint_url: str | None = Field(default=None, alias="SQS_ENDPOINT_URL")

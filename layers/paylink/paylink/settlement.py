@@ -1,4 +1,16 @@
-"""Daily settlement: each merchant's paid money of past days becomes one settlement and one payout."""
+"""Daily settlement: each merchant's paid money of past days becomes one settlement and one payout.
+
+Settlement states (paylink.models.SETTLEMENT_MOVES), every move a conditional write:
+
+    open -> pending -> submitted -> paid
+    open -> held -> pending            (once the merchant's IBAN is valid again)
+    submitted -> failed -> submitted   (retried by a later run: a new attempt)
+
+A payment moves into an open settlement and adds to its totals in one transaction, once; the
+payout provider is asked before the settlement records the attempt, and answers a repeat of an
+attempt without paying again. So a run killed after any write, then run again, ends in the same
+settlements with every payment settled once and at most one transfer paid per settlement.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +21,13 @@ from typing import Any
 from paylink.business_calendar import is_business_day, local_date, start_of_day_utc
 from paylink.ids import settlement_id
 from paylink.merchants import iban_is_valid
-from paylink.models import Settlement, SettlementStatus, iso, utcnow
+from paylink.models import Merchant, Settlement, SettlementStatus, iso, utcnow
 from paylink.money import split
 from paylink.observability import logger
-from paylink.payouts import PayoutProvider
+from paylink.payouts import PayoutDeferred, PayoutProvider, PayoutStatus
 from paylink.store import Store
+
+HELD_INVALID_IBAN = "the merchant's IBAN is not valid"
 
 
 @dataclass
@@ -59,7 +73,12 @@ def settle_day(store: Store, day: date, *, tz: str, country: str, payout: Payout
 def settle_merchant(
     store: Store, merchant_id: str, day: date, cutoff: str, payout: PayoutProvider
 ) -> Settlement | None:
-    """One merchant's settlement of `day`: gather, close, pay out; each step resumable."""
+    """One merchant's settlement of `day`: gather, close, pay out; each step resumable.
+
+    The same run also finishes the merchant's earlier settlements not yet paid: an open one a
+    crash left behind is closed, a held one is released once the IBAN is valid, a failed payout
+    is tried again (a new attempt), a submitted one is checked with the provider.
+    """
     merchant = store.get_merchant(merchant_id)
     if merchant is None:
         return None
@@ -67,10 +86,7 @@ def settle_merchant(
     sid = settlement_id(merchant_id, day.isoformat())
     payments = list(store.unsettled_payments(merchant_id, before=cutoff))
     settlement = store.get_settlement(sid)
-    if settlement is None and not payments:
-        _unflag_if_done(store, merchant_id, last_paid_seen)
-        return None
-    if settlement is None:
+    if settlement is None and payments:
         settlement = store.open_settlement(
             Settlement(
                 id=sid,
@@ -81,41 +97,163 @@ def settle_merchant(
                 created_at=iso(utcnow()),
             )
         )
-    if settlement.status is SettlementStatus.OPEN:
+    if settlement is not None and settlement.status is SettlementStatus.OPEN:
         for payment in payments:
             fee, net = split(payment.amount, merchant.fee)
             store.settle_payment(payment, sid, fee, net)
+    earlier = [due.id for due in store.payouts_due(merchant_id) if due.id != sid]
+    for other in earlier:
+        advance_settlement(store, other, merchant, payout, day.isoformat())
+    if settlement is not None:
+        settlement = advance_settlement(store, sid, merchant, payout, day.isoformat())
+    if settlement is not None:
+        logger.info(
+            "merchant settled",
+            extra={
+                "settlement_id": sid,
+                "status": settlement.status.value,
+                "payments": settlement.payment_count,
+                "gross": settlement.gross,
+                "fee": settlement.fee,
+                "net": settlement.net,
+            },
+        )
+    _unflag_if_done(store, merchant_id, last_paid_seen, settlement)
+    return settlement
+
+
+def advance_settlement(
+    store: Store, sid: str, merchant: Merchant, payout: PayoutProvider, run_day: str
+) -> Settlement | None:
+    """Move one settlement as far along its state machine as this run can; every move conditional.
+
+    open -> pending | held; held -> pending (IBAN valid again); pending | failed -> submitted
+    (attempt n+1 sent to the provider first, so a crash in between re-sends the same attempt, which
+    the provider answers without paying again); submitted -> paid | failed (the provider's word).
+    A settlement that fails in this run is retried by the next run, not this one.
+    """
+    settlement = store.get_settlement(sid)
+    if settlement is None:
+        return None
+    if settlement.status is SettlementStatus.OPEN:
         if iban_is_valid(settlement.iban):
             store.move_settlement(sid, SettlementStatus.OPEN, SettlementStatus.PENDING)
         else:
             store.move_settlement(
-                sid,
-                SettlementStatus.OPEN,
-                SettlementStatus.HELD,
-                held_reason="the merchant's IBAN is not valid",
+                sid, SettlementStatus.OPEN, SettlementStatus.HELD, held_reason=HELD_INVALID_IBAN
             )
         settlement = store.get_settlement(sid) or settlement
-    if settlement.status is SettlementStatus.PENDING:
-        reference = payout.pay(settlement)
+    if settlement.status is SettlementStatus.HELD and iban_is_valid(merchant.iban):
         store.move_settlement(
-            sid, SettlementStatus.PENDING, SettlementStatus.PAID, payout_reference=reference
+            sid,
+            SettlementStatus.HELD,
+            SettlementStatus.PENDING,
+            iban=merchant.iban,
+            remove=["held_reason"],
         )
         settlement = store.get_settlement(sid) or settlement
-    logger.info(
-        "merchant settled",
-        extra={
-            "settlement_id": sid,
-            "status": settlement.status.value,
-            "payments": settlement.payment_count,
-            "gross": settlement.gross,
-            "fee": settlement.fee,
-            "net": settlement.net,
-        },
-    )
-    _unflag_if_done(store, merchant_id, last_paid_seen)
+    if settlement.status in (SettlementStatus.PENDING, SettlementStatus.FAILED):
+        settlement = _submit(store, settlement, merchant, payout, run_day)
+    if settlement.status is SettlementStatus.SUBMITTED:
+        settlement = check_submitted(store, settlement, payout)
     return settlement
 
 
-def _unflag_if_done(store: Store, merchant_id: str, last_paid_seen: str | None) -> None:
-    if not store.has_unsettled_payments(merchant_id):
-        store.clear_unsettled_flag(merchant_id, last_paid_seen)
+def _submit(
+    store: Store, settlement: Settlement, merchant: Merchant, payout: PayoutProvider, run_day: str
+) -> Settlement:
+    attempt = settlement.payout_attempts + 1
+    iban = settlement.iban
+    if settlement.status is SettlementStatus.FAILED and iban_is_valid(merchant.iban):
+        iban = merchant.iban  # a retry goes to the account the merchant has now
+    order = settlement.model_copy(update={"iban": iban})
+    try:
+        receipt = payout.submit(order, attempt=attempt, day=run_day)
+    except PayoutDeferred as exc:
+        logger.info("payout deferred", extra={"settlement_id": settlement.id, "reason": str(exc)})
+        return settlement
+    store.move_settlement(
+        settlement.id,
+        settlement.status,
+        SettlementStatus.SUBMITTED,
+        attempts=settlement.payout_attempts,
+        payout_attempts=attempt,
+        payout_reference=receipt.reference,
+        iban=iban,
+        submitted_at=iso(utcnow()),
+        remove=["failure_reason"],
+    )
+    current = store.get_settlement(settlement.id) or settlement
+    if receipt.confirmed and current.status is SettlementStatus.SUBMITTED:
+        if store.move_settlement(
+            settlement.id,
+            SettlementStatus.SUBMITTED,
+            SettlementStatus.PAID,
+            attempts=attempt,
+            paid_at=iso(utcnow()),
+        ):
+            logger.info("payout paid", extra={"settlement_id": settlement.id, "attempt": attempt})
+        current = store.get_settlement(settlement.id) or current
+    return current
+
+
+def check_submitted(store: Store, settlement: Settlement, payout: PayoutProvider) -> Settlement:
+    """A submitted settlement moved to what its provider says of its latest attempt."""
+    if settlement.status is not SettlementStatus.SUBMITTED:
+        return settlement
+    outcome = payout.status(settlement)
+    attempts = settlement.payout_attempts
+    if outcome is PayoutStatus.PAID:
+        store.move_settlement(
+            settlement.id,
+            SettlementStatus.SUBMITTED,
+            SettlementStatus.PAID,
+            attempts=attempts,
+            paid_at=iso(utcnow()),
+        )
+    elif outcome is PayoutStatus.FAILED:
+        reason = payout.failure_reason(settlement) or "the bank did not make the transfer"
+        store.move_settlement(
+            settlement.id,
+            SettlementStatus.SUBMITTED,
+            SettlementStatus.FAILED,
+            attempts=attempts,
+            failure_reason=reason,
+        )
+        logger.warning(
+            "payout failed; the next run retries it",
+            extra={"settlement_id": settlement.id, "attempt": attempts, "reason": reason},
+        )
+    else:
+        return settlement
+    return store.get_settlement(settlement.id) or settlement
+
+
+def confirm_bank_batch(
+    store: Store, day: str, failed: dict[str, str], payout: PayoutProvider
+) -> list[Settlement]:
+    """The operator's record of the bank's answer on a day's issued batch file.
+
+    Every line is paid except the settlements named in `failed` (id -> reason); their submitted
+    settlements move to paid or failed at once (a failed one is retried by the next settle run).
+    """
+    from paylink.bank_batch import record_bank_answers
+
+    record_bank_answers(store, day, failed)
+    file = store.get_batch_file(day) or {}
+    moved = []
+    for entry in file.get("lines", []):
+        settlement = store.get_settlement(str(entry["settlement_id"]))
+        if settlement is not None and settlement.payout_attempts == int(entry["attempt"]):
+            moved.append(check_submitted(store, settlement, payout))
+    return moved
+
+
+def _unflag_if_done(
+    store: Store, merchant_id: str, last_paid_seen: str | None, settlement: Settlement | None
+) -> None:
+    if settlement is not None and settlement.status is not SettlementStatus.PAID:
+        return  # stays on the list of merchants to visit until its payout is done
+    if store.has_unsettled_payments(merchant_id) or store.payouts_due(merchant_id):
+        return
+    store.clear_unsettled_flag(merchant_id, last_paid_seen)

@@ -11,7 +11,10 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
-  PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record
+  SETTLEMENT#{sid}/SETTLEMENT   also gsi3 MERCHANT#{id}#PAYOUTS_DUE/{date}#{sid} until it is paid
+  PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record (one per settlement)
+  PAYOUT#{sid}/ATTEMPT#{n}      a bank batch line, attempt n; gsi1 BATCH#{day}/{sid}#{n}
+  BATCH#{day}/FILE              a bank batch file as issued to the operator (immutable)
   GATEWAY#{name}/CIRCUIT        a gateway's circuit breaker
   GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
   GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice)
@@ -35,6 +38,7 @@ from typing import Any
 from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, ValidationFailed
 from paylink.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
 from paylink.models import (
+    SETTLEMENT_MOVES,
     Link,
     Merchant,
     Payment,
@@ -727,12 +731,18 @@ class Store:
         return str(item["last_paid_at"]) if item and item.get("last_paid_at") else None
 
     def open_settlement(self, settlement: Settlement) -> Settlement:
-        """Create the settlement of a merchant's business day, or return the one already there."""
+        """Create the settlement of a merchant's business day, or return the one already there.
+
+        Until it is paid it stays on the merchant's PAYOUTS_DUE list (gsi3), so a later run
+        finishes it whatever state a crash or a failed payout left it in.
+        """
         item = {
             "pk": f"SETTLEMENT#{settlement.id}",
             "sk": "SETTLEMENT",
             "gsi1pk": f"MERCHANT#{settlement.merchant_id}#SETTLEMENTS",
             "gsi1sk": f"{settlement.date}#{settlement.id}",
+            "gsi3pk": f"MERCHANT#{settlement.merchant_id}#PAYOUTS_DUE",
+            "gsi3sk": f"{settlement.date}#{settlement.id}",
             **settlement.model_dump(mode="json"),
         }
         try:
@@ -788,19 +798,40 @@ class Store:
         return self._transact_once(items)
 
     def move_settlement(
-        self, settlement_id: str, expected: SettlementStatus, target: SettlementStatus, **fields: str
+        self,
+        settlement_id: str,
+        expected: SettlementStatus,
+        target: SettlementStatus,
+        *,
+        attempts: int | None = None,
+        remove: Sequence[str] = (),
+        **fields: str | int,
     ) -> bool:
-        """Conditional status change of a settlement; False if it was not in `expected`."""
+        """Conditional status change of a settlement; False if it was not in `expected`.
+
+        Only moves of SETTLEMENT_MOVES are allowed. With `attempts`, the stored payout attempt
+        count must also be that number. A paid settlement leaves the PAYOUTS_DUE list.
+        """
+        if target not in SETTLEMENT_MOVES.get(expected, frozenset()):
+            raise ValueError(f"a settlement does not move from {expected.value} to {target.value}")
         sets = ["#s = :target"] + [f"{name} = :{name}" for name in fields]
-        values = {":target": target.value, ":expected": expected.value} | {
+        values: dict[str, Any] = {":target": target.value, ":expected": expected.value} | {
             f":{k}": v for k, v in fields.items()
         }
+        removes = list(remove) + (["gsi3pk", "gsi3sk"] if target is SettlementStatus.PAID else [])
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        condition = "#s = :expected"
+        if attempts is not None:
+            values[":attempts"] = attempts
+            condition += " AND (payout_attempts = :attempts" + (
+                " OR attribute_not_exists(payout_attempts))" if attempts == 0 else ")"
+            )
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"pk": f"SETTLEMENT#{settlement_id}", "sk": "SETTLEMENT"},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#s = :expected",
+                UpdateExpression=expression,
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,
             )
@@ -819,6 +850,13 @@ class Store:
         items, next_key = self._query_page("gsi1", "gsi1pk", pk, cursor, newest_first=True)
         return [Settlement.model_validate(i) for i in items], encode_cursor(next_key)
 
+    def payouts_due(self, merchant_id: str) -> list[Settlement]:
+        """A merchant's settlements not yet paid (open, pending, submitted, failed, held), oldest first."""
+        return [
+            Settlement.model_validate(i)
+            for i in self._query_all("gsi3", "gsi3pk", f"MERCHANT#{merchant_id}#PAYOUTS_DUE")
+        ]
+
     def payments_of_settlement(self, settlement_id: str) -> list[Payment]:
         return [
             Payment.model_validate(i)
@@ -826,11 +864,19 @@ class Store:
         ]
 
     def record_payout(self, settlement_id: str, record: dict[str, Any]) -> dict[str, Any]:
-        """The sandbox payout provider's ledger: one payout per settlement, whatever the retries."""
+        """The sandbox payout provider's ledger: one payout per settlement, whatever the retries.
+
+        `record["attempt"]` replaces the record only when the one there failed at an earlier
+        attempt; a paid record, or one of the same attempt, is returned as it is.
+        """
         item = {"pk": f"PAYOUT#{settlement_id}", "sk": "PAYOUT", **record}
         try:
             self.client.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                TableName=self.table,
+                Item=_clean(item),
+                ConditionExpression="attribute_not_exists(pk) OR (#st = :failed AND attempt < :attempt)",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={":failed": "failed", ":attempt": record["attempt"]},
             )
             return record
         except Exception as exc:
@@ -842,6 +888,93 @@ class Store:
 
     def get_payout(self, settlement_id: str) -> dict[str, Any] | None:
         return self._get(f"PAYOUT#{settlement_id}", "PAYOUT", consistent=True)
+
+    def add_batch_line(self, day: str, line: dict[str, Any]) -> dict[str, Any] | None:
+        """Put attempt `line["attempt"]` of a settlement's transfer into the bank batch of `day`.
+
+        Once per (settlement, attempt): a repeat returns the line already there. A new attempt
+        goes in only after the previous one failed. None when the day's file was already issued
+        (the line must wait for a later batch).
+        """
+        sid, attempt = str(line["settlement_id"]), int(line["attempt"])
+        key = {"pk": f"PAYOUT#{sid}", "sk": f"ATTEMPT#{attempt:04d}"}
+        existing = self._get(key["pk"], key["sk"], consistent=True)
+        if existing:
+            return existing
+        item = {**key, "gsi1pk": f"BATCH#{day}", "gsi1sk": f"{sid}#{attempt:04d}", "day": day, **line}
+        checks: list[dict[str, Any]] = [
+            self._put(_clean(item), condition="attribute_not_exists(pk)"),
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"BATCH#{day}", "sk": "FILE"},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        if attempt > 1:
+            checks.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"PAYOUT#{sid}", "sk": f"ATTEMPT#{attempt - 1:04d}"},
+                        "ConditionExpression": "#st = :failed",
+                        "ExpressionAttributeNames": {"#st": "status"},
+                        "ExpressionAttributeValues": {":failed": "failed"},
+                    }
+                }
+            )
+        if self._transact_once(checks):
+            return line | {"day": day}
+        existing = self._get(key["pk"], key["sk"], consistent=True)
+        if existing:
+            return existing
+        if self.get_batch_file(day) is not None:
+            return None
+        raise Conflict(f"attempt {attempt} of {sid}: the previous attempt did not fail")
+
+    def batch_line(self, settlement_id: str, attempt: int) -> dict[str, Any] | None:
+        return self._get(f"PAYOUT#{settlement_id}", f"ATTEMPT#{attempt:04d}", consistent=True)
+
+    def batch_lines(self, day: str) -> list[dict[str, Any]]:
+        """The lines of a day's bank batch, by settlement id and attempt (a stable order)."""
+        return list(self._query_all("gsi1", "gsi1pk", f"BATCH#{day}"))
+
+    def close_batch_line(self, settlement_id: str, attempt: int, status: str, reason: str | None) -> bool:
+        """The bank's answer on one line: `paid` or `failed`, once; False if it was answered before."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"PAYOUT#{settlement_id}", "sk": f"ATTEMPT#{attempt:04d}"},
+                UpdateExpression="SET #st = :status" + (", failure_reason = :reason" if reason else ""),
+                ConditionExpression="#st = :submitted",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={":status": status, ":submitted": "submitted"}
+                | ({":reason": reason} if reason else {}),
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def issue_batch_file(self, day: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Freeze a day's bank batch file (text, count, control total); the first issue stands."""
+        item = {"pk": f"BATCH#{day}", "sk": "FILE", **record}
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+            return record
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        existing = self.get_batch_file(day)
+        assert existing is not None
+        return existing
+
+    def get_batch_file(self, day: str) -> dict[str, Any] | None:
+        return self._get(f"BATCH#{day}", "FILE", consistent=True)
 
     # ---- helpers ----------------------------------------------------------------------------
 
