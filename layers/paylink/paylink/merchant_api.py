@@ -17,6 +17,7 @@ from paylink.errors import NotFound, ValidationFailed
 from paylink.http import base_url, json_response
 from paylink.models import LinkCreate, LinkUpdate, Merchant, Payment, PaymentStatus, Settlement, iso
 from paylink.settings import get_settings
+from paylink.settlement import expected_settlement_date
 from paylink.store import get_store
 from paylink.validation import parse
 
@@ -26,6 +27,10 @@ CSV_COLUMNS = [
     "gateway", "gateway_reference", "card_mask", "payer_name", "payer_phone", "payer_email", "reference",
     "settlement_id", "failure_reason",
 ]  # fmt: skip
+
+INTERNAL_PAYMENT_FIELDS = {
+    "merchant_id", "gateway_token", "merchant_name", "lang", "redirected_at", "gateway_refs", "holds_slot",
+}  # fmt: skip
 
 SETTLEMENT_CSV_COLUMNS = [
     "id", "date", "status", "payment_count", "gross", "fee", "net", "iban", "payout_reference",
@@ -60,9 +65,15 @@ def update_link(merchant: Merchant, code: str, body: Any, event: Any) -> dict[st
 
 
 def public_payment(payment: Payment) -> dict[str, Any]:
-    return payment.model_dump(
-        mode="json", exclude={"merchant_id", "gateway_token", "merchant_name", "lang", "redirected_at"}
-    )
+    """A payment as the merchant API shows it; a paid one says which business day pays it out."""
+    data = payment.model_dump(mode="json", exclude=INTERNAL_PAYMENT_FIELDS)
+    data["expected_settlement_date"] = None
+    if payment.status is PaymentStatus.PAID and payment.paid_at:
+        settings = get_settings()
+        data["expected_settlement_date"] = expected_settlement_date(
+            payment.paid_at, tz=settings.timezone, country=settings.country
+        )
+    return data
 
 
 def public_settlement(settlement: Settlement) -> dict[str, Any]:

@@ -220,6 +220,10 @@ class Link(BaseModel):
     paid_count: int = 0
     paid_total: int = 0
     open_slots: int | None = None  # with max_payments: units neither sold nor held by a payment in flight
+    # A snapshot of the merchant's limits and gateway choice, so a checkout reads one item.
+    merchant_per_payment_cap: int | None = None
+    merchant_daily_cap: int | None = None
+    merchant_gateways: list[str] | None = None
 
     def status(self, now: datetime | None = None) -> LinkStatus:
         """What a buyer opening the link would meet."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from paylink.business_calendar import is_business_day, local_date, start_of_day_utc
+from paylink.business_calendar import is_business_day, local_date, next_business_day, start_of_day_utc
 from paylink.ids import settlement_id
 from paylink.merchants import iban_is_valid
 from paylink.models import Merchant, Settlement, SettlementStatus, iso, utcnow
@@ -35,6 +35,13 @@ class SettleReport:
     date: str
     business_day: bool
     settlements: list[dict[str, Any]] = field(default_factory=list)
+
+
+def expected_settlement_date(paid_at: str, *, tz: str, country: str) -> str:
+    """The business day whose settlement will carry a payment paid at `paid_at` (ISO): the first
+    business day after its calendar day in `tz`."""
+    paid_day = local_date(datetime.fromisoformat(paid_at), tz)
+    return next_business_day(paid_day, country).isoformat()
 
 
 def business_day_of(event: dict[str, Any], tz: str) -> date:

@@ -19,7 +19,7 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
   GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice)
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
-While a payment waits for its gateway, gsi3 holds PENDING#{shard}/{redirected_at}#{id}: the
+While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 """
 
@@ -259,28 +259,21 @@ class Store:
     # ---- checkout ---------------------------------------------------------------------------
 
     def checkout_context(
-        self, merchant_id: str, day: str, gateways: Sequence[str], buckets: Sequence[str]
-    ) -> tuple[Merchant | None, int, dict[str, GatewayHealth]]:
-        """In one read: the merchant, its reserved amount for `day`, and each gateway's health."""
-        keys = [
-            {"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
-            {"pk": f"DAILY#{merchant_id}#{day}", "sk": "DAILY"},
-        ]
+        self, code: str, gateways: Sequence[str], buckets: Sequence[str]
+    ) -> tuple[Link | None, dict[str, GatewayHealth]]:
+        """In one read: the link (with its merchant's limits) and each gateway's health."""
+        keys = [{"pk": f"LINK#{code}", "sk": "LINK"}]
         for name in gateways:
             keys.append({"pk": f"GATEWAY#{name}", "sk": "CIRCUIT"})
             keys.extend({"pk": f"GATEWAY#{name}", "sk": f"HEALTH#{bucket}"} for bucket in buckets)
-        items = self._batch_get(keys)
-        merchant, reserved = None, 0
+        link = None
         healths = {name: GatewayHealth(name) for name in gateways}
-        for item in items:
-            pk, sk = item["pk"], item["sk"]
-            if sk == "PROFILE":
-                merchant = Merchant.model_validate(item)
-            elif sk == "DAILY":
-                reserved = int(item.get("reserved", 0))
-            elif pk.startswith("GATEWAY#"):
-                self._apply_health_item(healths[pk.removeprefix("GATEWAY#")], item)
-        return merchant, reserved, healths
+        for item in self._batch_get(keys):
+            if item["sk"] == "LINK":
+                link = Link.model_validate(item)
+            else:
+                self._apply_health_item(healths[item["pk"].removeprefix("GATEWAY#")], item)
+        return link, healths
 
     def gateway_healths(self, gateways: Sequence[str], buckets: Sequence[str]) -> dict[str, GatewayHealth]:
         """Each gateway's circuit and recent buckets (for the probe)."""
@@ -390,33 +383,18 @@ class Store:
         if items:
             self.client.transact_write_items(TransactItems=items)
 
-    def record_redirected_payment(
-        self,
-        payment: Payment,
-        day: str,
-        daily_cap: int | None,
-        extra_items: Sequence[dict[str, Any]] = (),
-    ) -> None:
-        """Store a payment that holds a gateway token, its token index, its share of the daily cap,
-        and (for a link with stock) the unit it holds, plus `extra_items`; all or nothing.
+    def reserve_payment(self, payment: Payment, day: str, daily_cap: int | None) -> None:
+        """Record a new payment (`created`) with its share of the daily cap and, for a link with
+        stock, the unit it holds; all or nothing, before any gateway is asked.
 
         Raises LimitExceeded when the daily cap would be passed, PaymentInProgress when the last
-        units are held by other payments in flight.
+        units are held by other payments in flight. A payment left `created` (a crash before the
+        gateway answered) is expired by the reconciler, which gives its reservations back.
         """
-        if not (payment.gateway and payment.gateway_token):
-            raise ValueError("a redirected payment needs its gateway and token")
         item = self._payment_item(payment)
-        item |= {"gsi3pk": pending_shard(payment.id), "gsi3sk": f"{payment.redirected_at}#{payment.id}"}
+        item |= {"gsi3pk": pending_shard(payment.id), "gsi3sk": f"{payment.created_at}#{payment.id}"}
         items = [
             self._put(_clean(item), condition="attribute_not_exists(pk)"),
-            self._put(
-                {
-                    "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
-                    "sk": "GWTOKEN",
-                    "payment_id": payment.id,
-                },
-                condition="attribute_not_exists(pk)",
-            ),
             self._reserve_daily(payment.merchant_id, day, payment.amount, daily_cap),
         ]
         if payment.holds_slot:
@@ -431,24 +409,53 @@ class Store:
                     }
                 }
             )
-        items.extend(extra_items)
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as exc:
             codes = _cancellation_codes(exc) if _is_conditional_failure(exc) else []
-            if codes[2:3] == ["ConditionalCheckFailed"]:
+            if codes[1:2] == ["ConditionalCheckFailed"]:
                 raise LimitExceeded(
                     "this payment would pass the merchant's daily limit",
                     fields={"amount": "over the daily limit"},
                 ) from exc
-            if payment.holds_slot and codes[3:4] == ["ConditionalCheckFailed"]:
+            if payment.holds_slot and codes[2:3] == ["ConditionalCheckFailed"]:
                 raise PaymentInProgress("another payment for this link is in progress") from exc
             raise
 
-    def record_failed_payment(self, payment: Payment, extra_items: Sequence[dict[str, Any]] = ()) -> None:
-        """Store a payment that never reached a gateway (no healthy gateway), for the record."""
-        items = [self._put(_clean(self._payment_item(payment)), condition="attribute_not_exists(pk)")]
-        self.client.transact_write_items(TransactItems=[*items, *extra_items])
+    def record_redirect(self, payment: Payment, extra_items: Sequence[dict[str, Any]] = ()) -> bool:
+        """A created payment got its gateway token: `created -> redirected`, with its token index
+        (and `extra_items`, the gateways' health); False if the payment had already moved."""
+        if not (payment.gateway and payment.gateway_token and payment.redirected_at):
+            raise ValueError("a redirected payment needs its gateway, token and time")
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                    "UpdateExpression": "SET #s = :redirected, gateway = :gw, gateway_token = :token, "
+                    "redirected_at = :at",
+                    "ConditionExpression": "#s = :created",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":redirected": PaymentStatus.REDIRECTED.value,
+                        ":created": PaymentStatus.CREATED.value,
+                        ":gw": payment.gateway,
+                        ":token": payment.gateway_token,
+                        ":at": payment.redirected_at,
+                    },
+                }
+            },
+            self._put(
+                {
+                    "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
+                    "sk": "GWTOKEN",
+                    "payment_id": payment.id,
+                },
+                condition="attribute_not_exists(pk)",
+            ),
+            *extra_items,
+        ]
+        return self._transact_once(items)
 
     def _reserve_daily(self, merchant_id: str, day: str, amount: int, cap: int | None) -> dict[str, Any]:
         update: dict[str, Any] = {
@@ -566,7 +573,14 @@ class Store:
             raise
         return PaidResult.CREDITED
 
-    def mark_unpaid(self, payment: Payment, status: PaymentStatus, reason: str, day: str) -> bool:
+    def mark_unpaid(
+        self,
+        payment: Payment,
+        status: PaymentStatus,
+        reason: str,
+        day: str,
+        extra_items: Sequence[dict[str, Any]] = (),
+    ) -> bool:
         """Move a payment to failed/cancelled/expired, giving back its share of the daily cap and the
         unit of stock it held, once; False if it had already moved."""
         items: list[dict[str, Any]] = [
@@ -606,44 +620,24 @@ class Store:
                 }
             )
         try:
-            self.client.transact_write_items(TransactItems=items)
+            self.client.transact_write_items(TransactItems=[*items, *extra_items])
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
             codes = _cancellation_codes(exc)
             if codes[0:1] == ["ConditionalCheckFailed"]:
                 return False
-            if codes[2:3] == ["ConditionalCheckFailed"]:  # stock removed meanwhile: nothing to give back
-                return self.mark_unpaid(payment.model_copy(update={"holds_slot": False}), status, reason, day)
+            if payment.holds_slot and codes[2:3] == ["ConditionalCheckFailed"]:
+                # the link's stock was removed meanwhile: there is no unit to give back
+                without_slot = payment.model_copy(update={"holds_slot": False})
+                return self.mark_unpaid(without_slot, status, reason, day, extra_items)
             raise
         return True
 
-    def mark_reversed(self, payment: Payment, reason: str) -> bool:
-        """A paid payment whose money the gateway gave back (sold out meanwhile): paid -> reversed."""
-        return self._transact_once(
-            [
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
-                        "UpdateExpression": "SET #s = :target, failure_reason = :reason "
-                        "REMOVE gsi3pk, gsi3sk",
-                        "ConditionExpression": "#s = :paid",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {
-                            ":target": PaymentStatus.REVERSED.value,
-                            ":reason": reason,
-                            ":paid": PaymentStatus.PAID.value,
-                        },
-                    }
-                }
-            ]
-        )
-
-    def waiting_payments(self, redirected_before: str) -> Iterator[Payment]:
-        """Payments still waiting for their gateway, sent there before the ISO instant given."""
+    def waiting_payments(self, started_before: str) -> Iterator[Payment]:
+        """Payments not yet decided (created or at their gateway), started before the ISO instant."""
         for shard in range(PENDING_SHARDS):
-            for item in self._query_all("gsi3", "gsi3pk", f"PENDING#{shard}", sk_below=redirected_before):
+            for item in self._query_all("gsi3", "gsi3pk", f"PENDING#{shard}", sk_below=started_before):
                 yield Payment.model_validate(item)
 
     def record_return_attempt(self, gateway: str, reason: str, now: datetime, **details: str | None) -> None:
