@@ -114,23 +114,24 @@ def test_a_friday_settles_nothing(api, paid_link):
 
 
 def test_a_crash_after_some_payments_resumes_without_paying_twice(api, paid_link, store, monkeypatch):
-    # Given a run that crashes after moving the first payment into the settlement
+    # Given a run, one payment per page, that crashes after moving the first payment in
     import paylink.store
 
-    real = paylink.store.Store.settle_payment
-    moved = []
+    monkeypatch.setattr(paylink.store, "SETTLE_PAGE", 1)
+    real = paylink.store.Store._settle_items
+    pages = []
 
-    def crash_after_first(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if moved:
+    def crash_on_second_page(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        pages.append(1)
+        if len(pages) == 2:
             raise RuntimeError("crash")
-        moved.append(real(self, *args, **kwargs))
-        return moved[-1]
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(paylink.store.Store, "settle_payment", crash_after_first)
+    monkeypatch.setattr(paylink.store.Store, "_settle_items", crash_on_second_page)
     day = _next_business_day_after_today()
     with pytest.raises(RuntimeError):
         _settle(api, day)
-    monkeypatch.setattr(paylink.store.Store, "settle_payment", real)
+    monkeypatch.setattr(paylink.store.Store, "_settle_items", real)
     # When the settlement runs again
     _settle(api, day)
     # Then one settlement holds both payments once, and one payout of its net was made
@@ -138,6 +139,29 @@ def test_a_crash_after_some_payments_resumes_without_paying_twice(api, paid_link
     assert settlement["payment_count"] == 2
     assert settlement["gross"] == 2 * 1_234_560
     assert store.get_payout(settlement["id"])["amount"] == settlement["net"]
+
+
+def test_a_page_meeting_a_payment_already_settled_moves_the_rest_one_by_one(api, paid_link, store):
+    # Given an open settlement into which another run already moved one of two payments
+    from paylink.ids import settlement_id
+    from paylink.models import Settlement, SettlementStatus, iso, utcnow
+
+    merchant_id = store.get_link(paid_link["code"]).merchant_id
+    day = _next_business_day_after_today()
+    sid = settlement_id(merchant_id, day)
+    opened = Settlement(
+        id=sid, merchant_id=merchant_id, date=day, status=SettlementStatus.OPEN,
+        iban="IR062960000000100324200001", created_at=iso(utcnow()),
+    )  # fmt: skip
+    store.open_settlement(opened)
+    first, second = list(store.unsettled_payments(merchant_id, before="9999"))
+    assert store.settle_payments([(first, 100, first.amount - 100)], sid) == 1
+    # When a page holding both is written
+    moved = store.settle_payments([(first, 100, first.amount - 100), (second, 100, second.amount - 100)], sid)
+    # Then only the second moves, and the totals count each payment once
+    assert moved == 1
+    settlement = store.get_settlement(sid)
+    assert (settlement.payment_count, settlement.gross) == (2, first.amount + second.amount)
 
 
 def test_a_merchant_with_an_invalid_iban_is_held(api, store, gateways):

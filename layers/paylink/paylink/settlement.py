@@ -91,7 +91,8 @@ def settle_merchant(
         return None
     last_paid_seen = store.last_paid_at(merchant_id)
     sid = settlement_id(merchant_id, day.isoformat())
-    payments = list(store.unsettled_payments(merchant_id, before=cutoff))
+    unsettled = list(store.unsettled_payments(merchant_id))  # one query: due now, and later ones
+    payments = [p for p in unsettled if (p.paid_at or "") < cutoff]
     settlement = store.get_settlement(sid)
     if settlement is None and payments:
         settlement = store.open_settlement(
@@ -104,13 +105,16 @@ def settle_merchant(
                 created_at=iso(utcnow()),
             )
         )
+    moved = 0
     if settlement is not None and settlement.status is SettlementStatus.OPEN:
-        for payment in payments:
-            fee, net = split(payment.amount, merchant.fee)
-            store.settle_payment(payment, sid, fee, net)
+        moved = store.settle_payments([(p, *split(p.amount, merchant.fee)) for p in payments], sid)
+    # Payments of later days, or of this day arriving after its settlement closed, wait for a later run.
+    payments_left = len(unsettled) > moved
     earlier = [due.id for due in store.payouts_due(merchant_id) if due.id != sid]
+    earlier_unpaid = False
     for other in earlier:
-        advance_settlement(store, other, merchant, payout, day.isoformat())
+        advanced = advance_settlement(store, other, merchant, payout, day.isoformat())
+        earlier_unpaid |= advanced is not None and advanced.status is not SettlementStatus.PAID
     if settlement is not None:
         settlement = advance_settlement(store, sid, merchant, payout, day.isoformat())
     if settlement is not None:
@@ -125,7 +129,8 @@ def settle_merchant(
                 "net": settlement.net,
             },
         )
-    _unflag_if_done(store, merchant_id, last_paid_seen, settlement)
+    if not (payments_left or earlier_unpaid):
+        _unflag_if_done(store, merchant_id, last_paid_seen, settlement)
     return settlement
 
 
@@ -259,8 +264,11 @@ def confirm_bank_batch(
 def _unflag_if_done(
     store: Store, merchant_id: str, last_paid_seen: str | None, settlement: Settlement | None
 ) -> None:
+    """Take the merchant off the list to visit once nothing is left: no payment waiting, no payout due.
+
+    The caller has already seen no payment for a later day and no earlier payout left unpaid;
+    a payment paid since it looked keeps the flag (the condition on last_paid_at).
+    """
     if settlement is not None and settlement.status is not SettlementStatus.PAID:
         return  # stays on the list of merchants to visit until its payout is done
-    if store.has_unsettled_payments(merchant_id) or store.payouts_due(merchant_id):
-        return
     store.clear_unsettled_flag(merchant_id, last_paid_seen)

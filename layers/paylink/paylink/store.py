@@ -53,6 +53,7 @@ from paylink.settings import get_settings
 UNSETTLED_MERCHANTS = "UNSETTLED"
 PAGE_SIZE = 50
 PENDING_SHARDS = 8
+SETTLE_PAGE = 99  # payments per settlement transaction (DynamoDB allows 100 items: 99 + the totals)
 HEALTH_TTL_SECONDS = 86_400
 RETURN_RECORD_TTL_SECONDS = 90 * 86_400
 
@@ -687,20 +688,10 @@ class Store:
         for item in self._query_all("gsi1", "gsi1pk", UNSETTLED_MERCHANTS):
             yield str(item["merchant_id"] if "merchant_id" in item else item["id"])
 
-    def unsettled_payments(self, merchant_id: str, before: str) -> Iterator[Payment]:
-        """A merchant's paid, unsettled payments paid before the ISO instant `before`, oldest first."""
+    def unsettled_payments(self, merchant_id: str, before: str | None = None) -> Iterator[Payment]:
+        """A merchant's paid, unsettled payments (paid before the ISO instant `before`), oldest first."""
         for item in self._query_all("gsi3", "gsi3pk", f"MERCHANT#{merchant_id}#UNSETTLED", sk_below=before):
             yield Payment.model_validate(item)
-
-    def has_unsettled_payments(self, merchant_id: str) -> bool:
-        answer = self.client.query(
-            TableName=self.table,
-            IndexName="gsi3",
-            KeyConditionExpression="gsi3pk = :pk",
-            ExpressionAttributeValues={":pk": f"MERCHANT#{merchant_id}#UNSETTLED"},
-            Limit=1,
-        )
-        return bool(answer.get("Items"))
 
     def clear_unsettled_flag(self, merchant_id: str, last_paid_at_seen: str | None) -> None:
         """Unflag a merchant unless a payment was paid since we looked (then it stays flagged)."""
@@ -753,7 +744,34 @@ class Store:
 
     def settle_payment(self, payment: Payment, settlement_id: str, fee: int, net: int) -> bool:
         """Move one paid payment into an open settlement and add it to its totals, atomically, once."""
-        items = [
+        return self._transact_once(self._settle_items([(payment, fee, net)], settlement_id))
+
+    def settle_payments(self, entries: Sequence[tuple[Payment, int, int]], settlement_id: str) -> int:
+        """Move paid payments (with their fee and net) into an open settlement, a page at a time.
+
+        Each page is one transaction: every payment's conditional move and the settlement's
+        totals grow together or not at all. A page that meets a payment already moved (another
+        run got there) is done again one payment at a time. Returns how many this call moved.
+        """
+        moved = 0
+        for start in range(0, len(entries), SETTLE_PAGE):
+            page = entries[start : start + SETTLE_PAGE]
+            try:
+                self.client.transact_write_items(TransactItems=self._settle_items(page, settlement_id))
+                moved += len(page)
+                continue
+            except Exception as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+                if _cancellation_codes(exc)[-1:] == ["ConditionalCheckFailed"]:
+                    return moved  # the settlement is no longer open: nothing more goes in
+            moved += sum(self.settle_payment(payment, settlement_id, fee, net) for payment, fee, net in page)
+        return moved
+
+    def _settle_items(
+        self, entries: Sequence[tuple[Payment, int, int]], settlement_id: str
+    ) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self.table,
@@ -771,25 +789,28 @@ class Store:
                         ":spk": f"SETTLEMENT#{settlement_id}",
                     },
                 }
-            },
+            }
+            for payment, fee, net in entries
+        ]
+        items.append(
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": {"pk": f"SETTLEMENT#{settlement_id}", "sk": "SETTLEMENT"},
-                    "UpdateExpression": "ADD payment_count :one, gross :gross, fee :fee, net :net",
+                    "UpdateExpression": "ADD payment_count :count, gross :gross, fee :fee, net :net",
                     "ConditionExpression": "#s = :open",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": {
-                        ":one": 1,
-                        ":gross": payment.amount,
-                        ":fee": fee,
-                        ":net": net,
+                        ":count": len(entries),
+                        ":gross": sum(payment.amount for payment, _, _ in entries),
+                        ":fee": sum(fee for _, fee, _ in entries),
+                        ":net": sum(net for _, _, net in entries),
                         ":open": SettlementStatus.OPEN.value,
                     },
                 }
-            },
-        ]
-        return self._transact_once(items)
+            }
+        )
+        return items
 
     def move_settlement(
         self,
