@@ -67,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated gateway names it accepts, in its order (default: all)",
     )
     create.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
+    update = commands.add_parser("update-merchant", help="change a merchant's name, IBAN, limits or gateways")
+    update.add_argument("--username", required=True)
+    update.add_argument("--name", default=None)
+    update.add_argument("--iban", default=None, help="checked with ISO 13616 mod-97")
+    update.add_argument("--per-payment-cap", type=int, default=None, help="rials")
+    update.add_argument("--daily-cap", type=int, default=None, help="rials per calendar day")
+    update.add_argument("--gateways", default=None, help="comma-separated gateway names; '' for all")
+    update.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
     batch = commands.add_parser("bank-batch", help="issue and print the bank batch file of a business day")
     batch.add_argument("--date", required=True, help="the settle run's business day, YYYY-MM-DD")
     batch.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
@@ -85,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return _bank_batch(args.date)
     if args.command == "confirm-payouts":
         return _confirm_payouts(args.date, args.failed, args.reason)
+    if args.command == "update-merchant":
+        return _update_merchant(args)
     from paylink.errors import PaylinkError
     from paylink.merchants import create_merchant
     from paylink.models import AccountType
@@ -110,6 +120,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps({"merchant_id": merchant.id, "username": merchant.username, "api_key": key}, indent=2))
     print("Keep the API key now: it is stored only as a hash and cannot be shown again.", file=sys.stderr)
+    return 0
+
+
+def _update_merchant(args: argparse.Namespace) -> int:
+    from paylink.errors import PaylinkError
+    from paylink.merchants import update_merchant
+    from paylink.store import get_store
+
+    gateways = None if args.gateways is None else [g.strip() for g in args.gateways.split(",") if g.strip()]
+    try:
+        merchant = update_merchant(
+            get_store(), args.username, name=args.name, iban=args.iban,
+            per_payment_cap=args.per_payment_cap, daily_cap=args.daily_cap, gateways=gateways,
+        )  # fmt: skip
+    except PaylinkError as exc:
+        print(json.dumps(exc.to_body(), ensure_ascii=False, indent=2), file=sys.stderr)
+        return 2
+    print(json.dumps(merchant.model_dump(mode="json", exclude={"fee"}), ensure_ascii=False, indent=2))
     return 0
 
 

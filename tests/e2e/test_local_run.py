@@ -139,3 +139,29 @@ def test_runner_prints_the_url_and_the_demo_api_key(runner: Runner):
         demo = http.get(f"{runner.url}/v1/links", headers={"Authorization": f"Bearer {DEMO_KEY}"})
         assert demo.status_code == 200
         assert len(demo.json()["items"]) == 1
+
+
+def test_a_holiday_settles_nothing_and_its_money_rolls_to_the_next_business_day(runner: Runner):
+    from datetime import timedelta
+
+    import holidays
+
+    key = runner.create_merchant("e2e_holiday", gateways="sandbox-a")
+    auth = {"Authorization": f"Bearer {key}"}
+    with _client() as http:
+        # Given a paid payment and Iran's next official holiday that is not a Friday
+        _, callback, _ = _buy(runner, http, key, "pay")
+        callback.deliver(http)
+        today = local_date(utcnow(), "Asia/Tehran")
+        official = holidays.country_holidays("IR", years=[today.year, today.year + 1])
+        holiday = next(d for d in sorted(official) if d > today + timedelta(days=1) and d.weekday() != 4)
+        # When the holiday is settled by hand
+        answer = http.post(f"{runner.url}/_local/invoke/SettleFunction", json={"date": holiday.isoformat()})
+        # Then nothing is settled that day
+        assert answer.json()["business_day"] is False
+        assert http.get(f"{runner.url}/v1/settlements", headers=auth).json()["items"] == []
+        # And the next business day settles the payment
+        after = next_business_day(holiday, "IR").isoformat()
+        http.post(f"{runner.url}/_local/invoke/SettleFunction", json={"date": after})
+        [settlement] = http.get(f"{runner.url}/v1/settlements", headers=auth).json()["items"]
+        assert (settlement["date"], settlement["gross"], settlement["status"]) == (after, AMOUNT, "paid")

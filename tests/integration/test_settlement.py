@@ -192,3 +192,27 @@ def test_bad_date_is_a_clear_error(api, aws):
     result = _settle(api, "2026-13-40")
     # Then it answers a validation error naming the field
     assert result["error"]["fields"] == {"date": "expected YYYY-MM-DD"}
+
+
+def test_an_official_holiday_settles_nothing_and_the_next_business_day_settles_all(api, paid_link):
+    # Given paid payments and the next official holiday of Iran that is not a Friday
+    from datetime import timedelta
+
+    import holidays
+
+    from paylink.business_calendar import local_date, next_business_day
+    from paylink.models import utcnow
+
+    today = local_date(utcnow(), "Asia/Tehran")
+    official = holidays.country_holidays("IR", years=[today.year, today.year + 1])
+    holiday = next(day for day in sorted(official) if day > today + timedelta(days=1) and day.weekday() != 4)
+    # When the holiday is settled
+    report = _settle(api, holiday.isoformat())
+    # Then it is not a business day and nothing is settled
+    assert report["business_day"] is False
+    assert api.get("/v1/settlements", key=TEST_API_KEY).json()["items"] == []
+    # And the next business day settles everything paid before it
+    after = next_business_day(holiday, "IR")
+    _settle(api, after.isoformat())
+    [settlement] = api.get("/v1/settlements", key=TEST_API_KEY).json()["items"]
+    assert (settlement["date"], settlement["payment_count"]) == (after.isoformat(), 2)

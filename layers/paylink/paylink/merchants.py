@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from paylink.errors import Unauthorized, ValidationFailed
+from paylink.errors import NotFound, Unauthorized, ValidationFailed
 from paylink.ids import hash_api_key, new_api_key, new_merchant_id
 from paylink.models import (
     PERSONAL_DAILY_CAP,
@@ -87,3 +87,51 @@ def authenticate(store: Store, authorization: str | None) -> Merchant:
     if merchant is None:
         raise Unauthorized("the API key is not valid")
     return merchant
+
+
+def update_merchant(
+    store: Store,
+    username: str,
+    *,
+    name: str | None = None,
+    iban: str | None = None,
+    per_payment_cap: int | None = None,
+    daily_cap: int | None = None,
+    gateways: list[str] | None = None,
+) -> Merchant:
+    """Change a merchant (an operator's act): the IBAN is checked like at creation, and the
+    snapshot of limits and gateways its links carry for the checkout is refreshed."""
+    merchant_id = store.merchant_id_for_username(username)
+    merchant = store.get_merchant(merchant_id) if merchant_id else None
+    if merchant is None:
+        raise NotFound("no such merchant")
+    changes: dict[str, object] = {}
+    fields: dict[str, str] = {}
+    if name is not None:
+        if not name.strip() or len(name) > 100:
+            fields["name"] = "required, at most 100 characters"
+        changes["name"] = name.strip()
+    if iban is not None:
+        iban = iban.replace(" ", "").upper()
+        if not iban_is_valid(iban):
+            fields["iban"] = "not a valid IBAN (ISO 13616 check failed)"
+        changes["iban"] = iban
+    if per_payment_cap is not None or daily_cap is not None:
+        if merchant.account_type is AccountType.PERSONAL and (
+            (per_payment_cap or 0) > PERSONAL_PER_PAYMENT_CAP or (daily_cap or 0) > PERSONAL_DAILY_CAP
+        ):
+            fields["account_type"] = (
+                "a personal account's limits cannot be raised; make it a business account"
+            )
+        if per_payment_cap is not None:
+            changes["per_payment_cap"] = per_payment_cap
+        if daily_cap is not None:
+            changes["daily_cap"] = daily_cap
+    if gateways is not None:
+        changes["gateways"] = gateways or None
+    if fields:
+        raise ValidationFailed("the change is not valid", fields=fields)
+    updated = merchant.model_copy(update=changes)
+    store.replace_merchant(updated)
+    store.refresh_link_snapshots(updated)
+    return updated

@@ -147,6 +147,37 @@ class Store:
                 raise Conflict("username already taken", fields={"username": "already taken"}) from exc
             raise
 
+    def replace_merchant(self, merchant: Merchant) -> None:
+        """Write a merchant's profile fields back (its settlement flags are left as they are)."""
+        fields = merchant.model_dump(mode="json", exclude={"id", "username", "created_at"})
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        sets = [f"#f{i} = :v{i}" for i, name in enumerate(fields) if fields[name] is not None]
+        removes = [f"#f{i}" for i, name in enumerate(fields) if fields[name] is None]
+        values = {f":v{i}": fields[name] for i, name in enumerate(fields) if fields[name] is not None}
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE"},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def refresh_link_snapshots(self, merchant: Merchant) -> int:
+        """Copy a merchant's name, limits and gateway choice onto every one of its links."""
+        snapshot = {
+            "merchant_name": merchant.name,
+            "merchant_per_payment_cap": merchant.per_payment_cap,
+            "merchant_daily_cap": merchant.daily_cap,
+            "merchant_gateways": merchant.gateways,
+        }
+        count = 0
+        for item in self._query_all("gsi1", "gsi1pk", f"MERCHANT#{merchant.id}#LINKS"):
+            self.update_link(merchant.id, str(item["code"]), snapshot)
+            count += 1
+        return count
+
     def get_merchant(self, merchant_id: str) -> Merchant | None:
         item = self._get(f"MERCHANT#{merchant_id}", "PROFILE")
         return Merchant.model_validate(item) if item else None
