@@ -480,6 +480,7 @@ def main() -> None:
 paylink is running locally (Ctrl-C stops it).
 
   Open a demo link:     {system.demo_link_url}
+  Demo personal page:   {system.url}/u/demo   (QR: {system.url}/u/demo/qr.svg)
   API base URL:         {system.url}
   Demo merchant:        demo (personal account)
   API key:              {system.demo_api_key}

@@ -13,6 +13,18 @@ from paylink.observability import logger
 app = APIGatewayHttpResolver()
 
 
+@app.get("/u/<username>")
+def personal_page(username: str) -> Response[str]:
+    return hosted.personal_page(username, hosted.language(query(app.current_event)))
+
+
+@app.post("/u/<username>")
+def personal_payment(username: str) -> Response[str]:
+    form = form_fields(app.current_event)
+    lang = hosted.language({**form, **query(app.current_event)})
+    return hosted.personal_submit(username, form, lang, app.current_event)
+
+
 @app.get("/<code>")
 def link_page(code: str) -> Response[str]:
     return hosted.link_page(code, hosted.language(query(app.current_event)))

@@ -64,6 +64,16 @@ def get_settlement(settlement_id: str) -> Response[str]:
     return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event))
 
 
+@app.get("/u/<username>/qr.svg")
+def personal_qr_svg(username: str) -> Response[str]:
+    return merchant_api.personal_qr(username, "svg", app.current_event)
+
+
+@app.get("/u/<username>/qr.png")
+def personal_qr_png(username: str) -> Response[str]:
+    return merchant_api.personal_qr(username, "png", app.current_event)
+
+
 @app.get("/<code>/qr.svg")
 def qr_svg(code: str) -> Response[str]:
     return merchant_api.qr(code, "svg", app.current_event)

@@ -55,6 +55,11 @@ def payable_link(store: Store, code: str, now: datetime | None = None) -> Link:
     return _payable(store.get_link(code), now)
 
 
+def payable(link: Link, now: datetime | None = None) -> Link:
+    """The link itself if a buyer may pay it now, else Gone with the reason."""
+    return _payable(link, now)
+
+
 def _payable(link: Link | None, now: datetime | None) -> Link:
     if link is None:
         raise NotFound("no such link")

@@ -43,16 +43,23 @@ def error_page(status: int, reason: str, lang: str, retry_url: str | None = None
 
 
 def _form_action(code: str, lang: str) -> str:
-    return f"/{code}?lang=en" if lang == "en" else f"/{code}"
+    from paylink.links import personal_username
+
+    username = personal_username(code)
+    path = f"/u/{username}" if username else f"/{code}"
+    return f"{path}?lang=en" if lang == "en" else path
 
 
 def _link_page(
     link: Link, lang: str, status: int, values: Mapping[str, str], errors: Mapping[str, str]
 ) -> Response[str]:
+    from paylink.links import personal_username
+
     html = _render(
         "link.html",
         lang,
         link=link,
+        personal=personal_username(link.code) is not None,
         merchant_name=link.merchant_name,
         values=dict(values),
         errors=dict(errors),
@@ -70,6 +77,30 @@ def link_page(code: str, lang: str) -> Response[str]:
     except Gone as exc:
         return error_page(410, exc.reason, lang)
     return _link_page(link, lang, 200, {}, {})
+
+
+def personal_page(username: str, lang: str) -> Response[str]:
+    """`GET /u/{username}`: the merchant's open-amount page (its hidden open link, made on first use)."""
+    from paylink.links import personal_link
+
+    try:
+        link = checkout.payable(personal_link(get_store(), username))
+    except NotFound:
+        return error_page(404, "merchant_not_found", lang)
+    except Gone as exc:
+        return error_page(410, exc.reason, lang)
+    return _link_page(link, lang, 200, {}, {})
+
+
+def personal_submit(username: str, form: Mapping[str, str], lang: str, event: Any) -> Response[str]:
+    """`POST /u/{username}`: the open-link checkout of the merchant's personal link."""
+    from paylink.links import personal_link
+
+    try:
+        link = personal_link(get_store(), username)
+    except NotFound:
+        return error_page(404, "merchant_not_found", lang)
+    return submit(link.code, form, lang, event)
 
 
 def submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Response[str]:

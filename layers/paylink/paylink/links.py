@@ -6,10 +6,13 @@ from typing import Any
 
 from paylink.errors import Conflict, NotFound, ValidationFailed
 from paylink.ids import new_link_code
-from paylink.models import Link, LinkCreate, LinkKind, LinkUpdate, Merchant, iso, utcnow
+from paylink.models import MIN_AMOUNT, Link, LinkCreate, LinkKind, LinkUpdate, Merchant, iso, utcnow
 from paylink.store import Store
 
 CODE_ATTEMPTS = 5
+# A personal page's link code: generated codes are base-62, so a "-" never collides with one.
+PERSONAL_PREFIX = "u-"
+PERSONAL_COLLECT: list[Any] = ["name", "note"]
 INTERNAL_LINK_FIELDS = {
     "merchant_id", "merchant_name", "open_slots",
     "merchant_per_payment_cap", "merchant_daily_cap", "merchant_gateways",
@@ -99,3 +102,55 @@ def public_link(link: Link, base_url: str) -> dict[str, Any]:
         "qr_png_url": f"{url}/qr.png",
         "status": link.status().value,
     }
+
+
+def personal_code(username: str) -> str:
+    return PERSONAL_PREFIX + username
+
+
+def personal_username(code: str) -> str | None:
+    """The username behind a personal page's link code; None for an ordinary link."""
+    return code.removeprefix(PERSONAL_PREFIX) if code.startswith(PERSONAL_PREFIX) else None
+
+
+def personal_link(store: Store, username: str) -> Link:
+    """The unlisted open link behind `/u/{username}`, made on first use; NotFound for no such merchant.
+
+    Its code is derived from the username, so two first visits at once make one link (conditional put).
+    """
+    from paylink.merchants import USERNAME
+
+    if not USERNAME.fullmatch(username):
+        raise NotFound("no such merchant")
+    link = store.get_link(personal_code(username))
+    if link is not None:
+        return link
+    merchant_id = store.merchant_id_for_username(username)
+    merchant = store.get_merchant(merchant_id) if merchant_id else None
+    if merchant is None:
+        raise NotFound("no such merchant")
+    return ensure_personal_link(store, merchant)
+
+
+def ensure_personal_link(store: Store, merchant: Merchant) -> Link:
+    """Create the merchant's personal open link if it is not there yet: 1,000 rials up to its cap."""
+    link = Link(
+        code=personal_code(merchant.username),
+        merchant_id=merchant.id,
+        merchant_name=merchant.name,
+        kind=LinkKind.OPEN,
+        title=merchant.name,
+        min_amount=MIN_AMOUNT,
+        max_amount=merchant.per_payment_cap,
+        collect=PERSONAL_COLLECT,
+        merchant_per_payment_cap=merchant.per_payment_cap,
+        merchant_daily_cap=merchant.daily_cap,
+        merchant_gateways=merchant.gateways,
+        created_at=iso(utcnow()),
+    )
+    if store.put_new_link(link, listed=False):
+        return link
+    existing = store.get_link(link.code)
+    if existing is None:  # pragma: no cover - a put refused for an item that is not there
+        raise Conflict("the personal page could not be made; try again")
+    return existing

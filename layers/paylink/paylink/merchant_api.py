@@ -220,11 +220,22 @@ def get_settlement(merchant: Merchant, settlement_id: str, params: dict[str, str
 
 def qr(code: str, kind: str, event: Any) -> Response[Any]:
     """The QR code image of a link's URL (public: the URL is what a buyer scans anyway)."""
-    from paylink.qr import qr_png, qr_svg
-
     if get_store().get_link(code) is None:
         raise NotFound("no such link")
-    url = f"{base_url(event)}/{code}"
+    return _qr_image(f"{base_url(event)}/{code}", kind)
+
+
+def personal_qr(username: str, kind: str, event: Any) -> Response[Any]:
+    """The QR code of a merchant's personal page `/u/{username}`."""
+    store = get_store()
+    if not merchants.USERNAME.fullmatch(username) or store.merchant_id_for_username(username) is None:
+        raise NotFound("no such merchant")
+    return _qr_image(f"{base_url(event)}/u/{username}", kind)
+
+
+def _qr_image(url: str, kind: str) -> Response[Any]:
+    from paylink.qr import qr_png, qr_svg
+
     headers = {"Cache-Control": "public, max-age=86400"}
     if kind == "svg":
         return Response(status_code=200, content_type="image/svg+xml", body=qr_svg(url), headers=headers)

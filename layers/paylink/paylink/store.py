@@ -176,6 +176,10 @@ class Store:
         for item in self._query_all("gsi1", "gsi1pk", f"MERCHANT#{merchant.id}#LINKS"):
             self.update_link(merchant.id, str(item["code"]), snapshot)
             count += 1
+        # The unlisted personal page (if made yet): its ceiling is the merchant's limit per payment.
+        personal = {**snapshot, "max_amount": merchant.per_payment_cap}
+        if self.update_link(merchant.id, f"u-{merchant.username}", personal) is not None:
+            count += 1
         return count
 
     def get_merchant(self, merchant_id: str) -> Merchant | None:
@@ -192,15 +196,15 @@ class Store:
 
     # ---- links ------------------------------------------------------------------------------
 
-    def put_new_link(self, link: Link) -> bool:
-        """Store a link under a fresh code; False when the code is already taken."""
-        item = {
-            "pk": f"LINK#{link.code}",
-            "sk": "LINK",
-            "gsi1pk": f"MERCHANT#{link.merchant_id}#LINKS",
-            "gsi1sk": f"{link.created_at}#{link.code}",
-            **link.model_dump(mode="json"),
-        }
+    def put_new_link(self, link: Link, *, listed: bool = True) -> bool:
+        """Store a link under a fresh code; False when the code is already taken.
+
+        An unlisted link (a merchant's personal page) stays out of the merchant's list of links.
+        """
+        item = {"pk": f"LINK#{link.code}", "sk": "LINK", **link.model_dump(mode="json")}
+        if listed:
+            item["gsi1pk"] = f"MERCHANT#{link.merchant_id}#LINKS"
+            item["gsi1sk"] = f"{link.created_at}#{link.code}"
         if link.max_payments is not None:
             item["open_slots"] = link.max_payments  # stock not sold and not held by a payment in flight
         try:

@@ -126,6 +126,12 @@ _FA: dict[str, str] = {
     "redirect.title": "در حال انتقال به درگاه بانک",
     "redirect.message": "در حال انتقال به درگاه پرداخت بانک هستید…",
     "redirect.noscript": "اگر به‌صورت خودکار منتقل نشدید، دکمه زیر را بزنید.",
+    # personal page /u/{username}
+    "personal.title": "پرداخت به {name}",
+    "reason.merchant_not_found.title": "صفحه پیدا نشد",
+    "reason.merchant_not_found.message": (
+        "فروشنده‌ای با این نام کاربری وجود ندارد. نشانی را دوباره بررسی کنید."
+    ),
 }
 
 _EN: dict[str, str] = {
@@ -235,6 +241,9 @@ _EN: dict[str, str] = {
     "redirect.title": "Redirecting to the bank",
     "redirect.message": "Taking you to the bank's payment page…",
     "redirect.noscript": "If nothing happens, press the button below.",
+    "personal.title": "Pay {name}",
+    "reason.merchant_not_found.title": "Page not found",
+    "reason.merchant_not_found.message": "There is no merchant with this username. Please check the address.",
 }
 
 STRINGS: dict[str, dict[str, str]] = {"fa": _FA, "en": _EN}
