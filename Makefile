@@ -25,9 +25,12 @@ PYTEST_ARGS ?=
 
 # SAM needs no account for validate/build, but reads a region; never send telemetry.
 export SAM_CLI_TELEMETRY := 0
+# The browser tests drive Debian's chromium (`make browser`); Playwright never downloads one.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+CHROMIUM := /usr/bin/chromium
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv tools lint format typecheck lint-template validate build unit integration e2e \
+.PHONY: help venv tools browser lint format typecheck lint-template validate build unit integration e2e \
         test run settle merchant bench clean
 
 help:
@@ -50,6 +53,18 @@ $(TOOLS_STAMP): requirements-tools.txt
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --disable-pip-version-check -q -r requirements-tools.txt
 	touch $@
+
+# Debian's chromium for tests/e2e/test_browser.py, from apt when missing (root with apt-get only).
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium with apt-get"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+	  echo "$(CHROMIUM) is missing: run 'sudo apt-get install chromium' for the browser tests" \
+	       "(they skip without it, and fail under CI=true)" >&2; \
+	fi
 
 # --- code quality ----------------------------------------------------------------------------
 
@@ -86,10 +101,10 @@ unit: $(VENV_STAMP)
 integration: $(VENV_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/integration || [ $$? -eq 5 ]
 
-e2e: $(VENV_STAMP)
+e2e: $(VENV_STAMP) browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/e2e || [ $$? -eq 5 ]
 
-test: validate lint typecheck
+test: validate lint typecheck browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
 
 # --- local run -------------------------------------------------------------------------------

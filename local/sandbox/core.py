@@ -688,7 +688,7 @@ def _page(title: str, body: str) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:0;background:#f3f4f6;color:#111}}
+body{{font-family:system-ui,sans-serif;margin:0;padding:0 .75rem;background:#f3f4f6;color:#111}}
 main{{max-width:26rem;margin:2rem auto;background:#fff;border-radius:.75rem;padding:1.5rem;
 box-shadow:0 1px 4px rgba(0,0,0,.1)}}
 h1{{font-size:1.25rem;margin:0 0 1rem}} .amount{{font-size:1.6rem;font-weight:700;margin:.25rem 0}}
