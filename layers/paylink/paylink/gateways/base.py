@@ -21,6 +21,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+import httpx
+
 __all__ = [
     "CallbackData",
     "Capabilities",
@@ -34,6 +36,7 @@ __all__ = [
     "VerifyResult",
     "mask_card",
     "parse_gateways",
+    "post_json",
 ]
 
 
@@ -283,3 +286,37 @@ def mask_card(value: str | None) -> str | None:
         visible = index < head or index >= length - tail
         out.append(ch if visible and ch.isdigit() and ch.isascii() else "*")
     return "".join(out)
+
+
+def post_json(
+    client: httpx.Client,
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    timeout: float,
+    label: str,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, Any]:
+    """POST a JSON body: (HTTP status, the parsed JSON answer or None when it is not JSON).
+
+    Transport failures become GatewayError: a timeout or a broken connection is TRANSIENT, an
+    invalid URL or a non-ASCII header (a bad credential, never echoed) is CONFIG. What a status
+    means is each protocol's own business.
+    """
+    try:
+        response = client.post(url, json=dict(body), headers=dict(headers or {}), timeout=timeout)
+    except httpx.TimeoutException:
+        raise GatewayError(ErrorKind.TRANSIENT, "timeout", f"{label} timed out") from None
+    except httpx.InvalidURL:
+        raise GatewayError(ErrorKind.CONFIG, "invalid_url", "base_url is not a valid URL") from None
+    except UnicodeEncodeError:
+        # A header must be ASCII; the exception would carry the credential, so it is dropped here.
+        raise GatewayError(ErrorKind.CONFIG, "invalid_token", "a credential is not ASCII") from None
+    except httpx.HTTPError as exc:
+        raise GatewayError(
+            ErrorKind.TRANSIENT, "transport", f"{label} failed: {exc.__class__.__name__}"
+        ) from None
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, None

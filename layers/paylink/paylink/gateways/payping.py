@@ -42,6 +42,7 @@ from paylink.gateways.base import (
     VerifyOutcome,
     VerifyResult,
     mask_card,
+    post_json,
 )
 
 PROTOCOL = "payping"
@@ -214,31 +215,14 @@ class PayPingAdapter:
     # -- internals --------------------------------------------------------------------------
     def _call(self, path: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST JSON; (HTTP status, JSON object). Only bodies worth reading come back."""
-        url = f"{self.config.base_url}{path}"
         headers = {"Authorization": f"Bearer {self.config.merchant_id}", "Accept": "application/json"}
-        try:
-            response = self._client.post(
-                url, json=dict(body), headers=headers, timeout=self.config.timeout_seconds
-            )
-        except httpx.TimeoutException:
-            raise GatewayError(ErrorKind.TRANSIENT, "timeout", f"{path} timed out") from None
-        except httpx.InvalidURL:
-            raise GatewayError(ErrorKind.CONFIG, "invalid_url", "base_url is not a valid URL") from None
-        except UnicodeEncodeError:
-            # A header must be ASCII; the exception would carry the token, so it is dropped here.
-            raise GatewayError(ErrorKind.CONFIG, "invalid_token", "the bearer token is not ASCII") from None
-        except httpx.HTTPError as exc:
-            raise GatewayError(
-                ErrorKind.TRANSIENT, "transport", f"{path} failed: {exc.__class__.__name__}"
-            ) from None
-        status = response.status_code
+        status, data = post_json(
+            self._client, f"{self.config.base_url}{path}", body,
+            timeout=self.config.timeout_seconds, label=path, headers=headers,
+        )  # fmt: skip
         if status in (401, 403):
             # The token is wrong, revoked or lacks the pay:write scope; the body adds nothing.
             raise GatewayError(ErrorKind.CONFIG, f"http_{status}", f"{path} answered HTTP {status}")
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
         if not isinstance(data, dict):
             if status >= 500 or status in (408, 429) or status == 200:
                 raise GatewayError(

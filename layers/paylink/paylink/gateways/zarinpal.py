@@ -41,6 +41,7 @@ from paylink.gateways.base import (
     VerifyOutcome,
     VerifyResult,
     mask_card,
+    post_json,
 )
 
 PROTOCOL = "zarinpal"
@@ -263,29 +264,12 @@ class ZarinpalAdapter:
     def _call(self, name: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST one API call; (code, data) from `data.code`, or from `errors.code` on a refusal."""
         path = f"{API}/{name}"
-        url = f"{self.config.base_url}{path}"
-        try:
-            response = self._client.post(
-                url,
-                json=dict(body),
-                headers={"Accept": "application/json"},
-                timeout=self.config.timeout_seconds,
-            )
-        except httpx.TimeoutException:
-            raise GatewayError(ErrorKind.TRANSIENT, "timeout", f"{name} timed out") from None
-        except httpx.InvalidURL:
-            raise GatewayError(ErrorKind.CONFIG, "invalid_url", "base_url is not a valid URL") from None
-        except httpx.HTTPError as exc:
-            raise GatewayError(
-                ErrorKind.TRANSIENT, "transport", f"{name} failed: {exc.__class__.__name__}"
-            ) from None
-        status = response.status_code
+        status, payload = post_json(
+            self._client, f"{self.config.base_url}{path}", body, timeout=self.config.timeout_seconds,
+            label=name, headers={"Accept": "application/json"},
+        )  # fmt: skip
         if status >= 500 or status in (408, 429):
             raise GatewayError(ErrorKind.TRANSIENT, f"http_{status}", f"{name} answered HTTP {status}")
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
         code: int | None = None
         data: dict[str, Any] = {}
         if isinstance(payload, dict):

@@ -36,6 +36,7 @@ from paylink.gateways.base import (
     VerifyOutcome,
     VerifyResult,
     mask_card,
+    post_json,
 )
 
 PROTOCOL = "zibal"
@@ -272,24 +273,10 @@ class ZibalAdapter:
         return token
 
     def _call(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        url = f"{self.config.base_url}{path}"
-        try:
-            response = self._client.post(url, json=dict(body), timeout=self.config.timeout_seconds)
-        except httpx.TimeoutException:
-            raise GatewayError(ErrorKind.TRANSIENT, "timeout", f"{path} timed out") from None
-        except httpx.InvalidURL:
-            raise GatewayError(ErrorKind.CONFIG, "invalid_url", "base_url is not a valid URL") from None
-        except httpx.HTTPError as exc:
-            raise GatewayError(
-                ErrorKind.TRANSIENT, "transport", f"{path} failed: {exc.__class__.__name__}"
-            ) from None
-        status = response.status_code
+        status, data = post_json(self._client, f"{self.config.base_url}{path}", body,
+                                 timeout=self.config.timeout_seconds, label=path)  # fmt: skip
         if status >= 500 or status in (408, 429):
             raise GatewayError(ErrorKind.TRANSIENT, f"http_{status}", f"{path} answered HTTP {status}")
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
         if not isinstance(data, dict) or "result" not in data:
             if 400 <= status < 500:
                 raise GatewayError(ErrorKind.CONFIG, f"http_{status}", f"{path} answered HTTP {status}")
