@@ -44,6 +44,16 @@ def update_link(code: str) -> Response[str]:
     return json_response(200, merchant_api.update_link(_merchant(), code, body, app.current_event))
 
 
+@app.post("/v1/coupons")
+def create_coupon() -> Response[str]:
+    return json_response(201, merchant_api.create_coupon(_merchant(), json_body(app.current_event)))
+
+
+@app.get("/v1/coupons")
+def list_coupons() -> Response[str]:
+    return json_response(200, merchant_api.list_coupons(_merchant(), query(app.current_event)))
+
+
 @app.get("/v1/payments")
 def list_payments() -> Response[str]:
     return merchant_api.list_payments(_merchant(), query(app.current_event))

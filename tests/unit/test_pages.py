@@ -210,8 +210,11 @@ def test_link_form_posts_to_form_action_with_the_page_language(lang):
     assert form["action"] == "/ab12cd"
     assert {"type": "hidden", "name": "lang", "value": lang} in hidden
     buttons = tags(html, "button")
-    assert len(buttons) == 1
-    assert buttons[0]["type"] == "submit"
+    # the first button is the form's default (Enter pays); the second applies a coupon
+    assert [(b["type"], b.get("name"), b.get("value")) for b in buttons] == [
+        ("submit", "action", "pay"),
+        ("submit", "action", "apply"),
+    ]
     assert translate("button.pay", lang) in visible_text(html)
 
 
@@ -223,8 +226,8 @@ def test_link_form_fields_are_exactly_the_collected_ones(collect):
     # Given an item link collecting some fields and a single quantity
     html = link_page(link=make_link(collect=collect))
     # When listing the visible form controls
-    # Then they are the collected fields, no amount and no quantity
-    assert set(form_controls(html)) == set(collect)
+    # Then they are the collected fields and the coupon code, no amount and no quantity
+    assert set(form_controls(html)) == {*collect, "coupon"}
 
 
 def test_every_input_has_a_label_tied_to_it():
@@ -242,7 +245,7 @@ def test_every_input_has_a_label_tied_to_it():
     label_targets = {label["for"] for label in tags(html, "label")}
     controls = form_controls(html)
     # Then every control has an id that a label points to
-    assert set(controls) == {"amount", "quantity", "name", "phone", "email", "address", "note"}
+    assert set(controls) == {"amount", "quantity", "name", "phone", "email", "address", "note", "coupon"}
     for name, attrs in controls.items():
         assert attrs["id"] in label_targets, name
 

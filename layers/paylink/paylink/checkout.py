@@ -90,6 +90,13 @@ def read_form(link: Link, form: Mapping[str, str]) -> tuple[dict[str, str], int,
         elif name == "email" and not EMAIL.match(value):
             errors[name] = "invalid_email"
         payer[name] = value
+    unit_amount, quantity = _amount_and_quantity(link, form, errors)
+    if errors:
+        raise FormInvalid(errors)
+    return payer, unit_amount, quantity
+
+
+def _amount_and_quantity(link: Link, form: Mapping[str, str], errors: dict[str, str]) -> tuple[int, int]:
     unit_amount = link.amount or 0
     if link.kind is LinkKind.OPEN:
         unit_amount = _open_amount(link, form.get("amount"), errors)
@@ -99,9 +106,38 @@ def read_form(link: Link, form: Mapping[str, str]) -> tuple[dict[str, str], int,
         errors["quantity"] = "invalid_quantity"
     else:
         quantity = int(raw_quantity)
+    return unit_amount, quantity
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a buyer would pay: the amount, the coupon's discount, and what is left."""
+
+    subtotal: int
+    discount: int
+    total: int
+    coupon: str | None
+
+
+def _priced(store: Store, link: Link, subtotal: int, raw_coupon: str | None, now: datetime) -> Quote:
+    from paylink import coupons
+
+    if not coupons.normalize(raw_coupon):
+        return Quote(subtotal, 0, subtotal, None)
+    coupon = coupons.usable(store, link, raw_coupon or "", now)
+    discount = coupons.discount_for(coupon, subtotal)
+    return Quote(subtotal, discount, subtotal - discount, coupon.code)
+
+
+def quote(store: Store, code: str, form: Mapping[str, str]) -> tuple[Link, Quote]:
+    """The "apply" button: the amount after the buyer's coupon (payer fields are not checked yet)."""
+    now = utcnow()
+    link = payable_link(store, code, now)
+    errors: dict[str, str] = {}
+    unit_amount, quantity = _amount_and_quantity(link, form, errors)
     if errors:
         raise FormInvalid(errors)
-    return payer, unit_amount, quantity
+    return link, _priced(store, link, unit_amount * quantity, form.get("coupon"), now)
 
 
 def _open_amount(link: Link, raw: str | None, errors: dict[str, str]) -> int:
@@ -135,7 +171,8 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
     link, healths = store.checkout_context(code, routing.gateway_names(), health.window_keys(now))
     link = _payable(link, now)
     payer, unit_amount, quantity = read_form(link, form)
-    amount = unit_amount * quantity
+    priced = _priced(store, link, unit_amount * quantity, form.get("coupon"), now)
+    amount = priced.total
     if link.merchant_per_payment_cap is not None and amount > link.merchant_per_payment_cap:
         raise LimitExceeded("over the limit per payment", fields={"amount": "over_limit"})
     if link.open_slots is not None and link.open_slots < 1:
@@ -157,6 +194,8 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
         lang=lang,
         created_at=iso(now),
         holds_slot=link.open_slots is not None,
+        coupon=priced.coupon,
+        discount=priced.discount if priced.coupon else None,
     )
     try:
         store.reserve_payment(payment, day, link.merchant_daily_cap)

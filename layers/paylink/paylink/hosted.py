@@ -51,7 +51,12 @@ def _form_action(code: str, lang: str) -> str:
 
 
 def _link_page(
-    link: Link, lang: str, status: int, values: Mapping[str, str], errors: Mapping[str, str]
+    link: Link,
+    lang: str,
+    status: int,
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    quote: checkout.Quote | None = None,
 ) -> Response[str]:
     from paylink.links import personal_username
 
@@ -63,6 +68,7 @@ def _link_page(
         merchant_name=link.merchant_name,
         values=dict(values),
         errors=dict(errors),
+        quote=quote,
         form_action=_form_action(link.code, lang),
     )
     return html_response(status, html)
@@ -106,6 +112,8 @@ def personal_submit(username: str, form: Mapping[str, str], lang: str, event: An
 def submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Response[str]:
     """`POST /{code}`: start a payment and send the buyer to the gateway, or show what to fix."""
     store = get_store()
+    if form.get("action") == "apply":
+        return _apply_coupon(code, form, lang)
     try:
         started = checkout.start_payment(store, code, form, base_url=base_url(event), lang=lang)
     except NotFound:
@@ -126,6 +134,23 @@ def submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Respons
             200, _render("post_redirect.html", lang, url=started.redirect.url, fields=started.redirect.fields)
         )
     return redirect(started.redirect.url)
+
+
+def _apply_coupon(code: str, form: Mapping[str, str], lang: str) -> Response[str]:
+    """The coupon's "apply" button: the same page again, with the amount after the discount."""
+    store = get_store()
+    try:
+        link, quote = checkout.quote(store, code, form)
+    except NotFound:
+        return error_page(404, "not_found", lang)
+    except Gone as exc:
+        return error_page(410, exc.reason, lang)
+    except ValidationFailed as exc:
+        current = store.get_link(code)
+        if current is None:
+            return error_page(404, "not_found", lang)
+        return _link_page(current, lang, 400, form, exc.fields)
+    return _link_page(link, lang, 200, form, {}, quote)
 
 
 def gateway_return(gateway: str, params: Mapping[str, str], form: Mapping[str, str]) -> Response[str]:

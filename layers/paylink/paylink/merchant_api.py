@@ -15,7 +15,16 @@ from paylink import links, merchants
 from paylink.business_calendar import start_of_day_utc
 from paylink.errors import NotFound, ValidationFailed
 from paylink.http import base_url, json_response
-from paylink.models import LinkCreate, LinkUpdate, Merchant, Payment, PaymentStatus, Settlement, iso
+from paylink.models import (
+    CouponCreate,
+    LinkCreate,
+    LinkUpdate,
+    Merchant,
+    Payment,
+    PaymentStatus,
+    Settlement,
+    iso,
+)
 from paylink.settings import get_settings
 from paylink.settlement import expected_settlement_date
 from paylink.store import get_store
@@ -47,6 +56,19 @@ def authenticate(authorization: str | None) -> Merchant:
 def create_link(merchant: Merchant, body: Any, event: Any) -> dict[str, Any]:
     link = links.create_link(get_store(), merchant, parse(LinkCreate, body))
     return links.public_link(link, base_url(event))
+
+
+def create_coupon(merchant: Merchant, body: Any) -> dict[str, Any]:
+    from paylink import coupons
+
+    return coupons.public_coupon(coupons.create_coupon(get_store(), merchant, parse(CouponCreate, body)))
+
+
+def list_coupons(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    from paylink import coupons
+
+    items, cursor = get_store().coupons_of(merchant.id, params.get("cursor"))
+    return {"items": [coupons.public_coupon(c) for c in items], "next_cursor": cursor}
 
 
 def get_link(merchant: Merchant, code: str, event: Any) -> dict[str, Any]:

@@ -186,6 +186,55 @@ class LinkUpdate(BaseModel):
         return self
 
 
+class CouponKind(StrEnum):
+    PERCENT = "percent"
+    FIXED = "fixed"
+
+
+CouponCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3,20}$")]
+LinkCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+class CouponCreate(BaseModel):
+    """Body of `POST /v1/coupons`: `value` is a percentage (1-100) or rials off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: CouponCode
+    kind: CouponKind
+    value: Annotated[StrictInt, Field(ge=1, le=10_000_000_000)]
+    max_uses: Annotated[StrictInt, Field(ge=1)] | None = None
+    expires_at: AwareDatetime | None = None
+    links: Annotated[list[LinkCode], Field(min_length=1, max_length=100)] | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= utcnow():
+            raise ValueError("must be in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _percent_range(self) -> Self:
+        if self.kind is CouponKind.PERCENT and self.value > 100:
+            raise ValueError("value: a percentage is 1-100")
+        return self
+
+
+class Coupon(BaseModel):
+    """A merchant's discount code; `uses` counts payments holding or having used it."""
+
+    code: str
+    merchant_id: str
+    kind: CouponKind
+    value: int
+    max_uses: int | None = None
+    uses: int = 0
+    expires_at: str | None = None
+    links: list[str] | None = None
+    created_at: str
+
+
 class LinkStatus(StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"
@@ -300,6 +349,8 @@ class Payment(BaseModel):
     net: int | None = None
     gateway_refs: dict[str, str] | None = None  # what the gateway's verify needs besides the token
     holds_slot: bool = False  # holds one unit of its link's stock until it is paid or ends
+    coupon: str | None = None  # the coupon code used; it holds one use of it until the payment ends unpaid
+    discount: int | None = None  # rials taken off by the coupon (`amount` is what is left to pay)
 
     @property
     def is_final(self) -> bool:

@@ -5,6 +5,7 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   USERNAME#{u}/USERNAME      username -> merchant id (uniqueness)
   APIKEY#{sha256}/APIKEY     hashed API key -> merchant id
   LINK#{code}/LINK           link; gsi1 MERCHANT#{id}#LINKS/{created_at}#{code}
+  COUPON#{mid}#{code}/COUPON    coupon with its uses counter; gsi1 MERCHANT#{id}#COUPONS/{created_at}#{code}
   PAYMENT#{id}/PAYMENT       payment; gsi1 LINK#{code}#PAYMENTS, gsi2 MERCHANT#{id}#PAYMENTS (by created_at),
                              gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,
                              then SETTLEMENT#{sid} once settled
@@ -39,6 +40,7 @@ from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, Validatio
 from paylink.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
 from paylink.models import (
     SETTLEMENT_MOVES,
+    Coupon,
     Link,
     Merchant,
     Payment,
@@ -292,6 +294,35 @@ class Store:
             raise
         return Link.model_validate(_plain(answer["Attributes"]))
 
+    # ---- coupons ----------------------------------------------------------------------------
+
+    def put_new_coupon(self, coupon: Coupon) -> None:
+        """Store a coupon; Conflict when the merchant already has one with that code."""
+        item = {
+            "pk": f"COUPON#{coupon.merchant_id}#{coupon.code}",
+            "sk": "COUPON",
+            "gsi1pk": f"MERCHANT#{coupon.merchant_id}#COUPONS",
+            "gsi1sk": f"{coupon.created_at}#{coupon.code}",
+            **coupon.model_dump(mode="json"),
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=_clean(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                raise Conflict("coupon code already used", fields={"code": "already exists"}) from exc
+            raise
+
+    def get_coupon(self, merchant_id: str, code: str) -> Coupon | None:
+        item = self._get(f"COUPON#{merchant_id}#{code}", "COUPON", consistent=True)
+        return Coupon.model_validate(item) if item else None
+
+    def coupons_of(self, merchant_id: str, cursor: str | None) -> tuple[list[Coupon], str | None]:
+        pk = f"MERCHANT#{merchant_id}#COUPONS"
+        items, next_key = self._query_page("gsi1", "gsi1pk", pk, cursor, newest_first=True)
+        return [Coupon.model_validate(i) for i in items], encode_cursor(next_key)
+
     # ---- checkout ---------------------------------------------------------------------------
 
     def checkout_context(
@@ -445,6 +476,9 @@ class Store:
                     }
                 }
             )
+        coupon_at = len(items)
+        if payment.coupon:
+            items.append(self._coupon_use(payment, +1))
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as exc:
@@ -456,7 +490,23 @@ class Store:
                 ) from exc
             if payment.holds_slot and codes[2:3] == ["ConditionalCheckFailed"]:
                 raise PaymentInProgress("another payment for this link is in progress") from exc
+            if payment.coupon and codes[coupon_at : coupon_at + 1] == ["ConditionalCheckFailed"]:
+                raise ValidationFailed("the coupon is used up", fields={"coupon": "coupon_used_up"}) from exc
             raise
+
+    def _coupon_use(self, payment: Payment, delta: int) -> dict[str, Any]:
+        """Take (+1, never past max_uses) or give back (-1) one use of the payment's coupon."""
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": f"COUPON#{payment.merchant_id}#{payment.coupon}", "sk": "COUPON"},
+            "UpdateExpression": "ADD uses :delta",
+            "ExpressionAttributeValues": {":delta": delta},
+        }
+        if delta > 0:  # giving back is unconditional: it must never block a payment's end
+            update["ConditionExpression"] = (
+                "attribute_exists(pk) AND (attribute_not_exists(max_uses) OR uses < max_uses)"
+            )
+        return {"Update": update}
 
     def record_redirect(self, payment: Payment, extra_items: Sequence[dict[str, Any]] = ()) -> bool:
         """A created payment got its gateway token: `created -> redirected`, with its token index
@@ -643,6 +693,7 @@ class Store:
                 }
             },
         ]
+        give_back = [self._coupon_use(payment, -1)] if payment.coupon else []
         if payment.holds_slot:
             items.append(
                 {
@@ -656,7 +707,7 @@ class Store:
                 }
             )
         try:
-            self.client.transact_write_items(TransactItems=[*items, *extra_items])
+            self.client.transact_write_items(TransactItems=[*items, *give_back, *extra_items])
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
