@@ -222,9 +222,15 @@ class LocalSystem:
                 "AWS_REGION": REGION,
                 "DYNAMODB_ENDPOINT_URL": endpoint,
                 "SQS_ENDPOINT_URL": endpoint,
+                # Invoice SMS and email go to moto's SNS and SES (see what was sent at /moto-api/).
+                "PAYLINK_NOTIFY_ENDPOINT_URL": endpoint,
             }
         )
         import boto3
+
+        email_sender = os.environ.get("PAYLINK_EMAIL_SENDER", "invoices@paylink.local")
+        ses = boto3.client("ses", endpoint_url=endpoint, region_name=REGION)
+        ses.verify_email_identity(EmailAddress=email_sender)
 
         client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
         tables = create_tables(client, self.template, prefix="paylink-local")
@@ -264,6 +270,8 @@ class LocalSystem:
             "PublicBaseUrl": self.url,
             "GatewaysConfig": json.dumps(gateways),
             "LogLevel": os.environ.get("PAYLINK_LOG_LEVEL", "INFO"),
+            "EmailSender": email_sender,
+            "SmsSenderId": os.environ.get("PAYLINK_SMS_SENDER_ID", "paylink"),
         }
         for function in self.functions.values():
             os.environ.update({k: resolve(v, refs) for k, v in function.environment.items()})

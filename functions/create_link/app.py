@@ -54,6 +54,12 @@ def list_coupons() -> Response[str]:
     return json_response(200, merchant_api.list_coupons(_merchant(), query(app.current_event)))
 
 
+@app.post("/v1/links/<code>/send")
+def send_invoice(code: str) -> Response[str]:
+    body = json_body(app.current_event)
+    return json_response(200, merchant_api.send_invoice(_merchant(), code, body, app.current_event))
+
+
 @app.get("/v1/payments")
 def list_payments() -> Response[str]:
     return merchant_api.list_payments(_merchant(), query(app.current_event))

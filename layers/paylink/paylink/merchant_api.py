@@ -71,6 +71,17 @@ def list_coupons(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
     return {"items": [coupons.public_coupon(c) for c in items], "next_cursor": cursor}
 
 
+def send_invoice(merchant: Merchant, code: str, body: Any, event: Any) -> dict[str, Any]:
+    """`POST /v1/links/{code}/send`: an invoice's link to its payer, by SMS and/or email."""
+    from paylink import invoices
+    from paylink.notify import notifiers
+
+    if not isinstance(body, dict) or not isinstance(body.get("via"), list):
+        raise ValidationFailed("the body needs via", fields={"via": "a non-empty list of sms and/or email"})
+    via = [str(v) for v in body["via"]]
+    return invoices.send_invoice(get_store(), merchant, code, via, base_url(event), notifiers())
+
+
 def get_link(merchant: Merchant, code: str, event: Any) -> dict[str, Any]:
     return links.public_link(links.get_own_link(get_store(), merchant, code), base_url(event))
 

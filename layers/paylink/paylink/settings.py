@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     checkout_budget_seconds: float = Field(default=8.0, alias="PAYLINK_CHECKOUT_BUDGET_SECONDS")
     # Local runs and tests only: scheduled events may name the `now` they run at.
     allow_clock_override: bool = Field(default=False, alias="PAYLINK_ALLOW_CLOCK_OVERRIDE")
+    # Invoices sent to payers (paylink.notify): the SES sender address and the SMS sender id.
+    email_sender: str = Field(default="", alias="PAYLINK_EMAIL_SENDER")
+    sms_sender_id: str = Field(default="", alias="PAYLINK_SMS_SENDER_ID")
+    # Local runs only: SNS and SES of the moto server.
+    notify_endpoint_url: str | None = Field(default=None, alias="PAYLINK_NOTIFY_ENDPOINT_URL")
 
 
 @cache

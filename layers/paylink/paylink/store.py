@@ -6,6 +6,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   APIKEY#{sha256}/APIKEY     hashed API key -> merchant id
   LINK#{code}/LINK           link; gsi1 MERCHANT#{id}#LINKS/{created_at}#{code}
   COUPON#{mid}#{code}/COUPON    coupon with its uses counter; gsi1 MERCHANT#{id}#COUPONS/{created_at}#{code}
+  LINK#{code}/LINK           an invoice with a due date is also on gsi2 DUE#{due_date}/{code}
+  REMINDER#{code}/{reminder}    an invoice reminder already sent (before_1, after_1, after_3)
   PAYMENT#{id}/PAYMENT       payment; gsi1 LINK#{code}#PAYMENTS, gsi2 MERCHANT#{id}#PAYMENTS (by created_at),
                              gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,
                              then SETTLEMENT#{sid} once settled
@@ -42,6 +44,7 @@ from paylink.models import (
     SETTLEMENT_MOVES,
     Coupon,
     Link,
+    LinkKind,
     Merchant,
     Payment,
     PaymentStatus,
@@ -209,6 +212,9 @@ class Store:
             item["gsi1sk"] = f"{link.created_at}#{link.code}"
         if link.max_payments is not None:
             item["open_slots"] = link.max_payments  # stock not sold and not held by a payment in flight
+        if link.kind is LinkKind.INVOICE and link.due_date:
+            item["gsi2pk"] = f"DUE#{link.due_date}"  # the reminders' work list for that day
+            item["gsi2sk"] = link.code
         try:
             self.client.put_item(
                 TableName=self.table, Item=_clean(item), ConditionExpression="attribute_not_exists(pk)"
@@ -293,6 +299,28 @@ class Store:
                 return None
             raise
         return Link.model_validate(_plain(answer["Attributes"]))
+
+    def invoices_due(self, due_date: str) -> list[Link]:
+        """Invoices whose due date is `due_date` (paid or not: the caller checks)."""
+        return [Link.model_validate(i) for i in self._query_all("gsi2", "gsi2pk", f"DUE#{due_date}")]
+
+    def claim_reminder(self, code: str, reminder: str, now: datetime) -> bool:
+        """Record that reminder `reminder` of invoice `code` is being sent; False if it was before."""
+        item = {
+            "pk": f"REMINDER#{code}",
+            "sk": reminder,
+            "sent_at": iso(now),
+            "ttl": int(now.timestamp()) + RETURN_RECORD_TTL_SECONDS,
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
 
     # ---- coupons ----------------------------------------------------------------------------
 
