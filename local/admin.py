@@ -4,6 +4,10 @@
 first time) and prints the bank batch transfer file of business day D (docs/BANK_BATCH.md);
 `confirm-payouts --date D [--failed SID ...]` records the bank's answer on that file: every
 transfer paid except the settlements named failed (retried by the next settle run).
+`set-webhook --username U --url https://...` points U's webhooks at the URL and prints a new
+signing secret, once; `rotate-webhook-secret --username U` prints a new one (the old one stays
+accepted as `previous` until the next rotation); `set-telegram --username U --chat-id ID` adds a
+Telegram chat (`--chat-id ''` removes it).
 
 By default it talks to the local runner's DynamoDB (found in .local-state/runner.json); with
 `--table NAME` it uses that table in the AWS account of the current credentials.
@@ -85,6 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     confirm.add_argument("--failed", nargs="*", default=[], metavar="SID", help="settlements refused")
     confirm.add_argument("--reason", default="refused by the bank", help="why the --failed ones failed")
     confirm.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
+    hook = commands.add_parser("set-webhook", help="set a merchant's webhook URL; prints a new secret once")
+    hook.add_argument("--username", required=True)
+    hook.add_argument("--url", required=True, help="https URL of the merchant's endpoint")
+    hook.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
+    rotate = commands.add_parser(
+        "rotate-webhook-secret", help="new webhook secret (printed once); the old one becomes previous"
+    )
+    rotate.add_argument("--username", required=True)
+    rotate.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
+    telegram = commands.add_parser("set-telegram", help="notify a merchant's Telegram chat too")
+    telegram.add_argument("--username", required=True)
+    telegram.add_argument("--chat-id", required=True, help="numeric chat id or @channel; '' removes it")
+    telegram.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "layers" / "paylink"))
@@ -95,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return _confirm_payouts(args.date, args.failed, args.reason)
     if args.command == "update-merchant":
         return _update_merchant(args)
+    if args.command in ("set-webhook", "rotate-webhook-secret", "set-telegram"):
+        return _notifications(args)
     from paylink.errors import PaylinkError
     from paylink.merchants import create_merchant
     from paylink.models import AccountType
@@ -138,6 +157,32 @@ def _update_merchant(args: argparse.Namespace) -> int:
         print(json.dumps(exc.to_body(), ensure_ascii=False, indent=2), file=sys.stderr)
         return 2
     print(json.dumps(merchant.model_dump(mode="json", exclude={"fee"}), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _notifications(args: argparse.Namespace) -> int:
+    from paylink.errors import PaylinkError
+    from paylink.merchants import rotate_webhook_secret, set_telegram, set_webhook
+    from paylink.store import get_store
+
+    store = get_store()
+    try:
+        if args.command == "set-telegram":
+            merchant = set_telegram(store, args.username, args.chat_id or None)
+            print(json.dumps({"username": merchant.username, "telegram_chat_id": merchant.telegram_chat_id}))
+            return 0
+        if args.command == "set-webhook":
+            merchant, secret = set_webhook(store, args.username, args.url)
+        else:
+            merchant, secret = rotate_webhook_secret(store, args.username)
+    except PaylinkError as exc:
+        print(json.dumps(exc.to_body(), ensure_ascii=False, indent=2), file=sys.stderr)
+        return 2
+    print(json.dumps({
+        "username": merchant.username, "webhook_url": merchant.webhook_url, "webhook_secret": secret,
+        "previous_secret_still_accepted": merchant.webhook_secret_previous is not None,
+    }, indent=2))  # fmt: skip
+    print("Keep the webhook secret now: it is not shown again.", file=sys.stderr)
     return 0
 
 

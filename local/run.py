@@ -272,10 +272,14 @@ class LocalSystem:
             "LogLevel": os.environ.get("PAYLINK_LOG_LEVEL", "INFO"),
             "EmailSender": email_sender,
             "SmsSenderId": os.environ.get("PAYLINK_SMS_SENDER_ID", "paylink"),
+            # Empty: no Telegram messages locally unless a bot token is given.
+            "TelegramBotToken": os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN", ""),
         }
         for function in self.functions.values():
             os.environ.update({k: resolve(v, refs) for k, v in function.environment.items()})
         os.environ["PAYLINK_ALLOW_CLOCK_OVERRIDE"] = "1"  # scheduled events may name their `now` locally
+        # A refused webhook's three days of retries take about an hour locally (1 min -> 1 s).
+        os.environ.setdefault("PAYLINK_WEBHOOK_RETRY_SCALE", "60")
         layer = str(ROOT / "layers" / "paylink")
         if layer not in sys.path:
             sys.path.insert(0, layer)

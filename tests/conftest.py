@@ -58,6 +58,10 @@ def aws(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Iterator[str]:
     # Settlement runs in one function unless a test configures the queue itself.
     monkeypatch.delenv("SETTLE_QUEUE_URL", raising=False)
     monkeypatch.delenv("SQS_ENDPOINT_URL", raising=False)
+    # Merchant notifications are off unless a test configures the notify queue itself.
+    for name in ("NOTIFY_QUEUE_URL", "NOTIFY_DEAD_LETTER_QUEUE_URL", "PAYLINK_WEBHOOK_RETRY_SCALE",
+                 "PAYLINK_TELEGRAM_BOT_TOKEN"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         names = create_tables(client, load_template(), prefix="test")

@@ -34,7 +34,12 @@ def test_failed_messages_rest_in_an_encrypted_dead_letter_queue_for_fourteen_day
     assert queues["SettleDeadLetterQueue"]["MessageRetentionPeriod"] == 14 * 86_400
     assert all(q["SqsManagedSseEnabled"] is True for q in queues.values())
     # And dead-letter targets are created before the queues that point at them
-    assert list(queues) == ["SettleDeadLetterQueue", "SettleQueue"]
+    order = list(queues)
+    for name, props in queues.items():
+        if props.get("RedrivePolicy"):
+            target = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            assert order.index(target) < order.index(name)
+    assert order.index("SettleDeadLetterQueue") < order.index("SettleQueue")
 
 
 def test_an_alarm_fires_on_the_first_message_in_the_dead_letter_queue(template):

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from paylink.business_calendar import local_date
 from paylink.errors import NotFound, ValidationFailed
+from paylink.events import emit_payment_event
 from paylink.models import Payment, PaymentStatus, iso, utcnow
 from paylink.observability import logger
 from paylink.settings import get_settings
@@ -57,6 +58,8 @@ def handle_return(
         logger.info(
             "repeated gateway return; nothing to change", extra={**context, "status": payment.status.value}
         )
+        # The same event again (same id): heals a notification whose first queueing failed.
+        emit_payment_event(payment)
         return payment
 
     refs = {**(payment.gateway_refs or {}), **returned.refs}
@@ -122,11 +125,13 @@ def apply_verification(
         )
         logger.info("payment verified", extra={**context, "result": moved.value})
         if moved is PaidResult.CREDITED:
-            return payment.model_copy(update={
+            paid = payment.model_copy(update={
                 "status": PaymentStatus.PAID, "paid_at": paid_at,
                 "gateway_reference": result.reference or payment.gateway_reference,
                 "card_mask": result.card_mask or payment.card_mask,
             })  # fmt: skip
+            emit_payment_event(paid)  # after the durable write; never raises
+            return paid
         if moved is PaidResult.SOLD_OUT:
             return _reverse_and_fail(store, gateway, payment, refs, "sold_out")
         if moved is PaidResult.REFERENCE_REUSED:
@@ -199,7 +204,9 @@ def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: 
     )
     if not moved:
         return store.get_payment(payment.id) or payment
-    return payment.model_copy(update={"status": status, "failure_reason": reason})
+    unpaid = payment.model_copy(update={"status": status, "failure_reason": reason})
+    emit_payment_event(unpaid)  # after the durable write; never raises
+    return unpaid
 
 
 def return_location(payment: Payment) -> str:

@@ -32,6 +32,11 @@ def new_api_key() -> str:
     return "plk_" + secrets.token_urlsafe(32)
 
 
+def new_webhook_secret() -> str:
+    """A webhook signing secret (an HMAC key, 256 random bits); shown to the merchant once."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
 def hash_api_key(api_key: str) -> str:
     """SHA-256 of a key; keys are 256-bit random, so a plain hash cannot be reversed by guessing."""
     return hashlib.sha256(api_key.encode()).hexdigest()

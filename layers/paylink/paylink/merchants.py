@@ -135,3 +135,84 @@ def update_merchant(
     store.replace_merchant(updated)
     store.refresh_link_snapshots(updated)
     return updated
+
+
+def _webhook_url(url: str) -> str:
+    """An absolute https URL to a public host (no credentials, no localhost or private address)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    from pydantic import TypeAdapter
+    from pydantic import ValidationError as PydanticError
+
+    from paylink.models import HttpsUrl
+
+    try:
+        TypeAdapter(HttpsUrl).validate_python(url)
+    except PydanticError as exc:
+        raise ValidationFailed(
+            "the webhook URL is not valid", fields={"url": "must be an absolute https URL"}
+        ) from exc
+    host = (urlsplit(url).hostname or "").lower()
+    private = host == "localhost" or host.endswith((".localhost", ".internal", ".local"))
+    try:
+        address = ipaddress.ip_address(host)
+        private = private or not address.is_global
+    except ValueError:
+        pass
+    if private:
+        raise ValidationFailed("the webhook URL is not valid", fields={"url": "must be a public host"})
+    return url
+
+
+def _merchant_by_username(store: Store, username: str) -> Merchant:
+    merchant_id = store.merchant_id_for_username(username)
+    merchant = store.get_merchant(merchant_id) if merchant_id else None
+    if merchant is None:
+        raise NotFound("no such merchant")
+    return merchant
+
+
+def set_webhook(store: Store, username: str, url: str) -> tuple[Merchant, str]:
+    """Point a merchant's webhooks at `url` with a new signing secret, returned once; the secret it
+    had stays accepted as `previous` so nothing in flight breaks."""
+    from paylink.ids import new_webhook_secret
+
+    merchant = _merchant_by_username(store, username)
+    url = _webhook_url(url)
+    secret = new_webhook_secret()
+    previous = merchant.webhook_secret
+    store.set_notification_settings(
+        merchant.id, {"webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous}
+    )
+    updated = merchant.model_copy(
+        update={"webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous}
+    )
+    return updated, secret
+
+
+def rotate_webhook_secret(store: Store, username: str) -> tuple[Merchant, str]:
+    """A new current secret, returned once; the old current becomes `previous` (both sign until
+    the next rotation)."""
+    from paylink.ids import new_webhook_secret
+
+    merchant = _merchant_by_username(store, username)
+    if not merchant.webhook_url or not merchant.webhook_secret:
+        raise ValidationFailed("the merchant has no webhook", fields={"username": "set a webhook first"})
+    secret = new_webhook_secret()
+    store.set_notification_settings(
+        merchant.id, {"webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret}
+    )
+    updated = merchant.model_copy(
+        update={"webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret}
+    )
+    return updated, secret
+
+
+def set_telegram(store: Store, username: str, chat_id: str | None) -> Merchant:
+    """Send (or, with None, stop sending) a merchant's notifications to a Telegram chat too."""
+    merchant = _merchant_by_username(store, username)
+    if chat_id is not None and not re.fullmatch(r"-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32}", chat_id):
+        raise ValidationFailed("the chat is not valid", fields={"chat_id": "a numeric chat id or @channel"})
+    store.set_notification_settings(merchant.id, {"telegram_chat_id": chat_id})
+    return merchant.model_copy(update={"telegram_chat_id": chat_id})

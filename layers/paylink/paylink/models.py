@@ -77,6 +77,12 @@ class Merchant(BaseModel):
     daily_cap: int | None = PERSONAL_DAILY_CAP
     gateways: list[str] | None = None  # the gateways it accepts, in its order; None: all, by health
     created_at: str
+    # Notifications (paylink.notifications). The webhook secrets are HMAC keys, stored as they are:
+    # never dumped (only Store.set_webhook writes them) and never shown in a repr or a log.
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(default=None, exclude=True, repr=False)
+    webhook_secret_previous: str | None = Field(default=None, exclude=True, repr=False)
+    telegram_chat_id: str | None = None
 
 
 class LinkKind(StrEnum):

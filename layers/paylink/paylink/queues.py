@@ -34,3 +34,36 @@ def settle_queue() -> SqsQueue | None:
     """The queue of per-merchant settle messages, or None when settlement runs in one function."""
     url = get_settings().settle_queue_url
     return SqsQueue(url) if url else None
+
+
+class RawQueue(SqsQueue):
+    """A queue whose message body is sent exactly as given (a webhook's signed bytes)."""
+
+    def send_text(self, body: str, attributes: dict[str, str] | None = None) -> None:
+        client = self._client or sqs_client()
+        client.send_message(
+            QueueUrl=self.url,
+            MessageBody=body,
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in (attributes or {}).items()
+            },
+        )
+
+    def hide_for(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after `seconds` (its next try)."""
+        client = self._client or sqs_client()
+        client.change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=int(seconds)
+        )
+
+
+def notify_queue() -> RawQueue | None:
+    """The queue of merchant notifications, or None when notifications are off."""
+    url = get_settings().notify_queue_url
+    return RawQueue(url) if url else None
+
+
+def notify_dead_letter_queue() -> RawQueue | None:
+    url = get_settings().notify_dead_letter_queue_url
+    return RawQueue(url) if url else None

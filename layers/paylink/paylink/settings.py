@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     # Empty: the settle function settles every merchant itself instead of queueing one message each.
     settle_queue_url: str = Field(default="", alias="SETTLE_QUEUE_URL")
     sqs_endpoint_url: str | None = Field(default=None, alias="SQS_ENDPOINT_URL")
+    # Empty: no merchant notifications are queued (unit tests, simple setups).
+    notify_queue_url: str = Field(default="", alias="NOTIFY_QUEUE_URL")
+    notify_dead_letter_queue_url: str = Field(default="", alias="NOTIFY_DEAD_LETTER_QUEUE_URL")
+    # Divides the webhook retry delays (paylink.webhooks.RETRY_DELAYS): local runs and tests only.
+    webhook_retry_scale: float = Field(default=1.0, gt=0, alias="PAYLINK_WEBHOOK_RETRY_SCALE")
+    telegram_bot_token: SecretStr = Field(default=SecretStr(""), alias="PAYLINK_TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(default="https://api.telegram.org", alias="PAYLINK_TELEGRAM_API_URL")
     # Failover budget: the checkout stops asking further gateways once this much time has gone;
     # each attempt's timeout is cut to what is left, so the buyer waits at most this long.
     checkout_budget_seconds: float = Field(default=8.0, alias="PAYLINK_CHECKOUT_BUDGET_SECONDS")

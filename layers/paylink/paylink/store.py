@@ -199,6 +199,23 @@ class Store:
         ref = self._get(f"USERNAME#{username}", "USERNAME")
         return str(ref["merchant_id"]) if ref else None
 
+    def set_notification_settings(self, merchant_id: str, settings: dict[str, str | None]) -> None:
+        """Write a merchant's webhook URL, webhook secrets or Telegram chat (None removes one)."""
+        names = {f"#f{i}": name for i, name in enumerate(settings)}
+        sets = [f"#f{i} = :v{i}" for i, name in enumerate(settings) if settings[name] is not None]
+        removes = [f"#f{i}" for i, name in enumerate(settings) if settings[name] is None]
+        values = {f":v{i}": settings[name] for i, name in enumerate(settings) if settings[name] is not None}
+        clauses = [("SET", sets), ("REMOVE", removes)]
+        expression = " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses if parts)
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
+
     # ---- links ------------------------------------------------------------------------------
 
     def put_new_link(self, link: Link, *, listed: bool = True) -> bool:

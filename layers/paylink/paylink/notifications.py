@@ -1,0 +1,138 @@
+"""Delivery of queued merchant events: the signed webhook (retried for up to three days, then the
+dead-letter queue) and an optional Telegram message (best effort, sent once on the first try).
+
+The merchant is read at delivery time, so a retry signs with the secrets active then and goes to
+the URL set then. Secrets and the bot token are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from paylink.observability import logger
+from paylink.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, retry_delay, sign
+
+if TYPE_CHECKING:
+    import httpx
+
+    from paylink.models import Merchant
+    from paylink.store import Store
+
+WEBHOOK_TIMEOUT = 5.0
+
+
+class Delivery(StrEnum):
+    DELIVERED = "delivered"
+    NOTHING_TO_DO = "nothing_to_do"  # the merchant has no webhook (or is gone)
+    RETRY = "retry"  # hidden until its next try
+    DEAD_LETTERED = "dead_lettered"  # the last try failed: moved to the dead-letter queue
+
+
+class RetryLater(Exception):
+    """The webhook was refused; the message comes back at its next scheduled try."""
+
+
+class NotifyQueue(Protocol):
+    def hide_for(self, receipt_handle: str, seconds: int) -> None: ...
+
+    def send_text(self, body: str, attributes: dict[str, str] | None = None) -> None: ...
+
+
+@cache
+def http_client() -> httpx.Client:
+    import httpx
+
+    return httpx.Client(timeout=httpx.Timeout(WEBHOOK_TIMEOUT), follow_redirects=False)
+
+
+def post_webhook(merchant: Merchant, body: str, event_id: str, now: int | None = None) -> str | None:
+    """POST the signed body; None when the merchant answered 2xx, else why not."""
+    raw = body.encode()
+    secrets = [s for s in (merchant.webhook_secret, merchant.webhook_secret_previous) if s]
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "paylink-webhooks/1",
+        SIGNATURE_HEADER: sign(raw, secrets, now),
+        EVENT_ID_HEADER: event_id,
+    }
+    try:
+        answer = http_client().post(str(merchant.webhook_url), content=raw, headers=headers)
+    except Exception as exc:  # timeouts, refused connections, TLS errors: all worth a retry
+        return type(exc).__name__
+    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+
+
+def send_telegram(merchant: Merchant, event: dict[str, Any]) -> bool:
+    """One short message to the merchant's Telegram chat; False (logged) when it did not go."""
+    from paylink.formatting import format_toman
+    from paylink.settings import get_settings
+
+    settings = get_settings()
+    token = settings.telegram_bot_token.get_secret_value()
+    if not token or not merchant.telegram_chat_id:
+        return False
+    data = event["data"]
+    text = f"{event['type']}: {data['link_title']}, {format_toman(data['amount'], 'en')} ({data['id']})"
+    if data.get("reference"):
+        text += f", ref {data['reference']}"
+    try:
+        answer = http_client().post(
+            f"{settings.telegram_api_url}/bot{token}/sendMessage",
+            json={"chat_id": merchant.telegram_chat_id, "text": text},
+        )
+        sent = answer.status_code == 200
+    except Exception as exc:
+        logger.warning(
+            "telegram message not sent", extra={"event_id": event["id"], "error": type(exc).__name__}
+        )
+        return False
+    if not sent:
+        logger.warning(
+            "telegram refused the message", extra={"event_id": event["id"], "status": answer.status_code}
+        )
+    return sent
+
+
+def deliver(
+    store: Store,
+    body: str,
+    *,
+    attempt: int,
+    receipt_handle: str,
+    queue: NotifyQueue,
+    dead_letters: NotifyQueue | None,
+    retry_scale: float = 1.0,
+) -> Delivery:
+    """Try one queued event once; on a refusal schedule the next try or, after the last, dead-letter it.
+
+    Raises RetryLater after hiding the message for its next try, so the batch reports it failed."""
+    event = json.loads(body)
+    context = {"event_id": event["id"], "event_type": event["type"], "attempt": attempt}
+    merchant = store.get_merchant(str(event["data"]["merchant_id"]))
+    if merchant is None:
+        logger.warning("event of an unknown merchant dropped", extra=context)
+        return Delivery.NOTHING_TO_DO
+    if attempt == 1 and merchant.telegram_chat_id:
+        send_telegram(merchant, event)
+    if not merchant.webhook_url or not merchant.webhook_secret:
+        return Delivery.NOTHING_TO_DO
+    error = post_webhook(merchant, body, event["id"])
+    if error is None:
+        logger.info("webhook delivered", extra=context)
+        return Delivery.DELIVERED
+    delay = retry_delay(attempt, retry_scale)
+    if delay is None:
+        if dead_letters is None:
+            raise RuntimeError("the last webhook try failed and no dead-letter queue is configured")
+        dead_letters.send_text(body, {"event_id": event["id"], "last_error": error, "attempts": str(attempt)})
+        logger.error(
+            "webhook failed on its last try; moved to the dead-letter queue",
+            extra={**context, "error": error},
+        )
+        return Delivery.DEAD_LETTERED
+    queue.hide_for(receipt_handle, delay)
+    logger.warning("webhook refused; will retry", extra={**context, "error": error, "retry_in": delay})
+    raise RetryLater(error)

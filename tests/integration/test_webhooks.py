@@ -1,0 +1,349 @@
+"""Merchant webhooks against moto (SQS, DynamoDB) and respx (the merchant's endpoint, Telegram):
+events queued after the durable write, stable ids, signed deliveries, retries and the dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import respx
+
+from local.queues import QueuePoller, drain
+from local.template import create_queues, load_template, queue_sources
+from tests.conftest import TEST_API_KEY
+from tests.helpers import act_at_gateway, local_target, reset_caches
+from tests.unit.test_webhook_signature import readme_helper
+
+HOOK_URL = "https://merchant.example/paylink-hook"
+BOT_TOKEN = "123456:test-bot-token"
+BUYER = {"name": "Ali", "phone": "09121234567"}
+AMOUNT = 1_234_560
+
+
+@pytest.fixture
+def sqs(aws: str) -> Any:
+    return boto3.client("sqs", region_name="us-east-1")
+
+
+@pytest.fixture
+def notify(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The template's queues in moto; the callback and the notify worker configured on them."""
+    from paylink.notifications import http_client
+    from paylink.queues import sqs_client
+
+    refs = create_queues(sqs, load_template(), prefix="test", visibility_timeout=0)
+    monkeypatch.setenv("NOTIFY_QUEUE_URL", refs["NotifyQueue"])
+    monkeypatch.setenv("NOTIFY_DEAD_LETTER_QUEUE_URL", refs["NotifyDeadLetterQueue"])
+    reset_caches()
+    sqs_client.cache_clear()
+    http_client.cache_clear()
+    yield refs
+    sqs_client.cache_clear()
+    http_client.cache_clear()
+
+
+@pytest.fixture
+def secret(store, merchant) -> str:  # type: ignore[no-untyped-def]
+    """The merchant's webhook points at HOOK_URL; the secret it was shown once."""
+    from paylink.merchants import set_webhook
+
+    _, shown = set_webhook(store, merchant.username, HOOK_URL)
+    return shown
+
+
+def _pay(api, **link: Any) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Create a link, pay it at the sandbox; returns (payment id, the callback target to replay)."""
+    body = {"title": "Scarf", "amount": AMOUNT, **link}
+    code = api.post_json("/v1/links", body, key=TEST_API_KEY).json()["code"]
+    started = api.post_form(f"/{code}", BUYER)
+    assert started.status == 303, started.text
+    callback = local_target(act_at_gateway(started.location))
+    done = api.get(callback)
+    assert done.status == 303, done.text
+    return done.location.rsplit("/", 1)[-1], callback
+
+
+def _queued(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every message now visible on a queue (left in flight, so each is read once)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        answer = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=300,
+            MessageAttributeNames=["All"],
+        )  # fmt: skip
+        if not answer.get("Messages"):
+            return found
+        found.extend(answer["Messages"])
+
+
+def _poller(sqs: Any, refs: dict[str, str]) -> QueuePoller:
+    """The local runner's SQS event source of NotifyWorkerFunction, invoking its handler in-process."""
+    from functions.notify.app import worker_handler
+    from local.run import LambdaContext
+    from local.template import functions
+
+    template = load_template()
+    source = next(s for s in queue_sources(template) if s.function_id == "NotifyWorkerFunction")
+    context = LambdaContext(functions(template)["NotifyWorkerFunction"])
+    return QueuePoller(
+        sqs, source, refs[source.queue_id], refs[f"{source.queue_id}.Arn"],
+        lambda event: worker_handler(event, context),
+    )  # fmt: skip
+
+
+def _queue_event_of_paid_payment(api, store, notify) -> str:  # type: ignore[no-untyped-def]
+    """Pay a link with notifications off, then queue its paid event: the body the worker will send."""
+    from paylink.events import emit_payment_event
+    from paylink.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("NOTIFY_QUEUE_URL")
+        get_settings.cache_clear()
+        payment_id, _ = _pay(api, reference="order-42")
+    get_settings.cache_clear()
+    payment = store.get_payment(payment_id)
+    event_id = emit_payment_event(payment)
+    assert event_id is not None
+    return event_id
+
+
+# ---- emission --------------------------------------------------------------------------------
+
+
+def test_a_payment_paid_through_the_callback_queues_exactly_one_paid_event(
+    api, store, gateways, notify, sqs, merchant
+):
+    # Given a link with the merchant's reference and metadata
+    # When a buyer pays it and the gateway's return is verified
+    payment_id, _ = _pay(api, reference="order-42", metadata={"sku": "scarf-red"})
+    # Then exactly one event is queued: payment.paid, with the payment as merchants see it
+    messages = _queued(sqs, notify["NotifyQueue"])
+    assert len(messages) == 1
+    event = json.loads(messages[0]["Body"])
+    assert event["type"] == "payment.paid"
+    assert event["id"].startswith("evt_")
+    assert messages[0]["MessageAttributes"]["event_id"]["StringValue"] == event["id"]
+    data = event["data"]
+    assert (data["id"], data["merchant_id"], data["amount"], data["status"]) == (
+        payment_id, merchant.id, AMOUNT, "paid"
+    )  # fmt: skip
+    assert data["reference"] == "order-42"
+    assert data["metadata"] == {"sku": "scarf-red"}
+    # and its expected settlement date, and the payer's phone masked
+    from paylink.settlement import expected_settlement_date
+
+    paid = store.get_payment(payment_id)
+    assert data["expected_settlement_date"] == expected_settlement_date(
+        paid.paid_at, tz="Asia/Tehran", country="IR"
+    )
+    assert data["payer"] == {"name": "Ali", "phone": "0912***4567"}
+    assert event["created"] == paid.paid_at
+
+
+def test_a_duplicate_callback_queues_the_same_event_never_a_different_one(
+    api, gateways, notify, sqs, merchant
+):
+    # Given a payment paid through its callback
+    payment_id, callback = _pay(api)
+    # When the gateway's return arrives again
+    again = api.get(callback)
+    assert again.status == 303
+    # Then whatever was queued is one and the same event: same id, same type, same payment
+    events = [json.loads(m["Body"]) for m in _queued(sqs, notify["NotifyQueue"])]
+    assert len(events) == 2
+    assert {e["id"] for e in events} == {events[0]["id"]}
+    assert {e["type"] for e in events} == {"payment.paid"}
+    assert events[0] == events[1]
+    assert events[0]["data"]["id"] == payment_id
+
+
+def test_a_buyer_who_cancels_queues_one_cancelled_event(api, gateways, notify, sqs, merchant):
+    # Given a link
+    code = api.post_json("/v1/links", {"title": "Scarf", "amount": AMOUNT}, key=TEST_API_KEY).json()["code"]
+    started = api.post_form(f"/{code}", BUYER)
+    # When the buyer cancels at the gateway and comes back
+    api.get(local_target(act_at_gateway(started.location, action="cancel")))
+    # Then one payment.cancelled event is queued, with no settlement date
+    events = [json.loads(m["Body"]) for m in _queued(sqs, notify["NotifyQueue"])]
+    assert [e["type"] for e in events] == ["payment.cancelled"]
+    assert events[0]["data"]["expected_settlement_date"] is None
+
+
+def test_a_queue_that_refuses_the_event_does_not_break_the_payment(
+    api, store, gateways, notify, monkeypatch, merchant
+):
+    # Given a notify queue that cannot be reached
+    from paylink.queues import RawQueue
+
+    def broken(self: RawQueue, body: str, attributes: dict[str, str] | None = None) -> None:
+        raise ConnectionError("sqs is down")
+
+    monkeypatch.setattr(RawQueue, "send_text", broken)
+    # When a buyer pays
+    payment_id, _ = _pay(api)
+    # Then the payment is paid all the same (the failure is only logged)
+    assert store.get_payment(payment_id).status.value == "paid"
+
+
+# ---- delivery --------------------------------------------------------------------------------
+
+
+def test_a_refused_webhook_is_retried_on_the_schedule_then_dead_lettered(
+    api, store, gateways, notify, sqs, secret
+):
+    # Given a queued paid event, and a merchant endpoint that fails every time (five times and more)
+    from paylink.queues import sqs_client
+    from paylink.webhooks import MAX_ATTEMPTS, RETRY_DELAYS
+
+    event_id = _queue_event_of_paid_payment(api, store, notify)
+    chosen: list[int] = []
+
+    def time_passes(params: dict[str, Any], **_: Any) -> None:
+        # Record the delay the worker chose, then let that time pass at once.
+        chosen.append(int(params["VisibilityTimeout"]))
+        params["VisibilityTimeout"] = 0
+
+    sqs_client().meta.events.register("provide-client-params.sqs.ChangeMessageVisibility", time_passes)
+    poller = _poller(sqs, notify)
+    with respx.mock(assert_all_called=True) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(500))
+        # When the worker receives the message try after try
+        for _ in range(MAX_ATTEMPTS + 2):
+            poller.poll_once()
+    # Then it tried eleven times, each after the documented delay
+    assert endpoint.call_count == MAX_ATTEMPTS
+    assert chosen == list(RETRY_DELAYS)
+    # and each try was the same event, signed, verifiable with the README's helper
+    verify = readme_helper()
+    for call in endpoint.calls:
+        assert call.request.headers["Paylink-Event-Id"] == event_id
+        assert verify(call.request.content, call.request.headers["Paylink-Signature"], [secret])
+    # and after the last try the event rests in the dead-letter queue, and nowhere else
+    assert _queued(sqs, notify["NotifyQueue"]) == []
+    dead = _queued(sqs, notify["NotifyDeadLetterQueue"])
+    assert [json.loads(m["Body"])["id"] for m in dead] == [event_id]
+    assert dead[0]["Body"] == endpoint.calls[0].request.content.decode()
+
+
+def test_a_2xx_on_the_third_try_stops_the_retries(api, store, gateways, notify, sqs, secret, monkeypatch):
+    # Given retry delays scaled down to nothing, and an endpoint that fails twice then accepts
+    from paylink.settings import get_settings
+
+    monkeypatch.setenv("PAYLINK_WEBHOOK_RETRY_SCALE", "1000000")
+    get_settings.cache_clear()
+    event_id = _queue_event_of_paid_payment(api, store, notify)
+    poller = _poller(sqs, notify)
+    with respx.mock(assert_all_called=True) as mock:
+        endpoint = mock.post(HOOK_URL).mock(
+            side_effect=[httpx.Response(500), httpx.Response(503), httpx.Response(204)]
+        )
+        # When the local runner's event source polls until the queue is drained
+        for _ in range(10):
+            poller.poll_once()
+        assert drain([poller], timeout=5)
+    # Then it was delivered on the third try, once, and nothing was dead-lettered
+    assert endpoint.call_count == 3
+    assert {c.request.headers["Paylink-Event-Id"] for c in endpoint.calls} == {event_id}
+    assert _queued(sqs, notify["NotifyDeadLetterQueue"]) == []
+
+
+def test_a_webhook_is_signed_with_both_secrets_during_a_rotation(api, store, gateways, notify, sqs, secret):
+    # Given a merchant whose secret was just rotated
+    from paylink.merchants import rotate_webhook_secret
+
+    _, new_secret = rotate_webhook_secret(store, "shop")
+    _queue_event_of_paid_payment(api, store, notify)
+    with respx.mock(assert_all_called=True) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
+        # When the event is delivered
+        _poller(sqs, notify).poll_once()
+    # Then a receiver holding either the old or the new secret accepts it
+    request = endpoint.calls[0].request
+    verify = readme_helper()
+    assert request.headers["Paylink-Signature"].count("v1=") == 2
+    assert verify(request.content, request.headers["Paylink-Signature"], [secret])
+    assert verify(request.content, request.headers["Paylink-Signature"], [new_secret])
+
+
+def test_a_merchant_with_a_telegram_chat_gets_one_message(
+    api, store, gateways, notify, sqs, merchant, monkeypatch
+):
+    # Given a bot token and a merchant with a Telegram chat and no webhook
+    from paylink.merchants import set_telegram
+    from paylink.settings import get_settings
+
+    monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+    get_settings.cache_clear()
+    set_telegram(store, "shop", "123456789")
+    _queue_event_of_paid_payment(api, store, notify)
+    with respx.mock(assert_all_called=True) as mock:
+        telegram = mock.post(f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage").mock(
+            return_value=httpx.Response(200, json={"ok": True})
+        )
+        # When the event is delivered
+        _poller(sqs, notify).poll_once()
+    # Then the chat gets one message naming the event and the merchant's reference
+    assert telegram.call_count == 1
+    sent = json.loads(telegram.calls[0].request.content)
+    assert sent["chat_id"] == "123456789"
+    assert "payment.paid" in sent["text"]
+    assert "order-42" in sent["text"]
+    assert _queued(sqs, notify["NotifyQueue"]) == []
+
+
+# ---- settings --------------------------------------------------------------------------------
+
+
+def test_a_webhook_url_must_be_https_to_a_public_host(store, merchant):
+    # Given URLs that are not https, or point inside a network
+    from paylink.errors import ValidationFailed
+    from paylink.merchants import set_webhook
+
+    for url in ("http://merchant.example/hook", "https://localhost/hook", "https://10.0.0.5/hook", "ftp://x"):
+        # When an operator sets one / Then it is refused
+        with pytest.raises(ValidationFailed):
+            set_webhook(store, "shop", url)
+    assert store.get_merchant(merchant.id).webhook_url is None
+
+
+def test_rotating_keeps_the_old_secret_as_previous_and_never_dumps_secrets(store, merchant):
+    # Given a merchant with a webhook
+    from paylink.merchants import rotate_webhook_secret, set_webhook
+
+    _, first = set_webhook(store, "shop", HOOK_URL)
+    # When its secret is rotated
+    _, second = rotate_webhook_secret(store, "shop")
+    # Then the new one is current, the old one previous
+    stored = store.get_merchant(merchant.id)
+    assert (stored.webhook_secret, stored.webhook_secret_previous) == (second, first)
+    assert first.startswith("whsec_")
+    assert first != second
+    # and neither appears in a dump or a repr of the merchant
+    shown = json.dumps(stored.model_dump(mode="json")) + repr(stored)
+    assert first not in shown
+    assert second not in shown
+
+
+def test_the_operator_commands_print_each_secret_once(aws, store, merchant, capsys):
+    # Given the admin CLI pointed at the table
+    from local.admin import main
+
+    # When an operator sets a webhook, then rotates its secret
+    assert main(["set-webhook", "--username", "shop", "--url", HOOK_URL, "--table", aws]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["rotate-webhook-secret", "--username", "shop", "--table", aws]) == 0
+    second = json.loads(capsys.readouterr().out)
+    # Then each prints its new secret, and the merchant signs with both until the next rotation
+    assert first["webhook_url"] == HOOK_URL
+    stored = store.get_merchant(merchant.id)
+    assert (stored.webhook_secret, stored.webhook_secret_previous) == (
+        second["webhook_secret"], first["webhook_secret"]
+    )  # fmt: skip
+    assert second["previous_secret_still_accepted"] is True
+    # and an http URL is refused with the field named
+    assert main(["set-webhook", "--username", "shop", "--url", "http://x.example", "--table", aws]) == 2
+    assert "url" in capsys.readouterr().err
