@@ -141,6 +141,14 @@ def test_runner_prints_the_url_and_the_demo_api_key(runner: Runner):
         assert len(demo.json()["items"]) == 1
 
 
+def test_runner_prints_the_demo_personal_page_and_it_opens(runner: Runner):
+    text = runner.output.read_text()
+    assert f"Demo personal page:   {runner.url}/u/demo" in text
+    with _client() as http:
+        assert http.get(f"{runner.url}/u/demo").status_code == 200
+        assert http.get(f"{runner.url}/u/demo/qr.svg").headers["content-type"] == "image/svg+xml"
+
+
 def test_a_holiday_settles_nothing_and_its_money_rolls_to_the_next_business_day(runner: Runner):
     from datetime import timedelta
 
