@@ -28,7 +28,6 @@ def _deliver_record(record: SQSRecord) -> None:
     deliver(
         get_store(),
         record.body,
-        attempt=int(record.attributes.approximate_receive_count or 1),
         receipt_handle=record.receipt_handle,
         queue=queue,
         dead_letters=notify_dead_letter_queue(),

@@ -3,6 +3,7 @@ events queued after the durable write, stable ids, signed deliveries, retries an
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -193,30 +194,40 @@ def test_a_queue_that_refuses_the_event_does_not_break_the_payment(
 
 
 def test_a_refused_webhook_is_retried_on_the_schedule_then_dead_lettered(
-    api, store, gateways, notify, sqs, secret
+    api, store, gateways, notify, sqs, secret, monkeypatch
 ):
-    # Given a queued paid event, and a merchant endpoint that fails every time (five times and more)
+    # Given a queued paid event, a merchant endpoint that fails every time, and a clock we move
+    import paylink.notifications
     from paylink.queues import sqs_client
-    from paylink.webhooks import MAX_ATTEMPTS, RETRY_DELAYS
+    from paylink.webhooks import MAX_ATTEMPTS, MAX_HIDE, RETRY_DELAYS
 
     event_id = _queue_event_of_paid_payment(api, store, notify)
-    chosen: list[int] = []
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(paylink.notifications, "clock", lambda: clock[0])
+    hidden: list[int] = []
 
     def time_passes(params: dict[str, Any], **_: Any) -> None:
-        # Record the delay the worker chose, then let that time pass at once.
-        chosen.append(int(params["VisibilityTimeout"]))
+        # Record how long the worker hid the message, then let that time pass at once.
+        hidden.append(int(params["VisibilityTimeout"]))
+        clock[0] += int(params["VisibilityTimeout"])
         params["VisibilityTimeout"] = 0
 
     sqs_client().meta.events.register("provide-client-params.sqs.ChangeMessageVisibility", time_passes)
     poller = _poller(sqs, notify)
     with respx.mock(assert_all_called=True) as mock:
         endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(500))
-        # When the worker receives the message try after try
-        for _ in range(MAX_ATTEMPTS + 2):
+        tried_at: list[float] = []
+        endpoint.side_effect = lambda request: tried_at.append(clock[0]) or httpx.Response(500)
+        # When the worker receives the message, hop after hop
+        for _ in range(20):
             poller.poll_once()
-    # Then it tried eleven times, each after the documented delay
-    assert endpoint.call_count == MAX_ATTEMPTS
-    assert chosen == list(RETRY_DELAYS)
+    # Then it tried five times, each after the documented wait (long waits in hops under 12 h)
+    assert MAX_ATTEMPTS == 5
+    assert endpoint.call_count == 5
+    waits = [later - earlier for earlier, later in itertools.pairwise(tried_at)]
+    assert waits == list(RETRY_DELAYS)
+    assert max(hidden) <= MAX_HIDE
+    assert tried_at[-1] - tried_at[0] < 72 * 3600
     # and each try was the same event, signed, verifiable with the README's helper
     verify = readme_helper()
     for call in endpoint.calls:

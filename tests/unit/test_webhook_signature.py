@@ -106,14 +106,13 @@ def test_a_signature_is_hmac_sha256_of_time_dot_body():
     assert not verify_signature(BODY, header, [CURRENT], now=1_700_000_301)
 
 
-def test_the_retry_schedule_backs_off_to_twelve_hour_steps_within_three_days():
+def test_the_retry_schedule_is_five_tries_backing_off_within_three_days():
     # Given the documented schedule
-    # Then it starts at 1 min, 5 min, 30 min, 2 h, 6 h, then steps under SQS's 12 h cap
-    assert RETRY_DELAYS[:5] == (60, 300, 1800, 7200, 21600)
-    assert set(RETRY_DELAYS[5:]) == {43_000}
-    # and every try happens within 72 h of the first; after the last try there is none
-    assert sum(RETRY_DELAYS) <= 72 * 3600 < sum(RETRY_DELAYS) + 43_000
-    assert MAX_ATTEMPTS == 11
+    # Then the waits grow 15 min, 2 h, 12 h, 48 h: five tries in all
+    assert RETRY_DELAYS == (900, 7_200, 43_200, 172_800)
+    assert MAX_ATTEMPTS == 5
+    # and the last try comes within 72 h of the first; after it there is none
+    assert sum(RETRY_DELAYS) < 72 * 3600
     assert [retry_delay(n) for n in range(1, MAX_ATTEMPTS + 1)] == [*RETRY_DELAYS, None]
     # and the scale knob divides the delays (local runs, tests)
-    assert retry_delay(1, scale=60) == 1
+    assert retry_delay(1, scale=60) == 15

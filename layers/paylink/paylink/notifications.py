@@ -8,12 +8,14 @@ the URL set then. Secrets and the bot token are never logged.
 from __future__ import annotations
 
 import json
+import math
+import time
 from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from paylink.observability import logger
-from paylink.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, retry_delay, sign
+from paylink.webhooks import EVENT_ID_HEADER, MAX_HIDE, SIGNATURE_HEADER, retry_delay, sign
 
 if TYPE_CHECKING:
     import httpx
@@ -29,6 +31,11 @@ class Delivery(StrEnum):
     NOTHING_TO_DO = "nothing_to_do"  # the merchant has no webhook (or is gone)
     RETRY = "retry"  # hidden until its next try
     DEAD_LETTERED = "dead_lettered"  # the last try failed: moved to the dead-letter queue
+
+
+def clock() -> float:
+    """Now, in seconds since the epoch (tests move it to walk a three-day schedule)."""
+    return time.time()
 
 
 class RetryLater(Exception):
@@ -100,16 +107,25 @@ def deliver(
     store: Store,
     body: str,
     *,
-    attempt: int,
     receipt_handle: str,
     queue: NotifyQueue,
     dead_letters: NotifyQueue | None,
     retry_scale: float = 1.0,
+    now: float | None = None,
 ) -> Delivery:
-    """Try one queued event once; on a refusal schedule the next try or, after the last, dead-letter it.
+    """Try one queued event when its next try is due; on a refusal schedule the next try or, after
+    the last, dead-letter it. Tries are counted in the table, so a hop of a long wait is no try.
 
-    Raises RetryLater after hiding the message for its next try, so the batch reports it failed."""
+    Raises RetryLater after hiding the message until its next try, so the batch reports it failed."""
     event = json.loads(body)
+    moment = clock() if now is None else now
+    record = store.webhook_delivery(event["id"])
+    if record.get("done"):
+        return Delivery.DELIVERED  # a copy of an event already delivered or dead-lettered
+    if moment < record["next_at"]:
+        queue.hide_for(receipt_handle, min(math.ceil(record["next_at"] - moment), MAX_HIDE))
+        raise RetryLater("not due yet")
+    attempt = record["attempts"] + 1
     context = {"event_id": event["id"], "event_type": event["type"], "attempt": attempt}
     merchant = store.get_merchant(str(event["data"]["merchant_id"]))
     if merchant is None:
@@ -121,6 +137,7 @@ def deliver(
         return Delivery.NOTHING_TO_DO
     error = post_webhook(merchant, body, event["id"])
     if error is None:
+        store.record_webhook_try(event["id"], attempt, next_at=moment, done=True)
         logger.info("webhook delivered", extra=context)
         return Delivery.DELIVERED
     delay = retry_delay(attempt, retry_scale)
@@ -128,11 +145,13 @@ def deliver(
         if dead_letters is None:
             raise RuntimeError("the last webhook try failed and no dead-letter queue is configured")
         dead_letters.send_text(body, {"event_id": event["id"], "last_error": error, "attempts": str(attempt)})
+        store.record_webhook_try(event["id"], attempt, next_at=moment, done=True)
         logger.error(
             "webhook failed on its last try; moved to the dead-letter queue",
             extra={**context, "error": error},
         )
         return Delivery.DEAD_LETTERED
-    queue.hide_for(receipt_handle, delay)
+    store.record_webhook_try(event["id"], attempt, next_at=moment + delay, done=False)
+    queue.hide_for(receipt_handle, min(delay, MAX_HIDE))
     logger.warning("webhook refused; will retry", extra={**context, "error": error, "retry_in": delay})
     raise RetryLater(error)

@@ -187,6 +187,22 @@ class Store:
             count += 1
         return count
 
+    def webhook_delivery(self, event_id: str) -> dict[str, Any]:
+        """How far an event's delivery has got: tries made, when the next is due, whether it is done."""
+        item = self._get(f"WEBHOOK#{event_id}", "DELIVERY", consistent=True) or {}
+        return {"attempts": int(item.get("attempts", 0)), "next_at": int(item.get("next_at_ms", 0)) / 1000,
+                "done": bool(item.get("done", False))}  # fmt: skip
+
+    def record_webhook_try(self, event_id: str, attempt: int, *, next_at: float, done: bool) -> None:
+        """Count a try of an event's delivery (kept 7 days)."""
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "pk": f"WEBHOOK#{event_id}", "sk": "DELIVERY", "attempts": attempt,
+                "next_at_ms": int(next_at * 1000), "done": done, "ttl": int(next_at) + 7 * 86_400,
+            },
+        )  # fmt: skip
+
     def get_merchant(self, merchant_id: str) -> Merchant | None:
         item = self._get(f"MERCHANT#{merchant_id}", "PROFILE")
         return Merchant.model_validate(item) if item else None

@@ -16,22 +16,14 @@ SIGNATURE_HEADER = "Paylink-Signature"
 EVENT_ID_HEADER = "Paylink-Event-Id"
 DEFAULT_TOLERANCE = 300  # seconds either side of the receiver's clock
 
-# Seconds to wait after failed try n (1-based) before try n + 1: exponential to 6 h, then steps of
-# just under 12 h (SQS refuses a visibility timeout past 12 h from the receive) while the total
-# stays within 72 h. 11 tries in all, the last about 68 h after the first; then the dead-letter queue.
+# Seconds to wait after failed try n (1-based) before try n + 1: five tries in all, at 0, 15 min,
+# 2 h 15, 14 h 15 and 62 h 15 (within three days); after the fifth the event goes to the
+# dead-letter queue. SQS hides a message for at most 12 h at a time, so a longer wait is taken in
+# several hops; tries are counted in the table, not by SQS's receive count.
 RETRY_HORIZON = 72 * 3600
-_LONG_STEP = 43_000
-
-
-def _schedule() -> tuple[int, ...]:
-    delays = [60, 300, 1800, 7200, 21600]
-    while sum(delays) + _LONG_STEP <= RETRY_HORIZON:
-        delays.append(_LONG_STEP)
-    return tuple(delays)
-
-
-RETRY_DELAYS: tuple[int, ...] = _schedule()
+RETRY_DELAYS: tuple[int, ...] = (900, 7_200, 43_200, 172_800)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+MAX_HIDE = 43_000  # just under SQS's 12 h limit on a visibility timeout
 
 
 def retry_delay(attempt: int, scale: float = 1.0) -> int | None:
