@@ -140,7 +140,7 @@ class Buyer:
         self.look(step)
 
 
-def _merchant_link(runner: Runner, username: str, lang: str, **extra: str) -> tuple[str, dict[str, str]]:
+def _merchant_link(runner: Runner, username: str, lang: str, **extra: object) -> tuple[str, dict[str, str]]:
     """A merchant restricted to sandbox-a and a new item link of 120,000 toman; the code and auth."""
     key = runner.create_merchant(username, gateways="sandbox-a", name=MERCHANT[lang])
     auth = {"Authorization": f"Bearer {key}"}
@@ -272,3 +272,50 @@ def test_unknown_and_deactivated_links(runner: Runner, page: Any, lang: str):
     buyer.open(_link_url(runner, code, lang), "410", status=410)
     assert page.locator("h1").inner_text() == INACTIVE[lang]
     assert page.locator(".status-code").inner_text() == ("۴۱۰" if lang == "fa" else "410")
+
+
+def _pay_at_gateway_to_receipt(buyer: Buyer, runner: Runner, lang: str) -> None:
+    page = buyer.page
+    _at_gateway(buyer, runner)
+    page.locator("button.pay").click()
+    page.wait_for_url(re.compile(rf"^{re.escape(runner.url)}/r/pay_\w+"))
+    buyer.look("receipt")
+    assert page.locator(".state h1").inner_text() == PAID[lang]
+    assert page.locator(".state .big").inner_text() == SHOWN_AMOUNT[lang]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_payer_pays_an_invoice_once(runner: Runner, page: Any, lang: str):
+    buyer = Buyer(page, "invoice", lang)
+    payer = "سارا احمدی" if lang == "fa" else "Sara Ahmadi"
+    code, _ = _merchant_link(runner, f"browser_invoice_{lang}", lang, kind="invoice",
+                             payer={"name": payer}, due_date="2026-12-01", reference="INV-7")  # fmt: skip
+    # Given the payer opens the invoice the merchant sent
+    buyer.open(_link_url(runner, code, lang), "invoice")
+    assert page.locator(".merchant").inner_text() == MERCHANT[lang]
+    assert page.locator(".price .v").inner_text() == SHOWN_AMOUNT[lang]
+    # When he pays it at the gateway
+    _fill_and_submit(buyer, lang)
+    _pay_at_gateway_to_receipt(buyer, runner, lang)
+    # Then the invoice cannot be paid again: it answers the 410 page
+    buyer.open(_link_url(runner, code, lang), "paid-410", status=410)
+    assert page.locator(".status-code").inner_text() == ("۴۱۰" if lang == "fa" else "410")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_buyer_pays_the_amount_he_chooses_on_a_personal_page(runner: Runner, page: Any, lang: str):
+    buyer = Buyer(page, "personal", lang)
+    username = f"browser_me_{lang}"
+    runner.create_merchant(username, gateways="sandbox-a", name=MERCHANT[lang])
+    # Given the merchant's personal page
+    buyer.open(f"{runner.url}/u/{username}" + ("?lang=en" if lang == "en" else ""), "page")
+    assert page.locator(".merchant").inner_text() == MERCHANT[lang]
+    # When the buyer types 120,000 toman (in Persian digits on the Persian page), his name, and pays
+    page.locator("#f-amount").click()
+    page.locator("#f-amount").press_sequentially("۱۲۰۰۰۰" if lang == "fa" else "120000")
+    page.locator("#f-name").click()
+    page.locator("#f-name").press_sequentially("علی" if lang == "fa" else "Ali")
+    buyer.look("filled")
+    page.get_by_role("button", name=PAY_BUTTON[lang], exact=True).click()
+    # Then the gateway asks for 120,000 toman and the receipt shows it paid
+    _pay_at_gateway_to_receipt(buyer, runner, lang)
