@@ -158,19 +158,25 @@ def test_return_for_an_unknown_token_is_404_and_only_recorded(api, link, aws, st
     assert attempt["reason"] == "unknown_token"
 
 
-def test_return_to_merchant_redirect_url_carries_payment_id_and_status(api, merchant, gateways):
-    # Given a link with the merchant's own return page
+def test_return_to_merchant_redirect_url_carries_payment_id_status_reference_and_metadata(
+    api, merchant, gateways
+):
+    # Given a link with the merchant's own return page, reference and metadata
     link = api.post_json(
         "/v1/links",
-        {"title": "Course", "amount": 500_000, "redirect_url": "https://shop.example/thanks?order=7"},
+        {"title": "Course", "amount": 500_000, "redirect_url": "https://shop.example/thanks?order=7",
+         "reference": "C-17", "metadata": {"cohort": "autumn"}},
         key=TEST_API_KEY,
-    ).json()
+    ).json()  # fmt: skip
     callback = _pay(api, link["code"])
     # When the buyer comes back paid
     answer = api.get(callback)
     # Then he goes to the merchant's page with payment_id and status added
     [payment] = _payments(api)
-    assert answer.location == f"https://shop.example/thanks?order=7&payment_id={payment['id']}&status=paid"
+    assert answer.location == (
+        f"https://shop.example/thanks?order=7&payment_id={payment['id']}&status=paid"
+        "&reference=C-17&metadata%5Bcohort%5D=autumn"
+    )
 
 
 def test_invoice_is_gone_once_paid(api, merchant, gateways):

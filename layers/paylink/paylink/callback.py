@@ -218,6 +218,10 @@ def return_location(payment: Payment) -> str:
             ("payment_id", payment.id),
             ("status", payment.status.value),
         ]
+        # The merchant's own reference and metadata come back to it, as on the webhook and in CSV.
+        if payment.reference:
+            query.append(("reference", payment.reference))
+        query.extend((f"metadata[{key}]", value) for key, value in sorted((payment.metadata or {}).items()))
         return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
     return f"/r/{payment.id}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ CSV_MAX_ROWS = 100_000
 CSV_COLUMNS = [
     "id", "created_at", "paid_at", "status", "link_code", "link_title", "amount", "quantity", "fee", "net",
     "gateway", "gateway_reference", "card_mask", "payer_name", "payer_phone", "payer_email", "reference",
-    "settlement_id", "failure_reason",
+    "metadata", "coupon", "discount", "settlement_id", "failure_reason",
 ]  # fmt: skip
 
 INTERNAL_PAYMENT_FIELDS = {
@@ -201,6 +202,8 @@ def _csv_row(payment: Payment) -> dict[str, str]:
     data = payment.model_dump(mode="json")
     for key in ("name", "phone", "email"):
         data[f"payer_{key}"] = payment.payer.get(key)
+    if payment.metadata:
+        data["metadata"] = json.dumps(payment.metadata, ensure_ascii=False, sort_keys=True)
     return {column: _csv_cell(data.get(column)) for column in CSV_COLUMNS}
 
 
