@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     telegram.add_argument("--username", required=True)
     telegram.add_argument("--chat-id", required=True, help="numeric chat id or @channel; '' removes it")
     telegram.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
+    email = commands.add_parser("set-notify-email", help="email a merchant each payment's notice too")
+    email.add_argument("--username", required=True)
+    email.add_argument("--email", required=True, help="the address; '' removes it")
+    email.add_argument("--table", default=None, help="a deployed stack's table instead of the local run")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "layers" / "paylink"))
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return _confirm_payouts(args.date, args.failed, args.reason)
     if args.command == "update-merchant":
         return _update_merchant(args)
-    if args.command in ("set-webhook", "rotate-webhook-secret", "set-telegram"):
+    if args.command in ("set-webhook", "rotate-webhook-secret", "set-telegram", "set-notify-email"):
         return _notifications(args)
     from paylink.errors import PaylinkError
     from paylink.merchants import create_merchant
@@ -162,11 +166,15 @@ def _update_merchant(args: argparse.Namespace) -> int:
 
 def _notifications(args: argparse.Namespace) -> int:
     from paylink.errors import PaylinkError
-    from paylink.merchants import rotate_webhook_secret, set_telegram, set_webhook
+    from paylink.merchants import rotate_webhook_secret, set_notify_email, set_telegram, set_webhook
     from paylink.store import get_store
 
     store = get_store()
     try:
+        if args.command == "set-notify-email":
+            merchant = set_notify_email(store, args.username, args.email or None)
+            print(json.dumps({"username": merchant.username, "notify_email": merchant.notify_email}))
+            return 0
         if args.command == "set-telegram":
             merchant = set_telegram(store, args.username, args.chat_id or None)
             print(json.dumps({"username": merchant.username, "telegram_chat_id": merchant.telegram_chat_id}))

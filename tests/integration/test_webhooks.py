@@ -306,6 +306,36 @@ def test_a_merchant_with_a_telegram_chat_gets_one_message(
     assert _queued(sqs, notify["NotifyQueue"]) == []
 
 
+def test_a_merchant_with_a_notice_address_gets_one_email(
+    api, store, gateways, notify, sqs, merchant, monkeypatch
+):
+    # Given a verified sender and a merchant with a notice address and no webhook
+    import boto3
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from paylink.merchants import set_notify_email
+    from paylink.notify import notifiers
+    from paylink.settings import get_settings
+
+    monkeypatch.setenv("PAYLINK_EMAIL_SENDER", "noreply@paylink.example")
+    get_settings.cache_clear()
+    notifiers.cache_clear()
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="noreply@paylink.example")
+    set_notify_email(store, "shop", "owner@shop.example")
+    _queue_event_of_paid_payment(api, store, notify)
+    # When the event is delivered
+    _poller(sqs, notify).poll_once()
+    # Then one email reached the merchant, naming the event, its reference and the payout day
+    mails = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    assert [m.destinations["ToAddresses"] for m in mails] == [["owner@shop.example"]]
+    assert "payment.paid" in mails[0].subject
+    assert "order-42" in mails[0].body
+    assert "paid out on" in mails[0].body
+    assert _queued(sqs, notify["NotifyQueue"]) == []
+    notifiers.cache_clear()
+
+
 # ---- settings --------------------------------------------------------------------------------
 
 

@@ -216,3 +216,12 @@ def set_telegram(store: Store, username: str, chat_id: str | None) -> Merchant:
         raise ValidationFailed("the chat is not valid", fields={"chat_id": "a numeric chat id or @channel"})
     store.set_notification_settings(merchant.id, {"telegram_chat_id": chat_id})
     return merchant.model_copy(update={"telegram_chat_id": chat_id})
+
+
+def set_notify_email(store: Store, username: str, email: str | None) -> Merchant:
+    """Send (or, with None, stop sending) a merchant's payment notices to an email address too."""
+    merchant = _merchant_by_username(store, username)
+    if email is not None and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}", email):
+        raise ValidationFailed("the address is not valid", fields={"email": "an email address"})
+    store.set_notification_settings(merchant.id, {"notify_email": email})
+    return merchant.model_copy(update={"notify_email": email})

@@ -83,6 +83,7 @@ class Merchant(BaseModel):
     webhook_secret: str | None = Field(default=None, exclude=True, repr=False)
     webhook_secret_previous: str | None = Field(default=None, exclude=True, repr=False)
     telegram_chat_id: str | None = None
+    notify_email: str | None = None  # an address that receives each payment's notice too
 
 
 class LinkKind(StrEnum):

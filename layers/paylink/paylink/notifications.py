@@ -72,19 +72,42 @@ def post_webhook(merchant: Merchant, body: str, event_id: str, now: int | None =
     return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
 
 
+def notice_text(event: dict[str, Any]) -> str:
+    """One line a person reads: what happened, for what, how much, and when the money comes."""
+    from paylink.formatting import format_toman
+
+    data = event["data"]
+    text = f"{event['type']}: {data['link_title']}, {format_toman(data['amount'], 'en')} ({data['id']})"
+    if data.get("reference"):
+        text += f", ref {data['reference']}"
+    if data.get("expected_settlement_date"):
+        text += f", paid out on {data['expected_settlement_date']}"
+    return text
+
+
+def send_email(merchant: Merchant, event: dict[str, Any]) -> bool:
+    """The notice by email (best effort, on the first try only, like Telegram); False when it did not go."""
+    from paylink.notify import notifiers
+
+    try:
+        notifiers()["email"].send(
+            merchant.notify_email or "", f"paylink: {event['type']}", notice_text(event)
+        )
+    except Exception as exc:
+        logger.warning("email notice not sent", extra={"event_id": event["id"], "error": type(exc).__name__})
+        return False
+    return True
+
+
 def send_telegram(merchant: Merchant, event: dict[str, Any]) -> bool:
     """One short message to the merchant's Telegram chat; False (logged) when it did not go."""
-    from paylink.formatting import format_toman
     from paylink.settings import get_settings
 
     settings = get_settings()
     token = settings.telegram_bot_token.get_secret_value()
     if not token or not merchant.telegram_chat_id:
         return False
-    data = event["data"]
-    text = f"{event['type']}: {data['link_title']}, {format_toman(data['amount'], 'en')} ({data['id']})"
-    if data.get("reference"):
-        text += f", ref {data['reference']}"
+    text = notice_text(event)
     try:
         answer = http_client().post(
             f"{settings.telegram_api_url}/bot{token}/sendMessage",
@@ -133,6 +156,8 @@ def deliver(
         return Delivery.NOTHING_TO_DO
     if attempt == 1 and merchant.telegram_chat_id:
         send_telegram(merchant, event)
+    if attempt == 1 and merchant.notify_email:
+        send_email(merchant, event)
     if not merchant.webhook_url or not merchant.webhook_secret:
         return Delivery.NOTHING_TO_DO
     error = post_webhook(merchant, body, event["id"])
