@@ -34,9 +34,11 @@ __all__ = [
     "Redirect",
     "VerifyOutcome",
     "VerifyResult",
+    "int_or_none",
     "mask_card",
     "parse_gateways",
     "post_json",
+    "text_or_none",
 ]
 
 
@@ -320,3 +322,25 @@ def post_json(
         return response.status_code, response.json()
     except ValueError:
         return response.status_code, None
+
+
+INT_TEXT = re.compile(r"^-?[0-9]{1,18}$")  # an integer as gateways send it, bounded before int()
+
+
+def int_or_none(value: object) -> int | None:
+    """An integer from a gateway's JSON or form value (a number or its text); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and INT_TEXT.match(value.strip()):
+        return int(value.strip())
+    return None
+
+
+def text_or_none(value: object) -> str | None:
+    """A gateway's value as stripped text; None for nothing, an empty text, a boolean or a structure."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    text = str(value).strip()
+    return text or None

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from paylink.gateways.base import (
+    INT_TEXT,
     CallbackData,
     Capabilities,
     CreateResult,
@@ -41,8 +42,10 @@ from paylink.gateways.base import (
     Redirect,
     VerifyOutcome,
     VerifyResult,
+    int_or_none,
     mask_card,
     post_json,
+    text_or_none,
 )
 
 PROTOCOL = "payping"
@@ -115,7 +118,6 @@ STATUS_NOT_PAID = "0"
 LEGACY_STATUS_NOT_PAID = "-1"
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_INT_RE = re.compile(r"^-?[0-9]{1,18}$")
 _RETURN_KEYS = ("status", "errorCode", "data", "Status", "PaymentRefId", "PaymentCode", "ClientRefId")
 
 
@@ -179,18 +181,18 @@ class PayPingAdapter:
             "/v3/pay/verify", {"paymentRefId": ref_id, "paymentCode": code, "amount": amount}
         )
         if status == 200:
-            answered_code = _text_or_none(data.get("code"))
+            answered_code = text_or_none(data.get("code"))
             if answered_code is not None and answered_code != code:
                 raise GatewayError(
                     ErrorKind.BUSINESS, "payment_code_mismatch", "verify answered for another payment"
                 )
-            paid = _int_or_none(data.get("amount"))
+            paid = int_or_none(data.get("amount"))
             return VerifyResult(
                 outcome=VerifyOutcome.VERIFIED,
                 amount_irr=(paid if paid is not None else amount) * RIALS_PER_TOMAN,
-                reference=_text_or_none(data.get("paymentRefId")) or ref_id,
-                card_mask=mask_card(_text_or_none(data.get("cardNumber"))),
-                paid_at=_text_or_none(data.get("payedDate")),
+                reference=text_or_none(data.get("paymentRefId")) or ref_id,
+                card_mask=mask_card(text_or_none(data.get("cardNumber"))),
+                paid_at=text_or_none(data.get("payedDate")),
             )
         meta_code = _meta_code(data)
         if meta_code in (CODE_ALREADY_PAID, CODE_ALREADY_VERIFIED) and 400 <= status < 500:
@@ -245,7 +247,7 @@ def _to_toman(amount_irr: int) -> int:
 
 
 def _ref_from(refs: Mapping[str, str] | None) -> str:
-    ref_id = _text_or_none((refs or {}).get("paymentRefId"))
+    ref_id = text_or_none((refs or {}).get("paymentRefId"))
     if ref_id is None:
         # Only the buyer's return carries paymentRefId; without it PayPing cannot be asked.
         raise GatewayError(ErrorKind.BUSINESS, "missing_reference", "no paymentRefId from the buyer's return")
@@ -262,19 +264,19 @@ def _already_verified(data: Mapping[str, Any], amount: int, ref_id: str) -> Veri
         details = {}
     # We sent our stored amount; an amount in the details is still reported so that a payment
     # verified earlier for another amount shows up as a mismatch.
-    paid = _int_or_none(details.get("Amount"))
+    paid = int_or_none(details.get("Amount"))
     return VerifyResult(
         outcome=VerifyOutcome.ALREADY_VERIFIED,
         amount_irr=(paid if paid is not None else amount) * RIALS_PER_TOMAN,
-        reference=_text_or_none(details.get("PaymentRefId")) or ref_id,
-        card_mask=mask_card(_text_or_none(details.get("CardNumber"))),
-        paid_at=_text_or_none(details.get("PayedDate")),
+        reference=text_or_none(details.get("PaymentRefId")) or ref_id,
+        card_mask=mask_card(text_or_none(details.get("CardNumber"))),
+        paid_at=text_or_none(details.get("PayedDate")),
     )
 
 
 def _meta_code(data: Mapping[str, Any]) -> int | None:
     meta = data.get("metaData")
-    return _int_or_none(meta.get("code")) if isinstance(meta, dict) else None
+    return int_or_none(meta.get("code")) if isinstance(meta, dict) else None
 
 
 def _error_for(status: int, data: Mapping[str, Any], operation: str) -> GatewayError:
@@ -328,14 +330,14 @@ def _parse_v3_return(fields: Mapping[str, str]) -> CallbackData:
     if status not in (STATUS_PAID, STATUS_NOT_PAID):
         raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "status must be 1 or 0")
     error_code = fields.get("errorCode", "")
-    if error_code and not _INT_RE.match(error_code):
+    if error_code and not INT_TEXT.match(error_code):
         raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "errorCode must be an integer")
     return CallbackData(
         token=code,
         claimed_success=status == STATUS_PAID,
         cancelled=status == STATUS_NOT_PAID,
         refs=_refs(data.get("paymentRefId")),
-        order_id=_text_or_none(data.get("clientRefId")),
+        order_id=text_or_none(data.get("clientRefId")),
         claimed_amount_irr=_claimed_amount(data.get("amount")),
     )
 
@@ -345,7 +347,7 @@ def _parse_legacy_return(fields: Mapping[str, str]) -> CallbackData:
     if code is None:
         raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "PaymentCode missing or invalid")
     status = fields.get("Status", "")
-    if status and not _INT_RE.match(status):
+    if status and not INT_TEXT.match(status):
         raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "Status must be an integer")
     refs = _refs(fields.get("PaymentRefId"))
     # The official sample: Status=-1 means not paid, and PaymentRefId comes only with a payment.
@@ -355,12 +357,12 @@ def _parse_legacy_return(fields: Mapping[str, str]) -> CallbackData:
         claimed_success=not not_paid and bool(refs),
         cancelled=not_paid,
         refs=refs,
-        order_id=_text_or_none(fields.get("ClientRefId")),
+        order_id=text_or_none(fields.get("ClientRefId")),
     )
 
 
 def _refs(value: object) -> dict[str, str]:
-    text = _text_or_none(value)
+    text = text_or_none(value)
     if text is None or text == "0":
         return {}
     if not _CODE_RE.match(text):
@@ -371,7 +373,7 @@ def _refs(value: object) -> dict[str, str]:
 def _claimed_amount(value: object) -> int | None:
     if value is None or value == "":
         return None
-    amount = _int_or_none(value)
+    amount = int_or_none(value)
     if amount is None or amount < 0:
         raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "amount is not a whole number")
     return amount * RIALS_PER_TOMAN
@@ -387,22 +389,5 @@ def _checked_code(token: str) -> str:
 
 
 def _code_or_none(value: object) -> str | None:
-    text = _text_or_none(value)
+    text = text_or_none(value)
     return text if text is not None and _CODE_RE.match(text) else None
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _INT_RE.match(value.strip()):
-        return int(value.strip())
-    return None
-
-
-def _text_or_none(value: object) -> str | None:
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value).strip()
-    return text or None

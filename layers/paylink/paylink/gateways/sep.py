@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 
 from paylink.gateways.base import (
+    INT_TEXT,
     CallbackData,
     Capabilities,
     CreateResult,
@@ -48,8 +49,10 @@ from paylink.gateways.base import (
     Redirect,
     VerifyOutcome,
     VerifyResult,
+    int_or_none,
     mask_card,
     post_json,
+    text_or_none,
 )
 
 PROTOCOL = "sep"
@@ -117,7 +120,6 @@ RESULT_ERRORS: dict[int, tuple[ErrorKind, str, str]] = {
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _REF_RE = re.compile(r"^[A-Za-z0-9+/=_-]{1,128}$")
-_INT_RE = re.compile(r"^-?[0-9]{1,18}$")
 _CALLBACK_FIELDS = (
     "MID",
     "State",
@@ -162,10 +164,10 @@ class SepAdapter:
         if mobile:
             body["CellNumber"] = mobile
         data = self._call(TOKEN_PATH, body, "status")
-        status = _int_or_none(data.get("status"))
+        status = int_or_none(data.get("status"))
         if status != TOKEN_STATUS_OK:
             raise _token_error(data)
-        token = _text_or_none(data.get("token"))
+        token = text_or_none(data.get("token"))
         if token is None or not _TOKEN_RE.match(token):
             raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "token answered status 1 without a token")
         return CreateResult(token=token, redirect=self.redirect_for(token))
@@ -193,7 +195,7 @@ class SepAdapter:
         amount: int | None = None
         amount_text = fields.get("Amount")
         if amount_text:
-            if not _INT_RE.match(amount_text):
+            if not INT_TEXT.match(amount_text):
                 raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "Amount must be an integer")
             amount = int(amount_text)
         refs: dict[str, str] = {}
@@ -262,7 +264,7 @@ class SepAdapter:
     # -- internals --------------------------------------------------------------------------
     def _ref_body(self, ref_num: str) -> dict[str, Any]:
         terminal: Any = self.config.merchant_id
-        if _INT_RE.match(terminal):
+        if INT_TEXT.match(terminal):
             terminal = int(terminal)  # TerminalNumber is a number in the manual's samples
         return {"RefNum": ref_num, "TerminalNumber": terminal}
 
@@ -303,7 +305,7 @@ def _merged_fields(query: Mapping[str, str], form: Mapping[str, str]) -> dict[st
 
 def _callback_status(status_text: str | None, state: str | None) -> int:
     if status_text:
-        if not _INT_RE.match(status_text):
+        if not INT_TEXT.match(status_text):
             raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "Status must be an integer")
         return int(status_text)
     if state and state in STATE_NAMES:
@@ -326,23 +328,23 @@ def _paid(
     detail = data.get("TransactionDetail")
     if not isinstance(detail, Mapping):
         detail = {}
-    answered_ref = _text_or_none(detail.get("RefNum"))
+    answered_ref = text_or_none(detail.get("RefNum"))
     if answered_ref is not None and answered_ref != ref_num:
         raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "verify answered another RefNum")
-    amount = _int_or_none(detail.get("AffectiveAmount"))
+    amount = int_or_none(detail.get("AffectiveAmount"))
     if amount is None and require_amount:
         raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "verify answered 0 without AffectiveAmount")
     return VerifyResult(
         outcome=outcome,
         amount_irr=amount,
         reference=ref_num,
-        card_mask=mask_card(_text_or_none(detail.get("MaskedPan"))),
-        paid_at=_text_or_none(detail.get("StraceDate")),
+        card_mask=mask_card(text_or_none(detail.get("MaskedPan"))),
+        paid_at=text_or_none(detail.get("StraceDate")),
     )
 
 
 def _result(data: Mapping[str, Any]) -> int:
-    result = _int_or_none(data.get("ResultCode"))
+    result = int_or_none(data.get("ResultCode"))
     if result is None:
         raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "answer has no integer ResultCode")
     return result
@@ -357,13 +359,13 @@ def _result_error(result: int, operation: str) -> GatewayError:
 
 
 def _token_error(data: Mapping[str, Any]) -> GatewayError:
-    code = _int_or_none(data.get("errorCode"))
+    code = int_or_none(data.get("errorCode"))
     known = TOKEN_ERRORS.get(code) if code is not None else None
     if known is not None:
         kind, our_code, meaning = known
         return GatewayError(kind, our_code, f"token: errorCode {code}: {meaning}")
     # errorDesc is read to classify, never echoed: it may name the terminal.
-    desc = (_text_or_none(data.get("errorDesc")) or "").lower()
+    desc = (text_or_none(data.get("errorDesc")) or "").lower()
     if any(word in desc for word in _AMOUNT_WORDS):
         return GatewayError(ErrorKind.BUSINESS, "amount_refused", f"token: errorCode {code}: amount refused")
     if any(word in desc for word in _CONFIG_WORDS):
@@ -371,20 +373,3 @@ def _token_error(data: Mapping[str, Any]) -> GatewayError:
             ErrorKind.CONFIG, "terminal_refused", f"token: errorCode {code}: terminal refused"
         )
     return GatewayError(ErrorKind.TRANSIENT, f"token_error_{code}", f"token: unexpected errorCode {code}")
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _INT_RE.match(value.strip()):
-        return int(value.strip())
-    return None
-
-
-def _text_or_none(value: object) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    text = str(value).strip()
-    return text or None

@@ -40,8 +40,10 @@ from paylink.gateways.base import (
     Redirect,
     VerifyOutcome,
     VerifyResult,
+    int_or_none,
     mask_card,
     post_json,
+    text_or_none,
 )
 
 PROTOCOL = "zarinpal"
@@ -101,7 +103,6 @@ INQUIRY_OUTCOMES: dict[str, VerifyOutcome] = {
 }
 
 _AUTHORITY_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")
-_INT_RE = re.compile(r"^-?[0-9]{1,18}$")
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,39}$")
 
 
@@ -134,7 +135,7 @@ class ZarinpalAdapter:
         code, data = self._call("request.json", body)
         if code != CODE_OK:
             raise _error_for(code, "request")
-        authority = _text_or_none(data.get("authority"))
+        authority = text_or_none(data.get("authority"))
         if authority is None or not _AUTHORITY_RE.match(authority):
             raise GatewayError(
                 ErrorKind.TRANSIENT, "bad_response", "request answered 100 without a usable authority"
@@ -187,7 +188,7 @@ class ZarinpalAdapter:
         body = {"merchant_id": self.config.merchant_id, "authority": authority, "amount": amount_irr}
         code, data = self._call("verify.json", body)
         if code == CODE_OK:
-            reference = _text_or_none(data.get("ref_id"))
+            reference = text_or_none(data.get("ref_id"))
             if reference is None:
                 raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "verify answered 100 without ref_id")
             # Zarinpal verified our amount (another amount is -50): the paid amount is ours.
@@ -195,14 +196,14 @@ class ZarinpalAdapter:
                 outcome=VerifyOutcome.VERIFIED,
                 amount_irr=amount_irr,
                 reference=reference,
-                card_mask=mask_card(_text_or_none(data.get("card_pan"))),
+                card_mask=mask_card(text_or_none(data.get("card_pan"))),
             )
         if code == CODE_ALREADY_VERIFIED:
             # 101 may come without details; whether it re-checks the amount is not published.
             return VerifyResult(
                 outcome=VerifyOutcome.ALREADY_VERIFIED,
-                reference=_text_or_none(data.get("ref_id")),
-                card_mask=mask_card(_text_or_none(data.get("card_pan"))),
+                reference=text_or_none(data.get("ref_id")),
+                card_mask=mask_card(text_or_none(data.get("card_pan"))),
             )
         if code == CODE_AMOUNT_MISMATCH:
             return VerifyResult(outcome=VerifyOutcome.AMOUNT_MISMATCH)
@@ -234,7 +235,7 @@ class ZarinpalAdapter:
         )
         if code != CODE_OK:
             raise _error_for(code, "inquiry")
-        status = _text_or_none(data.get("status"))
+        status = text_or_none(data.get("status"))
         outcome = INQUIRY_OUTCOMES.get((status or "").upper())
         if outcome is None:
             raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "inquiry answered an unknown status")
@@ -278,7 +279,7 @@ class ZarinpalAdapter:
                 data = raw_data
             code = _error_code(payload.get("errors"))
             if code is None:
-                code = _int_or_none(data.get("code"))
+                code = int_or_none(data.get("code"))
         if code is None:
             if 400 <= status < 500:
                 raise GatewayError(ErrorKind.CONFIG, f"http_{status}", f"{name} answered HTTP {status}")
@@ -299,7 +300,7 @@ def _error_code(errors: object) -> int | None:
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         errors = errors[0]
     if isinstance(errors, dict):
-        return _int_or_none(errors.get("code"))
+        return int_or_none(errors.get("code"))
     return None
 
 
@@ -323,20 +324,3 @@ def _error_for(code: int, operation: str) -> GatewayError:
         return GatewayError(kind, our_code, f"{operation}: code {code}: {meaning}")
     # Not documented for this call: the gateway misbehaves; retry or fail over.
     return GatewayError(ErrorKind.TRANSIENT, f"code_{code}", f"{operation}: unexpected code {code}")
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _INT_RE.match(value.strip()):
-        return int(value.strip())
-    return None
-
-
-def _text_or_none(value: object) -> str | None:
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value).strip()
-    return text or None

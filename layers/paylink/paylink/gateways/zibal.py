@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from paylink.gateways.base import (
+    INT_TEXT,
     CallbackData,
     Capabilities,
     CreateResult,
@@ -35,8 +36,10 @@ from paylink.gateways.base import (
     Redirect,
     VerifyOutcome,
     VerifyResult,
+    int_or_none,
     mask_card,
     post_json,
+    text_or_none,
 )
 
 PROTOCOL = "zibal"
@@ -86,7 +89,6 @@ STATUS_TEXT: dict[int, str] = {
 }
 
 _TRACK_ID_RE = re.compile(r"^[0-9]{1,20}$")
-_INT_RE = re.compile(r"^-?[0-9]{1,18}$")
 
 
 CAPABILITIES = Capabilities(
@@ -169,7 +171,7 @@ class ZibalAdapter:
         status_text = fields.get("status")
         status: int | None = None
         if status_text:
-            if not _INT_RE.match(status_text):
+            if not INT_TEXT.match(status_text):
                 raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "status must be an integer")
             status = int(status_text)
         return CallbackData(
@@ -191,7 +193,7 @@ class ZibalAdapter:
         if result == RESULT_ALREADY_VERIFIED:
             return self._paid(VerifyOutcome.ALREADY_VERIFIED, data, track_id)
         if result == RESULT_NOT_PAID:
-            status = _int_or_none(data.get("status"))
+            status = int_or_none(data.get("status"))
             if status is None:
                 status = self._status_from_inquiry(track_id)
             if status == STATUS_CANCELLED_BY_USER:
@@ -217,7 +219,7 @@ class ZibalAdapter:
         """
         track_id = self._checked_token(token)
         data = self._inquiry(track_id)
-        status = _int_or_none(data.get("status"))
+        status = int_or_none(data.get("status"))
         if status == STATUS_VERIFIED:
             return self._details(VerifyOutcome.ALREADY_VERIFIED, data)
         if status == STATUS_PAID_UNVERIFIED:
@@ -245,25 +247,25 @@ class ZibalAdapter:
 
     # -- internals --------------------------------------------------------------------------
     def _paid(self, outcome: VerifyOutcome, data: Mapping[str, Any], track_id: str) -> VerifyResult:
-        amount = _int_or_none(data.get("amount"))
+        amount = int_or_none(data.get("amount"))
         if amount is None:
             # A 201 (or a terse 100) may omit the payment's details: ask inquiry for them.
             data = {**self._inquiry(track_id), **{k: v for k, v in data.items() if v is not None}}
         return self._details(outcome, data)
 
     def _details(self, outcome: VerifyOutcome, data: Mapping[str, Any]) -> VerifyResult:
-        amount = _int_or_none(data.get("amount"))
+        amount = int_or_none(data.get("amount"))
         return VerifyResult(
             outcome=outcome,
             amount_irr=amount,
-            reference=_text_or_none(data.get("refNumber")),
-            card_mask=mask_card(_text_or_none(data.get("cardNumber"))),
-            paid_at=_text_or_none(data.get("paidAt")),
+            reference=text_or_none(data.get("refNumber")),
+            card_mask=mask_card(text_or_none(data.get("cardNumber"))),
+            paid_at=text_or_none(data.get("paidAt")),
         )
 
     def _status_from_inquiry(self, track_id: str) -> int | None:
         try:
-            return _int_or_none(self._inquiry(track_id).get("status"))
+            return int_or_none(self._inquiry(track_id).get("status"))
         except GatewayError:
             return None  # the verify answer (202) already decides: not paid
 
@@ -285,7 +287,7 @@ class ZibalAdapter:
 
 
 def _result(data: Mapping[str, Any]) -> int:
-    result = _int_or_none(data.get("result"))
+    result = int_or_none(data.get("result"))
     if result is None:
         raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "answer has no integer result")
     return result
@@ -298,23 +300,6 @@ def _error_for(result: int, operation: str) -> GatewayError:
         return GatewayError(kind, code, f"{operation}: result {result}: {meaning}")
     # Not documented for this call: the gateway misbehaves; retry or fail over.
     return GatewayError(ErrorKind.TRANSIENT, f"result_{result}", f"{operation}: unexpected result {result}")
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _INT_RE.match(value.strip()):
-        return int(value.strip())
-    return None
-
-
-def _text_or_none(value: object) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _track_id_from(value: object) -> str | None:
