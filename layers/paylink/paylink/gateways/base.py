@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -37,7 +37,9 @@ __all__ = [
     "int_or_none",
     "mask_card",
     "parse_gateways",
+    "positive_amount",
     "post_json",
+    "return_fields",
     "text_or_none",
 ]
 
@@ -344,3 +346,33 @@ def text_or_none(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def return_fields(query: Mapping[str, str], form: Mapping[str, str], keys: Sequence[str]) -> dict[str, str]:
+    """The named fields of a buyer's return, from its form or its query (stripped).
+
+    A value that is not text, or that differs between form and query, is refused as malformed:
+    a return is only a hint, and one that contradicts itself is not even that.
+    """
+    fields: dict[str, str] = {}
+    for source in (form, query):
+        for key in keys:
+            value = source.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", f"{key} is not text")
+            value = value.strip()
+            if key in fields and fields[key] != value:
+                raise GatewayError(
+                    ErrorKind.BUSINESS, "malformed_callback", f"{key} differs between query and form"
+                )
+            fields[key] = value
+    return fields
+
+
+def positive_amount(amount_irr: int) -> int:
+    """The amount to ask a gateway for: a positive integer of rials, or a BUSINESS error."""
+    if isinstance(amount_irr, bool) or not isinstance(amount_irr, int) or amount_irr <= 0:
+        raise GatewayError(ErrorKind.BUSINESS, "invalid_amount", "amount must be a positive integer")
+    return amount_irr

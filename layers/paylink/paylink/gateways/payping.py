@@ -44,7 +44,9 @@ from paylink.gateways.base import (
     VerifyResult,
     int_or_none,
     mask_card,
+    positive_amount,
     post_json,
+    return_fields,
     text_or_none,
 )
 
@@ -164,7 +166,7 @@ class PayPingAdapter:
 
     # -- callback ---------------------------------------------------------------------------
     def parse_callback(self, query: Mapping[str, str], form: Mapping[str, str]) -> CallbackData:
-        fields = _merged_fields(query, form)
+        fields = return_fields(query, form, _RETURN_KEYS)
         if "data" in fields:
             return _parse_v3_return(fields)
         if "PaymentCode" in fields or "Status" in fields or "PaymentRefId" in fields:
@@ -237,9 +239,7 @@ class PayPingAdapter:
 
 
 def _to_toman(amount_irr: int) -> int:
-    if isinstance(amount_irr, bool) or not isinstance(amount_irr, int) or amount_irr <= 0:
-        raise GatewayError(ErrorKind.BUSINESS, "invalid_amount", "amount must be a positive integer")
-    if amount_irr % RIALS_PER_TOMAN:
+    if positive_amount(amount_irr) % RIALS_PER_TOMAN:
         raise GatewayError(
             ErrorKind.BUSINESS, "amount_not_whole_toman", "PayPing counts in toman: rials must end in 0"
         )
@@ -296,24 +296,6 @@ def _error_for(status: int, data: Mapping[str, Any], operation: str) -> GatewayE
 
 
 # -- the buyer's return -------------------------------------------------------------------------
-
-
-def _merged_fields(query: Mapping[str, str], form: Mapping[str, str]) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for source in (form, query):
-        for key in _RETURN_KEYS:
-            value = source.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", f"{key} is not text")
-            value = value.strip()
-            if key in fields and fields[key] != value:
-                raise GatewayError(
-                    ErrorKind.BUSINESS, "malformed_callback", f"{key} differs between query and form"
-                )
-            fields[key] = value
-    return fields
 
 
 def _parse_v3_return(fields: Mapping[str, str]) -> CallbackData:

@@ -51,7 +51,9 @@ from paylink.gateways.base import (
     VerifyResult,
     int_or_none,
     mask_card,
+    positive_amount,
     post_json,
+    return_fields,
     text_or_none,
 )
 
@@ -151,8 +153,7 @@ class SepAdapter:
         self, *, order_id: str, amount_irr: int, callback_url: str, description: str, mobile: str | None
     ) -> CreateResult:
         """Ask for a token. SEP has no description field: `description` is not sent."""
-        if isinstance(amount_irr, bool) or not isinstance(amount_irr, int) or amount_irr <= 0:
-            raise GatewayError(ErrorKind.BUSINESS, "invalid_amount", "amount must be a positive integer")
+        positive_amount(amount_irr)
         body: dict[str, Any] = {
             "action": "token",
             "TerminalId": self.config.merchant_id,
@@ -181,7 +182,7 @@ class SepAdapter:
     def parse_callback(self, query: Mapping[str, str], form: Mapping[str, str]) -> CallbackData:
         """Read the buyer's return (POST form, or GET query). GatewayError(BUSINESS) when malformed
         or when it names another terminal."""
-        fields = _merged_fields(query, form)
+        fields = return_fields(query, form, _CALLBACK_FIELDS)
         token = fields.get("Token", "")
         if not _TOKEN_RE.match(token):
             raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "Token missing or malformed")
@@ -283,24 +284,6 @@ class SepAdapter:
                 raise GatewayError(ErrorKind.CONFIG, f"http_{status}", f"{path} answered HTTP {status}")
             raise GatewayError(ErrorKind.TRANSIENT, "bad_response", f"{path} answered an unexpected body")
         return data
-
-
-def _merged_fields(query: Mapping[str, str], form: Mapping[str, str]) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for source in (form, query):
-        for key in _CALLBACK_FIELDS:
-            value = source.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", f"{key} is not text")
-            value = value.strip()
-            if key in fields and fields[key] != value:
-                raise GatewayError(
-                    ErrorKind.BUSINESS, "malformed_callback", f"{key} differs between query and form"
-                )
-            fields[key] = value
-    return fields
 
 
 def _callback_status(status_text: str | None, state: str | None) -> int:

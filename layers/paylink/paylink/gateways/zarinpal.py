@@ -42,7 +42,9 @@ from paylink.gateways.base import (
     VerifyResult,
     int_or_none,
     mask_card,
+    positive_amount,
     post_json,
+    return_fields,
     text_or_none,
 )
 
@@ -119,8 +121,7 @@ class ZarinpalAdapter:
     def create(
         self, *, order_id: str, amount_irr: int, callback_url: str, description: str, mobile: str | None
     ) -> CreateResult:
-        if isinstance(amount_irr, bool) or not isinstance(amount_irr, int) or amount_irr <= 0:
-            raise GatewayError(ErrorKind.BUSINESS, "invalid_amount", "amount must be a positive integer")
+        positive_amount(amount_irr)
         metadata: dict[str, str] = {"order_id": order_id}
         if mobile:
             metadata["mobile"] = mobile
@@ -150,20 +151,7 @@ class ZarinpalAdapter:
     # -- callback ---------------------------------------------------------------------------
     def parse_callback(self, query: Mapping[str, str], form: Mapping[str, str]) -> CallbackData:
         """Read `Authority` and `Status=OK|NOK` (query, or a form); Status NOK is a cancel hint."""
-        fields: dict[str, str] = {}
-        for source in (form, query):
-            for key in ("Authority", "Status"):
-                value = source.get(key)
-                if value is None:
-                    continue
-                if not isinstance(value, str):
-                    raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", f"{key} is not text")
-                value = value.strip()
-                if key in fields and fields[key] != value:
-                    raise GatewayError(
-                        ErrorKind.BUSINESS, "malformed_callback", f"{key} differs between query and form"
-                    )
-                fields[key] = value
+        fields = return_fields(query, form, ("Authority", "Status"))
         authority = fields.get("Authority", "")
         if not _AUTHORITY_RE.match(authority):
             raise GatewayError(

@@ -38,7 +38,9 @@ from paylink.gateways.base import (
     VerifyResult,
     int_or_none,
     mask_card,
+    positive_amount,
     post_json,
+    return_fields,
     text_or_none,
 )
 
@@ -120,8 +122,7 @@ class ZibalAdapter:
     def create(
         self, *, order_id: str, amount_irr: int, callback_url: str, description: str, mobile: str | None
     ) -> CreateResult:
-        if isinstance(amount_irr, bool) or not isinstance(amount_irr, int) or amount_irr <= 0:
-            raise GatewayError(ErrorKind.BUSINESS, "invalid_amount", "amount must be a positive integer")
+        positive_amount(amount_irr)
         body: dict[str, Any] = {
             "merchant": self.config.merchant_id,
             "amount": amount_irr,
@@ -148,20 +149,7 @@ class ZibalAdapter:
 
     # -- callback ---------------------------------------------------------------------------
     def parse_callback(self, query: Mapping[str, str], form: Mapping[str, str]) -> CallbackData:
-        fields: dict[str, str] = {}
-        for source in (form, query):
-            for key in ("success", "trackId", "orderId", "status"):
-                value = source.get(key)
-                if value is None:
-                    continue
-                if not isinstance(value, str):
-                    raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", f"{key} is not text")
-                value = value.strip()
-                if key in fields and fields[key] != value:
-                    raise GatewayError(
-                        ErrorKind.BUSINESS, "malformed_callback", f"{key} differs between query and form"
-                    )
-                fields[key] = value
+        fields = return_fields(query, form, ("success", "trackId", "orderId", "status"))
         track_id = fields.get("trackId", "")
         if not _TRACK_ID_RE.match(track_id):
             raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "trackId missing or not digits")
