@@ -37,9 +37,11 @@ def error_response(exc: PaylinkError) -> Response[str]:
 
 def gateway_origins() -> list[str]:
     """Origins of the configured gateways: where our pages may send a form."""
+    from paylink.routing import configured_gateways
+
     origins = []
-    for config in json.loads(get_settings().gateways_json or "[]"):
-        parts = urlsplit(str(config.get("base_url", "")))
+    for _, base_url in configured_gateways():
+        parts = urlsplit(base_url)
         if parts.scheme and parts.netloc:
             origins.append(f"{parts.scheme}://{parts.netloc}")
     return origins

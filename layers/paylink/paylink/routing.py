@@ -42,11 +42,22 @@ def adapters() -> dict[str, GatewayAdapter]:
     return {config.name: build_adapter(config, http_client()) for config in configs}
 
 
-def gateway_names() -> list[str]:
-    """Gateway names in configured order, without building adapters (no httpx on this path)."""
+@cache
+def _configured(raw_json: str) -> tuple[tuple[str, str], ...]:
     import json
 
-    return [str(config["name"]) for config in json.loads(get_settings().gateways_json or "[]")]
+    return tuple((str(c["name"]), str(c.get("base_url", ""))) for c in json.loads(raw_json or "[]"))
+
+
+def configured_gateways() -> tuple[tuple[str, str], ...]:
+    """(name, base URL) of each configured gateway in order, read once per configuration; no
+    adapter is built and httpx is not imported (the page and checkout paths use this)."""
+    return _configured(get_settings().gateways_json)
+
+
+def gateway_names() -> list[str]:
+    """Gateway names in configured order."""
+    return [name for name, _ in configured_gateways()]
 
 
 def adapter(name: str) -> GatewayAdapter | None:

@@ -833,7 +833,7 @@ class Store:
     def merchants_with_unsettled_money(self) -> Iterator[str]:
         """Merchant ids from the sparse index of merchants flagged with unsettled payments."""
         for item in self._query_all("gsi1", "gsi1pk", UNSETTLED_MERCHANTS):
-            yield str(item["merchant_id"] if "merchant_id" in item else item["id"])
+            yield str(item["id"])  # the merchant item itself is what the sparse index holds
 
     def unsettled_payments(self, merchant_id: str, before: str | None = None) -> Iterator[Payment]:
         """A merchant's paid, unsettled payments (paid before the ISO instant `before`), oldest first."""
