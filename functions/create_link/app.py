@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from paylink import merchant_api
 from paylink.errors import PaylinkError
 from paylink.http import error_response, json_body, json_response, query
+from paylink.idempotency import idempotent
 from paylink.models import Merchant
 from paylink.observability import logger
 
@@ -16,10 +17,13 @@ app = APIGatewayHttpResolver()
 
 
 def _merchant() -> Merchant:
+    known: Merchant | None = app.context.get("merchant")  # set by the idempotency middleware, if it ran
+    if known is not None:
+        return known
     return merchant_api.authenticate(app.current_event.headers.get("authorization"))
 
 
-@app.post("/v1/links")
+@app.post("/v1/links", middlewares=[idempotent])
 def create_link() -> Response[str]:
     return json_response(
         201, merchant_api.create_link(_merchant(), json_body(app.current_event), app.current_event)
@@ -38,13 +42,13 @@ def get_link(code: str) -> Response[str]:
     return json_response(200, merchant_api.get_link(_merchant(), code, app.current_event))
 
 
-@app.patch("/v1/links/<code>")
+@app.patch("/v1/links/<code>", middlewares=[idempotent])
 def update_link(code: str) -> Response[str]:
     body = json_body(app.current_event)
     return json_response(200, merchant_api.update_link(_merchant(), code, body, app.current_event))
 
 
-@app.post("/v1/coupons")
+@app.post("/v1/coupons", middlewares=[idempotent])
 def create_coupon() -> Response[str]:
     return json_response(201, merchant_api.create_coupon(_merchant(), json_body(app.current_event)))
 
@@ -54,7 +58,7 @@ def list_coupons() -> Response[str]:
     return json_response(200, merchant_api.list_coupons(_merchant(), query(app.current_event)))
 
 
-@app.post("/v1/links/<code>/send")
+@app.post("/v1/links/<code>/send", middlewares=[idempotent])
 def send_invoice(code: str) -> Response[str]:
     body = json_body(app.current_event)
     return json_response(200, merchant_api.send_invoice(_merchant(), code, body, app.current_event))

@@ -8,6 +8,7 @@ class PaylinkError(Exception):
 
     status: int = 400
     code: str = "bad_request"
+    retry_after_seconds: int | None = None  # when set, the answer says `Retry-After`
 
     def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -68,3 +69,18 @@ class PaymentInProgress(PaylinkError):
 
     status = 409
     code = "payment_in_progress"
+
+
+class IdempotencyKeyReused(PaylinkError):
+    """An `Idempotency-Key` sent again with another body: the first request's answer stands."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(PaylinkError):
+    """The first request with this `Idempotency-Key` is still running; retry shortly."""
+
+    status = 409
+    code = "idempotency_in_progress"
+    retry_after_seconds = 1

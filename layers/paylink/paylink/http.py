@@ -32,7 +32,8 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(exc: PaylinkError) -> Response[str]:
-    return json_response(exc.status, exc.to_body())
+    retry = {"Retry-After": str(exc.retry_after_seconds)} if exc.retry_after_seconds else None
+    return json_response(exc.status, exc.to_body(), retry)
 
 
 def gateway_origins() -> list[str]:

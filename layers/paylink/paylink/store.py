@@ -22,6 +22,7 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
   GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice)
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
+  IDEMPOTENCY/merchant-api#{sha256}  a merchant request's Idempotency-Key record (Powertools; TTL one day)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 """
@@ -36,7 +37,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, ValidationFailed
 from paylink.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
@@ -55,7 +56,11 @@ from paylink.models import (
 )
 from paylink.settings import get_settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
 UNSETTLED_MERCHANTS = "UNSETTLED"
+IDEMPOTENCY_PK = "IDEMPOTENCY"
 PAGE_SIZE = 50
 PENDING_SHARDS = 8
 SETTLE_PAGE = 99  # payments per settlement transaction (DynamoDB allows 100 items: 99 + the totals)
@@ -1267,3 +1272,23 @@ def get_store() -> Store:
     settings = get_settings()
     resource = boto3.resource("dynamodb", endpoint_url=settings.dynamodb_endpoint_url)
     return Store(settings.table_name, resource.meta.client)
+
+
+@cache
+def idempotency_persistence() -> DynamoDBPersistenceLayer:
+    """Powertools idempotency records in our table (keys `pk`/`sk`, TTL `ttl`); made on first use.
+
+    Powertools writes typed attribute values, so it gets a plain client, not the store's resource one.
+    """
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    settings = get_settings()
+    return DynamoDBPersistenceLayer(
+        table_name=settings.table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=IDEMPOTENCY_PK,
+        expiry_attr="ttl",
+        boto3_client=boto3.client("dynamodb", endpoint_url=settings.dynamodb_endpoint_url),
+    )
