@@ -321,3 +321,21 @@ def test_a_failure_answered_without_raising_is_not_remembered(api, merchant, aws
     assert _records(aws) == []
     monkeypatch.setattr(handler, "json_response", json_response)
     assert _send(api, "POST", "/v1/links", LINK, key="order-1008").status == 201
+
+
+def test_dynamodb_calls_with_a_key_first_and_on_replay(api, merchant, store):
+    from paylink.store import idempotency_persistence
+    from tests.integration.test_call_counts import dynamodb_calls
+
+    records = idempotency_persistence()
+    # When a link is created with a key, then retried
+    with dynamodb_calls(store) as first, dynamodb_calls(records) as first_records:
+        _send(api, "POST", "/v1/links", LINK, key="order-1009")
+    with dynamodb_calls(store) as replay, dynamodb_calls(records) as replay_records:
+        _send(api, "POST", "/v1/links", LINK, key="order-1009")
+    # Then the merchant is looked up once per request (the route reuses the middleware's), the first
+    # adds the record's put and update, and the replay writes nothing but the failed conditional put
+    assert first == ["GetItem", "GetItem", "PutItem"]
+    assert first_records == ["PutItem", "UpdateItem"]
+    assert replay == ["GetItem", "GetItem"]
+    assert replay_records == ["PutItem"]
