@@ -36,7 +36,7 @@ def _links(table: str) -> list[dict[str, Any]]:
 
 
 def _records(table: str) -> list[dict[str, Any]]:
-    return [item for item in table_items(table) if item["pk"] == "IDEMPOTENCY"]
+    return [item for item in table_items(table) if item["pk"].startswith("IDEMPOTENCY#")]
 
 
 def test_same_key_and_body_replays_the_first_link_and_creates_one(api, merchant, aws):
@@ -100,6 +100,9 @@ def test_one_key_of_two_merchants_creates_one_link_each(api, merchant, other_mer
     assert theirs.json()["code"] != mine.json()["code"]
     owners = {item["code"]: item["merchant_id"] for item in _links(aws)}
     assert owners == {mine.json()["code"]: merchant.id, theirs.json()["code"]: other_merchant.id}
+    # And each merchant's record lives in a partition of its own (no hot key shared by all merchants)
+    partitions = sorted(item["pk"] for item in _records(aws))
+    assert partitions == sorted([f"IDEMPOTENCY#{merchant.id}", f"IDEMPOTENCY#{other_merchant.id}"])
 
 
 def test_one_key_on_two_routes_runs_both(api, merchant, aws):
@@ -327,7 +330,7 @@ def test_dynamodb_calls_with_a_key_first_and_on_replay(api, merchant, store):
     from paylink.store import idempotency_persistence
     from tests.integration.test_call_counts import dynamodb_calls
 
-    records = idempotency_persistence()
+    records = idempotency_persistence(merchant.id)
     # When a link is created with a key, then retried
     with dynamodb_calls(store) as first, dynamodb_calls(records) as first_records:
         _send(api, "POST", "/v1/links", LINK, key="order-1009")

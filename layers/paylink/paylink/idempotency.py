@@ -53,7 +53,7 @@ def idempotent(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
         "scope": "\n".join((merchant.id, event.http_method, event.path, key)),
         "body": _comparable_body(raw_body(event)),
     }
-    return _run_once(app, request, lambda: next_middleware(app))
+    return _run_once(app, merchant.id, request, lambda: next_middleware(app))
 
 
 def _authenticated(app: APIGatewayHttpResolver) -> Merchant:
@@ -82,7 +82,10 @@ def _comparable_body(text: str) -> Any:
 
 
 def _run_once(
-    app: APIGatewayHttpResolver, request: dict[str, Any], route: Callable[[], Response[Any]]
+    app: APIGatewayHttpResolver,
+    merchant_id: str,
+    request: dict[str, Any],
+    route: Callable[[], Response[Any]],
 ) -> Response[Any]:
     """The route's answer, run at most once per scope; a replay says so in a header."""
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -106,7 +109,7 @@ def _run_once(
 
     @idempotent_function(
         data_keyword_argument="request",
-        persistence_store=idempotency_persistence(),
+        persistence_store=idempotency_persistence(merchant_id),
         config=config,
         key_prefix=KEY_PREFIX,
     )

@@ -22,7 +22,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
   GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice)
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
-  IDEMPOTENCY/merchant-api#{sha256}  a merchant request's Idempotency-Key record (Powertools; TTL one day)
+  IDEMPOTENCY#{merchant_id}/merchant-api#{sha256}  a merchant request's Idempotency-Key record
+                                   (Powertools; TTL one day; one partition per merchant, no hot key)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 """
@@ -36,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, ValidationFailed
@@ -1275,20 +1276,27 @@ def get_store() -> Store:
 
 
 @cache
-def idempotency_persistence() -> DynamoDBPersistenceLayer:
-    """Powertools idempotency records in our table (keys `pk`/`sk`, TTL `ttl`); made on first use.
-
-    Powertools writes typed attribute values, so it gets a plain client, not the store's resource one.
-    """
+def _idempotency_client() -> Any:
     import boto3
+
+    return boto3.client("dynamodb", endpoint_url=get_settings().dynamodb_endpoint_url)
+
+
+@lru_cache(maxsize=256)
+def idempotency_persistence(merchant_id: str) -> DynamoDBPersistenceLayer:
+    """Powertools idempotency records of one merchant in our table (keys `pk`/`sk`, TTL `ttl`).
+
+    Each merchant's records share a partition of their own, so no single key takes every merchant's
+    retries. Powertools writes typed attribute values, so it gets a plain client, not the store's
+    resource one.
+    """
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    settings = get_settings()
     return DynamoDBPersistenceLayer(
-        table_name=settings.table_name,
+        table_name=get_settings().table_name,
         key_attr="pk",
         sort_key_attr="sk",
-        static_pk_value=IDEMPOTENCY_PK,
+        static_pk_value=f"{IDEMPOTENCY_PK}#{merchant_id}",
         expiry_attr="ttl",
-        boto3_client=boto3.client("dynamodb", endpoint_url=settings.dynamodb_endpoint_url),
+        boto3_client=_idempotency_client(),
     )
