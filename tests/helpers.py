@@ -18,9 +18,16 @@ def reset_caches() -> None:
     """Forget settings, the store and the gateways: each test reads its own environment."""
     from paylink.routing import adapters, http_client
     from paylink.settings import get_settings
-    from paylink.store import get_store, idempotency_persistence
+    from paylink.store import _idempotency_client, get_store, idempotency_persistence
 
-    for cached in (get_settings, get_store, idempotency_persistence, adapters, http_client):
+    for cached in (
+        get_settings,
+        get_store,
+        idempotency_persistence,
+        _idempotency_client,
+        adapters,
+        http_client,
+    ):
         cached.cache_clear()
 
 
