@@ -42,6 +42,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+# Not this folder: bench/click.py would stand in for the `click` package httpx imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "paylink")]
 
 KB = 1024
@@ -907,6 +909,9 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
             f"{flow.gateway_calls / flow.runs:>2.0f}  {' '.join(flow.operations[:8])}"
             f"{' ...' if len(flow.operations) > 8 else ''}"
         )
+    say("items r/w: items read / written; idx w: GSI entries written; RRU, WRU: request units from the")
+    say("item sizes; moto CU: moto's ConsumedCapacity when asked (a constant per call, not a measurement);")
+    say("log B: stdout bytes; stored: bytes that stay (no ttl), index entries included; gw: gateway calls")
     say()
     say(
         "settle per payment = fixed per merchant-day / payments + per payment (two merchants, "
@@ -938,6 +943,8 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
     rows = cost_per_million(system, settle, args)
     for name, usd, note in rows:
         say(f"  {name:<36} ${usd:>9.2f}  {note}")
+    if not any(system.traced(f) for f in system.functions):
+        say(f"  {'X-Ray':<36} ${0:>9.2f}  tracing is not on in template.yaml")
     say(f"  {'total':<36} ${sum(usd for _, usd, _ in rows):>9.2f}")
     say()
     say("fixed per month, whatever the volume:")
