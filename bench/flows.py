@@ -424,6 +424,10 @@ class System:
         self.template = load_template()
         self.functions = functions(self.template)
         self.routes = routes(self.template)
+        for function in self.functions.values():  # the template's literal settings (not its !Refs)
+            for name, value in function.environment.items():
+                if isinstance(value, str | int | float):
+                    os.environ[name] = str(value)
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": "bench",
