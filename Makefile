@@ -31,11 +31,11 @@ CHROMIUM := /usr/bin/chromium
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help venv tools browser lint format typecheck lint-template validate build unit integration e2e \
-        test run settle merchant bench clean
+        test run settle merchant bench bench-flows bench-click clean
 
 help:
 	@echo "targets: venv tools lint format typecheck validate build unit integration e2e test"
-	@echo "         run settle DATE=YYYY-MM-DD merchant ARGS='...' bench clean"
+	@echo "         run settle DATE=YYYY-MM-DD merchant ARGS='...' bench bench-flows bench-click clean"
 
 # --- environments ---------------------------------------------------------------------------
 
@@ -123,6 +123,14 @@ merchant: $(VENV_STAMP)
 
 bench: $(VENV_STAMP)
 	@for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(PY) "$$f"; done
+
+# DynamoDB calls and AWS cost per flow; fails when a call-count limit of the issue is broken.
+bench-flows: $(VENV_STAMP)
+	$(PY) bench/flows.py --check
+
+# The click path on the local runner beside a bare moto GetItem; fails beyond 3x.
+bench-click: $(VENV_STAMP)
+	$(PY) bench/click.py --check
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

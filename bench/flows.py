@@ -1,0 +1,1005 @@
+"""DynamoDB calls, capacity and AWS cost of each buyer and back-office flow, per paid payment.
+
+The real handlers run in-process on the API Gateway (HTTP API v2) and SQS events template.yaml
+routes to them, against moto DynamoDB and SQS (in-process) and the sandbox gateway over HTTP:
+
+  click     GET /{code}                      the hosted page (one read, no write, no gateway)
+  checkout  POST /{code} -> 303              reserve, ask the gateway, redirect
+  callback  GET /callback/{gw} -> 303        the buyer's return: verify, mark paid, queue the event
+  receipt   GET /r/{id}                      the page the callback redirects to
+  notify    NotifyWorkerFunction             the paid event delivered as a webhook (SQS batch of 1)
+  settle    SettleFunction + worker          per payment: a merchant's day settled through the queue
+  reconcile ReconcileFunction                every 5 minutes; a paid payment gives it nothing to do
+  probe     ProbeFunction                    every minute; gateway health (not per payment)
+
+For every DynamoDB call it records the operation, the items read and written, and the request
+units DynamoDB would bill, computed from the real item sizes (moto's own ConsumedCapacity is a
+constant and is printed beside them only for comparison). It then prices 1 million paid payments
+with the public us-east-1 prices listed in PRICES and the assumptions given by the flags.
+
+    .venv/bin/python bench/flows.py            # figures and the cost table
+    .venv/bin/python bench/flows.py --check    # exit 1 when a call-count limit is broken
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import importlib
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+# Not this folder: bench/click.py would stand in for the `click` package httpx imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "paylink")]
+
+KB = 1024
+GB = 1024**3
+HOOK_URL = "https://merchant.example/paylink-hook"
+BUYER = {"name": "Ali", "phone": "09121234567"}
+API_KEY = "plk_bench_flows_key"
+READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+# Lambda's own START, END and REPORT lines per invocation (about 350 bytes together).
+PLATFORM_LOG_BYTES = 350
+# Per-item storage overhead DynamoDB bills (docs: "DynamoDB item sizes and formats").
+ITEM_OVERHEAD_BYTES = 100
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    unit: str
+    source: str
+
+
+AS_OF = "as of 2026-11-23"
+PRICES = {
+    "rru": Price(
+        0.125 / 1e6,
+        "per read request unit ($0.125 per million, after the 1 Nov 2024 cut)",
+        f"aws.amazon.com/dynamodb/pricing/on-demand {AS_OF}; confirmed in airbyte.com's 2025 pricing guide",
+    ),
+    "wru": Price(
+        0.625 / 1e6,
+        "per write request unit ($0.625 per million, after the 1 Nov 2024 cut)",
+        f"aws.amazon.com/dynamodb/pricing/on-demand {AS_OF}; confirmed in airbyte.com's 2025 pricing guide",
+    ),
+    "storage": Price(
+        0.25,
+        "per GB-month of table storage (first 25 GB free, ignored here)",
+        f"aws.amazon.com/dynamodb/pricing {AS_OF} (confirmed on that page)",
+    ),
+    "pitr": Price(
+        0.20,
+        "per GB-month of point-in-time recovery (PITR is on in template.yaml)",
+        f"aws.amazon.com/dynamodb/pricing/on-demand {AS_OF} (not re-confirmed)",
+    ),
+    "lambda_request": Price(
+        0.20 / 1e6,
+        "per Lambda request ($0.20 per million)",
+        f"aws.amazon.com/lambda/pricing {AS_OF}; confirmed in cloudchipr.com's guide",
+    ),
+    "lambda_gbs": Price(
+        0.0000133334,
+        "per GB-second, arm64, first 7.5 billion GB-s a month",
+        f"aws.amazon.com/lambda/pricing {AS_OF}; confirmed in cloudchipr.com's guide",
+    ),
+    "http_api": Price(
+        1.00 / 1e6,
+        "per HTTP API request ($1.00 per million, first 300 million)",
+        f"aws.amazon.com/api-gateway/pricing {AS_OF}; confirmed in awsforengineers.com (2025)",
+    ),
+    "sqs": Price(
+        0.40 / 1e6,
+        "per SQS standard request, 64 KB chunks ($0.40 per million)",
+        f"aws.amazon.com/sqs/pricing {AS_OF}; confirmed in cloudburn.io (Mar 2026)",
+    ),
+    "logs": Price(
+        0.50 / GB,
+        "per byte of CloudWatch Logs ingestion ($0.50 per GB, first Lambda tier)",
+        f"aws.amazon.com/cloudwatch/pricing {AS_OF}; confirmed in duckbillgroup.com (May 2025 tiers)",
+    ),
+    "xray": Price(
+        5.00 / 1e6,
+        "per X-Ray trace recorded ($5.00 per million, 100,000 a month free)",
+        f"aws.amazon.com/xray/pricing {AS_OF} (confirmed on that page)",
+    ),
+    "scheduler": Price(
+        1.00 / 1e6,
+        "per EventBridge Scheduler invocation (14 million a month free)",
+        f"aws.amazon.com/eventbridge/pricing {AS_OF}; confirmed in cloudburn.io (Mar 2026)",
+    ),
+}
+
+
+# ---- item sizes and request units (DynamoDB's published rules) ----------------------------------
+
+
+def _number_size(text: str) -> int:
+    digits = text.lstrip("-").replace(".", "").lstrip("0").rstrip("0") or "0"
+    return 1 + math.ceil(len(digits) / 2)
+
+
+def value_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value in DynamoDB's wire format ({"S": ...}, {"N": ...}, ...)."""
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(raw.encode())
+    if kind == "N":
+        return _number_size(raw)
+    if kind == "B":
+        return len(base64.b64decode(raw))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(s.encode()) for s in raw)
+    if kind == "NS":
+        return sum(_number_size(n) for n in raw)
+    if kind == "BS":
+        return sum(len(base64.b64decode(b)) for b in raw)
+    if kind == "L":
+        return 3 + sum(value_size(v) + 1 for v in raw)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + value_size(v) + 1 for k, v in raw.items())
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """Bytes of an item: its attribute names plus values."""
+    if not item:
+        return 0
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def read_units(sizes: list[int], *, consistent: bool, per_item: bool = True) -> float:
+    """Read request units: 4 KB steps (per item for Get/BatchGet, of the total for Query)."""
+    steps = (
+        sum(math.ceil(max(s, 1) / (4 * KB)) for s in sizes) if per_item else math.ceil(sum(sizes) / (4 * KB))
+    )
+    return steps * (1.0 if consistent else 0.5)
+
+
+def write_units(size: int) -> int:
+    return math.ceil(max(size, 1) / KB)
+
+
+@dataclass
+class Call:
+    operation: str
+    items_read: int = 0
+    items_written: int = 0
+    rru: float = 0.0
+    wru: float = 0.0
+    index_writes: int = 0
+    moto_capacity: float = 0.0
+
+
+class DynamoMeter:
+    """Counts every call a boto3 DynamoDB client sends, and what DynamoDB would bill for it.
+
+    Item sizes before and after each write are read with a separate, uncounted client; each GSI
+    the item enters, leaves or changes in (template.yaml's gsi keys) costs a write of its own.
+    """
+
+    def __init__(self, raw_client: Any, indexes: dict[str, tuple[str, str]]) -> None:
+        self.raw = raw_client
+        self.indexes = indexes
+        self.calls: list[Call] = []
+        self._before: dict[int, list[tuple[str, dict[str, Any], dict[str, Any] | None, str]]] = {}
+
+    def attach(self, client: Any) -> None:
+        events = client.meta.events
+        events.register("before-call.dynamodb", self._before_call, unique_id="bench-flows-before")
+        events.register("after-call.dynamodb", self._after_call, unique_id="bench-flows-after")
+
+    def detach(self, client: Any) -> None:
+        client.meta.events.unregister("before-call.dynamodb", unique_id="bench-flows-before")
+        client.meta.events.unregister("after-call.dynamodb", unique_id="bench-flows-after")
+
+    def _current(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.raw.get_item(TableName=table, Key=key, ConsistentRead=True).get(
+            "Item"
+        )
+        return found
+
+    @staticmethod
+    def _key(item: dict[str, Any]) -> dict[str, Any]:
+        return {"pk": item["pk"], "sk": item["sk"]}
+
+    def _targets(self, operation: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+        """(table, key, kind) of every item a write request touches; kind is put/update/delete/check."""
+        if operation == "PutItem":
+            return [(body["TableName"], self._key(body["Item"]), "put")]
+        if operation in ("UpdateItem", "DeleteItem"):
+            return [(body["TableName"], body["Key"], operation[:6].lower())]
+        targets = []
+        if operation == "TransactWriteItems":
+            for entry in body["TransactItems"]:
+                (kind, op), *_ = entry.items()
+                key = self._key(op["Item"]) if kind == "Put" else op["Key"]
+                name = {"Put": "put", "Update": "update", "Delete": "delete", "ConditionCheck": "check"}[kind]
+                targets.append((op["TableName"], key, name))
+        if operation == "BatchWriteItem":
+            for table, requests in body["RequestItems"].items():
+                for request in requests:
+                    if "PutRequest" in request:
+                        targets.append((table, self._key(request["PutRequest"]["Item"]), "put"))
+                    else:
+                        targets.append((table, request["DeleteRequest"]["Key"], "delete"))
+        return targets
+
+    def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params["body"] or b"{}")
+        if model.name in READS | WRITES:
+            body["ReturnConsumedCapacity"] = "TOTAL"  # moto answers a constant; printed beside ours
+            params["body"] = json.dumps(body).encode()
+        context["bench_body"] = body
+        if model.name in WRITES:
+            context["bench_before"] = [
+                (table, key, self._current(table, key), kind)
+                for table, key, kind in self._targets(model.name, body)
+            ]
+
+    def _index_writes(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[int]:
+        """Sizes of the index entries a change of one item writes (a moved entry is two writes)."""
+        sizes = []
+        for pk_name, sk_name in self.indexes.values():
+            old = (
+                (before[pk_name], before[sk_name])
+                if before and pk_name in before and sk_name in before
+                else None
+            )
+            new = (
+                (after[pk_name], after[sk_name]) if after and pk_name in after and sk_name in after else None
+            )
+            if old is None and new is None:
+                continue
+            if old is not None and new is not None and old == new:
+                if before != after:
+                    sizes.append(item_size(after))
+                continue
+            if old is not None:
+                sizes.append(item_size(before))
+            if new is not None:
+                sizes.append(item_size(after))
+        return sizes
+
+    def _after_call(
+        self, http_response: Any, parsed: Any, model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
+        operation = model.name
+        body = context.pop("bench_body", {})
+        call = Call(operation)
+        answer = json.loads(http_response.content or b"{}") if http_response.status_code < 300 else {}
+        moto = answer.get("ConsumedCapacity")
+        if isinstance(moto, dict):
+            call.moto_capacity = float(moto.get("CapacityUnits", 0))
+        elif isinstance(moto, list):
+            call.moto_capacity = sum(float(c.get("CapacityUnits", 0)) for c in moto)
+        if operation == "GetItem":
+            sizes = [item_size(answer.get("Item"))] if answer.get("Item") else [0]
+            call.items_read = int(bool(answer.get("Item")))
+            call.rru = read_units(sizes, consistent=bool(body.get("ConsistentRead")))
+        elif operation == "BatchGetItem":
+            for table, items in answer.get("Responses", {}).items():
+                consistent = bool(body["RequestItems"][table].get("ConsistentRead"))
+                call.items_read += len(items)
+                call.rru += read_units([item_size(i) for i in items], consistent=consistent)
+        elif operation in ("Query", "Scan"):
+            items = answer.get("Items", [])
+            call.items_read = len(items)
+            call.rru = max(
+                0.5,
+                read_units(
+                    [item_size(i) for i in items], consistent=bool(body.get("ConsistentRead")), per_item=False
+                ),
+            )
+        elif operation == "TransactGetItems":
+            items = [r.get("Item") for r in answer.get("Responses", []) if r.get("Item")]
+            call.items_read = len(items)
+            call.rru = 2 * read_units([item_size(i) for i in items], consistent=True)
+        if operation in WRITES:
+            factor = 2 if operation == "TransactWriteItems" else 1
+            for table, key, before, kind in context.pop("bench_before", []):
+                after = self._current(table, key)
+                # A write bills the larger of the item before and after; a condition check bills as
+                # a transactional write of the item it checks.
+                call.wru += factor * write_units(max(item_size(before), item_size(after)))
+                if kind == "check" or (before == after and http_response.status_code >= 300):
+                    continue
+                call.items_written += 1
+                for size in self._index_writes(before, after):
+                    call.index_writes += 1
+                    call.wru += write_units(size)
+        self.calls.append(call)
+
+
+# ---- the system under measurement ---------------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    """What one run of a flow cost."""
+
+    name: str
+    calls: list[Call] = field(default_factory=list)
+    invocations: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    log_bytes: int = 0
+    http_api_requests: int = 0
+    sqs_requests: Counter[str] = field(default_factory=Counter)
+    gateway_calls: int = 0
+    stored_bytes: int = 0
+    runs: int = 1
+
+    @property
+    def operations(self) -> list[str]:
+        return [c.operation for c in self.calls]
+
+    def total(self, attribute: str) -> float:
+        return sum(getattr(c, attribute) for c in self.calls) / self.runs
+
+    def reads(self) -> float:
+        return sum(1 for c in self.calls if c.operation in READS) / self.runs
+
+    def writes(self) -> float:
+        return sum(1 for c in self.calls if c.operation in WRITES) / self.runs
+
+
+class StdoutBytes:
+    """Counts what the process writes to file descriptor 1 (Powertools logs, EMF metrics, prints)."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the bench
+        self.saved = -1
+
+    def __enter__(self) -> StdoutBytes:
+        sys.stdout.flush()
+        self.saved = os.dup(1)
+        os.dup2(self.file.fileno(), 1)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        sys.stdout.flush()
+        os.dup2(self.saved, 1)
+        os.close(self.saved)
+
+    def size(self) -> int:
+        sys.stdout.flush()
+        return os.fstat(self.file.fileno()).st_size
+
+
+def _restore_environment(saved: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+class System:
+    """moto (in-process) with the template's table and queues, the sandbox gateway, one merchant."""
+
+    def __init__(self) -> None:
+        self.flows: dict[str, Flow] = {}
+        self.current: Flow | None = None
+
+    def __enter__(self) -> System:
+        import boto3
+        from moto import mock_aws
+
+        from local.sandbox import Sandbox
+        from local.template import (
+            create_queues,
+            create_tables,
+            dynamodb_tables,
+            functions,
+            load_template,
+            routes,
+        )
+
+        self.stack = contextlib.ExitStack()
+        saved = dict(os.environ)
+        self.stack.callback(_restore_environment, saved)
+        self.sandbox = self.stack.enter_context(Sandbox(instances={"a": "zibal"}, port=0, slow_seconds=2.0))
+        gateways = [
+            {
+                "name": "sandbox-a",
+                "protocol": "zibal",
+                "base_url": f"{self.sandbox.url}/a",
+                "merchant_id": self.sandbox.merchant,
+                "timeout_seconds": 2.0,
+            }
+        ]
+        self.template = load_template()
+        self.functions = functions(self.template)
+        self.routes = routes(self.template)
+        for function in self.functions.values():  # the template's literal settings (not its !Refs)
+            for name, value in function.environment.items():
+                if isinstance(value, str | int | float):
+                    os.environ[name] = str(value)
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "PUBLIC_BASE_URL": "https://pay.example",
+                "PAYLINK_GATEWAYS": json.dumps(gateways),
+                "PAYLINK_TIMEZONE": "Asia/Tehran",
+                "PAYLINK_COUNTRY": "IR",
+                "PAYLINK_PAYOUT_PROVIDER": "sandbox",
+                "POWERTOOLS_SERVICE_NAME": "paylink",
+                "POWERTOOLS_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+            }
+        )
+        for name in ("DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "PAYLINK_TELEGRAM_BOT_TOKEN"):
+            os.environ.pop(name, None)
+        self.stack.enter_context(mock_aws())
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        self.table = create_tables(client, self.template, prefix="bench")["PaylinkTable"]
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        self.queues = create_queues(self.sqs, self.template, prefix="bench", visibility_timeout=0)
+        os.environ.update(
+            {
+                "TABLE_NAME": self.table,
+                "SETTLE_QUEUE_URL": self.queues["SettleQueue"],
+                "NOTIFY_QUEUE_URL": self.queues["NotifyQueue"],
+                "NOTIFY_DEAD_LETTER_QUEUE_URL": self.queues["NotifyDeadLetterQueue"],
+            }
+        )
+        self._reset_caches()
+        spec = dynamodb_tables(self.template)["PaylinkTable"]
+        indexes: dict[str, tuple[str, str]] = {
+            gsi["IndexName"]: (gsi["KeySchema"][0]["AttributeName"], gsi["KeySchema"][1]["AttributeName"])
+            for gsi in spec.get("GlobalSecondaryIndexes", [])
+        }
+        self.raw = boto3.client("dynamodb", region_name="us-east-1")
+        self.meter = DynamoMeter(self.raw, indexes)
+        from paylink.queues import sqs_client
+        from paylink.store import get_store
+
+        self.store = get_store()
+        self.meter.attach(self.store.client)
+        self.stack.callback(self.meter.detach, self.store.client)
+        for sqs in (sqs_client(), self.sqs):
+            sqs.meta.events.register("before-call.sqs", self._count_sqs, unique_id="bench-flows-sqs")
+        self._count_gateway_calls()
+        self.stdout = self.stack.enter_context(StdoutBytes())
+        self.stack.callback(self._reset_caches)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    @staticmethod
+    def _reset_caches() -> None:
+        from paylink.notifications import http_client as webhook_client
+        from paylink.queues import sqs_client
+        from paylink.routing import adapters, http_client
+        from paylink.settings import get_settings
+        from paylink.store import get_store
+
+        for cached in (get_settings, get_store, adapters, http_client, sqs_client, webhook_client):
+            cached.cache_clear()
+
+    def _count_sqs(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if self.current is not None:
+            body = params.get("body") or b""
+            size = len(body) if isinstance(body, bytes) else len(str(body))
+            self.current.sqs_requests[model.name] += max(1, math.ceil(size / (64 * KB)))
+
+    def _count_gateway_calls(self) -> None:
+        from paylink.routing import http_client
+
+        def count(_: Any) -> None:
+            if self.current is not None:
+                self.current.gateway_calls += 1
+
+        http_client().event_hooks["request"].append(count)
+
+    @contextlib.contextmanager
+    def measure(self, name: str) -> Iterator[Flow]:
+        """Everything done inside is charged to flow `name` (runs add up)."""
+        flow = self.flows.setdefault(name, Flow(name))
+        if flow.calls or flow.invocations:
+            flow.runs += 1
+        self.current, first = flow, len(self.meter.calls)
+        stored, logged = self.stored_bytes(), self.stdout.size()
+        try:
+            yield flow
+        finally:
+            self.current = None
+            flow.calls.extend(self.meter.calls[first:])
+            flow.log_bytes += self.stdout.size() - logged
+            flow.stored_bytes += self.stored_bytes() - stored
+
+    def stored_bytes(self) -> int:
+        """Billed bytes of the items that stay (no ttl), with each index entry they make."""
+        total, request = 0, dict[str, Any](TableName=self.table)
+        while True:
+            page = self.raw.scan(**request)
+            for item in page["Items"]:
+                if "ttl" in item:
+                    continue
+                entries = 1 + sum(1 for pk, sk in self.meter.indexes.values() if pk in item and sk in item)
+                total += entries * (item_size(item) + ITEM_OVERHEAD_BYTES)
+            if "LastEvaluatedKey" not in page:
+                return total
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
+        from local.run import LambdaContext
+
+        function = self.functions[function_id]
+        handler = getattr(importlib.import_module(function.module), function.handler)
+        started = time.perf_counter()
+        result = handler(event, LambdaContext(function))
+        if self.current is not None:
+            self.current.invocations[function_id].append(time.perf_counter() - started)
+        return result
+
+    def http(self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
+        """One request through the HTTP API: (status, headers, body)."""
+        from local.run import http_event
+
+        path = urlsplit(target).path
+        route = next(r for r in self.routes if r.method == method and r.pattern.match(path))
+        match = route.pattern.match(path)
+        assert match is not None
+        all_headers = {"host": "pay.example", "user-agent": "bench", **(headers or {})}
+        event = http_event(method, target, all_headers, body, route, match.groupdict(), "203.0.113.9")
+        if self.current is not None:
+            self.current.http_api_requests += 1
+        result = self.invoke(route.function_id, event)
+        raw = result.get("body") or ""
+        data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        return int(result["statusCode"]), dict(result.get("headers") or {}), data
+
+    def drain_queue(self, queue_id: str, function_id: str) -> int:
+        """Lambda's SQS event source: receive a batch, invoke, delete what succeeded. Returns batches."""
+        from local.queues import sqs_event
+
+        url, arn, batches = self.queues[queue_id], self.queues[f"{queue_id}.Arn"], 0
+        while True:
+            answer = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+            messages = answer.get("Messages", [])
+            if not messages:
+                return batches
+            batches += 1
+            result = self.invoke(function_id, sqs_event(messages, arn, "us-east-1"))
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            assert not failed, result
+            self.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+
+    def memory_mb(self, function_id: str) -> int:
+        resource = self.template["Resources"][function_id]["Properties"]
+        return int(resource.get("MemorySize") or self.template["Globals"]["Function"].get("MemorySize", 128))
+
+    def traced(self, function_id: str) -> bool:
+        resource = self.template["Resources"][function_id]["Properties"]
+        return (resource.get("Tracing") or self.template["Globals"]["Function"].get("Tracing")) == "Active"
+
+
+# ---- the flows ----------------------------------------------------------------------------------
+
+
+def _merchant(system: System, username: str, key: str | None = None) -> str:
+    from paylink.merchants import create_merchant, set_webhook
+
+    _, shown = create_merchant(
+        system.store,
+        username=username,
+        name=f"Shop {username}",
+        iban="IR062960000000100324200001",
+        api_key=key,
+    )
+    set_webhook(system.store, username, HOOK_URL)
+    return shown
+
+
+def _link(system: System, key: str) -> str:
+    body = json.dumps({"title": "Scarf", "amount": 1_200_000}).encode()
+    status, _, data = system.http(
+        "POST", "/v1/links", body, {"content-type": "application/json", "authorization": f"Bearer {key}"}
+    )
+    assert status == 201, data
+    return str(json.loads(data)["code"])
+
+
+def _pay(system: System, code: str, *, measured: bool) -> str:
+    """checkout, the buyer at the gateway, callback and receipt; returns the payment id."""
+    from tests.helpers import act_at_gateway, local_target
+
+    def step(name: str) -> contextlib.AbstractContextManager[Any]:
+        return system.measure(name) if measured else contextlib.nullcontext()
+
+    form = urlencode(BUYER).encode()
+    with step("checkout"):
+        status, headers, data = system.http(
+            "POST", f"/{code}", form, {"content-type": "application/x-www-form-urlencoded"}
+        )
+    assert status == 303, data
+    callback = local_target(act_at_gateway(headers["Location"]))
+    with step("callback"):
+        status, headers, data = system.http("GET", callback)
+    assert status == 303, data
+    receipt = local_target(headers["Location"])
+    with step("receipt"):
+        status, _, data = system.http("GET", receipt)
+    assert status == 200, data
+    return receipt.rsplit("/", 1)[-1].split("?")[0]
+
+
+def _business_day() -> str:
+    from paylink.business_calendar import local_date, next_business_day
+    from paylink.models import utcnow
+
+    return next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR").isoformat()
+
+
+def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
+    """Run every flow; settlement at two sizes gives its fixed and per-payment parts."""
+    import respx
+
+    key = _merchant(system, "bench", API_KEY)
+    code = _link(system, key)
+    with respx.mock(assert_all_called=False) as hooks:  # warm every handler once: figures are warm starts
+        hooks.post(HOOK_URL).respond(200)
+        hooks.route(host="127.0.0.1").pass_through()
+        system.http("GET", f"/{code}")
+        _pay(system, _link(system, key), measured=False)
+        system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
+    with system.measure("click"):
+        status, _, data = system.http("GET", f"/{code}")
+    assert status == 200, data
+    with respx.mock(assert_all_called=False) as hooks:
+        hooks.post(HOOK_URL).respond(200)
+        hooks.route(host="127.0.0.1").pass_through()
+        _pay(system, code, measured=True)
+        with system.measure("notify"):
+            system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
+        assert hooks.calls.call_count >= 1
+        with system.measure("reconcile"):
+            system.invoke(
+                "ReconcileFunction", {"scheduled_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            )
+        with system.measure("probe"):
+            system.invoke(
+                "ProbeFunction", {"scheduled_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            )
+        # Settlement: one merchant with `small` payments, one with `large`, settled through the queue.
+        sizes = {}
+        for username, count in (("few", small), ("many", large)):
+            merchant_key = _merchant(system, username)
+            merchant_code = _link(system, merchant_key)
+            for _ in range(count):
+                _pay(system, merchant_code, measured=False)
+            sizes[username] = count
+        system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
+    day = _business_day()
+    # The first merchant's own paid payment settles too: three merchants are queued.
+    with system.measure("settle_fanout"):
+        answer = system.invoke("SettleFunction", {"date": day})
+    assert answer.get("queued") == 3, answer
+    per_merchant: dict[str, Flow] = {}
+    url = system.queues["SettleQueue"]
+    from local.queues import sqs_event
+
+    messages: list[dict[str, Any]] = []
+    while len(messages) < 3:
+        messages += system.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+    ids = {json.loads(m["Body"])["merchant_id"]: m for m in messages}
+    usernames = {system.store.merchant_id_for_username(u): u for u in ("bench", *sizes)}
+    for merchant_id, message in ids.items():
+        name = f"settle_{usernames[merchant_id]}"
+        with system.measure(name) as flow:
+            flow.sqs_requests["ReceiveMessage"] += 1  # the event source's receive (done above, uncounted)
+            system.invoke(
+                "SettleWorkerFunction", sqs_event([message], system.queues["SettleQueue.Arn"], "us-east-1")
+            )
+            system.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        per_merchant[usernames[merchant_id]] = flow
+    return {"sizes": sizes, "per_merchant": per_merchant}
+
+
+# ---- figures, limits, cost ----------------------------------------------------------------------
+
+
+@dataclass
+class SettleFigures:
+    """Settlement per payment: a fixed part per merchant-day and a part per payment."""
+
+    fixed: dict[str, float]
+    marginal: dict[str, float]
+
+    def at(self, payments: float) -> dict[str, float]:
+        return {k: self.marginal[k] + self.fixed[k] / payments for k in self.marginal}
+
+
+SETTLE_KEYS = (
+    "calls",
+    "reads",
+    "writes",
+    "items_written",
+    "rru",
+    "wru",
+    "sqs",
+    "log_bytes",
+    "duration",
+    "stored",
+)
+
+
+def _flow_figures(flow: Flow) -> dict[str, float]:
+    return {
+        "calls": len(flow.calls) / flow.runs,
+        "reads": flow.reads(),
+        "writes": flow.writes(),
+        "items_written": flow.total("items_written"),
+        "rru": flow.total("rru"),
+        "wru": flow.total("wru"),
+        "sqs": sum(flow.sqs_requests.values()) / flow.runs,
+        "log_bytes": flow.log_bytes / flow.runs,
+        "duration": sum(sum(v) for v in flow.invocations.values()) / flow.runs,
+        "stored": flow.stored_bytes / flow.runs,
+    }
+
+
+def settle_figures(system: System, result: dict[str, Any]) -> SettleFigures:
+    sizes, flows = result["sizes"], result["per_merchant"]
+    few, many = _flow_figures(flows["few"]), _flow_figures(flows["many"])
+    fanout = _flow_figures(system.flows["settle_fanout"])
+    merchants = 3
+    span = sizes["many"] - sizes["few"]
+    marginal = {k: (many[k] - few[k]) / span for k in SETTLE_KEYS}
+    fixed = {k: few[k] - marginal[k] * sizes["few"] + fanout[k] / merchants for k in SETTLE_KEYS}
+    return SettleFigures(fixed, marginal)
+
+
+def limits(system: System, settle: SettleFigures) -> list[tuple[str, bool, str]]:
+    flows = system.flows
+    click, checkout, callback = flows["click"], flows["checkout"], flows["callback"]
+    return [
+        (
+            "click: 1 read, no write",
+            click.reads() == 1 and click.writes() == 0 and len(click.calls) == 1,
+            " ".join(click.operations),
+        ),
+        ("checkout: at most 3 DynamoDB calls", len(checkout.calls) <= 3, " ".join(checkout.operations)),
+        ("callback: at most 3 DynamoDB calls", len(callback.calls) <= 3, " ".join(callback.operations)),
+        (
+            "settle: at most 2 writes per payment",
+            settle.marginal["items_written"] <= 2,
+            f"{settle.marginal['items_written']:.2f} items written per payment "
+            f"({settle.marginal['writes']:.3f} write calls) "
+            f"+ {settle.fixed['items_written']:.1f} per merchant-day",
+        ),
+        (
+            "reconcile: nothing written for a paid payment",
+            flows["reconcile"].writes() == 0,
+            " ".join(flows["reconcile"].operations) or "no call",
+        ),
+    ]
+
+
+def cost_per_million(
+    system: System, settle: SettleFigures, args: argparse.Namespace
+) -> list[tuple[str, float, str]]:
+    """Dollars per 1 million paid payments, per service, with how each line was made."""
+    per_paid = {
+        "click": args.clicks,
+        "checkout": args.checkouts,
+        "callback": 1.0,
+        "receipt": 1.0,
+        "notify": args.webhook_share,
+    }
+    settle_each = settle.at(args.payments_per_merchant_day)
+    lines: dict[str, float] = defaultdict(float)
+    notes: dict[str, str] = {}
+    million = 1e6
+    for name, weight in per_paid.items():
+        flow = system.flows[name]
+        lines["DynamoDB reads"] += weight * flow.total("rru") * million * PRICES["rru"].usd
+        lines["DynamoDB writes"] += weight * flow.total("wru") * million * PRICES["wru"].usd
+        lines["HTTP API"] += weight * flow.http_api_requests / flow.runs * million * PRICES["http_api"].usd
+        lines["SQS"] += weight * sum(flow.sqs_requests.values()) / flow.runs * million * PRICES["sqs"].usd
+        lines["CloudWatch Logs"] += weight * flow.log_bytes / flow.runs * million * PRICES["logs"].usd
+        for function_id, durations in flow.invocations.items():
+            count = len(durations) / flow.runs
+            seconds = sum(durations) / flow.runs + flow.gateway_calls / flow.runs * args.gateway_ms / 1000
+            gb = system.memory_mb(function_id) / 1024
+            lines["Lambda requests"] += weight * count * million * PRICES["lambda_request"].usd
+            lines["Lambda duration"] += weight * seconds * gb * million * PRICES["lambda_gbs"].usd
+            lines["CloudWatch Logs"] += weight * count * PLATFORM_LOG_BYTES * million * PRICES["logs"].usd
+            if system.traced(function_id):
+                lines["X-Ray"] += weight * count * million * PRICES["xray"].usd
+        lines["DynamoDB storage + PITR, 1st year"] += (
+            weight
+            * flow.stored_bytes
+            / flow.runs
+            / GB
+            * 12
+            * (PRICES["storage"].usd + PRICES["pitr"].usd)
+            * million
+        )
+    lines["DynamoDB reads"] += settle_each["rru"] * million * PRICES["rru"].usd
+    lines["DynamoDB writes"] += settle_each["wru"] * million * PRICES["wru"].usd
+    lines["SQS"] += settle_each["sqs"] * million * PRICES["sqs"].usd
+    lines["CloudWatch Logs"] += settle_each["log_bytes"] * million * PRICES["logs"].usd
+    lines["DynamoDB storage + PITR, 1st year"] += (
+        settle_each["stored"] / GB * 12 * (PRICES["storage"].usd + PRICES["pitr"].usd) * million
+    )
+    memory = system.memory_mb("SettleWorkerFunction") / 1024
+    lines["Lambda duration"] += settle_each["duration"] * memory * million * PRICES["lambda_gbs"].usd
+    settle_invocations = 2 / args.payments_per_merchant_day  # the fan-out's share and the worker's
+    lines["Lambda requests"] += settle_invocations * million * PRICES["lambda_request"].usd
+    notes["DynamoDB storage + PITR, 1st year"] = "records without ttl, index entries, 100 B/item"
+    return [(name, usd, notes.get(name, "")) for name, usd in sorted(lines.items(), key=lambda kv: -kv[1])]
+
+
+def fixed_monthly(system: System, args: argparse.Namespace) -> list[tuple[str, float]]:
+    """Costs that run with the clock, not with payments (per month)."""
+    minutes = 30 * 24 * 60
+    rows = []
+    for name, function_id, per_month in (
+        ("probe, every minute", "ProbeFunction", minutes),
+        ("reconcile, every 5 minutes", "ReconcileFunction", minutes / 5),
+    ):
+        flow = system.flows[name.split(",")[0]]
+        seconds = sum(flow.invocations[function_id]) + flow.gateway_calls * args.gateway_ms / 1000
+        usd = per_month * (
+            flow.total("rru") * PRICES["rru"].usd
+            + flow.total("wru") * PRICES["wru"].usd
+            + PRICES["lambda_request"].usd
+            + seconds * system.memory_mb(function_id) / 1024 * PRICES["lambda_gbs"].usd
+            + (flow.log_bytes + PLATFORM_LOG_BYTES) * PRICES["logs"].usd
+        )
+        rows.append((name, usd))
+    scheduled = minutes + minutes / 5 + 30 + 30
+    rows.append((f"EventBridge Scheduler, {scheduled:,.0f} invocations (under the 14 M free)", 0.0))
+    # Lambda's SQS pollers long-poll each queue with about 5 connections of 20 s: ~0.65 M requests.
+    rows.append(
+        (
+            "SQS empty receives of 2 event-source mappings (assumed 5 x 20 s long polls each)",
+            2 * 5 * 3 * minutes * PRICES["sqs"].usd,
+        )
+    )
+    return rows
+
+
+def report(system: System, settle: SettleFigures, args: argparse.Namespace, out: Any) -> bool:
+    def say(text: str = "") -> None:
+        print(text, file=out, flush=True)
+
+    say(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        "moto (in-process) DynamoDB and SQS, sandbox gateway over HTTP on loopback"
+    )
+    say()
+    say(
+        f"{'flow':<15} {'calls':>5} {'items r/w':>9} {'idx w':>5} {'RRU':>6} {'WRU':>6} {'moto CU':>7} "
+        f"{'log B':>6} {'stored':>6} {'ms':>6} {'gw':>2}  operations"
+    )
+    for name, flow in system.flows.items():
+        ms = sum(sum(v) for v in flow.invocations.values()) / flow.runs * 1000
+        say(
+            f"{name:<15} {len(flow.calls) / flow.runs:>5.0f} "
+            f"{flow.total('items_read'):>4.0f}/{flow.total('items_written'):<4.0f} "
+            f"{flow.total('index_writes'):>5.0f} "
+            f"{flow.total('rru'):>6.1f} {flow.total('wru'):>6.1f} {flow.total('moto_capacity'):>7.1f} "
+            f"{flow.log_bytes / flow.runs:>6.0f} {flow.stored_bytes / flow.runs:>6.0f} {ms:>6.1f} "
+            f"{flow.gateway_calls / flow.runs:>2.0f}  {' '.join(flow.operations[:8])}"
+            f"{' ...' if len(flow.operations) > 8 else ''}"
+        )
+    say("items r/w: items read / written; idx w: GSI entries written; RRU, WRU: request units from the")
+    say("item sizes; moto CU: moto's ConsumedCapacity when asked (a constant per call, not a measurement);")
+    say("log B: stdout bytes; stored: bytes that stay (no ttl), index entries included; gw: gateway calls")
+    say()
+    say(
+        "settle per payment = fixed per merchant-day / payments + per payment (two merchants, "
+        f"{args.small} and {args.large} payments, through the settle queue):"
+    )
+    for label, figures in (
+        ("fixed per merchant-day", settle.fixed),
+        ("per payment", settle.marginal),
+        (f"at {args.payments_per_merchant_day:g} payments a day", settle.at(args.payments_per_merchant_day)),
+    ):
+        say(
+            f"  {label:<26} calls {figures['calls']:6.2f}  writes {figures['writes']:6.3f}  items written "
+            f"{figures['items_written']:5.2f}  RRU {figures['rru']:6.2f}  WRU {figures['wru']:6.2f}  "
+            f"SQS {figures['sqs']:5.2f}"
+        )
+    say("reconcile: a paid payment is no longer waiting; reconcile reads the waiting shards, writes nothing.")
+    say()
+    ok = True
+    for label, passed, detail in limits(system, settle):
+        ok &= passed
+        say(f"  [{'ok' if passed else 'BROKEN'}] {label}: {detail}")
+    say()
+    say(
+        f"cost per 1 million paid payments (us-east-1, arm64): {args.clicks:g} clicks and {args.checkouts:g} "
+        f"checkouts per paid payment, 1 callback, 1 receipt, {args.webhook_share:g} webhook, settlement at "
+        f"{args.payments_per_merchant_day:g} payments per merchant-day, "
+        f"+{args.gateway_ms:g} ms per gateway call"
+    )
+    rows = cost_per_million(system, settle, args)
+    for name, usd, note in rows:
+        say(f"  {name:<36} ${usd:>9.2f}  {note}")
+    if not any(system.traced(f) for f in system.functions):
+        say(f"  {'X-Ray':<36} ${0:>9.2f}  tracing is not on in template.yaml")
+    say(f"  {'total':<36} ${sum(usd for _, usd, _ in rows):>9.2f}")
+    say()
+    say("fixed per month, whatever the volume:")
+    for name, usd in fixed_monthly(system, args):
+        say(f"  {name:<84} ${usd:>7.2f}")
+    say()
+    say("prices:")
+    for key, price in PRICES.items():
+        say(f"  {key:<15} {price.unit}; {price.source}")
+    say("Lambda durations are the handlers' measured in-process times here (moto in-process stands in for")
+    say("DynamoDB) plus the assumed gateway latency per gateway call; warm starts only; Lambda and")
+    say(
+        f"HTTP API free tiers and data transfer are left out; {PLATFORM_LOG_BYTES} B of platform log lines "
+        "per invocation are added to the measured log bytes."
+    )
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if a call-count limit is broken")
+    parser.add_argument("--clicks", type=float, default=3.0, help="clicks per paid payment (3)")
+    parser.add_argument("--checkouts", type=float, default=1.2, help="checkouts per paid payment (1.2)")
+    parser.add_argument("--webhook-share", type=float, default=1.0, help="paid payments with a webhook (1.0)")
+    parser.add_argument(
+        "--payments-per-merchant-day",
+        type=float,
+        default=10.0,
+        help="paid payments a merchant settles per business day (10)",
+    )
+    parser.add_argument(
+        "--gateway-ms",
+        type=float,
+        default=300.0,
+        help="Lambda time added per gateway HTTP call, the real gateway's latency (300)",
+    )
+    parser.add_argument("--small", type=int, default=2, help="payments of the small settled merchant (2)")
+    parser.add_argument("--large", type=int, default=12, help="payments of the large settled merchant (12)")
+    args = parser.parse_args(argv)
+    if args.large <= args.small:
+        parser.error("--large must exceed --small")
+    out = os.fdopen(os.dup(1), "w")
+    with System() as system:
+        result = run_flows(system, small=args.small, large=args.large)
+        settle = settle_figures(system, result)
+        ok = report(system, settle, args, out)
+    out.close()
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

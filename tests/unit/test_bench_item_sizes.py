@@ -1,0 +1,37 @@
+"""The item sizes and request units bench/flows.py bills, against DynamoDB's published rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.flows import item_size, read_units, write_units
+
+
+@pytest.mark.parametrize(
+    ("item", "size"),
+    [
+        ({"pk": {"S": "LINK#abc"}}, 2 + 8),  # name + UTF-8 bytes
+        ({"title": {"S": "شال"}}, 5 + 6),  # Persian letters are 2 bytes each
+        ({"amount": {"N": "1200000"}}, 6 + 1 + 1),  # one significant digit pair + 1
+        ({"n": {"N": "12345"}}, 1 + 3 + 1),  # five significant digits: 3 bytes + 1
+        ({"ok": {"BOOL": True}, "x": {"NULL": True}}, 3 + 2),
+        ({"m": {"M": {"a": {"S": "bc"}}}}, 1 + 3 + (1 + 2 + 1)),  # 3 B map + 1 B per element
+        ({"l": {"L": [{"S": "a"}, {"S": "b"}]}}, 1 + 3 + 2 * (1 + 1)),
+    ],
+)
+def test_item_size_follows_dynamodb_rules(item, size):
+    # Given an item in DynamoDB's wire format, When its size is taken, Then it is names + values
+    assert item_size(item) == size
+
+
+def test_reads_round_up_to_4_kb_and_halve_when_eventually_consistent():
+    # Given items of 1 byte, 4 KB and 4 KB + 1 byte
+    sizes = [1, 4096, 4097]
+    # Then Get-style reads round each item up; a query rounds the total
+    assert read_units(sizes, consistent=True) == 1 + 1 + 2
+    assert read_units(sizes, consistent=False) == 2.0
+    assert read_units(sizes, consistent=True, per_item=False) == 3
+
+
+def test_writes_round_up_to_1_kb():
+    assert [write_units(s) for s in (0, 1, 1024, 1025)] == [1, 1, 1, 2]
