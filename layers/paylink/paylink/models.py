@@ -32,6 +32,12 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1
 Amount = Annotated[StrictInt, Field(ge=MIN_AMOUNT, le=10_000_000_000)]
 
 
+class Model(BaseModel):
+    """Base of the domain models: each builds its validator on first use, so a path pays only for its own."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -64,7 +70,7 @@ PERSONAL_PER_PAYMENT_CAP = 10_000_000
 PERSONAL_DAILY_CAP = 30_000_000
 
 
-class Merchant(BaseModel):
+class Merchant(Model):
     """A merchant account; limits are in rials, `None` means no limit (business accounts)."""
 
     id: str
@@ -92,7 +98,7 @@ class LinkKind(StrEnum):
     OPEN = "open"
 
 
-class Payer(BaseModel):
+class Payer(Model):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
@@ -115,7 +121,7 @@ Metadata = Annotated[
 ]
 
 
-class LinkCreate(BaseModel):
+class LinkCreate(Model):
     """Body of `POST /v1/links`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -170,7 +176,7 @@ class LinkCreate(BaseModel):
         return self
 
 
-class LinkUpdate(BaseModel):
+class LinkUpdate(Model):
     """Body of `PATCH /v1/links/{code}`; only the fields sent are changed."""
 
     model_config = ConfigDict(extra="forbid")
@@ -202,7 +208,7 @@ CouponCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3,20}$")]
 LinkCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
-class CouponCreate(BaseModel):
+class CouponCreate(Model):
     """Body of `POST /v1/coupons`: `value` is a percentage (1-100) or rials off."""
 
     model_config = ConfigDict(extra="forbid")
@@ -228,7 +234,7 @@ class CouponCreate(BaseModel):
         return self
 
 
-class Coupon(BaseModel):
+class Coupon(Model):
     """A merchant's discount code; `uses` counts payments holding or having used it."""
 
     code: str
@@ -250,7 +256,7 @@ class LinkStatus(StrEnum):
     PAID = "paid"
 
 
-class Link(BaseModel):
+class Link(Model):
     """A stored payment link, with its running paid counters."""
 
     code: str
@@ -327,7 +333,7 @@ def sources_of(target: PaymentStatus) -> list[PaymentStatus]:
     return [state for state, targets in ALLOWED_TRANSITIONS.items() if target in targets]
 
 
-class Payment(BaseModel):
+class Payment(Model):
     """One attempt to pay a link; `amount` is the total in rials (unit amount x quantity)."""
 
     id: str
@@ -383,7 +389,7 @@ SETTLEMENT_MOVES: dict[SettlementStatus, frozenset[SettlementStatus]] = {
 }
 
 
-class Settlement(BaseModel):
+class Settlement(Model):
     id: str
     merchant_id: str
     date: str
