@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +102,54 @@ def test_no_handler_imports_the_xray_sdk_at_import(module):
     )
     # Then the X-Ray SDK (and the botocore client it builds on import) is not loaded yet
     assert answer.stdout.strip() == "False"
+
+
+def test_a_webhook_dead_lettered_after_its_last_try_is_counted(metrics_on, capsys, monkeypatch):
+    # Given an event whose last try is due and a merchant endpoint that keeps refusing
+    from paylink import notifications
+    from paylink.models import Merchant
+    from paylink.webhooks import MAX_ATTEMPTS
+
+    merchant = Merchant(
+        id="mer_1", username="shop", name="Shop", iban="IR062960000000100324200001",
+        webhook_url="https://shop.example/hook", webhook_secret="whsec_x",
+        created_at="2026-01-01T00:00:00.000000Z",
+    )  # fmt: skip
+    tries: list[tuple[int, bool]] = []
+
+    class Store:
+        def webhook_delivery(self, event_id: str) -> dict[str, Any]:
+            return {"attempts": MAX_ATTEMPTS - 1, "next_at": 0}
+
+        def get_merchant(self, merchant_id: str) -> Merchant:
+            return merchant
+
+        def record_webhook_try(self, event_id: str, attempt: int, *, next_at: float, done: bool) -> None:
+            tries.append((attempt, done))
+
+    class Queue:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        def send_text(self, body: str, attributes: dict[str, str]) -> None:
+            self.sent.append(body)
+
+    monkeypatch.setattr(notifications, "post_webhook", lambda *args, **kwargs: "HTTP 500")
+    body = json.dumps(
+        {"id": "evt_1", "type": "payment.paid", "data": {"id": "pay_1", "merchant_id": "mer_1"}}
+    )
+    dead_letters = Queue()
+    # When the worker tries it for the last time
+    outcome = notifications.deliver(
+        Store(),
+        body,
+        receipt_handle="r",
+        queue=Queue(),
+        dead_letters=dead_letters,
+        now=1.0,
+    )
+    # Then it rests in the dead-letter queue, recorded done, and one WebhookDeadLettered is counted after that
+    assert outcome is notifications.Delivery.DEAD_LETTERED
+    assert (dead_letters.sent, tries) == ([body], [(MAX_ATTEMPTS, True)])
+    [point] = metric_points(capsys.readouterr().out, Metric.WEBHOOK_DEAD_LETTERED)
+    assert (point.value, point.dimensions) == (1, {"service": "paylink"})
