@@ -20,6 +20,17 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
+# Answers that are not pages (JSON, CSV, redirects) may load and run nothing, nor be framed.
+NO_CONTENT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The one script of our pages, post_redirect.html's auto-submit, allowed by its hash
+# (tests/unit/test_security_headers.py keeps the two in step): no other script can run.
+AUTO_SUBMIT_SCRIPT_HASH = "'sha256-JmTfOugxougankTjmzP4xlDw8H4NvdffKaRdUFnaoX4='"
+# A QR code in SVG is a document a browser can open: scripts in it must never run.
+IMAGE_HEADERS = {
+    "Cache-Control": "public, max-age=86400",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -27,7 +38,12 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
         status_code=status,
         content_type=JSON,
         body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        headers={"Cache-Control": "no-store", **SECURITY_HEADERS, **(headers or {})},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": NO_CONTENT_POLICY,
+            **SECURITY_HEADERS,
+            **(headers or {}),
+        },
     )
 
 
@@ -48,12 +64,18 @@ def gateway_origins() -> list[str]:
     return origins
 
 
-def html_response(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
-    policy = (
+def page_policy() -> str:
+    """The Content-Security-Policy of our pages: nothing from elsewhere, our one script by its hash,
+    never framed, and forms posted only to us and the configured gateways."""
+    return (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "script-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; "
+        f"script-src {AUTO_SUBMIT_SCRIPT_HASH}; base-uri 'none'; frame-ancestors 'none'; "
         f"form-action 'self' {' '.join(gateway_origins())}".strip()
     )
+
+
+def html_response(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
+    policy = page_policy()
     return Response(
         status_code=status,
         content_type=HTML,
@@ -72,7 +94,12 @@ def redirect(location: str) -> Response[str]:
         status_code=303,
         content_type="text/plain",
         body="",
-        headers={"Location": location, "Cache-Control": "no-store"},
+        headers={
+            "Location": location,
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": NO_CONTENT_POLICY,
+            **SECURITY_HEADERS,
+        },
     )
 
 
