@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -54,13 +54,14 @@ def error_response(exc: PaylinkError) -> Response[str]:
 
 def gateway_origins() -> list[str]:
     """Origins of the configured gateways: where our pages may send a form."""
+    from paylink.origins import origin_of
     from paylink.routing import configured_gateways
 
-    origins = []
+    origins: list[str] = []
     for _, base_url in configured_gateways():
-        parts = urlsplit(base_url)
-        if parts.scheme and parts.netloc:
-            origins.append(f"{parts.scheme}://{parts.netloc}")
+        origin = origin_of(base_url)
+        if origin and origin not in origins:
+            origins.append(origin)
     return origins
 
 
