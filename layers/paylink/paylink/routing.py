@@ -13,7 +13,6 @@ from paylink import health
 from paylink.health import Eligibility, GatewayHealth, Outcome
 from paylink.models import iso
 from paylink.observability import logger
-from paylink.origins import stays_on
 from paylink.settings import get_settings
 
 if TYPE_CHECKING:
@@ -110,6 +109,7 @@ def first_token(
     refuses this payment for a business reason (amount too small...) is skipped without blame.
     """
     from paylink.gateways.base import ErrorKind, GatewayError
+    from paylink.origins import stays_on
 
     started = time.monotonic()
     attempt = Attempt()
