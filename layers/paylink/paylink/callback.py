@@ -213,8 +213,14 @@ def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: 
 
 
 def return_location(payment: Payment) -> str:
-    """Where the buyer goes after a return: the merchant's redirect_url (final payments) or our receipt."""
-    if payment.redirect_url and payment.is_final:
+    """Where the buyer goes after a return: the merchant's redirect_url (final payments) or our receipt.
+
+    Every value added is URL-encoded, so a reference or metadata value cannot add parameters,
+    a fragment or a header; a stored URL that fails today's checks sends the buyer to the receipt.
+    """
+    from paylink.origins import redirect_url_problem
+
+    if payment.redirect_url and payment.is_final and redirect_url_problem(payment.redirect_url) is None:
         parts = urlsplit(payment.redirect_url)
         query = [
             *parse_qsl(parts.query, keep_blank_values=True),

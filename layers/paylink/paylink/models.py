@@ -50,11 +50,13 @@ def iso(moment: datetime) -> str:
 def _https_url(value: str) -> str:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or any(c in value for c in "\r\n\t <>\"'\\"):
-        raise ValueError("must be an absolute https URL")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials")
+    from paylink.origins import redirect_url_problem
+    from paylink.settings import get_settings
+
+    own_host = urlsplit(get_settings().public_base_url).hostname
+    problem = redirect_url_problem(value, own_host)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
