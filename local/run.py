@@ -168,8 +168,14 @@ def http_event(
         event["queryStringParameters"] = query
     if params:
         event["pathParameters"] = params
-    if body:
-        event["body"] = body.decode("utf-8") if is_text else base64.b64encode(body).decode()
+    if body and is_text:
+        try:
+            event["body"] = body.decode("utf-8")
+        except UnicodeDecodeError:  # "text" that is not UTF-8 travels as bytes, base64-encoded
+            is_text = False
+            event["isBase64Encoded"] = True
+    if body and not is_text:
+        event["body"] = base64.b64encode(body).decode()
     return event
 
 
@@ -466,6 +472,13 @@ class LocalSystem:
                 )
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, QUERY, ...) is routed as API Gateway routes it: no route
+                # takes it, so a 404, where http.server would answer 501.
+                if name.startswith("do_"):
+                    return self._dispatch
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 sys.stderr.write(

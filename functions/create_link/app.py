@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated, Any, Literal
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -10,10 +14,25 @@ from paylink import merchant_api
 from paylink.errors import PaylinkError
 from paylink.http import error_response, json_body, json_response, query
 from paylink.idempotency import idempotent
-from paylink.models import Merchant
+from paylink.models import Merchant, PaymentStatus
 from paylink.observability import logger
+from paylink.openapi import BEARER, answers, described, image_answers, openapi_document, request_body
 
-app = APIGatewayHttpResolver()
+# Validation on: Powertools reads each route's declared parameters. They are declared for the OpenAPI
+# document and passed on as sent (`described`); the domain reads the request and validates it, so its
+# 400s and their fields are the contract's.
+app = APIGatewayHttpResolver(enable_validation=True)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Retries with the same key and body run once (24 h)."),
+    described(str),
+]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page."), described(str)]
+Format = Annotated[
+    str | None, Query(description="`csv` for a CSV document."), described(Literal["json", "csv"])
+]
+Day = described(date)
 
 
 def _merchant() -> Merchant:
@@ -23,84 +42,125 @@ def _merchant() -> Merchant:
     return merchant_api.authenticate(app.current_event.headers.get("authorization"))
 
 
-@app.post("/v1/links", middlewares=[idempotent])
-def create_link() -> Response[str]:
+@app.post(
+    "/v1/links",
+    middlewares=[idempotent],
+    security=BEARER,
+    openapi_extensions=request_body("LinkCreate"),
+    responses=answers(201, "LinkOut", 400, 409, 422),
+)
+def create_link(idempotency_key: IdempotencyKey = None) -> Response[str]:
     return json_response(
         201, merchant_api.create_link(_merchant(), json_body(app.current_event), app.current_event)
     )
 
 
-@app.get("/v1/links")
-def list_links() -> Response[str]:
+@app.get("/v1/links", security=BEARER, responses=answers(200, "LinkPage", 400))
+def list_links(cursor: Cursor = None) -> Response[str]:
     return json_response(
         200, merchant_api.list_links(_merchant(), query(app.current_event), app.current_event)
     )
 
 
-@app.get("/v1/links/<code>")
+@app.get("/v1/links/<code>", security=BEARER, responses=answers(200, "LinkOut", 404))
 def get_link(code: str) -> Response[str]:
     return json_response(200, merchant_api.get_link(_merchant(), code, app.current_event))
 
 
-@app.patch("/v1/links/<code>", middlewares=[idempotent])
-def update_link(code: str) -> Response[str]:
+@app.patch(
+    "/v1/links/<code>",
+    middlewares=[idempotent],
+    security=BEARER,
+    openapi_extensions=request_body("LinkUpdate"),
+    responses=answers(200, "LinkOut", 400, 404, 409, 422),
+)
+def update_link(code: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
     body = json_body(app.current_event)
     return json_response(200, merchant_api.update_link(_merchant(), code, body, app.current_event))
 
 
-@app.post("/v1/coupons", middlewares=[idempotent])
-def create_coupon() -> Response[str]:
+@app.post(
+    "/v1/coupons",
+    middlewares=[idempotent],
+    security=BEARER,
+    openapi_extensions=request_body("CouponCreate"),
+    responses=answers(201, "CouponOut", 400, 409, 422),
+)
+def create_coupon(idempotency_key: IdempotencyKey = None) -> Response[str]:
     return json_response(201, merchant_api.create_coupon(_merchant(), json_body(app.current_event)))
 
 
-@app.get("/v1/coupons")
-def list_coupons() -> Response[str]:
+@app.get("/v1/coupons", security=BEARER, responses=answers(200, "CouponPage", 400))
+def list_coupons(cursor: Cursor = None) -> Response[str]:
     return json_response(200, merchant_api.list_coupons(_merchant(), query(app.current_event)))
 
 
-@app.post("/v1/links/<code>/send", middlewares=[idempotent])
-def send_invoice(code: str) -> Response[str]:
+@app.post(
+    "/v1/links/<code>/send",
+    middlewares=[idempotent],
+    security=BEARER,
+    openapi_extensions=request_body("InvoiceSend"),
+    responses=answers(200, "InvoiceSent", 400, 404, 409, 410, 422),
+)
+def send_invoice(code: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
     body = json_body(app.current_event)
     return json_response(200, merchant_api.send_invoice(_merchant(), code, body, app.current_event))
 
 
-@app.get("/v1/payments")
-def list_payments() -> Response[str]:
+@app.get("/v1/payments", security=BEARER, responses=answers(200, "PaymentPage", 400, 404, csv=True))
+def list_payments(
+    link: Annotated[str | None, Query(description="Only this link's payments."), described(str)] = None,
+    status: Annotated[str | None, Query(), described(PaymentStatus)] = None,
+    since: Annotated[str | None, Query(alias="from", description="First day, YYYY-MM-DD."), Day] = None,
+    until: Annotated[str | None, Query(alias="to", description="Last day, YYYY-MM-DD."), Day] = None,
+    cursor: Cursor = None,
+    format: Format = None,
+) -> Response[str]:
     return merchant_api.list_payments(_merchant(), query(app.current_event))
 
 
-@app.get("/v1/payments/<payment_id>")
+@app.get("/v1/payments/<payment_id>", security=BEARER, responses=answers(200, "PaymentOut", 404))
 def get_payment(payment_id: str) -> Response[str]:
     return json_response(200, merchant_api.get_payment(_merchant(), payment_id))
 
 
-@app.get("/v1/settlements")
-def list_settlements() -> Response[str]:
+@app.get("/v1/settlements", security=BEARER, responses=answers(200, "SettlementPage", 400, csv=True))
+def list_settlements(cursor: Cursor = None, format: Format = None) -> Response[str]:
     return merchant_api.list_settlements(_merchant(), query(app.current_event))
 
 
-@app.get("/v1/settlements/<settlement_id>")
-def get_settlement(settlement_id: str) -> Response[str]:
+@app.get(
+    "/v1/settlements/<settlement_id>",
+    security=BEARER,
+    responses=answers(200, "SettlementWithPayments", 400, 404, csv=True),
+)
+def get_settlement(settlement_id: str, format: Format = None) -> Response[str]:
     return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event))
 
 
-@app.get("/u/<username>/qr.svg")
-def personal_qr_svg(username: str) -> Response[str]:
+@app.get("/v1/openapi.json", include_in_schema=False)
+def openapi_json() -> Response[str]:
+    return json_response(200, openapi_document(app), {"Cache-Control": "public, max-age=300"})
+
+
+# Images: Powertools would serialise the PNG bytes as JSON text; the only parameter is the path's.
+@app.get("/u/<username>/qr.svg", responses=image_answers(), enable_validation=False)
+def personal_qr_svg(username: str) -> Response[Any]:
     return merchant_api.personal_qr(username, "svg", app.current_event)
 
 
-@app.get("/u/<username>/qr.png")
-def personal_qr_png(username: str) -> Response[str]:
+@app.get("/u/<username>/qr.png", responses=image_answers(), enable_validation=False)
+def personal_qr_png(username: str) -> Response[Any]:
     return merchant_api.personal_qr(username, "png", app.current_event)
 
 
-@app.get("/<code>/qr.svg")
-def qr_svg(code: str) -> Response[str]:
+@app.get("/<code>/qr.svg", responses=image_answers(), enable_validation=False)
+def qr_svg(code: str) -> Response[Any]:
     return merchant_api.qr(code, "svg", app.current_event)
 
 
-@app.get("/<code>/qr.png")
-def qr_png(code: str) -> Response[str]:
+@app.get("/<code>/qr.png", responses=image_answers(), enable_validation=False)
+def qr_png(code: str) -> Response[Any]:
     return merchant_api.qr(code, "png", app.current_event)
 
 

@@ -147,6 +147,7 @@ def test_literal_v1_links_is_tried_before_the_code_parameter(route_list):
         ("POST", "/abc", "CheckoutFunction", "/{code}"),
         ("POST", "/v1/links", "CreateLinkFunction", "/v1/links"),
         ("GET", "/v1/links/abc", "CreateLinkFunction", "/v1/links/{code}"),
+        ("GET", "/v1/openapi.json", "CreateLinkFunction", "/v1/openapi.json"),
         ("GET", "/callback/zibal", "CallbackFunction", "/callback/{gateway}"),
         ("GET", "/r/pay_1", "CallbackFunction", "/r/{payment_id}"),
     ],

@@ -1,0 +1,148 @@
+"""The OpenAPI document of the merchant API: complete, and its answer models exactly the domain's answers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from functions.create_link.app import app
+from local.template import load_template, routes
+from paylink import api_schema, coupons, links, merchant_api
+from paylink.models import (
+    Coupon,
+    CouponKind,
+    Link,
+    LinkCreate,
+    LinkKind,
+    Payment,
+    PaymentStatus,
+    Settlement,
+    SettlementStatus,
+)
+from paylink.openapi import complete, openapi_document
+
+NOW = "2026-12-01T10:00:00.000000Z"
+LINK = Link(
+    code="abcDEF123456", merchant_id="m_1", merchant_name="Shop", kind=LinkKind.INVOICE, title="Rent",
+    description="December", amount=1_200_000, max_payments=1, expires_at="2027-01-01T00:00:00.000000Z",
+    redirect_url="https://shop.example/done", payer={"name": "Ali", "phone": "09121234567"},
+    due_date="2026-12-10", reference="INV-1", metadata={"order": "7"}, created_at=NOW, paid_count=1,
+    paid_total=1_200_000, open_slots=0, merchant_per_payment_cap=10_000_000, merchant_daily_cap=30_000_000,
+)  # fmt: skip
+PAYMENT = Payment(
+    id="pay_1", merchant_id="m_1", link_code=LINK.code, link_title="Rent", merchant_name="Shop",
+    amount=1_080_000, status=PaymentStatus.PAID, gateway="sandbox-a", gateway_token="tok",
+    gateway_reference="ref", card_mask="6037-****-1234", payer={"name": "Ali"}, created_at=NOW,
+    redirected_at=NOW, paid_at=NOW, fee=16_200, net=1_063_800, gateway_refs={"x": "y"}, coupon="WELCOME",
+    discount=120_000,
+)  # fmt: skip
+SETTLEMENT = Settlement(
+    id="stl_1", merchant_id="m_1", date="2026-12-02", status=SettlementStatus.PAID, payment_count=1,
+    gross=1_080_000, fee=16_200, net=1_063_800, iban="IR062960000000100324200001", payout_reference="p1",
+    payout_attempts=1, created_at=NOW, submitted_at=NOW, paid_at=NOW,
+)  # fmt: skip
+COUPON = Coupon(
+    code="WELCOME", merchant_id="m_1", kind=CouponKind.PERCENT, value=10, max_uses=5, uses=1,
+    expires_at="2027-01-01T00:00:00.000000Z", links=[LINK.code], created_at=NOW,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def document() -> dict:  # type: ignore[type-arg]
+    return openapi_document(app)
+
+
+def test_link_answer_model_has_exactly_the_fields_the_api_answers():
+    # Given a link as the merchant API answers it
+    answer = links.public_link(LINK, "https://pay.example")
+    # Then the answer model takes it as it is (no field missing, none extra)
+    assert api_schema.LinkOut.model_validate(answer).model_dump(mode="json") == answer
+
+
+def test_payment_answer_model_has_exactly_the_fields_the_api_answers():
+    # Given a paid payment as the merchant API answers it
+    answer = merchant_api.public_payment(PAYMENT)
+    # Then the answer model takes it as it is
+    assert api_schema.PaymentOut.model_validate(answer).model_dump(mode="json") == answer
+
+
+def test_settlement_answer_model_has_exactly_the_fields_the_api_answers():
+    # Given a settlement with its payments as `GET /v1/settlements/{id}` answers it
+    answer = {
+        **merchant_api.public_settlement(SETTLEMENT),
+        "payments": [merchant_api.public_payment(PAYMENT)],
+    }
+    # Then the answer model takes it as it is
+    assert api_schema.SettlementWithPayments.model_validate(answer).model_dump(mode="json") == answer
+
+
+def test_coupon_answer_model_has_exactly_the_fields_the_api_answers():
+    # Given a coupon as the merchant API answers it
+    answer = coupons.public_coupon(COUPON)
+    # Then the answer model takes it as it is
+    assert api_schema.CouponOut.model_validate(answer).model_dump(mode="json") == answer
+
+
+def test_error_answer_model_takes_the_error_body_with_and_without_fields():
+    # Given error bodies with and without field errors
+    from paylink.errors import NotFound, ValidationFailed
+
+    bodies = [
+        ValidationFailed("bad", fields={"title": "required"}).to_body(),
+        NotFound("no such link").to_body(),
+    ]
+    # Then the error model takes both
+    for body in bodies:
+        assert (
+            api_schema.ErrorBody.model_validate(body).model_dump(mode="json", exclude_defaults=True) == body
+        )
+
+
+def test_document_has_every_merchant_api_route_of_the_template(document):
+    # Given the routes template.yaml sends to the merchant API function (the document's own aside)
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]+\}", "{}", path)
+
+    wanted = {
+        (r.method, shape(r.path))
+        for r in routes(load_template())
+        if r.function_id == "CreateLinkFunction" and r.path != "/v1/openapi.json"
+    }
+    # Then the document has an operation for each, and no other
+    found = {(method.upper(), shape(path)) for path, ops in document["paths"].items() for method in ops}
+    assert found == wanted
+
+
+def test_merchant_routes_need_the_bearer_key_and_qr_codes_do_not(document):
+    # Given the document's operations
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            # Then /v1 operations name the bearer scheme and the public QR codes name none
+            assert (operation.get("security") == [{"bearerAuth": []}]) == path.startswith("/v1/"), path
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_link_body_is_the_domain_input_model(document):
+    # Given the request body of POST /v1/links
+    body = document["paths"]["/v1/links"]["post"]["requestBody"]
+    # Then it is required, and it is LinkCreate's schema
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/LinkCreate"}
+    assert set(document["components"]["schemas"]["LinkCreate"]["properties"]) == set(LinkCreate.model_fields)
+
+
+def test_document_has_no_powertools_validation_error(document):
+    # Given every response of every operation
+    refs = str(document["paths"]) + str(document["components"])
+    # Then none is Powertools' own 422 shape, which this API never answers
+    assert "HTTPValidationError" not in refs
+
+
+def test_a_route_naming_an_unknown_model_is_refused():
+    # Given a generated document whose operation names a schema no model provides
+    generated = {"paths": {"/x": {"get": {"responses": {"200": {"$ref": "#/components/schemas/Nope"}}}}}}
+    # When it is completed
+    # Then it is refused with the missing name
+    with pytest.raises(ValueError, match="Nope"):
+        complete(generated, {})
