@@ -163,7 +163,8 @@ def world(aws, gateway_sandbox, monkeypatch):  # type: ignore[no-untyped-def]
         {"name": f"sandbox-{name}", "protocol": protocol, "base_url": f"{gateway_sandbox.url}/{name}",
          "merchant_id": GATEWAY_SECRET, "timeout_seconds": 1.0}
         for name, protocol in (("a", "zibal"), ("b", "zibal"), ("p", "payping"))
-    ] + [{"name": "pp", "protocol": "payping", "base_url": PAYPING_URL, "merchant_id": GATEWAY_SECRET}]  # fmt: skip
+    ] + [{"name": "pp", "protocol": "payping", "base_url": PAYPING_URL,
+          "merchant_id": GATEWAY_SECRET}]  # fmt: skip
     monkeypatch.setenv("PAYLINK_GATEWAYS", json.dumps(configs))
     monkeypatch.setenv("PAYLINK_ALLOW_CLOCK_OVERRIDE", "1")
     for name in ("a", "b", "p"):
@@ -317,7 +318,7 @@ def test_a_paid_checkout_return_and_receipt_log_only_masked_and_ids(api, shop, l
     assert any("payment verified" in line and payment["id"] in line for line in lines)
 
 
-def test_a_gateway_that_answers_a_full_card_number_has_it_stored_and_logged_masked(api, shop, store, aws, logs):
+def test_a_full_card_number_from_a_gateway_is_stored_and_logged_masked(api, shop, store, aws, logs):
     # Given a merchant paid through a PayPing that sends the full card number back, twice over
     from paylink.merchants import update_merchant
 

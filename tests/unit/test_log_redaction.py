@@ -39,7 +39,7 @@ def test_secrets_and_personal_data_are_masked(raw, masked):
     "line",
     [
         '{"payment_id":"pay_2PNhAZbFKHwtIxFxU4RMws","gateway":"sandbox-a","status":503}',
-        '{"timestamp":"2026-12-01 21:53:17,123+0000","function_request_id":"3539bf7b-03c3-4afa-8f62-2f41b0b40492"}',
+        '{"timestamp":"2026-12-01 21:53:17,123+0000","request_id":"3539bf7b-03c3-4afa-8f62-2f41b0b40492"}',
         '{"xray_trace_id":"1-5759e988-1234567890123456789012ab","amount":1200000,"elapsed_ms":1234}',
         '{"settlement_id":"stl_20261123_xIpqyHhMpX7Lcr6R","card_mask":"603799******7890","ref":"942653624"}',
     ],
