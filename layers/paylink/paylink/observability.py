@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
@@ -35,24 +36,30 @@ for _name in QUIET_LIBRARIES:
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 # (pattern, replacement); applied in order to each whole line. Replacements keep JSON valid.
-_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(bot)\d+:[A-Za-z0-9_-]+"), r"\1<redacted>"),
-    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1 <redacted>"),
-    (re.compile(r"\b(plk|whsec)_[A-Za-z0-9_-]+"), r"\1_<redacted>"),
-    (re.compile(r"\bv1=[0-9a-f]{64}"), "v1=<redacted>"),
-    (re.compile(r"\b(IR)\d{20}(\d{4})\b", re.IGNORECASE), r"\1********************\2"),
+_REDACTIONS: tuple[tuple[str, str], ...] = (
+    (r"(bot)\d+:[A-Za-z0-9_-]+", r"\1<redacted>"),
+    (r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", r"\1 <redacted>"),
+    (r"\b(plk|whsec)_[A-Za-z0-9_-]+", r"\1_<redacted>"),
+    (r"\bv1=[0-9a-f]{64}", "v1=<redacted>"),
+    (r"(?i)\b(IR)\d{20}(\d{4})\b", r"\1********************\2"),
     # A card number: 16 to 19 digits standing alone (not inside an id such as an X-Ray trace id);
     # at most the first 6 and the last 4 kept, as in a card mask.
-    (re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{6,9}(\d{4})(?![0-9A-Za-z])"), r"\1******\2"),
+    (r"(?<![0-9A-Za-z])(\d{6})\d{6,9}(\d{4})(?![0-9A-Za-z])", r"\1******\2"),
     # An Iranian mobile number, national or international.
-    (re.compile(r"(?<![\w+])(\+98|0098|0)9\d{5}(\d{4})(?!\d)"), r"\g<1>9*****\2"),
-    (re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"), r"\1***@\2"),
+    (r"(?<![\w+])(\+98|0098|0)9\d{5}(\d{4})(?!\d)", r"\g<1>9*****\2"),
+    (r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)", r"\1***@\2"),
 )
+
+
+@cache
+def _compiled() -> tuple[tuple[re.Pattern[str], str], ...]:
+    # Compiled on the first line logged, not at import: a click that logs nothing never pays for it.
+    return tuple((re.compile(pattern), replacement) for pattern, replacement in _REDACTIONS)
 
 
 def redact(text: str) -> str:
     """`text` with whatever looks like a secret or personal data masked (see the module docstring)."""
-    for pattern, replacement in _REDACTIONS:
+    for pattern, replacement in _compiled():
         text = pattern.sub(replacement, text)
     return text
 
