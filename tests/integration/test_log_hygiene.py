@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import re
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -100,7 +99,8 @@ def logs(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     buffer = io.StringIO()
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
-    stream, level = handler.setStream(buffer), logger.log_level
+    stream, level = handler.stream, logger.log_level
+    handler.setStream(buffer)
     logger.setLevel("DEBUG")
     records = _Records()
     root = logging.getLogger()
@@ -111,7 +111,7 @@ def logs(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     root.removeHandler(records)
     root.setLevel(root_level)
     logger.setLevel(level)
-    handler.setStream(stream if stream is not None else sys.stdout)
+    handler.setStream(stream)
 
 
 def _forms(value: str) -> set[str]:

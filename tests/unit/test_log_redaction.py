@@ -56,7 +56,8 @@ def written() -> Iterator[io.StringIO]:
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
-    stream, level = handler.setStream(buffer), logger.log_level
+    stream, level = handler.stream, logger.log_level
+    handler.setStream(buffer)
     logger.setLevel("DEBUG")
     yield buffer
     logger.setLevel(level)
