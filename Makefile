@@ -31,11 +31,11 @@ CHROMIUM := /usr/bin/chromium
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: help venv tools browser lint format typecheck lint-template validate build unit integration e2e \
-        test run settle merchant bench bench-flows bench-click clean
+        test run settle merchant bench bench-flows bench-click bench-coldstart clean
 
 help:
 	@echo "targets: venv tools lint format typecheck validate build unit integration e2e test"
-	@echo "         run settle DATE=YYYY-MM-DD merchant ARGS='...' bench bench-flows bench-click clean"
+	@echo "         run settle DATE=YYYY-MM-DD merchant ARGS='...' bench bench-flows bench-click bench-coldstart clean"
 
 # --- environments ---------------------------------------------------------------------------
 
@@ -131,6 +131,10 @@ bench-flows: $(VENV_STAMP)
 # The click path on the local runner beside a bare moto GetItem; fails beyond 3x.
 bench-click: $(VENV_STAMP)
 	$(PY) bench/click.py --check
+
+# Each handler's import beside a bare `import boto3`; fails past 1.5x (click path) or 2.5x.
+bench-coldstart: $(VENV_STAMP)
+	$(PY) bench/coldstart.py --check
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

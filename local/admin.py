@@ -45,6 +45,9 @@ def _connect(table: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Stdout is the command's product (a bank file, a secret); metric lines mean something only
+    # in a Lambda function's log.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     parser = argparse.ArgumentParser(prog="python -m local.admin", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-merchant", help="create a merchant and print its API key once")

@@ -51,6 +51,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Iterator[str]:
         "PAYLINK_TIMEZONE": "Asia/Tehran",
         "PAYLINK_COUNTRY": "IR",
         "PAYLINK_CHECKOUT_BUDGET_SECONDS": "4",
+        # EMF metric lines stay off stdout unless a test reads them (the `emf` fixture).
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

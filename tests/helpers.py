@@ -144,3 +144,36 @@ def local_target(url: str) -> str:
     """Path and query of one of our own URLs, as the handlers receive it."""
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One value of one CloudWatch embedded-metric-format line, as CloudWatch would read it."""
+
+    namespace: str
+    name: str
+    unit: str
+    value: float
+    dimensions: dict[str, str]
+    dimension_sets: list[set[str]]
+
+
+def metric_points(printed: str, name: str | None = None) -> list[MetricPoint]:
+    """The EMF metric values among printed lines (all, or those of metric `name`)."""
+    points = []
+    for line in printed.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            sets = [set(keys) for keys in directive["Dimensions"]]
+            dimensions = {key: blob[key] for keys in sets for key in keys}
+            for metric in directive["Metrics"]:
+                values = blob[metric["Name"]]
+                for value in values if isinstance(values, list) else [values]:
+                    points.append(
+                        MetricPoint(
+                            directive["Namespace"], metric["Name"], metric["Unit"], value, dimensions, sets
+                        )
+                    )
+    return [p for p in points if name is None or p.name == name]

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink import hosted
 from paylink.http import form_fields, query
-from paylink.observability import logger
+from paylink.observability import logger, traced
 
 app = APIGatewayHttpResolver()
 
@@ -41,12 +41,14 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Scheduled every 5 minutes: decide payments stuck between redirect and verification."""
     return hosted.reconcile_now(event or {})
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 def probe_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Scheduled every minute: probe each gateway's health."""
     return hosted.probe_now(event or {})

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.notifications import deliver
-from paylink.observability import logger
+from paylink.observability import begin_record, logger, traced
 from paylink.queues import notify_dead_letter_queue, notify_queue
 from paylink.settings import get_settings
 from paylink.store import get_store
@@ -22,6 +22,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def _deliver_record(record: SQSRecord) -> None:
+    begin_record(record.message_id)
     queue = notify_queue()
     if queue is None:
         raise RuntimeError("NOTIFY_QUEUE_URL is not set")
@@ -36,6 +37,7 @@ def _deliver_record(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 def worker_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=_deliver_record, processor=processor, context=context

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink.observability import logger
+from paylink.observability import begin_record, logger, traced
 from paylink.payouts import payout_provider
 from paylink.queues import settle_queue
 from paylink.settings import get_settings
@@ -27,6 +27,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     try:
@@ -54,6 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def _settle_record(record: SQSRecord) -> None:
+    begin_record(record.message_id)
     settings = get_settings()
     store = get_store()
     settle_from_message(
@@ -66,6 +68,7 @@ def _settle_record(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 def worker_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=_settle_record, processor=processor, context=context

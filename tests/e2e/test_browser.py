@@ -319,3 +319,85 @@ def test_a_buyer_pays_the_amount_he_chooses_on_a_personal_page(runner: Runner, p
     page.get_by_role("button", name=PAY_BUTTON[lang], exact=True).click()
     # Then the gateway asks for 120,000 toman and the receipt shows it paid
     _pay_at_gateway_to_receipt(buyer, runner, lang)
+
+
+@pytest.fixture
+def other_site() -> Iterator[Any]:
+    """Another local web site: serves whatever page a test puts at `/` (an attacker's page)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        html = ""
+
+        def do_GET(self) -> None:
+            body = Page.html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Page, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+CROSS_SITE_TITLE = {"fa": "این فرم از سایت دیگری فرستاده شد", "en": "This form was sent from another site"}
+
+
+@pytest.mark.parametrize(
+    ("host", "lang"),
+    [("localhost", "fa"), ("localhost", "en"), ("127.0.0.1", "fa")],
+    ids=["cross-site-fa", "cross-site-en", "same-site-other-port-fa"],
+)
+def test_a_form_another_site_auto_submits_is_refused(
+    runner: Runner, page: Any, other_site: Any, host: str, lang: str
+):
+    buyer = Buyer(page, f"cross-site-{host}", lang)
+    code, auth = _merchant_link(runner, f"browser_csrf_{host.replace('.', '_')}_{lang}", lang)
+    # Given another site's page that posts our link's form as soon as it loads
+    site, port = other_site
+    action = _link_url(runner, code, lang)
+    site.html = (
+        f'<!doctype html><form method="post" action="{action}">'
+        '<input name="name" value="Victim"><input name="phone" value="09121234567"></form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+    # When the buyer's browser opens it
+    with page.expect_navigation(url=action) as navigation:
+        page.goto(f"http://{host}:{port}/")
+    # Then our 403 page in his language is all he gets, and no payment exists
+    answer = navigation.value
+    assert answer is not None
+    assert answer.status == 403
+    buyer.look("refused")
+    assert page.locator("h1").inner_text() == CROSS_SITE_TITLE[lang]
+    assert httpx.get(f"{runner.url}/v1/payments", headers=auth, timeout=15).json()["items"] == []
+
+
+def test_a_bank_gateways_auto_submitted_form_runs_under_the_page_policy(runner: Runner, page: Any):
+    buyer = Buyer(page, "bank-form", "en")
+    key = runner.create_merchant("browser_bank", gateways="sandbox-d", name=MERCHANT["en"])
+    created = httpx.post(f"{runner.url}/v1/links", json={"title": TITLE["en"], "amount": AMOUNT},
+                         headers={"Authorization": f"Bearer {key}"}, timeout=15)  # fmt: skip
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security" in message.text else None,
+    )
+    # Given a link of a merchant whose gateway (SEP-like) is entered through a POST form
+    buyer.open(_link_url(runner, created.json()["code"], "en"), "link")
+    # When the buyer submits our form
+    _fill_and_submit(buyer, "en")
+    # Then our auto-submit script runs (allowed by its hash) and posts him to the gateway's page
+    page.wait_for_url(f"{runner.sandbox_url}/d/**")
+    buyer.look("gateway", ours=False)
+    assert page.locator("form[method=post]").count() >= 1
+    assert violations == []

@@ -17,7 +17,7 @@ from paylink.business_calendar import local_date
 from paylink.errors import NotFound, ValidationFailed
 from paylink.events import emit_payment_event
 from paylink.models import Payment, PaymentStatus, iso, utcnow
-from paylink.observability import logger
+from paylink.observability import correlate, count_payment, logger
 from paylink.settings import get_settings
 from paylink.store import PaidResult, Store
 
@@ -49,6 +49,7 @@ def handle_return(
         store.record_return_attempt(gateway_name, "unknown_token", now)
         logger.warning("gateway return for an unknown token", extra={"gateway": gateway_name})
         raise NotFound("no such payment")
+    correlate(payment_id=payment.id, link_code=payment.link_code, merchant_id=payment.merchant_id)
     context = {"payment_id": payment.id, "gateway": gateway_name}
     if returned.order_id and returned.order_id != payment.id:
         store.record_return_attempt(gateway_name, "order_mismatch", now, payment_id=payment.id)
@@ -125,6 +126,7 @@ def apply_verification(
         )
         logger.info("payment verified", extra={**context, "result": moved.value})
         if moved is PaidResult.CREDITED:
+            count_payment(PaymentStatus.PAID, name)
             paid = payment.model_copy(update={
                 "status": PaymentStatus.PAID, "paid_at": paid_at,
                 "gateway_reference": result.reference or payment.gateway_reference,
@@ -204,14 +206,21 @@ def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: 
     )
     if not moved:
         return store.get_payment(payment.id) or payment
+    count_payment(status, payment.gateway)
     unpaid = payment.model_copy(update={"status": status, "failure_reason": reason})
     emit_payment_event(unpaid)  # after the durable write; never raises
     return unpaid
 
 
 def return_location(payment: Payment) -> str:
-    """Where the buyer goes after a return: the merchant's redirect_url (final payments) or our receipt."""
-    if payment.redirect_url and payment.is_final:
+    """Where the buyer goes after a return: the merchant's redirect_url (final payments) or our receipt.
+
+    Every value added is URL-encoded, so a reference or metadata value cannot add parameters,
+    a fragment or a header; a stored URL that fails today's checks sends the buyer to the receipt.
+    """
+    from paylink.origins import redirect_url_problem
+
+    if payment.redirect_url and payment.is_final and redirect_url_problem(payment.redirect_url) is None:
         parts = urlsplit(payment.redirect_url)
         query = [
             *parse_qsl(parts.query, keep_blank_values=True),

@@ -19,7 +19,7 @@ from paylink.errors import (
 )
 from paylink.ids import new_payment_id
 from paylink.models import Link, LinkKind, LinkStatus, Payment, PaymentStatus, iso, utcnow
-from paylink.observability import logger
+from paylink.observability import Metric, correlate, count, count_payment, logger
 from paylink.settings import get_settings
 from paylink.store import Store
 
@@ -52,6 +52,7 @@ class Started:
 
 def payable_link(store: Store, code: str, now: datetime | None = None) -> Link:
     """The link behind a code if a buyer may pay it now: NotFound, or Gone with the reason."""
+    correlate(link_code=code)
     return _payable(store.get_link(code), now)
 
 
@@ -63,6 +64,7 @@ def payable(link: Link, now: datetime | None = None) -> Link:
 def _payable(link: Link | None, now: datetime | None) -> Link:
     if link is None:
         raise NotFound("no such link")
+    correlate(merchant_id=link.merchant_id)
     status = link.status(now)
     if status is not LinkStatus.ACTIVE:
         raise Gone("already_paid" if status is LinkStatus.PAID else status.value)
@@ -168,6 +170,7 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
     """
     settings = get_settings()
     now = utcnow()
+    correlate(link_code=code)
     link, healths = store.checkout_context(code, routing.gateway_names(), health.window_keys(now))
     link = _payable(link, now)
     payer, unit_amount, quantity = read_form(link, form)
@@ -197,6 +200,7 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
         coupon=priced.coupon,
         discount=priced.discount if priced.coupon else None,
     )
+    correlate(payment_id=payment.id)
     try:
         store.reserve_payment(payment, day, link.merchant_daily_cap)
     except LimitExceeded as exc:
@@ -215,8 +219,12 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
     )
     finished = utcnow()
     if attempt.created is None or attempt.gateway is None:
-        store.mark_unpaid(payment, PaymentStatus.FAILED, "no_gateway", day,
-                          store.health_items(attempt.outcomes, finished))  # fmt: skip
+        moved = store.mark_unpaid(payment, PaymentStatus.FAILED, "no_gateway", day,
+                                  store.health_items(attempt.outcomes, finished))  # fmt: skip
+        _count_failovers(attempt)
+        count(Metric.CHECKOUT_NO_GATEWAY)
+        if moved:
+            count_payment(PaymentStatus.FAILED, None)
         logger.error(
             "no gateway could start the payment",
             extra={"payment_id": payment.id, "tried": [o.gateway for o, _ in attempt.outcomes]},
@@ -230,7 +238,9 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
             "redirected_at": iso(finished),
         }
     )
-    if not store.record_redirect(payment, store.health_items(attempt.outcomes, finished)):
+    redirected = store.record_redirect(payment, store.health_items(attempt.outcomes, finished))
+    _count_failovers(attempt)
+    if not redirected:
         # The reconciler expired it meanwhile (a gateway slower than a minute): start again.
         raise NoGatewayAvailable("the payment took too long to start; nothing was charged")
     logger.info(
@@ -245,3 +255,10 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
     )
     redirect = attempt.created.redirect
     return Started(payment, Redirect(redirect.method, redirect.url, dict(redirect.fields)))
+
+
+def _count_failovers(attempt: routing.Attempt) -> None:
+    """One GatewayFailover per gateway that failed this checkout (a business refusal is no failure)."""
+    for outcome, _ in attempt.outcomes:
+        if not outcome.ok:
+            count(Metric.GATEWAY_FAILOVER, gateway=outcome.gateway)

@@ -47,7 +47,11 @@ def _form_action(code: str, lang: str) -> str:
 
     username = personal_username(code)
     path = f"/u/{username}" if username else f"/{code}"
-    return f"{path}?lang=en" if lang == "en" else path
+    return f"{path}{_lang_query(lang)}"
+
+
+def _lang_query(lang: str) -> str:
+    return "?lang=en" if lang == "en" else ""
 
 
 def _link_page(
@@ -102,15 +106,30 @@ def personal_submit(username: str, form: Mapping[str, str], lang: str, event: An
     """`POST /u/{username}`: the open-link checkout of the merchant's personal link."""
     from paylink.links import personal_link
 
+    if _cross_site(event):
+        return error_page(403, "cross_site", lang, retry_url=f"/u/{username}{_lang_query(lang)}")
     try:
         link = personal_link(get_store(), username)
     except NotFound:
         return error_page(404, "merchant_not_found", lang)
-    return submit(link.code, form, lang, event)
+    return _submit(link.code, form, lang, event)
+
+
+def _cross_site(event: Any) -> bool:
+    """A form post another site made the buyer's browser send: refused before anything is stored."""
+    from paylink.origins import refuses_form_post
+
+    return refuses_form_post(event.headers or {}, base_url(event))
 
 
 def submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Response[str]:
     """`POST /{code}`: start a payment and send the buyer to the gateway, or show what to fix."""
+    if _cross_site(event):
+        return error_page(403, "cross_site", lang, retry_url=_form_action(code, lang))
+    return _submit(code, form, lang, event)
+
+
+def _submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Response[str]:
     store = get_store()
     if form.get("action") == "apply":
         return _apply_coupon(code, form, lang)

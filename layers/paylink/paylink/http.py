@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -20,6 +20,17 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
+# Answers that are not pages (JSON, CSV, redirects) may load and run nothing, nor be framed.
+NO_CONTENT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The one script of our pages, post_redirect.html's auto-submit, allowed by its hash
+# (tests/unit/test_security_headers.py keeps the two in step): no other script can run.
+AUTO_SUBMIT_SCRIPT_HASH = "'sha256-JmTfOugxougankTjmzP4xlDw8H4NvdffKaRdUFnaoX4='"
+# A QR code in SVG is a document a browser can open: scripts in it must never run.
+IMAGE_HEADERS = {
+    "Cache-Control": "public, max-age=86400",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -27,7 +38,12 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
         status_code=status,
         content_type=JSON,
         body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        headers={"Cache-Control": "no-store", **SECURITY_HEADERS, **(headers or {})},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": NO_CONTENT_POLICY,
+            **SECURITY_HEADERS,
+            **(headers or {}),
+        },
     )
 
 
@@ -38,22 +54,29 @@ def error_response(exc: PaylinkError) -> Response[str]:
 
 def gateway_origins() -> list[str]:
     """Origins of the configured gateways: where our pages may send a form."""
+    from paylink.origins import origin_of
     from paylink.routing import configured_gateways
 
-    origins = []
+    origins: list[str] = []
     for _, base_url in configured_gateways():
-        parts = urlsplit(base_url)
-        if parts.scheme and parts.netloc:
-            origins.append(f"{parts.scheme}://{parts.netloc}")
+        origin = origin_of(base_url)
+        if origin and origin not in origins:
+            origins.append(origin)
     return origins
 
 
-def html_response(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
-    policy = (
+def page_policy() -> str:
+    """The Content-Security-Policy of our pages: nothing from elsewhere, our one script by its hash,
+    never framed, and forms posted only to us and the configured gateways."""
+    return (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "script-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; "
+        f"script-src {AUTO_SUBMIT_SCRIPT_HASH}; base-uri 'none'; frame-ancestors 'none'; "
         f"form-action 'self' {' '.join(gateway_origins())}".strip()
     )
+
+
+def html_response(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
+    policy = page_policy()
     return Response(
         status_code=status,
         content_type=HTML,
@@ -72,7 +95,12 @@ def redirect(location: str) -> Response[str]:
         status_code=303,
         content_type="text/plain",
         body="",
-        headers={"Location": location, "Cache-Control": "no-store"},
+        headers={
+            "Location": location,
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": NO_CONTENT_POLICY,
+            **SECURITY_HEADERS,
+        },
     )
 
 

@@ -32,6 +32,12 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1
 Amount = Annotated[StrictInt, Field(ge=MIN_AMOUNT, le=10_000_000_000)]
 
 
+class Model(BaseModel):
+    """Base of the domain models: each builds its validator on first use, so a path pays only for its own."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -44,11 +50,13 @@ def iso(moment: datetime) -> str:
 def _https_url(value: str) -> str:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or any(c in value for c in "\r\n\t <>\"'\\"):
-        raise ValueError("must be an absolute https URL")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials")
+    from paylink.origins import redirect_url_problem
+    from paylink.settings import get_settings
+
+    own_host = urlsplit(get_settings().public_base_url).hostname
+    problem = redirect_url_problem(value, own_host)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -64,7 +72,7 @@ PERSONAL_PER_PAYMENT_CAP = 10_000_000
 PERSONAL_DAILY_CAP = 30_000_000
 
 
-class Merchant(BaseModel):
+class Merchant(Model):
     """A merchant account; limits are in rials, `None` means no limit (business accounts)."""
 
     id: str
@@ -92,7 +100,7 @@ class LinkKind(StrEnum):
     OPEN = "open"
 
 
-class Payer(BaseModel):
+class Payer(Model):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
@@ -115,7 +123,7 @@ Metadata = Annotated[
 ]
 
 
-class LinkCreate(BaseModel):
+class LinkCreate(Model):
     """Body of `POST /v1/links`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -170,7 +178,7 @@ class LinkCreate(BaseModel):
         return self
 
 
-class LinkUpdate(BaseModel):
+class LinkUpdate(Model):
     """Body of `PATCH /v1/links/{code}`; only the fields sent are changed."""
 
     model_config = ConfigDict(extra="forbid")
@@ -202,7 +210,7 @@ CouponCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3,20}$")]
 LinkCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
-class CouponCreate(BaseModel):
+class CouponCreate(Model):
     """Body of `POST /v1/coupons`: `value` is a percentage (1-100) or rials off."""
 
     model_config = ConfigDict(extra="forbid")
@@ -228,7 +236,7 @@ class CouponCreate(BaseModel):
         return self
 
 
-class Coupon(BaseModel):
+class Coupon(Model):
     """A merchant's discount code; `uses` counts payments holding or having used it."""
 
     code: str
@@ -250,7 +258,7 @@ class LinkStatus(StrEnum):
     PAID = "paid"
 
 
-class Link(BaseModel):
+class Link(Model):
     """A stored payment link, with its running paid counters."""
 
     code: str
@@ -327,7 +335,7 @@ def sources_of(target: PaymentStatus) -> list[PaymentStatus]:
     return [state for state, targets in ALLOWED_TRANSITIONS.items() if target in targets]
 
 
-class Payment(BaseModel):
+class Payment(Model):
     """One attempt to pay a link; `amount` is the total in rials (unit amount x quantity)."""
 
     id: str
@@ -383,7 +391,7 @@ SETTLEMENT_MOVES: dict[SettlementStatus, frozenset[SettlementStatus]] = {
 }
 
 
-class Settlement(BaseModel):
+class Settlement(Model):
     id: str
     merchant_id: str
     date: str

@@ -20,7 +20,7 @@ class FeePlan(BaseModel):
     Plans stored before `kind` existed read back as `percentage`, unchanged.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Literal["percentage", "yearly"] = "percentage"
     bps: int = Field(default=150, ge=0, le=BASIS_POINTS)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from paylink.observability import logger
+from paylink.observability import Metric, correlate, count, logger
 from paylink.webhooks import EVENT_ID_HEADER, MAX_HIDE, SIGNATURE_HEADER, retry_delay, sign
 
 if TYPE_CHECKING:
@@ -141,6 +141,8 @@ def deliver(
 
     Raises RetryLater after hiding the message until its next try, so the batch reports it failed."""
     event = json.loads(body)
+    data = event["data"]
+    correlate(event_id=str(event["id"]), merchant_id=str(data["merchant_id"]), payment_id=data.get("id"))
     moment = clock() if now is None else now
     record = store.webhook_delivery(event["id"])
     if record.get("done"):
@@ -150,7 +152,7 @@ def deliver(
         raise RetryLater("not due yet")
     attempt = record["attempts"] + 1
     context = {"event_id": event["id"], "event_type": event["type"], "attempt": attempt}
-    merchant = store.get_merchant(str(event["data"]["merchant_id"]))
+    merchant = store.get_merchant(str(data["merchant_id"]))
     if merchant is None:
         logger.warning("event of an unknown merchant dropped", extra=context)
         return Delivery.NOTHING_TO_DO
@@ -171,6 +173,7 @@ def deliver(
             raise RuntimeError("the last webhook try failed and no dead-letter queue is configured")
         dead_letters.send_text(body, {"event_id": event["id"], "last_error": error, "attempts": str(attempt)})
         store.record_webhook_try(event["id"], attempt, next_at=moment, done=True)
+        count(Metric.WEBHOOK_DEAD_LETTERED)
         logger.error(
             "webhook failed on its last try; moved to the dead-letter queue",
             extra={**context, "error": error},

@@ -7,9 +7,9 @@ import time
 from datetime import datetime
 
 from paylink import health, routing
-from paylink.health import Eligibility, GatewayHealth, Outcome
+from paylink.health import CircuitState, Eligibility, GatewayHealth, Outcome
 from paylink.models import iso
-from paylink.observability import logger
+from paylink.observability import Dimension, Metric, logger, put_metrics
 from paylink.store import Store
 
 
@@ -47,5 +47,22 @@ def probe(store: Store, now: datetime, base_url: str) -> dict[str, str]:
         outcomes.append((Outcome(name, ok=ok, timeout=timeout, latency_ms=latency), healths[name]))
         verdicts[name] = "ok" if ok else "failed"
     store.record_health(outcomes, now)
+    _report_circuits(healths, outcomes, now)
     logger.info("gateways probed", extra={"verdicts": verdicts})
     return verdicts
+
+
+def _report_circuits(
+    healths: dict[str, GatewayHealth], outcomes: list[tuple[Outcome, GatewayHealth]], now: datetime
+) -> None:
+    """CircuitOpen per gateway as the probe left it: 1 unless closed (open or on trial), else 0;
+    rolled up without the gateway, so one alarm on its maximum covers every configured gateway."""
+    states = {name: gateway_health.state for name, gateway_health in healths.items()}
+    for outcome, gateway_health in outcomes:
+        states[outcome.gateway] = health.next_circuit(gateway_health, outcome, now)[0]
+    for name, state in states.items():
+        put_metrics(
+            {Metric.CIRCUIT_OPEN: 0 if state is CircuitState.CLOSED else 1},
+            dimensions={Dimension.GATEWAY: name},
+            rollups=[()],
+        )

@@ -26,7 +26,10 @@ def reconcile(store: Store, now: datetime) -> ReconcileReport:
     report = ReconcileReport()
     for payment in store.waiting_payments(started_before=iso(now - MIN_AGE)):
         report.checked += 1
-        after = reconcile_one(store, payment, now)
+        with logger.append_context_keys(
+            payment_id=payment.id, link_code=payment.link_code, merchant_id=payment.merchant_id
+        ):
+            after = reconcile_one(store, payment, now)
         if after.is_final:
             report.decided[after.status.value] = report.decided.get(after.status.value, 0) + 1
         else:

@@ -109,6 +109,7 @@ def first_token(
     refuses this payment for a business reason (amount too small...) is skipped without blame.
     """
     from paylink.gateways.base import ErrorKind, GatewayError
+    from paylink.origins import stays_on
 
     started = time.monotonic()
     attempt = Attempt()
@@ -151,6 +152,16 @@ def first_token(
             )
             continue
         latency = round((time.monotonic() - begun) * 1000)
+        if not stays_on(created.redirect.url, gateway.config.base_url):
+            # A gateway that would send the buyer anywhere but its own origin (a compromised or
+            # broken gateway) is a failing gateway: the buyer is never sent there.
+            outcome = Outcome(name, ok=False, timeout=False, latency_ms=latency)
+            attempt.outcomes.append((outcome, healths.get(name, GatewayHealth(name))))
+            logger.error(
+                "gateway answered a redirect off its own origin; trying the next one",
+                extra={"payment_id": order_id, "gateway": name, "code": "redirect_off_origin"},
+            )
+            continue
         attempt.outcomes.append(
             (
                 Outcome(name, ok=True, timeout=False, latency_ms=latency),

@@ -23,7 +23,7 @@ from paylink.ids import settlement_id
 from paylink.merchants import iban_is_valid
 from paylink.models import Merchant, Settlement, SettlementStatus, iso, utcnow
 from paylink.money import split
-from paylink.observability import logger
+from paylink.observability import Metric, correlate, count, logger, put_metrics
 from paylink.payouts import PayoutDeferred, PayoutProvider, PayoutStatus
 from paylink.store import Store
 
@@ -86,6 +86,7 @@ def settle_merchant(
     crash left behind is closed, a held one is released once the IBAN is valid, a failed payout
     is tried again (a new attempt), a submitted one is checked with the provider.
     """
+    correlate(merchant_id=merchant_id)
     merchant = store.get_merchant(merchant_id)
     if merchant is None:
         return None
@@ -149,12 +150,14 @@ def advance_settlement(
         return None
     if settlement.status is SettlementStatus.OPEN:
         if iban_is_valid(settlement.iban):
-            store.move_settlement(sid, SettlementStatus.OPEN, SettlementStatus.PENDING)
+            closed = store.move_settlement(sid, SettlementStatus.OPEN, SettlementStatus.PENDING)
         else:
-            store.move_settlement(
+            closed = store.move_settlement(
                 sid, SettlementStatus.OPEN, SettlementStatus.HELD, held_reason=HELD_INVALID_IBAN
             )
         settlement = store.get_settlement(sid) or settlement
+        if closed:
+            _count_closed(settlement)  # read after the close: its totals can no longer grow
     if settlement.status is SettlementStatus.HELD and iban_is_valid(merchant.iban):
         store.move_settlement(
             sid,
@@ -169,6 +172,18 @@ def advance_settlement(
     if settlement.status is SettlementStatus.SUBMITTED:
         settlement = check_submitted(store, settlement, payout)
     return settlement
+
+
+def _count_closed(settlement: Settlement) -> None:
+    """A settlement closed (its totals final): what it carries, once, by the run that closed it."""
+    put_metrics(
+        {
+            Metric.SETTLEMENT_GROSS: settlement.gross,
+            Metric.SETTLEMENT_FEE: settlement.fee,
+            Metric.SETTLEMENT_NET: settlement.net,
+            Metric.SETTLEMENT_PAYMENTS: settlement.payment_count,
+        }
+    )
 
 
 def _submit(
@@ -225,13 +240,14 @@ def check_submitted(store: Store, settlement: Settlement, payout: PayoutProvider
         )
     elif outcome is PayoutStatus.FAILED:
         reason = payout.failure_reason(settlement) or "the bank did not make the transfer"
-        store.move_settlement(
+        if store.move_settlement(
             settlement.id,
             SettlementStatus.SUBMITTED,
             SettlementStatus.FAILED,
             attempts=attempts,
             failure_reason=reason,
-        )
+        ):
+            count(Metric.SETTLEMENT_PAYOUT_FAILED)
         logger.warning(
             "payout failed; the next run retries it",
             extra={"settlement_id": settlement.id, "attempt": attempts, "reason": reason},

@@ -122,6 +122,11 @@ _FA: dict[str, str] = {
         "آخرین موجودی این لینک در حال پرداخت توسط خریدار دیگری است. چند دقیقه دیگر دوباره تلاش کنید."
     ),
     "error.over_daily_limit": "این پرداخت از سقف دریافت روزانه فروشنده بیشتر است.",
+    "reason.cross_site.title": "این فرم از سایت دیگری فرستاده شد",
+    "reason.cross_site.message": (
+        "برای امنیت شما، پرداختی که از صفحهٔ سایت دیگری آغاز شود پذیرفته نمی‌شود و چیزی ثبت نشد. "
+        "صفحهٔ پرداخت را باز کنید و فرم را از همان‌جا بفرستید."
+    ),
     # post redirect
     "redirect.title": "در حال انتقال به درگاه بانک",
     "redirect.message": "در حال انتقال به درگاه پرداخت بانک هستید…",
@@ -255,6 +260,11 @@ _EN: dict[str, str] = {
         "The last unit of this link is being paid by another buyer. Please try again in a few minutes."
     ),
     "error.over_daily_limit": "This payment is above the merchant's daily limit.",
+    "reason.cross_site.title": "This form was sent from another site",
+    "reason.cross_site.message": (
+        "For your safety, a payment started from another site's page is not accepted, and nothing was "
+        "recorded. Open the payment page and send the form from there."
+    ),
     "redirect.title": "Redirecting to the bank",
     "redirect.message": "Taking you to the bank's payment page…",
     "redirect.noscript": "If nothing happens, press the button below.",
