@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
+
 from paylink.ids import (
     BASE62,
     hash_api_key,
@@ -143,3 +145,66 @@ def test_settlement_id_names_day_and_merchant():
     # Given a merchant and a day
     # Then the id is readable: stl_<yyyymmdd>_<merchant without prefix>
     assert settlement_id("mer_abc", "2026-11-23") == "stl_20261123_abc"
+
+
+# ---- randomness: from `secrets`, enough of it --------------------------------------------------
+
+
+class _CountingChoice:
+    """Wraps `secrets.choice`: counts the draws and the alphabet each was made from."""
+
+    def __init__(self) -> None:
+        import secrets
+
+        self._choice = secrets.choice
+        self.alphabets: list[str] = []
+
+    def __call__(self, alphabet: str) -> str:
+        self.alphabets.append(alphabet)
+        return self._choice(alphabet)
+
+    @property
+    def bits(self) -> float:
+        return sum(math.log2(len(set(alphabet))) for alphabet in self.alphabets)
+
+
+@pytest.mark.parametrize(("make", "at_least"), [(new_link_code, 64), (new_payment_id, 122)])
+def test_codes_and_payment_ids_carry_enough_bits_drawn_from_secrets(monkeypatch, make, at_least):
+    # Given secrets.choice watched
+    import paylink.ids
+
+    counting = _CountingChoice()
+    monkeypatch.setattr(paylink.ids.secrets, "choice", counting)
+    # When a code (or a payment id) is made
+    made = make()
+    # Then each of its random characters was one draw from secrets over the 62 characters,
+    # and those draws carry at least the bits asked for (64 for a code, 122 as a UUID4 for an id)
+    assert len(counting.alphabets) == len(made.removeprefix("pay_"))
+    assert {frozenset(a) for a in counting.alphabets} == {frozenset(BASE62)}
+    assert counting.bits >= at_least
+
+
+@pytest.mark.parametrize("make", [new_link_code, new_payment_id])
+def test_codes_and_payment_ids_do_not_follow_the_random_module(monkeypatch, make):
+    # Given the `random` module seeded the same way twice, and made to fail if used at all
+    import random
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("random is not a source of identifiers")
+
+    for name in ("choice", "choices", "randint", "randrange", "random", "getrandbits", "sample"):
+        monkeypatch.setattr(random, name, refuse)
+    # When two are made
+    # Then they are made without it, and differ
+    assert make() != make()
+
+
+def test_ids_module_does_not_import_random():
+    # Given the module's source
+    import inspect
+
+    import paylink.ids
+
+    source = inspect.getsource(paylink.ids)
+    # Then no identifier can come from the predictable `random` module
+    assert not re.search(r"^\s*(import random|from random import)", source, re.MULTILINE)

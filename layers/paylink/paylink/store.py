@@ -115,15 +115,26 @@ def encode_cursor(key: dict[str, Any] | None) -> str | None:
 
 
 def decode_cursor(cursor: str | None, expected_pk: str, pk_name: str) -> dict[str, Any] | None:
-    """A cursor from an earlier page; one of another list or another merchant is refused."""
+    """A cursor from an earlier page; one of another list or another merchant is refused.
+
+    It must be exactly a key of this list's index (the table's and the index's key parts, all
+    text): anything else would reach DynamoDB as a malformed ExclusiveStartKey, a 500.
+    """
     if not cursor:
         return None
+    refused = ValidationFailed("invalid cursor", fields={"cursor": "not a cursor of this list"})
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as exc:
-        raise ValidationFailed("invalid cursor", fields={"cursor": "not a cursor of this list"}) from exc
-    if not isinstance(key, dict) or key.get(pk_name) != expected_pk:
-        raise ValidationFailed("invalid cursor", fields={"cursor": "not a cursor of this list"})
+    except ValueError as exc:  # not base64, not UTF-8 or not JSON
+        raise refused from exc
+    parts = {"pk", "sk", pk_name, pk_name.replace("pk", "sk")}
+    if (
+        not isinstance(key, dict)
+        or set(key) != parts
+        or not all(isinstance(value, str) for value in key.values())
+        or key[pk_name] != expected_pk
+    ):
+        raise refused
     return key
 
 

@@ -1,0 +1,537 @@
+"""No secret and no personal data in any log line, for every flow, run through the real handlers.
+
+Every line the process writes is captured: the Powertools logger (at DEBUG, into a buffer of its
+own), every record reaching the root `logging` logger at DEBUG (httpx, botocore, Powertools'
+internals), and whatever else lands on stdout or stderr (capfd). Each test drives one flow end to
+end against moto and the sandbox gateways (or respx), checks the flow really happened, then that
+none of the secrets below appears in any line: as is, URL-encoded or JSON-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import httpx
+import pytest
+import respx
+
+from local.sandbox import Sandbox
+from tests.conftest import OTHER_API_KEY, TEST_API_KEY, VALID_IBAN
+from tests.helpers import ApiClient, act_at_gateway, local_target, reset_caches, table_items
+
+GATEWAY_SECRET = "gwsecret-Zq81xT4merchant"  # the Zibal merchant id and the PayPing bearer token
+BOT_TOKEN = "987654321:AAtelegram-secret-Token_x9"
+WRONG_KEY = "plk_wrong_key_that_must_not_be_logged"
+PHONE = "09121234567"
+PHONE_E164 = "+989121234567"
+PAYER_EMAIL = "sara.payer@example.com"
+NOTICE_EMAIL = "owner.notices@shop.example"
+FULL_CARD = "6037991234567890"
+ADDRESS = "Tehran, Valiasr St., No. 12"
+BUYER = {"name": "Ali Rezaei", "phone": PHONE, "email": PAYER_EMAIL, "address": ADDRESS}
+HOOK_URL = "https://merchant.example/paylink-hook"
+PAYPING_URL = "https://api.payping.example"
+CARD_RUN = re.compile(r"\d{16}")
+IBAN_RUN = re.compile(r"IR\d{24}", re.IGNORECASE)
+
+
+# ---- capture -----------------------------------------------------------------------------------
+
+
+class _Records(logging.Handler):
+    """Every record that reaches the root logger, written out with its message, extras and traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {k: v for k, v in vars(record).items() if k not in ("args", "msg", "exc_info")}
+        text = f"{record.name} {record.levelname} {record.getMessage()} {json.dumps(fields, default=repr)}"
+        if record.exc_info:
+            text += " " + logging.Formatter().formatException(record.exc_info)
+        self.lines.append(text)
+
+
+class Logs:
+    """What the process wrote: log lines (Powertools and library records) and plain output."""
+
+    def __init__(self, capfd: pytest.CaptureFixture[str], powertools: io.StringIO, records: _Records) -> None:
+        self._capfd = capfd
+        self._powertools = powertools
+        self._records = records
+        self._output: list[str] = []
+
+    def printed(self) -> str:
+        """stdout and stderr so far, taken out of the lines: a command's own answer to its operator."""
+        out, err = self._capfd.readouterr()
+        return out + err
+
+    def lines(self) -> list[str]:
+        """Every line so far: Powertools', the library records', and anything else on stdout/stderr."""
+        out, err = self._capfd.readouterr()
+        self._output.append(out + err)
+        return [
+            *self._powertools.getvalue().splitlines(),
+            *self._records.lines,
+            *"".join(self._output).splitlines(),
+        ]
+
+    def records(self) -> list[str]:
+        """The log records alone (Powertools' and the libraries'), not plain output."""
+        return [*self._powertools.getvalue().splitlines(), *self._records.lines]
+
+
+@pytest.fixture
+def logs(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Logs]:
+    """Powertools at DEBUG into a buffer, the root logger at DEBUG into a list, capfd for the rest."""
+    from paylink.observability import logger
+
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream, level = handler.stream, logger.log_level
+    handler.setStream(buffer)
+    logger.setLevel("DEBUG")
+    records = _Records()
+    root = logging.getLogger()
+    root_level = root.level
+    root.addHandler(records)
+    root.setLevel(logging.DEBUG)
+    yield Logs(capfd, buffer, records)
+    root.removeHandler(records)
+    root.setLevel(root_level)
+    logger.setLevel(level)
+    handler.setStream(stream)
+
+
+def _forms(value: str) -> set[str]:
+    """A value as it could sit in a line: raw, URL-encoded (both ways), JSON-escaped (both ways)."""
+    return {
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
+
+
+def assert_clean(logs: Logs, *secrets: str) -> list[str]:
+    """No line holds a secret (in any form), a full phone number, a 16-digit run or a full IBAN."""
+    forbidden = {
+        TEST_API_KEY, OTHER_API_KEY, WRONG_KEY, GATEWAY_SECRET, BOT_TOKEN, PHONE, PHONE_E164, PHONE[1:],
+        PAYER_EMAIL, NOTICE_EMAIL, FULL_CARD, VALID_IBAN, ADDRESS, *secrets,
+    }  # fmt: skip
+    lines = logs.lines()
+    leaks = [
+        (form, line)
+        for line in lines
+        for value in forbidden
+        if value
+        for form in _forms(value)
+        if form in line
+    ]
+    leaks += [(match, line) for line in lines for match in CARD_RUN.findall(line) + IBAN_RUN.findall(line)]
+    assert not leaks, "\n".join(f"{what!r} in: {line[:400]}" for what, line in leaks)
+    return lines
+
+
+# ---- the world ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gateway_sandbox() -> Iterator[Sandbox]:
+    """Sandbox gateways that know our secret merchant id (Zibal) and bearer token (PayPing)."""
+    instances = {"a": "zibal", "b": "zibal", "p": "payping"}
+    with Sandbox(instances=instances, port=0, slow_seconds=1.5, merchant=GATEWAY_SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+def world(aws, gateway_sandbox, monkeypatch):  # type: ignore[no-untyped-def]
+    """The secret gateways configured (and a PayPing at respx's address), every mode ok."""
+    configs = [
+        {"name": f"sandbox-{name}", "protocol": protocol, "base_url": f"{gateway_sandbox.url}/{name}",
+         "merchant_id": GATEWAY_SECRET, "timeout_seconds": 1.0}
+        for name, protocol in (("a", "zibal"), ("b", "zibal"), ("p", "payping"))
+    ] + [{"name": "pp", "protocol": "payping", "base_url": PAYPING_URL,
+          "merchant_id": GATEWAY_SECRET}]  # fmt: skip
+    monkeypatch.setenv("PAYLINK_GATEWAYS", json.dumps(configs))
+    monkeypatch.setenv("PAYLINK_ALLOW_CLOCK_OVERRIDE", "1")
+    for name in ("a", "b", "p"):
+        gateway_sandbox.set_mode(name, "ok")
+    reset_caches()
+    yield gateway_sandbox
+    for name in ("a", "b", "p"):
+        gateway_sandbox.set_mode(name, "ok")
+
+
+@pytest.fixture
+def shop(world, store):  # type: ignore[no-untyped-def]
+    """A merchant on the zibal sandboxes (the PayPing ones are for the tests that pick them)."""
+    from paylink.merchants import create_merchant
+
+    created, _ = create_merchant(
+        store, username="shop", name="Scarf Shop", iban=VALID_IBAN, api_key=TEST_API_KEY,
+        gateways=["sandbox-a", "sandbox-b"],
+    )  # fmt: skip
+    return created
+
+
+def _link(api: ApiClient, **fields: Any) -> dict[str, Any]:
+    body = {"title": "Handmade scarf", "amount": 1_200_000, "collect": ["name", "phone", "email", "address"]}
+    answer = api.post_json("/v1/links", {**body, **fields}, key=TEST_API_KEY)
+    assert answer.status == 201, answer.text
+    return answer.json()
+
+
+def _pay(api: ApiClient, code: str, action: str = "pay") -> str:
+    """Checkout with the buyer's details, act at the gateway; the callback target he is sent to."""
+    started = api.post_form(f"/{code}", BUYER)
+    assert started.status == 303, started.text
+    return local_target(act_at_gateway(started.location, action))
+
+
+def _pay_post_return(api: ApiClient, code: str) -> Any:
+    """Checkout and pay at a gateway that returns the buyer with an auto-posted form (PayPing)."""
+    started = api.post_form(f"/{code}", BUYER)
+    assert started.status == 303, started.text
+    page = httpx.get(started.location, timeout=5)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    answer = httpx.post(started.location, data={**fields, "action": "pay"}, timeout=5)
+    action = re.search(r'<form method="post" action="([^"]+)"', answer.text)
+    assert action, answer.text
+    back = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', answer.text))
+    return api.post_form(local_target(action.group(1)), {k: html.unescape(v) for k, v in back.items()})
+
+
+def _payments(api: ApiClient) -> list[dict[str, Any]]:
+    return api.get("/v1/payments", key=TEST_API_KEY).json()["items"]
+
+
+def _invoke(function_id: str, handler: Any, event: dict[str, Any]) -> Any:
+    from local.run import LambdaContext
+    from local.template import functions, load_template
+
+    return handler(event, LambdaContext(functions(load_template())[function_id]))
+
+
+# ---- merchants and links -----------------------------------------------------------------------
+
+
+def test_creating_a_merchant_prints_its_key_once_and_logs_it_nowhere(world, aws, logs):
+    # Given the operator's command
+    from local.admin import main
+
+    # When it creates a merchant
+    assert main(["create-merchant", "--username", "logs", "--name", "Logs", "--iban", VALID_IBAN,
+                 "--table", aws]) == 0  # fmt: skip
+    # Then the key is printed exactly once, for the operator to keep
+    printed = logs.printed()
+    key = json.loads(printed[: printed.index("}") + 1])["api_key"]
+    assert key.startswith("plk_")
+    assert printed.count(key) == 1
+    # and no log line holds it
+    assert [line for line in logs.records() if key in line] == []
+    assert_clean(logs, key)
+
+
+def test_creating_an_invoice_for_a_payer_logs_no_contact(api, shop, logs):
+    # When the merchant creates an invoice naming its payer's phone and email
+    link = _link(api, kind="invoice", payer={"name": "Sara Ahmadi", "phone": PHONE, "email": PAYER_EMAIL})
+    # Then it exists, and no line names the payer's contact or the API key
+    assert link["payer"]["email"] == PAYER_EMAIL
+    assert_clean(logs)
+
+
+def test_an_idempotent_create_and_its_replay_log_no_key(api, shop, logs):
+    # Given a create with an Idempotency-Key
+    headers = {"content-type": "application/json", "authorization": f"Bearer {TEST_API_KEY}",
+               "idempotency-key": "order-77"}  # fmt: skip
+    body = json.dumps({"title": "Invoice", "kind": "invoice", "amount": 500_000,
+                       "payer": {"name": "Sara", "phone": PHONE, "email": PAYER_EMAIL}}).encode()  # fmt: skip
+    first = api.request("POST", "/v1/links", body=body, headers=headers)
+    # When it is sent again
+    again = api.request("POST", "/v1/links", body=body, headers=headers)
+    # Then the second is the replay of the first, and nothing secret was logged on either
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    assert_clean(logs)
+
+
+def test_sending_an_invoice_by_sms_and_email_logs_no_address(api, shop, logs, monkeypatch):
+    # Given an invoice and moto's SNS and SES with a verified sender
+    import boto3
+
+    from paylink.notify import notifiers
+    from paylink.settings import get_settings
+
+    monkeypatch.setenv("PAYLINK_EMAIL_SENDER", "invoices@pay.example")
+    get_settings.cache_clear()
+    notifiers.cache_clear()
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="invoices@pay.example")
+    link = _link(api, kind="invoice", payer={"name": "Sara", "phone": PHONE, "email": PAYER_EMAIL})
+    # When the merchant sends it by SMS and email
+    answer = api.post_json(f"/v1/links/{link['code']}/send", {"via": ["sms", "email"]}, key=TEST_API_KEY)
+    # Then both went, and no line holds the phone number or the address they went to
+    assert answer.json() == {"sent": ["sms", "email"]}
+    notifiers.cache_clear()
+    lines = assert_clean(logs)
+    assert any("invoice sent" in line and link["code"] in line for line in lines)
+
+
+# ---- buyers ------------------------------------------------------------------------------------
+
+
+def test_a_click_logs_nothing_secret(api, shop, logs):
+    # Given a link
+    link = _link(api)
+    # When a buyer opens it, its QR codes and the merchant's personal page
+    answers = [api.get(f"/{link['code']}"), api.get(f"/{link['code']}/qr.svg"), api.get("/u/shop")]
+    # Then each answers, and nothing secret was logged
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert_clean(logs)
+
+
+def test_a_paid_checkout_return_and_receipt_log_only_masked_and_ids(api, shop, logs):
+    # Given a link collecting name, phone, email and address
+    code = _link(api)["code"]
+    # When a buyer fills them in, pays at the gateway (which answers a masked card), and comes back
+    callback = _pay(api, code)
+    back = api.get(callback)
+    receipt = api.get(back.location)
+    # Then the payment is paid with a masked card
+    [payment] = _payments(api)
+    assert (payment["status"], receipt.status) == ("paid", 200)
+    assert payment["card_mask"].count("*") >= 6
+    # and no line holds the buyer's details, the gateway's secret or a card number; the ids are there
+    lines = assert_clean(logs)
+    assert any("payment verified" in line and payment["id"] in line for line in lines)
+
+
+def test_a_full_card_number_from_a_gateway_is_stored_and_logged_masked(api, shop, store, aws, logs):
+    # Given a merchant paid through a PayPing that sends the full card number back, twice over
+    from paylink.merchants import update_merchant
+
+    update_merchant(store, "shop", gateways=["pp"])
+    code = _link(api)["code"]
+    token = "0123456789abcdef0123456789abcdef"
+    with respx.mock(assert_all_called=True) as mock:
+        mock.post(f"{PAYPING_URL}/v3/pay").mock(
+            return_value=httpx.Response(200, json={"paymentCode": token, "url": f"{PAYPING_URL}/x"})
+        )
+        started = api.post_form(f"/{code}", BUYER)
+        assert started.status == 303, started.text
+        [payment] = _payments(api)
+        data = {"paymentCode": token, "paymentRefId": "98765", "clientRefId": payment["id"],
+                "amount": 120_000, "cardNumber": FULL_CARD, "cardHashPan": "ab12"}  # fmt: skip
+        mock.post(f"{PAYPING_URL}/v3/pay/verify").mock(
+            return_value=httpx.Response(200, json={**data, "code": token, "payedDate": "2026-12-01T10:00:00"})
+        )
+        # When the buyer's return (carrying it) comes and the verify answers it too
+        back = api.post_form("/callback/pp", {"status": "1", "errorCode": "", "data": json.dumps(data)})
+    # Then the payment is paid and only a masked card is stored or shown
+    assert back.status == 303, back.text
+    [payment] = _payments(api)
+    assert payment["status"] == "paid"
+    assert payment["card_mask"] == "603799******7890"
+    assert FULL_CARD not in repr(table_items(aws))
+    assert FULL_CARD not in api.get(back.location).text
+    # and no line holds it, nor the PayPing bearer token
+    assert_clean(logs)
+
+
+def test_a_payping_sandbox_payment_logs_no_bearer_token(api, shop, store, logs):
+    # Given a merchant paid through the PayPing sandbox (bearer-token authenticated)
+    from paylink.merchants import update_merchant
+
+    update_merchant(store, "shop", gateways=["sandbox-p"])
+    code = _link(api)["code"]
+    # When a buyer pays
+    assert _pay_post_return(api, code).status == 303
+    # Then it is paid, and the token is in no line
+    assert _payments(api)[0]["status"] == "paid"
+    assert_clean(logs)
+
+
+def test_all_gateways_down_logs_no_buyer_details(api, shop, world, logs):
+    # Given every gateway down
+    code = _link(api)["code"]
+    for name in ("a", "b"):
+        world.set_mode(name, "down")
+    # When a buyer checks out
+    answer = api.post_form(f"/{code}", BUYER)
+    # Then he sees the 503 page, and the failover lines name gateways, not him
+    assert answer.status == 503
+    lines = assert_clean(logs)
+    assert any("sandbox-a" in line and "did not start" in line for line in lines)
+
+
+def test_a_verify_timeout_then_reconcile_and_probe_log_nothing_secret(api, shop, world, logs):
+    # Given a verify that commits but whose answer is late
+    code = _link(api)["code"]
+    world.set_mode("a", "verify_timeout")
+    api.get(_pay(api, code))
+    assert _payments(api)[0]["status"] == "redirected"
+    world.set_mode("a", "ok")
+    # When the scheduled reconcile and gateway probe run
+    from functions.callback.app import probe_handler, reconcile_handler
+    from paylink.models import iso, utcnow
+
+    later = iso(utcnow() + timedelta(minutes=3))
+    report = _invoke("ReconcileFunction", reconcile_handler, {"now": later})
+    _invoke("ProbeFunction", probe_handler, {"now": later})
+    # Then the payment is paid by reconciliation, and nothing secret was logged throughout
+    assert report["decided"] == {"paid": 1}
+    assert_clean(logs)
+
+
+@pytest.mark.parametrize(
+    ("target", "fields"),
+    [
+        ("/{code}", {**BUYER, "phone": PHONE + "9"}),
+        ("/{code}", {**BUYER, "email": PAYER_EMAIL.replace("@", " at ")}),
+        ("/callback/sandbox-a", {"trackId": PHONE, "success": "1", "orderId": PAYER_EMAIL}),
+    ],
+)
+def test_bad_buyer_input_is_a_400_and_not_echoed_into_logs(api, shop, logs, target, fields):
+    # Given a link
+    code = _link(api)["code"]
+    # When a buyer (or a forger) posts details that are refused
+    answer = api.post_form(target.format(code=code), fields)
+    # Then it is a 4xx, and what was sent is in no line
+    assert 400 <= answer.status < 500
+    assert_clean(logs, PHONE + "9", PAYER_EMAIL.replace("@", " at "))
+
+
+def test_bad_merchant_input_is_a_400_and_not_echoed_into_logs(api, shop, logs):
+    # When the merchant sends an invoice whose payer's phone and email are malformed
+    answer = api.post_json(
+        "/v1/links", {"title": "x", "amount": 1000, "kind": "invoice",
+                      "payer": {"phone": PHONE + "77", "email": "sara@@example.com"}}, key=TEST_API_KEY,
+    )  # fmt: skip
+    # Then it is a 400, and the values are in no line
+    assert answer.status == 400
+    assert_clean(logs, PHONE + "77", "sara@@example.com")
+
+
+def test_a_wrong_api_key_is_a_401_and_the_key_is_not_logged(api, shop, logs):
+    # When someone calls with a wrong key, and a key in the wrong scheme
+    wrong = api.get("/v1/links", key=WRONG_KEY)
+    scheme = api.request("GET", "/v1/payments", headers={"authorization": f"Basic {WRONG_KEY}"})
+    # Then both are 401, and neither key nor header was logged
+    assert (wrong.status, scheme.status) == (401, 401)
+    assert_clean(logs, f"Bearer {WRONG_KEY}", f"Basic {WRONG_KEY}")
+
+
+# ---- merchant notices --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def notify(aws, monkeypatch):  # type: ignore[no-untyped-def]
+    """The template's notify queues in moto, the callback and the worker configured on them."""
+    import boto3
+
+    from local.template import create_queues, load_template
+    from paylink.notifications import http_client
+    from paylink.queues import sqs_client
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    refs = create_queues(sqs, load_template(), prefix="test", visibility_timeout=0)
+    monkeypatch.setenv("NOTIFY_QUEUE_URL", refs["NotifyQueue"])
+    monkeypatch.setenv("NOTIFY_DEAD_LETTER_QUEUE_URL", refs["NotifyDeadLetterQueue"])
+    monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+    reset_caches()
+    sqs_client.cache_clear()
+    http_client.cache_clear()
+    yield sqs, refs
+    sqs_client.cache_clear()
+    http_client.cache_clear()
+
+
+def _deliver_queued(sqs: Any, refs: dict[str, str]) -> None:
+    """One poll of NotifyWorkerFunction's event source, invoking the real worker handler."""
+    from functions.notify.app import worker_handler
+    from local.queues import QueuePoller
+    from local.template import load_template, queue_sources
+
+    source = next(s for s in queue_sources(load_template()) if s.function_id == "NotifyWorkerFunction")
+    QueuePoller(
+        sqs, source, refs[source.queue_id], refs[f"{source.queue_id}.Arn"],
+        lambda event: _invoke("NotifyWorkerFunction", worker_handler, event),
+    ).poll_once()  # fmt: skip
+
+
+@pytest.mark.parametrize("answers", [200, 500], ids=["accepted", "refused"])
+def test_webhook_telegram_and_email_notices_log_no_secret_signature_or_token(
+    api, shop, store, notify, logs, monkeypatch, answers
+):
+    # Given a merchant with a webhook, a Telegram chat and a notice address, and a paid payment
+    import boto3
+
+    from paylink.merchants import set_notify_email, set_telegram, set_webhook
+    from paylink.notify import notifiers
+    from paylink.settings import get_settings
+
+    monkeypatch.setenv("PAYLINK_EMAIL_SENDER", "noreply@pay.example")
+    get_settings.cache_clear()
+    notifiers.cache_clear()
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="noreply@pay.example")
+    _, secret = set_webhook(store, "shop", HOOK_URL)
+    set_telegram(store, "shop", "123456789")
+    set_notify_email(store, "shop", NOTICE_EMAIL)
+    code = _link(api)["code"]
+    with respx.mock(assert_all_called=True) as mock:
+        mock.route(host="127.0.0.1").pass_through()
+        api.get(_pay(api, code))
+        hook = mock.post(HOOK_URL).mock(return_value=httpx.Response(answers))
+        telegram = mock.post(f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage").mock(
+            return_value=httpx.Response(answers, json={"ok": answers == 200})
+        )
+        # When the worker delivers the paid event
+        _deliver_queued(*notify)
+    notifiers.cache_clear()
+    # Then the webhook (signed) and the Telegram message were sent
+    assert (hook.call_count, telegram.call_count) == (1, 1)
+    signature = hook.calls[0].request.headers["Paylink-Signature"]
+    # and no line holds the webhook secret, the signature, the bot token or the notice address
+    digests = re.findall(r"v1=([0-9a-f]+)", signature)
+    assert digests
+    lines = assert_clean(logs, secret, signature, *digests)
+    assert any("webhook" in line and ("delivered" in line or "retry" in line) for line in lines)
+
+
+# ---- settlement --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payout_fails", [False, True], ids=["paid-out", "payout-failed"])
+def test_settlement_and_its_payout_log_no_iban(api, shop, logs, monkeypatch, payout_fails):
+    # Given a paid payment (and, in one case, a bank that refuses the merchant's account)
+    from functions.settle.app import lambda_handler
+    from paylink.business_calendar import local_date, next_business_day
+    from paylink.models import utcnow
+    from paylink.settings import get_settings
+
+    if payout_fails:
+        monkeypatch.setenv("PAYLINK_SANDBOX_PAYOUT_FAIL_IBANS", VALID_IBAN)
+        get_settings.cache_clear()
+    api.get(_pay(api, _link(api)["code"]))
+    day = next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR").isoformat()
+    # When the next business day is settled and the merchant reads its settlement (JSON and CSV)
+    report = _invoke("SettleFunction", lambda_handler, {"date": day})
+    [settled] = report["settlements"]
+    assert settled["status"] == ("failed" if payout_fails else "paid")
+    csv = api.get(f"/v1/settlements/{settled['id']}?format=csv", key=TEST_API_KEY)
+    assert csv.status == 200
+    # Then no line holds the IBAN the money went to
+    lines = assert_clean(logs)
+    assert any(settled["id"] in line for line in lines)
