@@ -342,7 +342,10 @@ def test_my_idempotency_key_on_a_coupon_gives_another_merchant_its_own_coupon(ap
 # ---- completeness ------------------------------------------------------------------------------
 
 # Routes of the merchant API function that are public (the QR code of a URL anyone can scan).
-PUBLIC = {"GET /{code}/qr.svg", "GET /{code}/qr.png", "GET /u/{username}/qr.svg", "GET /u/{username}/qr.png"}
+PUBLIC = {
+    "GET /{code}/qr.svg", "GET /{code}/qr.png", "GET /u/{username}/qr.svg", "GET /u/{username}/qr.png",
+    "GET /v1/openapi.json",  # the API description: the same document for everyone
+}  # fmt: skip
 CREATES = {"POST /v1/links", "POST /v1/coupons"}  # covered above by idempotency, coupons and test_idempotency
 
 
