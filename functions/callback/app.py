@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink import hosted
 from paylink.http import form_fields, query
-from paylink.observability import logger, traced
+from paylink.observability import logged, traced
 
 app = APIGatewayHttpResolver()
 
@@ -35,19 +34,19 @@ def no_route(_: Exception) -> Response[str]:
     return hosted.error_page(404, "not_found", hosted.language(query(app.current_event)))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@logged(http=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logged()
 @traced
 def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Scheduled every 5 minutes: decide payments stuck between redirect and verification."""
     return hosted.reconcile_now(event or {})
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logged()
 @traced
 def probe_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Scheduled every minute: probe each gateway's health."""

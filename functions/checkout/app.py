@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink import hosted
 from paylink.http import form_fields, query
-from paylink.observability import logger
+from paylink.observability import logged
 
 app = APIGatewayHttpResolver()
 
@@ -42,6 +41,6 @@ def no_route(_: Exception) -> Response[str]:
     return hosted.error_page(404, "not_found", hosted.language(query(app.current_event)))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@logged(http=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

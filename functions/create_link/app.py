@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink import merchant_api
@@ -15,7 +14,7 @@ from paylink.errors import PaylinkError
 from paylink.http import error_response, json_body, json_response, query
 from paylink.idempotency import idempotent
 from paylink.models import Merchant, PaymentStatus
-from paylink.observability import logger
+from paylink.observability import logged
 from paylink.openapi import BEARER, answers, described, image_answers, openapi_document, request_body
 
 # Validation on: Powertools reads each route's declared parameters. They are declared for the OpenAPI
@@ -174,6 +173,6 @@ def no_route(_: Exception) -> Response[str]:
     return error_response(merchant_api.NotFound("no such route"))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@logged(http=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

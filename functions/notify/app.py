@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.notifications import deliver
-from paylink.observability import begin_record, logger, traced
+from paylink.observability import begin_record, logged, traced
 from paylink.queues import notify_dead_letter_queue, notify_queue
 from paylink.settings import get_settings
 from paylink.store import get_store
@@ -36,7 +36,7 @@ def _deliver_record(record: SQSRecord) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logged()
 @traced
 def worker_handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.invoices import remind_now
-from paylink.observability import logger, traced
+from paylink.observability import logged, traced
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logged()
 @traced
 def lambda_handler(event: dict, context: LambdaContext) -> dict[str, Any]:
     return remind_now(event)

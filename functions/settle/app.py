@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink.observability import begin_record, logger, traced
+from paylink.observability import begin_record, logged, traced
 from paylink.payouts import payout_provider
 from paylink.queues import settle_queue
 from paylink.settings import get_settings
@@ -26,7 +26,7 @@ from paylink.store import get_store
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logged()
 @traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
@@ -67,7 +67,7 @@ def _settle_record(record: SQSRecord) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logged()
 @traced
 def worker_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

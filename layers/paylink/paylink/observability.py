@@ -89,6 +89,16 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 
 
+def logged(*, http: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The handlers' Powertools log context: the Lambda context on every line, the invocation's keys
+    forgotten at the next one, the API Gateway request id as correlation id (`http`), and never the
+    whole event (it holds payers' names and addresses), whatever POWERTOOLS_LOGGER_LOG_EVENT says."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    path = correlation_paths.API_GATEWAY_HTTP if http else None
+    return logger.inject_lambda_context(correlation_id_path=path, clear_state=True, log_event=False)
+
+
 class Metric(StrEnum):
     """Every metric paylink emits, in the namespace NAMESPACE."""
 
