@@ -834,7 +834,7 @@ def cost_per_million(
             lines["Lambda duration"] += weight * seconds * gb * million * PRICES["lambda_gbs"].usd
             lines["CloudWatch Logs"] += weight * count * PLATFORM_LOG_BYTES * million * PRICES["logs"].usd
             if system.traced(function_id):
-                lines["X-Ray"] += weight * count * million * PRICES["xray"].usd
+                lines["X-Ray"] += weight * count * args.xray_sampling * million * PRICES["xray"].usd
         lines["DynamoDB storage + PITR, 1st year"] += (
             weight
             * flow.stored_bytes
@@ -879,6 +879,16 @@ def fixed_monthly(system: System, args: argparse.Namespace) -> list[tuple[str, f
         rows.append((name, usd))
     scheduled = minutes + minutes / 5 + 30 + 30
     rows.append((f"EventBridge Scheduler, {scheduled:,.0f} invocations (under the 14 M free)", 0.0))
+    if any(system.traced(f) for f in system.functions):
+        # X-Ray's default sampling rule records the first request each second (the reservoir), then
+        # the --xray-sampling share: at most one trace a second beyond what the payments pay for.
+        reservoir = minutes * 60
+        rows.append(
+            (
+                f"X-Ray reservoir, at most 1 trace a second ({reservoir / 1e6:.2f} M, 100,000 free)",
+                max(0, reservoir - 100_000) * PRICES["xray"].usd,
+            )
+        )
     # Lambda's SQS pollers long-poll each queue with about 5 connections of 20 s: ~0.65 M requests.
     rows.append(
         (
@@ -942,7 +952,8 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
         f"cost per 1 million paid payments (us-east-1, arm64): {args.clicks:g} clicks and {args.checkouts:g} "
         f"checkouts per paid payment, 1 callback, 1 receipt, {args.webhook_share:g} webhook, settlement at "
         f"{args.payments_per_merchant_day:g} payments per merchant-day, "
-        f"+{args.gateway_ms:g} ms per gateway call"
+        f"+{args.gateway_ms:g} ms per gateway call, "
+        f"X-Ray recording {args.xray_sampling:.0%} of traced invocations"
     )
     rows = cost_per_million(system, settle, args)
     for name, usd, note in rows:
@@ -986,6 +997,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=300.0,
         help="Lambda time added per gateway HTTP call, the real gateway's latency (300)",
+    )
+    parser.add_argument(
+        "--xray-sampling",
+        type=float,
+        default=0.05,
+        help="share of traced invocations X-Ray records beyond its reservoir (0.05: the default rule)",
     )
     parser.add_argument("--small", type=int, default=2, help="payments of the small settled merchant (2)")
     parser.add_argument("--large", type=int, default=12, help="payments of the large settled merchant (12)")
