@@ -106,6 +106,19 @@ class ApiClient:
         )
 
 
+def verified_email_sender(monkeypatch: Any, address: str) -> None:
+    """Invoices and notices email from `address`, verified in moto's SES (settings read again)."""
+    import boto3
+
+    from paylink.notify import notifiers
+    from paylink.settings import get_settings
+
+    monkeypatch.setenv("PAYLINK_EMAIL_SENDER", address)
+    get_settings.cache_clear()
+    notifiers.cache_clear()
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=address)
+
+
 def _auth(key: str | None) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"} if key else {}
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.conftest import OTHER_API_KEY, TEST_API_KEY
-from tests.helpers import act_at_gateway, local_target
+from tests.helpers import act_at_gateway, local_target, verified_email_sender
 
 SENDER = "invoices@pay.example"
 PAYER = {"name": "Sara Ahmadi", "phone": "09121234567", "email": "sara@example.com"}
@@ -17,19 +17,14 @@ DUE = "2026-03-10"  # a Tuesday
 @pytest.fixture
 def outbox(aws, monkeypatch):  # type: ignore[no-untyped-def]
     """moto's SNS and SES with a verified sender; yields a function reading what was sent."""
-    import boto3
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
     from moto.sns.models import sns_backends
 
     from paylink.notify import notifiers
-    from paylink.settings import get_settings
 
-    monkeypatch.setenv("PAYLINK_EMAIL_SENDER", SENDER)
     monkeypatch.setenv("PAYLINK_SMS_SENDER_ID", "paylink")
-    get_settings.cache_clear()
-    notifiers.cache_clear()
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    verified_email_sender(monkeypatch, SENDER)
 
     def sent() -> dict[str, list]:  # type: ignore[type-arg]
         sms = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())

@@ -25,7 +25,14 @@ import respx
 
 from local.sandbox import Sandbox
 from tests.conftest import OTHER_API_KEY, TEST_API_KEY, VALID_IBAN
-from tests.helpers import ApiClient, act_at_gateway, local_target, reset_caches, table_items
+from tests.helpers import (
+    ApiClient,
+    act_at_gateway,
+    local_target,
+    reset_caches,
+    table_items,
+    verified_email_sender,
+)
 
 GATEWAY_SECRET = "gwsecret-Zq81xT4merchant"  # the Zibal merchant id and the PayPing bearer token
 BOT_TOKEN = "987654321:AAtelegram-secret-Token_x9"
@@ -270,15 +277,9 @@ def test_an_idempotent_create_and_its_replay_log_no_key(api, shop, logs):
 
 def test_sending_an_invoice_by_sms_and_email_logs_no_address(api, shop, logs, monkeypatch):
     # Given an invoice and moto's SNS and SES with a verified sender
-    import boto3
-
     from paylink.notify import notifiers
-    from paylink.settings import get_settings
 
-    monkeypatch.setenv("PAYLINK_EMAIL_SENDER", "invoices@pay.example")
-    get_settings.cache_clear()
-    notifiers.cache_clear()
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="invoices@pay.example")
+    verified_email_sender(monkeypatch, "invoices@pay.example")
     link = _link(api, kind="invoice", payer={"name": "Sara", "phone": PHONE, "email": PAYER_EMAIL})
     # When the merchant sends it by SMS and email
     answer = api.post_json(f"/v1/links/{link['code']}/send", {"via": ["sms", "email"]}, key=TEST_API_KEY)
@@ -476,16 +477,10 @@ def test_webhook_telegram_and_email_notices_log_no_secret_signature_or_token(
     api, shop, store, notify, logs, monkeypatch, answers
 ):
     # Given a merchant with a webhook, a Telegram chat and a notice address, and a paid payment
-    import boto3
-
     from paylink.merchants import set_notify_email, set_telegram, set_webhook
     from paylink.notify import notifiers
-    from paylink.settings import get_settings
 
-    monkeypatch.setenv("PAYLINK_EMAIL_SENDER", "noreply@pay.example")
-    get_settings.cache_clear()
-    notifiers.cache_clear()
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="noreply@pay.example")
+    verified_email_sender(monkeypatch, "noreply@pay.example")
     _, secret = set_webhook(store, "shop", HOOK_URL)
     set_telegram(store, "shop", "123456789")
     set_notify_email(store, "shop", NOTICE_EMAIL)

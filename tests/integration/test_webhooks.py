@@ -16,7 +16,7 @@ import respx
 from local.queues import QueuePoller, drain
 from local.template import create_queues, load_template, queue_sources
 from tests.conftest import TEST_API_KEY
-from tests.helpers import act_at_gateway, local_target, reset_caches
+from tests.helpers import act_at_gateway, local_target, reset_caches, verified_email_sender
 from tests.unit.test_webhook_signature import readme_helper
 
 HOOK_URL = "https://merchant.example/paylink-hook"
@@ -310,18 +310,13 @@ def test_a_merchant_with_a_notice_address_gets_one_email(
     api, store, gateways, notify, sqs, merchant, monkeypatch
 ):
     # Given a verified sender and a merchant with a notice address and no webhook
-    import boto3
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     from paylink.merchants import set_notify_email
     from paylink.notify import notifiers
-    from paylink.settings import get_settings
 
-    monkeypatch.setenv("PAYLINK_EMAIL_SENDER", "noreply@paylink.example")
-    get_settings.cache_clear()
-    notifiers.cache_clear()
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="noreply@paylink.example")
+    verified_email_sender(monkeypatch, "noreply@paylink.example")
     set_notify_email(store, "shop", "owner@shop.example")
     _queue_event_of_paid_payment(api, store, notify)
     # When the event is delivered
