@@ -22,14 +22,15 @@ SECURITY_HEADERS = {
 }
 # Answers that are not pages (JSON, CSV, redirects) may load and run nothing, nor be framed.
 NO_CONTENT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+NON_PAGE_HEADERS = {"Content-Security-Policy": NO_CONTENT_POLICY, **SECURITY_HEADERS}
 # The one script of our pages, post_redirect.html's auto-submit, allowed by its hash
 # (tests/unit/test_security_headers.py keeps the two in step): no other script can run.
 AUTO_SUBMIT_SCRIPT_HASH = "'sha256-JmTfOugxougankTjmzP4xlDw8H4NvdffKaRdUFnaoX4='"
 # A QR code in SVG is a document a browser can open: scripts in it must never run.
 IMAGE_HEADERS = {
+    **SECURITY_HEADERS,
     "Cache-Control": "public, max-age=86400",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
-    "X-Content-Type-Options": "nosniff",
 }
 
 
@@ -38,12 +39,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
         status_code=status,
         content_type=JSON,
         body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": NO_CONTENT_POLICY,
-            **SECURITY_HEADERS,
-            **(headers or {}),
-        },
+        headers={"Cache-Control": "no-store", **NON_PAGE_HEADERS, **(headers or {})},
     )
 
 
@@ -95,12 +91,7 @@ def redirect(location: str) -> Response[str]:
         status_code=303,
         content_type="text/plain",
         body="",
-        headers={
-            "Location": location,
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": NO_CONTENT_POLICY,
-            **SECURITY_HEADERS,
-        },
+        headers={"Location": location, "Cache-Control": "no-store", **NON_PAGE_HEADERS},
     )
 
 

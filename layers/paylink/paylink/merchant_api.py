@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import Response
 from paylink import links, merchants
 from paylink.business_calendar import start_of_day_utc
 from paylink.errors import NotFound, ValidationFailed
-from paylink.http import IMAGE_HEADERS, NO_CONTENT_POLICY, SECURITY_HEADERS, base_url, json_response
+from paylink.http import IMAGE_HEADERS, NON_PAGE_HEADERS, base_url, json_response
 from paylink.models import (
     CouponCreate,
     LinkCreate,
@@ -191,8 +191,7 @@ def _csv_response(columns: list[str], rows: Iterable[dict[str, str]], filename: 
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
-            "Content-Security-Policy": NO_CONTENT_POLICY,
-            **SECURITY_HEADERS,
+            **NON_PAGE_HEADERS,
         },
     )
 
@@ -277,7 +276,7 @@ def personal_qr(username: str, kind: str, event: Any) -> Response[Any]:
 def _qr_image(url: str, kind: str) -> Response[Any]:
     from paylink.qr import qr_png, qr_svg
 
-    headers = {**SECURITY_HEADERS, **IMAGE_HEADERS}
+    headers = dict(IMAGE_HEADERS)
     if kind == "svg":
         return Response(status_code=200, content_type="image/svg+xml", body=qr_svg(url), headers=headers)
     return Response(status_code=200, content_type="image/png", body=qr_png(url), headers=headers)
