@@ -471,11 +471,9 @@ class LocalSystem:
                     json.dumps(result).encode(),
                 )
 
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
-
             def __getattr__(self, name: str) -> Any:
-                # Any other method (TRACE, QUERY, ...) is routed as API Gateway routes it: no route
-                # takes it, so a 404, where http.server would answer 501.
+                # Every method (GET, POST, ... and TRACE, QUERY) goes to the template's routes, as
+                # API Gateway routes it: one no route takes is a 404, where http.server says 501.
                 if name.startswith("do_"):
                     return self._dispatch
                 raise AttributeError(name)

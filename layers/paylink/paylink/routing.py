@@ -124,6 +124,7 @@ def first_token(
             now = health.utcnow()
             if not store.claim_trial(name, iso(now), iso(now - health.COOLDOWN)):
                 continue  # another request holds this gateway's one trial
+        known = healths.get(name, GatewayHealth(name))
         begun = time.monotonic()
         try:
             created = _with_timeout(gateway, remaining).create(
@@ -138,7 +139,7 @@ def first_token(
             blame = exc.kind is not ErrorKind.BUSINESS
             if blame or eligibility is Eligibility.TRIAL:
                 outcome = Outcome(name, ok=not blame, timeout=exc.code == "timeout", latency_ms=latency)
-                attempt.outcomes.append((outcome, healths.get(name, GatewayHealth(name))))
+                attempt.outcomes.append((outcome, known))
             logger.warning(
                 "gateway did not start the payment; trying the next one",
                 extra={
@@ -156,18 +157,13 @@ def first_token(
             # A gateway that would send the buyer anywhere but its own origin (a compromised or
             # broken gateway) is a failing gateway: the buyer is never sent there.
             outcome = Outcome(name, ok=False, timeout=False, latency_ms=latency)
-            attempt.outcomes.append((outcome, healths.get(name, GatewayHealth(name))))
+            attempt.outcomes.append((outcome, known))
             logger.error(
                 "gateway answered a redirect off its own origin; trying the next one",
                 extra={"payment_id": order_id, "gateway": name, "code": "redirect_off_origin"},
             )
             continue
-        attempt.outcomes.append(
-            (
-                Outcome(name, ok=True, timeout=False, latency_ms=latency),
-                healths.get(name, GatewayHealth(name)),
-            )
-        )
+        attempt.outcomes.append((Outcome(name, ok=True, timeout=False, latency_ms=latency), known))
         attempt.gateway, attempt.created = name, created
         break
     attempt.elapsed_ms = round((time.monotonic() - started) * 1000)
