@@ -22,8 +22,7 @@ from paylink.models import (
     PaymentStatus,
     SettlementStatus,
 )
-
-COMPONENTS = "#/components/schemas/"
+from paylink.openapi import COMPONENTS
 
 
 class _Answer(BaseModel):
