@@ -31,8 +31,10 @@ from local.sandbox.protocols.base import (
 from paylink.gateways import ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
 from paylink.gateways.zibal import ZibalAdapter
 
-SLOW = 1.0
-TIMEOUT = 0.3
+# Loopback answers in milliseconds, but a loaded 2-core CI can stall a thread for a few hundred:
+# the adapter waits 1 s, and slow mode sleeps well beyond that.
+SLOW = 2.0
+TIMEOUT = 1.0
 AMOUNT = 125_000
 
 

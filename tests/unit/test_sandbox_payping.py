@@ -20,7 +20,7 @@ AMOUNT = 125_000  # rials
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    box = Sandbox(instances={"p": "payping"}, port=0, slow_seconds=0.6, merchant=TOKEN)
+    box = Sandbox(instances={"p": "payping"}, port=0, slow_seconds=2.0, merchant=TOKEN)
     box.start()
     yield box
     box.stop()
@@ -49,7 +49,7 @@ def _adapter(sandbox: Sandbox, http: httpx.Client, token: str = TOKEN) -> PayPin
         protocol="payping",
         base_url=f"{sandbox.url}/p",
         merchant_id=token,
-        timeout_seconds=0.3,
+        timeout_seconds=1.0,  # a loaded CI can stall a loopback answer; slow mode sleeps 2 s
     )
     return PayPingAdapter(config, http)
 

@@ -3,7 +3,8 @@
 The buyer is played by an httpx client: it posts the adapter's redirect form {Token} to
 /OnlinePG/OnlinePG, presses pay or cancel, and reads the auto-submitting return form the sandbox
 answers (the fields a real SEP return carries). Every failure mode the sandbox core lists is
-driven once. Timeouts are small (adapter 0.3 s, sandbox slow_seconds 0.5 s) to keep this fast.
+driven once. Timeouts are short but not tight (adapter 1 s, sandbox slow_seconds 2 s): loopback answers in
+milliseconds, yet a loaded 2-core CI can stall a thread for a few hundred.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def sep_sandbox() -> Iterator[Sandbox]:
-    with Sandbox(instances={INSTANCE: "sep"}, port=0, slow_seconds=0.5, merchant=TERMINAL) as running:
+    with Sandbox(instances={INSTANCE: "sep"}, port=0, slow_seconds=2.0, merchant=TERMINAL) as running:
         yield running
 
 
@@ -91,7 +92,7 @@ def adapter(sandbox: Sandbox, http: httpx.Client) -> SepAdapter:
         protocol="sep",
         base_url=f"{sandbox.url}/{INSTANCE}",
         merchant_id=TERMINAL,
-        timeout_seconds=0.3,
+        timeout_seconds=1.0,
     )
     return SepAdapter(config, http)
 

@@ -19,8 +19,10 @@ from paylink.gateways.zarinpal import ZarinpalAdapter
 MERCHANT = "1344b5d4-0048-11e8-94db-005056a205be"
 CALLBACK = "http://127.0.0.1:9/callback/sandbox-zp"
 AMOUNT = 125_000
-SLOW = 0.6
-TIMEOUT = 0.3
+# Loopback answers in milliseconds, but a loaded 2-core CI can stall a thread for a few hundred:
+# the adapter waits 1 s, and slow mode sleeps well beyond that.
+SLOW = 2.0
+TIMEOUT = 1.0
 
 
 @pytest.fixture(scope="module")
