@@ -20,6 +20,10 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
+# Pages: the Referer and a real Origin go to our own origin only (a same-origin form post then
+# carries `Origin: <ours>`, not `null`, for browsers without Fetch Metadata); nothing leaves for
+# other sites, the gateways included (paylink.origins.refuses_form_post).
+PAGE_REFERRER_POLICY = "same-origin"
 # Answers that are not pages (JSON, CSV, redirects) may load and run nothing, nor be framed.
 NO_CONTENT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 NON_PAGE_HEADERS = {"Content-Security-Policy": NO_CONTENT_POLICY, **SECURITY_HEADERS}
@@ -81,6 +85,7 @@ def html_response(status: int, html: str, headers: dict[str, str] | None = None)
             "Cache-Control": "no-store",
             "Content-Security-Policy": policy,
             **SECURITY_HEADERS,
+            "Referrer-Policy": PAGE_REFERRER_POLICY,
             **(headers or {}),
         },
     )
