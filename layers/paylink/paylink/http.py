@@ -124,14 +124,17 @@ def form_fields(event: Any) -> dict[str, str]:
 
 
 def json_body(event: Any) -> Any:
-    """The JSON body, or a validation error that says it is not JSON."""
+    """The JSON body, or a validation error that says it is not JSON (or is nested too deep)."""
     from paylink.errors import ValidationFailed
+    from paylink.json_input import TooDeep, loads
 
     text = raw_body(event)
     if not text.strip():
         raise ValidationFailed("the body is empty; send a JSON object", fields={"body": "required"})
     try:
-        return json.loads(text)
+        return loads(text)
+    except TooDeep as exc:
+        raise ValidationFailed("the body is nested too deep", fields={"body": str(exc)}) from None
     except ValueError as exc:
         raise ValidationFailed("the body is not valid JSON", fields={"body": "not valid JSON"}) from exc
 
