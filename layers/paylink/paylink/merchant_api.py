@@ -88,7 +88,8 @@ def send_invoice(merchant: Merchant, code: str, body: Any, event: Any) -> dict[s
     if not isinstance(body, dict) or not isinstance(body.get("via"), list):
         raise ValidationFailed("the body needs via", fields={"via": "a non-empty list of sms and/or email"})
     via = [str(v) for v in body["via"]]
-    return invoices.send_invoice(get_store(), merchant, code, via, base_url(event), notifiers())
+    tz = get_settings().timezone
+    return invoices.send_invoice(get_store(), merchant, code, via, base_url(event), notifiers(), tz=tz)
 
 
 def get_link(merchant: Merchant, code: str, event: Any) -> dict[str, Any]:
