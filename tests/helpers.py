@@ -119,6 +119,29 @@ def verified_email_sender(monkeypatch: Any, address: str) -> None:
     boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=address)
 
 
+def fake_dns(monkeypatch: Any, names: dict[str, list[str]]) -> None:
+    """`socket.getaddrinfo` answers `names` (host -> addresses) as a resolver would; other names as before."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.lower() in names:
+            return [
+                (
+                    socket.AF_INET6 if ":" in a else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    6,
+                    "",
+                    (a, int(port or 0)),
+                )
+                for a in names[host.lower()]
+            ]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+
+
 def _auth(key: str | None) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"} if key else {}
 

@@ -99,7 +99,7 @@ def list_coupons(cursor: Cursor = None) -> Response[str]:
     middlewares=[idempotent],
     security=BEARER,
     openapi_extensions=request_body("InvoiceSend"),
-    responses=answers(200, "InvoiceSent", 400, 404, 409, 410, 422),
+    responses=answers(200, "InvoiceSent", 400, 404, 409, 410, 422, rate_limited=True),
 )
 def send_invoice(code: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
     body = json_body(app.current_event)

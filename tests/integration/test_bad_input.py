@@ -199,3 +199,38 @@ def test_bad_returns_and_receipts_are_4xx_pages_that_change_nothing(api, aws, ta
     assert "text/html" in answer.headers["Content-Type"]
     after = [item for item in table_items(aws) if not item["pk"].startswith("RETURN#")]
     assert after == before
+
+
+DEEP = 100_000
+DEEP_BODIES = {
+    "arrays": b"[" * DEEP + b"]" * DEEP,
+    "objects": b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+    "metadata-just-past-the-limit": b'{"title":"Scarf","amount":1200000,"metadata":'
+    + b'{"k":' * 40
+    + b'"v"'
+    + b"}" * 41,
+}
+JSON_ROUTES = [("POST", "/v1/links"), ("PATCH", "/v1/links/{code}"), ("POST", "/v1/coupons"),
+               ("POST", "/v1/links/{code}/send")]  # fmt: skip
+
+
+@pytest.mark.parametrize("idempotency", [False, True], ids=["plain", "with-idempotency-key"])
+@pytest.mark.parametrize("body", DEEP_BODIES.values(), ids=DEEP_BODIES.keys())
+@pytest.mark.parametrize(("method", "route"), JSON_ROUTES, ids=[f"{m} {r}" for m, r in JSON_ROUTES])
+def test_json_nested_too_deep_is_400_on_every_json_route(
+    api, merchant, aws, method, route, body, idempotency
+):
+    # Given a link, and the table as it is
+    code = api.post_json("/v1/links", GOOD, key=TEST_API_KEY).json()["code"]
+    before = table_items(aws)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {TEST_API_KEY}"}
+    if idempotency:
+        headers["Idempotency-Key"] = "deep-1"
+    # When a body nested far too deep is sent
+    answer = api.request(method, route.format(code=code), body=body, headers=headers)
+    # Then it is a 400 validation error on the body, and nothing was written
+    assert answer.status == 400, answer.text[:300]
+    error = answer.json()["error"]
+    assert error["code"] == "validation_error"
+    assert "body" in error["fields"], error
+    assert table_items(aws) == before

@@ -219,3 +219,17 @@ def test_a_cancelled_payment_gives_the_coupon_use_back(api, link):
     assert _coupon_uses(api) == 0
     again = api.post_form(f"/{link['code']}", {**BUYER, "coupon": "NOWRUZ"})
     assert again.status == 303
+
+
+def test_a_shop_wide_coupon_never_discounts_an_invoice(api, link):
+    # Given a shop-wide coupon worth more than any invoice, and a 4,500,000-rial invoice
+    _coupon(api, code="BIG", kind="fixed", value=5_000_000)
+    body = {"title": "Design work", "kind": "invoice", "amount": 4_500_000, "payer": {"name": "Sara"}}
+    invoice = api.post_json("/v1/links", body, key=TEST_API_KEY).json()
+    # When the payer types the coupon on the invoice's page and pays
+    page = api.post_form(f"/{invoice['code']}?lang=en", {**BUYER, "coupon": "BIG"})
+    # Then the coupon is refused as a field error and nothing is recorded at a lower amount
+    assert page.status == 400, page.text
+    assert "Coupons do not apply to an invoice" in page.text
+    assert all(p["amount"] == 4_500_000 for p in _payments(api))
+    assert _coupon_uses(api, "BIG") == 0

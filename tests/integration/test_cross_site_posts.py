@@ -16,6 +16,9 @@ CROSS_SITE = {
     "fetch-metadata-cross-site": {"sec-fetch-site": "cross-site", "origin": "https://evil.example"},
     "fetch-metadata-same-site": {"sec-fetch-site": "same-site", "origin": "https://shop.pay.example"},
     "foreign-origin-only": {"origin": "https://evil.example"},
+    # A sandboxed iframe or a data: page elsewhere posts with `Origin: null`; without Fetch Metadata
+    # nothing says the post is ours.
+    "null-origin-without-fetch-metadata": {"origin": "null"},
 }
 
 
@@ -83,7 +86,6 @@ OWN = {
     "typed-or-bookmarked": {"sec-fetch-site": "none"},
     "no-headers-at-all": {},
     "our-own-origin": {"origin": "https://pay.example"},
-    "null-origin-without-fetch-metadata": {"origin": "null"},
 }
 
 

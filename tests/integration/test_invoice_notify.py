@@ -167,3 +167,101 @@ def test_the_reminder_day_is_the_tehran_day_of_the_schedule(api, invoice, outbox
     # 22:00 UTC on the 8th is already the 9th in Tehran: the day before the due date
     report = _remind_on(api, date.fromisoformat(DUE) - timedelta(days=2), hour_utc=22)
     assert report["sent"] == [f"{invoice['code']}:before_1"]
+
+
+# ---- SMS pumping and phishing: Iranian mobiles only, a few sends a day ----------------------
+
+
+def _invoice_to(api, phone: str, title: str = "Design work"):  # type: ignore[no-untyped-def]
+    body = {"title": title, "kind": "invoice", "amount": 4_500_000, "payer": {"name": "Sara", "phone": phone}}
+    answer = api.post_json("/v1/links", body, key=TEST_API_KEY)
+    assert answer.status == 201, answer.text
+    return answer.json()
+
+
+def _send(api, code: str, via: list[str] | None = None):  # type: ignore[no-untyped-def]
+    return api.post_json(f"/v1/links/{code}/send", {"via": via or ["sms"]}, key=TEST_API_KEY)
+
+
+def _seconds_to_tehran_midnight() -> float:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Tehran"))
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    return (midnight - now).total_seconds()
+
+
+@pytest.mark.parametrize(
+    "phone", ["+447911123456", "+18005550100", "00447911123456", "+98912345", "02112345678"]
+)
+def test_an_invoice_sms_goes_to_no_number_but_an_iranian_mobile(api, merchant, outbox, phone):
+    # Given an invoice whose payer phone is an international (premium-rate) or landline number
+    invoice = _invoice_to(api, phone)
+    # When the merchant sends it by SMS
+    answer = _send(api, invoice["code"])
+    # Then it is a 400 naming the phone, and no SMS leaves
+    assert answer.status == 400, answer.text
+    assert answer.json()["error"]["code"] == "validation_error"
+    assert "via" in answer.json()["error"]["fields"]
+    assert outbox()["sms"] == []
+
+
+@pytest.mark.parametrize("phone", ["09121234567", "+989121234567", "989121234567", "00989121234567"])
+def test_an_iranian_mobile_in_any_usual_form_gets_the_sms(api, merchant, outbox, phone):
+    invoice = _invoice_to(api, phone)
+    assert _send(api, invoice["code"]).status == 200
+    assert [to for to, _ in outbox()["sms"]] == ["+989121234567"]
+
+
+def test_persian_digits_of_a_mobile_are_read_as_digits():
+    from paylink.notify import iran_mobile
+
+    assert iran_mobile("۰۹۱۲ ۱۲۳ ۴۵۶۷") == "+989121234567"
+    assert iran_mobile("٠٩١٢١٢٣٤٥٦٧") == "+989121234567"
+    assert iran_mobile("+44 7911 123456") is None
+
+
+def test_an_invoice_is_sent_at_most_three_times_a_day_then_429_until_midnight(api, invoice, outbox):
+    from paylink.invoices import SENDS_PER_INVOICE_PER_DAY
+
+    # Given the invoice was sent as often as a day allows
+    for _ in range(SENDS_PER_INVOICE_PER_DAY):
+        assert _send(api, invoice["code"]).status == 200
+    # When the merchant sends it once more
+    answer = _send(api, invoice["code"])
+    # Then it is a 429 that says when the day's window opens again (Tehran midnight), and no SMS left
+    assert answer.status == 429, answer.text
+    assert answer.json()["error"]["code"] == "rate_limited"
+    assert abs(int(answer.headers["Retry-After"]) - _seconds_to_tehran_midnight()) < 30
+    assert len(outbox()["sms"]) == SENDS_PER_INVOICE_PER_DAY
+
+
+def test_a_merchant_sends_at_most_its_daily_number_of_invoices(api, merchant, outbox, monkeypatch):
+    import paylink.invoices
+
+    # Given a merchant allowed 3 invoice sends a day, and four invoices to four payers
+    monkeypatch.setattr(paylink.invoices, "SENDS_PER_MERCHANT_PER_DAY", 3)
+    codes = [_invoice_to(api, f"0912123456{n}", f"Invoice {n}")["code"] for n in range(4)]
+    for code in codes[:3]:
+        assert _send(api, code).status == 200
+    # When it sends the fourth
+    answer = _send(api, codes[3])
+    # Then it is a 429 with Retry-After, and only three SMS left
+    assert answer.status == 429, answer.text
+    assert int(answer.headers["Retry-After"]) > 0
+    assert len(outbox()["sms"]) == 3
+
+
+def test_a_refused_send_takes_nothing_from_the_days_allowance(api, merchant, outbox, monkeypatch):
+    import paylink.invoices
+
+    # Given a merchant allowed 2 sends a day whose first invoice has used its own day's sends
+    monkeypatch.setattr(paylink.invoices, "SENDS_PER_MERCHANT_PER_DAY", 2)
+    monkeypatch.setattr(paylink.invoices, "SENDS_PER_INVOICE_PER_DAY", 1)
+    first, second = (_invoice_to(api, "09121234567", t)["code"] for t in ("A", "B"))
+    assert _send(api, first).status == 200
+    # When the first is sent again (refused) and then the second
+    assert _send(api, first).status == 429
+    # Then the second still goes: the refusal counted against nothing
+    assert _send(api, second).status == 200

@@ -28,6 +28,7 @@ from tests.conftest import OTHER_API_KEY, TEST_API_KEY, VALID_IBAN
 from tests.helpers import (
     ApiClient,
     act_at_gateway,
+    fake_dns,
     local_target,
     reset_caches,
     table_items,
@@ -451,6 +452,7 @@ def notify(aws, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("NOTIFY_QUEUE_URL", refs["NotifyQueue"])
     monkeypatch.setenv("NOTIFY_DEAD_LETTER_QUEUE_URL", refs["NotifyDeadLetterQueue"])
     monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+    fake_dns(monkeypatch, {"merchant.example": ["93.184.215.14"]})  # a public address
     reset_caches()
     sqs_client.cache_clear()
     http_client.cache_clear()

@@ -17,7 +17,6 @@ BUYER = {"name": "Ali Rezaei", "phone": "09121234567"}
 BANK_API_KEY = "plk_bank_merchant_key"
 COMMON = {
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
@@ -170,6 +169,9 @@ def test_every_answer_carries_the_security_headers_of_its_kind(kind, site, gatew
     # Then it carries the headers every answer carries
     for name, value in COMMON.items():
         assert answer.headers.get(name) == value, (name, answer.headers)
+    # And a Referer (and a real Origin) only ever for our own pages' requests to us
+    referrer = "same-origin" if category == "page" else "no-referrer"
+    assert answer.headers.get("Referrer-Policy") == referrer
     # And those of its kind
     if category == "page":
         _check_page(answer, site)

@@ -16,7 +16,7 @@ import respx
 from local.queues import QueuePoller, drain
 from local.template import create_queues, load_template, queue_sources
 from tests.conftest import TEST_API_KEY
-from tests.helpers import act_at_gateway, local_target, reset_caches, verified_email_sender
+from tests.helpers import act_at_gateway, fake_dns, local_target, reset_caches, verified_email_sender
 from tests.unit.test_webhook_signature import readme_helper
 
 HOOK_URL = "https://merchant.example/paylink-hook"
@@ -37,6 +37,8 @@ def notify(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]
     from paylink.queues import sqs_client
 
     refs = create_queues(sqs, load_template(), prefix="test", visibility_timeout=0)
+    # The merchant's host is a public address (webhooks go only to public addresses).
+    fake_dns(monkeypatch, {"merchant.example": ["93.184.215.14"]})
     monkeypatch.setenv("NOTIFY_QUEUE_URL", refs["NotifyQueue"])
     monkeypatch.setenv("NOTIFY_DEAD_LETTER_QUEUE_URL", refs["NotifyDeadLetterQueue"])
     reset_caches()
@@ -383,3 +385,45 @@ def test_the_operator_commands_print_each_secret_once(aws, store, merchant, caps
     # and an http URL is refused with the field named
     assert main(["set-webhook", "--username", "shop", "--url", "http://x.example", "--table", aws]) == 2
     assert "url" in capsys.readouterr().err
+
+
+# ---- where a webhook may go ------------------------------------------------------------------
+
+METADATA_HOOK = "https://169.254.169.254.nip.io/latest/meta-data/"
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [["169.254.169.254"], ["93.184.215.14", "10.0.0.5"], ["::ffff:127.0.0.1"], ["100.64.0.1"]],
+    ids=["cloud-metadata", "one-private-among-public", "ipv4-mapped-loopback", "shared"],
+)
+def test_a_webhook_to_a_name_that_resolves_inside_a_network_is_never_sent(
+    api, store, gateways, notify, sqs, merchant, monkeypatch, addresses
+):
+    # Given a webhook URL that passes as text (https, a real-looking name) but whose name resolves
+    # to a non-public address (as 169.254.169.254.nip.io does)
+    from paylink.merchants import set_webhook
+
+    set_webhook(store, merchant.username, METADATA_HOOK)
+    fake_dns(monkeypatch, {"169.254.169.254.nip.io": addresses})
+    event_id = _queue_event_of_paid_payment(api, store, notify)
+    with respx.mock(assert_all_called=False) as mock:
+        endpoint = mock.post(METADATA_HOOK).mock(return_value=httpx.Response(200, text="secret-key"))
+        # When the notify worker takes the event
+        _poller(sqs, notify).poll_once()
+    # Then nothing was sent there, and the event is not counted as delivered
+    assert endpoint.call_count == 0
+    assert not store.webhook_delivery(event_id).get("done")
+
+
+def test_a_webhook_goes_to_the_public_address_that_was_checked(api, store, gateways, notify, sqs, secret):
+    # Given the merchant's host resolves to a public address
+    event_id = _queue_event_of_paid_payment(api, store, notify)
+    with respx.mock(assert_all_called=True) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(204))
+        # When the worker delivers the event
+        _poller(sqs, notify).poll_once()
+    # Then it is delivered to the URL, under its own name
+    assert endpoint.call_count == 1
+    assert endpoint.calls[0].request.headers["Host"] == "merchant.example"
+    assert store.webhook_delivery(event_id).get("done")

@@ -650,3 +650,11 @@ def test_a_non_ascii_token_is_a_config_error_that_does_not_show_it():
     assert "توکن" not in str(error)
     assert error.__cause__ is None
     assert error.__suppress_context__
+
+
+def test_a_return_whose_data_is_nested_100000_levels_deep_is_malformed_not_a_crash(adapter):
+    # Given a buyer's browser posting a `data` field nested 100,000 levels deep
+    form = {"status": "1", "errorCode": "", "data": "[" * 100_000 + "]" * 100_000}
+    # When it is parsed / Then it is refused like any malformed return (not a RecursionError)
+    error = _raises(lambda: adapter.parse_callback({}, form))
+    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "malformed_callback")

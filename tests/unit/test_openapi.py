@@ -146,3 +146,24 @@ def test_a_route_naming_an_unknown_model_is_refused():
     # Then it is refused with the missing name
     with pytest.raises(ValueError, match="Nope"):
         complete(generated, {})
+
+
+def test_sending_an_invoice_documents_its_own_429_with_retry_after(document):
+    # Given the send route's answers
+    answer = document["paths"]["/v1/links/{code}/send"]["post"]["responses"]["429"]
+    # Then a 429 is either paylink's rate_limited error or API Gateway's throttle, with Retry-After
+    schema = answer["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/ErrorBody"} in schema["anyOf"]
+    assert {"$ref": "#/components/schemas/Throttled"} in schema["anyOf"]
+    assert answer["headers"]["Retry-After"]["schema"]["type"] == "integer"
+
+
+JSON_ROUTES = [("/v1/links", "post"), ("/v1/links/{code}", "patch"), ("/v1/coupons", "post"),
+               ("/v1/links/{code}/send", "post")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "method"), JSON_ROUTES)
+def test_every_json_route_documents_its_400_for_a_body_nested_too_deep(document, path, method):
+    answer = document["paths"][path][method]["responses"]["400"]
+    assert "nested" in answer["description"]
+    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}

@@ -87,10 +87,12 @@ def test_origin_is_lowercased_without_the_default_port():
         ({"Sec-Fetch-Site": "same-site"}, True),
         ({"sec-fetch-site": "cross-site", "origin": OURS}, True),  # Fetch Metadata wins
         ({"Sec-Fetch-Site": "same-origin"}, False),
-        ({"Sec-Fetch-Site": "same-origin", "Origin": "null"}, False),  # no-referrer pages post this
+        ({"Sec-Fetch-Site": "same-origin", "Origin": "null"}, False),  # what older no-referrer pages posted
         ({"Sec-Fetch-Site": "none"}, False),
         ({}, False),  # curl, a merchant's server code
-        ({"Origin": "null"}, False),
+        ({"Origin": "null"}, True),  # a sandboxed frame or data: page of another site, no Fetch Metadata
+        ({"origin": "NULL", "referer": "https://pay.example.com/x"}, True),
+        ({"Sec-Fetch-Site": "bogus", "Origin": "null"}, True),
         ({"Origin": OURS}, False),
         ({"Origin": "https://PAY.example.com:443"}, False),
         ({"Origin": "https://evil.example"}, True),

@@ -116,3 +116,39 @@ def test_the_retry_schedule_is_five_tries_backing_off_within_three_days():
     assert [retry_delay(n) for n in range(1, MAX_ATTEMPTS + 1)] == [*RETRY_DELAYS, None]
     # and the scale knob divides the delays (local runs, tests)
     assert retry_delay(1, scale=60) == 15
+
+
+MALFORMED_HEADERS = [
+    "t=\u00b2,v1=abc",  # a superscript two: str.isdigit() says yes, int() raises
+    "t=\u0662\u0660,v1=abc",  # Arabic-Indic digits
+    "t=-5,v1=abc",
+    "t=1e9,v1=abc",
+    "t=99999999999999999999999999,v1=abc",
+    "t=,v1=",
+    "v1=abc",
+    "t=1700000000",
+    "=,=,,",
+    "\x00",
+    "",
+    "t=1700000000,v1=\u00e9\u00e9",
+]
+
+
+@pytest.mark.parametrize("header", MALFORMED_HEADERS, ids=repr)
+def test_readme_helper_answers_false_on_a_malformed_header(helper, header):
+    # When a receiver checks a body with a malformed Paylink-Signature header
+    # Then the README's helper answers False (it never raises)
+    assert helper(BODY, header, [CURRENT]) is False
+
+
+@pytest.mark.parametrize("header", MALFORMED_HEADERS, ids=repr)
+def test_verify_signature_answers_false_on_a_malformed_header(header):
+    assert verify_signature(BODY, header, [CURRENT]) is False
+
+
+def test_a_fresh_header_with_a_non_ascii_signature_is_refused_not_raised(helper):
+    # Given a fresh timestamp and a v1 that is not hex (hmac.compare_digest raises on non-ASCII text)
+    header = f"t={int(time.time())},v1=\u00e9\u00e9"
+    # When it is checked / Then both helpers answer False
+    assert helper(BODY, header, [CURRENT]) is False
+    assert verify_signature(BODY, header, [CURRENT]) is False

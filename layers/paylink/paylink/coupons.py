@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from paylink.errors import ValidationFailed
-from paylink.models import MIN_AMOUNT, Coupon, CouponCreate, CouponKind, Link, Merchant, iso, utcnow
+from paylink.models import MIN_AMOUNT, Coupon, CouponCreate, CouponKind, Link, LinkKind, Merchant, iso, utcnow
 from paylink.store import Store
 
 CODE = re.compile(r"^[A-Z0-9]{3,20}$")
@@ -55,11 +55,15 @@ def public_coupon(coupon: Coupon) -> dict[str, Any]:
 
 
 def usable(store: Store, link: Link, raw: str, now: datetime | None = None) -> Coupon:
-    """The coupon a buyer typed if it may be used on `link` now, or CouponRefused.
+    """The coupon a buyer typed if it may be used on `link` now, or CouponRefused (always on an
+    invoice: its amount is billed, never discounted).
 
     `uses` read here is a hint for a clear message; the cap is enforced by the conditional
     write that takes a use in the payment's reservation.
     """
+    if link.kind is LinkKind.INVOICE:
+        # An invoice's amount is what the merchant billed: a shop-wide code must not cut it.
+        raise CouponRefused("coupon_not_for_invoice")
     code = normalize(raw)
     coupon = store.get_coupon(link.merchant_id, code) if CODE.fullmatch(code) else None
     if coupon is None or (coupon.links is not None and link.code not in coupon.links):

@@ -54,6 +54,17 @@ class LimitExceeded(PaylinkError):
     code = "limit_exceeded"
 
 
+class RateLimited(PaylinkError):
+    """Too many of something in a window; `Retry-After` says when the window opens again."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
 class Conflict(PaylinkError):
     status = 409
     code = "conflict"

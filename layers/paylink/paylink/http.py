@@ -20,6 +20,10 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
+# Pages: the Referer and a real Origin go to our own origin only (a same-origin form post then
+# carries `Origin: <ours>`, not `null`, for browsers without Fetch Metadata); nothing leaves for
+# other sites, the gateways included (paylink.origins.refuses_form_post).
+PAGE_REFERRER_POLICY = "same-origin"
 # Answers that are not pages (JSON, CSV, redirects) may load and run nothing, nor be framed.
 NO_CONTENT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 NON_PAGE_HEADERS = {"Content-Security-Policy": NO_CONTENT_POLICY, **SECURITY_HEADERS}
@@ -81,6 +85,7 @@ def html_response(status: int, html: str, headers: dict[str, str] | None = None)
             "Cache-Control": "no-store",
             "Content-Security-Policy": policy,
             **SECURITY_HEADERS,
+            "Referrer-Policy": PAGE_REFERRER_POLICY,
             **(headers or {}),
         },
     )
@@ -119,14 +124,17 @@ def form_fields(event: Any) -> dict[str, str]:
 
 
 def json_body(event: Any) -> Any:
-    """The JSON body, or a validation error that says it is not JSON."""
+    """The JSON body, or a validation error that says it is not JSON (or is nested too deep)."""
     from paylink.errors import ValidationFailed
+    from paylink.json_input import TooDeep, loads
 
     text = raw_body(event)
     if not text.strip():
         raise ValidationFailed("the body is empty; send a JSON object", fields={"body": "required"})
     try:
-        return json.loads(text)
+        return loads(text)
+    except TooDeep as exc:
+        raise ValidationFailed("the body is nested too deep", fields={"body": str(exc)}) from None
     except ValueError as exc:
         raise ValidationFailed("the body is not valid JSON", fields={"body": "not valid JSON"}) from exc
 

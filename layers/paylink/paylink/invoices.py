@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from paylink.business_calendar import local_date
-from paylink.errors import Gone, ValidationFailed
+from paylink.business_calendar import local_date, start_of_day_utc
+from paylink.errors import Gone, RateLimited, ValidationFailed
 from paylink.formatting import format_date, format_toman
 from paylink.links import get_own_link
-from paylink.models import Link, LinkKind, LinkStatus, Merchant
-from paylink.notify import Notifier
+from paylink.models import Link, LinkKind, LinkStatus, Merchant, utcnow
+from paylink.notify import Notifier, iran_mobile
 from paylink.observability import logger
 from paylink.pages.i18n import translate
 from paylink.store import Store
@@ -22,9 +23,17 @@ CHANNELS = ("sms", "email")
 REMINDERS: dict[str, int] = {"before_1": -1, "after_1": 1, "after_3": 3}
 
 
+# Sends of invoices a day (the market's calendar day), each send one request whatever its channels:
+# enough to send, correct and resend an invoice; too few to pump SMS or phish through our sender.
+SENDS_PER_INVOICE_PER_DAY = 3
+SENDS_PER_MERCHANT_PER_DAY = 200
+SEND_COUNTER_KEEP_SECONDS = 2 * 86_400
+
+
 def _address(link: Link, channel: str) -> str | None:
+    """Where a channel reaches the payer: an SMS only an Iranian mobile (in E.164)."""
     payer = link.payer or {}
-    return payer.get("phone") if channel == "sms" else payer.get("email")
+    return iran_mobile(payer.get("phone")) if channel == "sms" else payer.get("email")
 
 
 def message(link: Link, url: str, kind: str = "invoice", lang: str = "fa") -> tuple[str, str]:
@@ -51,8 +60,12 @@ def send_invoice(
     via: Sequence[str],
     base_url: str,
     notifiers: Mapping[str, Notifier],
+    *,
+    tz: str,
+    now: datetime | None = None,
 ) -> dict[str, list[str]]:
-    """Send a merchant's unpaid invoice to its payer on each channel of `via`."""
+    """Send a merchant's unpaid invoice to its payer on each channel of `via`, within the day's
+    limits per invoice and per merchant (RateLimited until the market's next midnight)."""
     link = get_own_link(store, merchant, code)
     fields: dict[str, str] = {}
     if link.kind is not LinkKind.INVOICE:
@@ -63,16 +76,42 @@ def send_invoice(
     for channel in via:
         if channel in CHANNELS and not _address(link, channel):
             fields["via"] = f"the invoice's payer has no {'phone' if channel == 'sms' else 'email'}"
+            if channel == "sms" and (link.payer or {}).get("phone"):
+                fields["via"] = (
+                    "SMS goes only to an Iranian mobile (09xxxxxxxxx); the payer's phone is not one"
+                )
     if fields:
         raise ValidationFailed("the invoice cannot be sent", fields=fields)
     status = link.status()
     if status is not LinkStatus.ACTIVE:
         raise Gone("already_paid" if status is LinkStatus.PAID else status.value)
+    _count_send(store, merchant, link, tz, now or utcnow())
     subject, text = message(link, f"{base_url}/{link.code}")
     for channel in via:
         notifiers[channel].send(_address(link, channel) or "", subject, text)
     logger.info("invoice sent", extra={"link_code": link.code, "via": list(via)})
     return {"sent": list(via)}
+
+
+def _count_send(store: Store, merchant: Merchant, link: Link, tz: str, now: datetime) -> None:
+    """Count this send against the day's limits (both counters or neither), or raise RateLimited."""
+    today = local_date(now, tz)
+    opens = start_of_day_utc(today + timedelta(days=1), tz)
+    reached = store.count_invoice_send(
+        merchant.id,
+        link.code,
+        today.isoformat(),
+        per_invoice=SENDS_PER_INVOICE_PER_DAY,
+        per_merchant=SENDS_PER_MERCHANT_PER_DAY,
+        expires_at=int(opens.timestamp()) + SEND_COUNTER_KEEP_SECONDS,
+    )
+    if reached is not None:
+        limit = SENDS_PER_INVOICE_PER_DAY if reached == "invoice" else SENDS_PER_MERCHANT_PER_DAY
+        logger.warning("invoice send refused: daily limit", extra={"link_code": link.code, "limit": reached})
+        raise RateLimited(
+            f"this {reached} has had its {limit} invoice sends today; try again after midnight",
+            retry_after_seconds=math.ceil((opens - now).total_seconds()),
+        )
 
 
 @dataclass

@@ -6,6 +6,8 @@ import csv
 import io
 import itertools
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -37,6 +39,12 @@ CSV_COLUMNS = [
     "gateway", "gateway_reference", "card_mask", "payer_name", "payer_phone", "payer_email", "reference",
     "metadata", "coupon", "discount", "settlement_id", "failure_reason",
 ]  # fmt: skip
+
+FORMULA_START = frozenset("=+-@")
+CELL_BREAK = re.compile(r"([;\t\r\n])")  # kept by split: the breaks are written back as they were
+# Unicode categories a spreadsheet does not show before a formula: format (zero-width, bidi),
+# control, and space/separator characters.
+INVISIBLE = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
 
 INTERNAL_PAYMENT_FIELDS = {
     "merchant_id", "gateway_token", "merchant_name", "lang", "redirected_at", "gateway_refs", "holds_slot",
@@ -80,7 +88,8 @@ def send_invoice(merchant: Merchant, code: str, body: Any, event: Any) -> dict[s
     if not isinstance(body, dict) or not isinstance(body.get("via"), list):
         raise ValidationFailed("the body needs via", fields={"via": "a non-empty list of sms and/or email"})
     via = [str(v) for v in body["via"]]
-    return invoices.send_invoice(get_store(), merchant, code, via, base_url(event), notifiers())
+    tz = get_settings().timezone
+    return invoices.send_invoice(get_store(), merchant, code, via, base_url(event), notifiers(), tz=tz)
 
 
 def get_link(merchant: Merchant, code: str, event: Any) -> dict[str, Any]:
@@ -197,9 +206,24 @@ def _csv_response(columns: list[str], rows: Iterable[dict[str, str]], filename: 
 
 
 def _csv_cell(value: Any) -> str:
-    """Text for a spreadsheet cell; formulas are neutralised (CSV injection)."""
+    """Text for a spreadsheet cell; formulas are neutralised (CSV injection).
+
+    A spreadsheet may split a cell at `;` (its separator in many locales), a tab or a line break, and
+    reads past invisible characters and full-width forms (`＝`), so every part is checked as it
+    reads and one that would start a formula gets a leading `'`. Nothing else is changed (Persian
+    text keeps its zero-width non-joiners).
+    """
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "".join(
+        part if CELL_BREAK.fullmatch(part) else _unformula(part) for part in CELL_BREAK.split(text)
+    )
+
+
+def _unformula(part: str) -> str:
+    shown = unicodedata.normalize(
+        "NFKC", "".join(c for c in part if unicodedata.category(c) not in INVISIBLE)
+    )
+    return "'" + part if shown[:1] in FORMULA_START else part
 
 
 def _csv_row(payment: Payment) -> dict[str, str]:

@@ -56,7 +56,8 @@ def http_client() -> httpx.Client:
 
 
 def post_webhook(merchant: Merchant, body: str, event_id: str, now: int | None = None) -> str | None:
-    """POST the signed body; None when the merchant answered 2xx, else why not."""
+    """POST the signed body to a public address of the merchant's host (paylink.egress), following
+    no redirect; None when the merchant answered 2xx, else why not."""
     raw = body.encode()
     secrets = [s for s in (merchant.webhook_secret, merchant.webhook_secret_previous) if s]
     headers = {
@@ -65,8 +66,18 @@ def post_webhook(merchant: Merchant, body: str, event_id: str, now: int | None =
         SIGNATURE_HEADER: sign(raw, secrets, now),
         EVENT_ID_HEADER: event_id,
     }
+    import httpx
+
+    from paylink import egress
+
+    url = httpx.URL(str(merchant.webhook_url))
     try:
-        answer = http_client().post(str(merchant.webhook_url), content=raw, headers=headers)
+        # Checked now, not only when set: the name may resolve inside a network (or since rebound).
+        address = egress.public_address(url.host, url.port or (443 if url.scheme == "https" else 80))
+        with egress.pinned_client(url.host, address, WEBHOOK_TIMEOUT) as client:
+            answer = client.post(url, content=raw, headers=headers)
+    except egress.Refused as exc:
+        return str(exc)
     except Exception as exc:  # timeouts, refused connections, TLS errors: all worth a retry
         return type(exc).__name__
     return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"

@@ -11,18 +11,30 @@ from typing import Any, Protocol
 
 from paylink.settings import get_settings
 
-IRAN_MOBILE = re.compile(r"^(?:\+98|0098|0)?(9\d{9})$")
+# 09xxxxxxxxx, +989..., 00989..., 989... (ASCII digits: `\d` would take any script's digits).
+IRAN_MOBILE = re.compile(r"(?:\+98|0098|98|0)?(9[0-9]{9})")
+# Persian and Arabic-Indic digits, as a phone may be typed in Iran.
+EASTERN_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "0123456789" * 2)
 
 
 class Notifier(Protocol):
     def send(self, to: str, subject: str, text: str) -> None: ...
 
 
+def iran_mobile(phone: str | None) -> str | None:
+    """An Iranian mobile number in E.164 (+989...), or None for any other number (or none)."""
+    digits = re.sub(r"[\s\-().]", "", str(phone or "").translate(EASTERN_DIGITS))
+    match = IRAN_MOBILE.fullmatch(digits)
+    return f"+98{match.group(1)}" if match else None
+
+
 def e164(phone: str) -> str:
-    """An Iranian mobile as SNS wants it (+989...); other numbers are passed on with a +."""
-    digits = re.sub(r"[\s-]", "", phone)
-    match = IRAN_MOBILE.match(digits)
-    return f"+98{match.group(1)}" if match else "+" + digits.lstrip("+")
+    """An Iranian mobile as SNS wants it (+989...); ValueError for any other number: SMS goes to
+    Iranian mobiles only (an international number is how SMS pumping bills us)."""
+    mobile = iran_mobile(phone)
+    if mobile is None:
+        raise ValueError("SMS goes only to an Iranian mobile number")
+    return mobile
 
 
 class SmsNotifier:

@@ -26,7 +26,10 @@ SECURITY_SCHEME = "bearerAuth"
 BEARER: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
 
 ERRORS = {
-    400: "Bad input: `fields` names each field and what is wrong with it.",
+    400: (
+        "Bad input: a bad field or filter, or a body that is not JSON or is nested deeper than "
+        "32 levels; `fields` names each field (or `body`) and what is wrong with it."
+    ),
     401: "No valid API key in `Authorization: Bearer ...`.",
     404: "No such object of this merchant (another merchant's answers the same).",
     409: "A conflicting change, or the first request with this `Idempotency-Key` still running.",
@@ -55,8 +58,11 @@ def request_body(schema: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {JSON: {"schema": _ref(schema)}}}}
 
 
-def answers(status: int, schema: str, *errors: int, csv: bool = False) -> dict[int, OpenAPIResponse]:
-    """An authenticated operation's responses: `status` with the `schema` model (or CSV), and its errors."""
+def answers(
+    status: int, schema: str, *errors: int, csv: bool = False, rate_limited: bool = False
+) -> dict[int, OpenAPIResponse]:
+    """An authenticated operation's responses: `status` with the `schema` model (or CSV), and its errors;
+    `rate_limited`: its 429 may also be paylink's own `rate_limited`, with `Retry-After`."""
     ok: OpenAPIResponse = {"description": "OK", "content": {JSON: {"schema": _ref(schema)}}}
     if csv:
         ok = {
@@ -70,6 +76,18 @@ def answers(status: int, schema: str, *errors: int, csv: bool = False) -> dict[i
         "description": "Throttled by API Gateway.",
         "content": {JSON: {"schema": _ref("Throttled")}},
     }
+    if rate_limited:
+        found[429] = {
+            "description": "`rate_limited`: the day's limit of this operation is reached (or API "
+            "Gateway throttled the route).",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds until the limit's window opens again.",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+            "content": {JSON: {"schema": {"anyOf": [_ref("ErrorBody"), _ref("Throttled")]}}},
+        }
     return found
 
 

@@ -56,9 +56,10 @@ def refuses_form_post(headers: Mapping[str, str], own_origin: str) -> bool:
     """True when a form post to a buyer page must be refused as a cross-site submission.
 
     Fetch Metadata first: `Sec-Fetch-Site` cross-site or same-site is refused, same-origin or
-    none (typed or bookmarked) taken. Without it (old browsers, curl, a merchant's server) only an
-    `Origin` that is present, not `null` and not ours is refused: our pages send
-    `Referrer-Policy: no-referrer`, under which browsers send `Origin: null` on our own posts.
+    none (typed or bookmarked) taken. Without it (old browsers, curl, a merchant's server) an
+    `Origin` that is present and not ours is refused, `null` included: a sandboxed frame or a
+    `data:` page of any site posts `Origin: null`. Our pages send `Referrer-Policy: same-origin`
+    (paylink.http.PAGE_REFERRER_POLICY), so a browser posting from them sends our real origin.
     """
     lowered = {str(key).lower(): str(value).strip().lower() for key, value in headers.items()}
     site = lowered.get("sec-fetch-site")
@@ -67,7 +68,7 @@ def refuses_form_post(headers: Mapping[str, str], own_origin: str) -> bool:
     if site in OWN_SITE:
         return False
     origin = lowered.get("origin")
-    if not origin or origin == "null":
+    if not origin:
         return False
     return origin_of(origin) is None or origin_of(origin) != origin_of(own_origin)
 

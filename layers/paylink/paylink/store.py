@@ -8,6 +8,7 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   COUPON#{mid}#{code}/COUPON    coupon with its uses counter; gsi1 MERCHANT#{id}#COUPONS/{created_at}#{code}
   LINK#{code}/LINK           an invoice with a due date is also on gsi2 DUE#{due_date}/{code}
   REMINDER#{code}/{reminder}    an invoice reminder already sent (before_1, after_1, after_3)
+  SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL)
   PAYMENT#{id}/PAYMENT       payment; gsi1 LINK#{code}#PAYMENTS, gsi2 MERCHANT#{id}#PAYMENTS (by created_at),
                              gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,
                              then SETTLEMENT#{sid} once settled
@@ -371,6 +372,35 @@ class Store:
                 return False
             raise
         return True
+
+    def count_invoice_send(
+        self, merchant_id: str, code: str, day: str, *, per_invoice: int, per_merchant: int, expires_at: int
+    ) -> str | None:
+        """Count one invoice send on `day` for the invoice and for its merchant, both or neither;
+        the limit already reached ("invoice" or "merchant"), or None when it was counted."""
+
+        def counter(sk: str, cap: int) -> dict[str, Any]:
+            return {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"SENDS#{merchant_id}#{day}", "sk": sk},
+                    "UpdateExpression": "ADD sends :one SET #ttl = :ttl",
+                    "ConditionExpression": "attribute_not_exists(sends) OR sends < :cap",
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    "ExpressionAttributeValues": {":one": 1, ":cap": cap, ":ttl": expires_at},
+                }
+            }
+
+        try:
+            self.client.transact_write_items(
+                TransactItems=[counter(f"LINK#{code}", per_invoice), counter("MERCHANT", per_merchant)]
+            )
+        except Exception as exc:
+            codes = _cancellation_codes(exc)
+            if not _is_conditional_failure(exc) or "ConditionalCheckFailed" not in codes:
+                raise
+            return "invoice" if codes[0] == "ConditionalCheckFailed" else "merchant"
+        return None
 
     # ---- coupons ----------------------------------------------------------------------------
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Sequence
 
 SIGNATURE_HEADER = "Paylink-Signature"
 EVENT_ID_HEADER = "Paylink-Event-Id"
 DEFAULT_TOLERANCE = 300  # seconds either side of the receiver's clock
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 # Seconds to wait after failed try n (1-based) before try n + 1: five tries in all, at 0, 15 min,
 # 2 h 15, 14 h 15 and 62 h 15 (within three days); after the fifth the event goes to the
@@ -56,14 +59,16 @@ def verify_signature(
     tolerance: int = DEFAULT_TOLERANCE,
     now: float | None = None,
 ) -> bool:
-    """True when `header` signs `body` with one of `secrets` at a time within `tolerance` seconds."""
+    """True when `header` signs `body` with one of `secrets` at a time within `tolerance` seconds;
+    False, never an exception, on any malformed header."""
     t: int | None = None
     signatures: list[str] = []
-    for part in (header or "").split(","):
+    for part in str(header or "").split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        # ASCII only: `str.isdigit` takes '²' (then int() raises), compare_digest raises on non-ASCII.
+        if key == "t" and TIMESTAMP.fullmatch(value):
             t = int(value)
-        elif key == "v1" and value:
+        elif key == "v1" and HEX_DIGEST.fullmatch(value):
             signatures.append(value)
     if t is None or not signatures:
         return False

@@ -23,7 +23,6 @@ by 10 on the way in. Transport failures and undocumented codes are TRANSIENT.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -31,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from paylink import json_input
 from paylink.gateways.base import (
     INT_TEXT,
     CallbackData,
@@ -300,7 +300,7 @@ def _error_for(status: int, data: Mapping[str, Any], operation: str) -> GatewayE
 
 def _parse_v3_return(fields: Mapping[str, str]) -> CallbackData:
     try:
-        data = json.loads(fields["data"])
+        data = json_input.loads(fields["data"])  # bounded: a buyer posts this field
     except ValueError:
         raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "data is not JSON") from None
     if not isinstance(data, dict):

@@ -140,6 +140,7 @@ _FA: dict[str, str] = {
     "error.coupon_invalid": "این کد تخفیف معتبر نیست.",
     "error.coupon_expired": "مهلت استفاده از این کد تخفیف تمام شده است.",
     "error.coupon_used_up": "ظرفیت استفاده از این کد تخفیف تکمیل شده است.",
+    "error.coupon_not_for_invoice": "کد تخفیف برای صورتحساب پذیرفته نمی‌شود؛ مبلغ آن کامل پرداخت می‌شود.",
     # invoice messages to the payer (SMS and email)
     "notify.invoice.subject": "صورت‌حساب {merchant}: {title}",
     "notify.invoice.text": "{merchant} برای «{title}» صورت‌حسابی به مبلغ {amount} برای شما فرستاده است.",
@@ -276,6 +277,7 @@ _EN: dict[str, str] = {
     "error.coupon_invalid": "This coupon code is not valid.",
     "error.coupon_expired": "This coupon has expired.",
     "error.coupon_used_up": "This coupon has been used up.",
+    "error.coupon_not_for_invoice": "Coupons do not apply to an invoice: it is paid in full.",
     "notify.invoice.subject": "Invoice from {merchant}: {title}",
     "notify.invoice.text": "{merchant} sent you an invoice for “{title}”: {amount}.",
     "notify.due": "Due on {due}.",
