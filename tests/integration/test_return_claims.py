@@ -132,3 +132,26 @@ def test_an_unconfirmed_cancel_return_leaves_the_payment_to_reconciliation(api, 
     assert _payments(api)[code]["status"] == "redirected"
     reconcile(store, utcnow() + timedelta(hours=1))
     assert _payments(api)[code]["status"] == "expired"
+
+
+# -- a verify answer about another order ----------------------------------------------------------
+
+
+def test_a_verify_answer_naming_another_order_credits_nothing(api, merchant, gateways, store):
+    # Given a payment waiting at a Zibal gateway
+    from paylink.callback import apply_verification
+    from paylink.gateways.base import VerifyOutcome, VerifyResult
+    from paylink.models import utcnow
+    from paylink.routing import adapter
+
+    code = _link(api, 900_000)
+    api.post_form(f"/{code}", BUYER)
+    payment = store.get_payment(_payments(api)[code]["id"])
+    # When the gateway's verify answers "paid" for another order id
+    answer = VerifyResult(VerifyOutcome.VERIFIED, amount_irr=900_000, reference="77", order_id="pay_other")
+    gateway = adapter(payment.gateway)
+    apply_verification(
+        store, gateway, payment, answer, refs={}, hinted_cancel=False, now=utcnow(), reconciling=False
+    )
+    # Then the payment is not credited
+    assert _payments(api)[code]["status"] == "redirected"
