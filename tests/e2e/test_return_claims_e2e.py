@@ -130,3 +130,29 @@ def test_a_forged_cancel_return_does_not_stop_a_real_payment(runner, http, force
     real.deliver(http)
     # Then he is credited
     assert _payments(runner, http, auth)[code]["status"] == "paid"
+
+
+def test_a_forged_payping_return_with_a_made_up_reference_does_not_stop_a_real_payment(runner, http, force):
+    # Given PayPing only and a buyer still on its payment page
+    force("b")
+    auth = _merchant(runner, "claims_made_up_ref")
+    code = _link(runner, http, auth, 900_000)
+    page = _at_gateway(runner, http, code, "b")
+    payment = _payments(runner, http, auth)[code]
+    payment_code = urlsplit(str(page.url)).path.rsplit("/", 1)[-1]
+    # When a forged return claims a payment with a reference PayPing never issued for it
+    data = {
+        "paymentCode": payment_code,
+        "paymentRefId": "123456789",
+        "clientRefId": payment["id"],
+        "amount": 90_000,
+    }
+    Return(
+        "POST",
+        f"{runner.url}/callback/sandbox-b",
+        {"status": "0", "errorCode": "1", "data": json.dumps(data)},
+    ).deliver(http)
+    # And then he pays and his real return arrives
+    _pay(http, page).deliver(http)
+    # Then he is credited
+    assert _payments(runner, http, auth)[code]["status"] == "paid"

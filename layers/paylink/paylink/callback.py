@@ -31,7 +31,7 @@ def handle_return(
     store: Store, gateway_name: str, query: Mapping[str, str], form: Mapping[str, str]
 ) -> Payment:
     """Decide the payment a gateway return points at, and return it as it now stands."""
-    from paylink.gateways.base import GatewayError
+    from paylink.gateways.base import ErrorKind, GatewayError
     from paylink.routing import adapter
 
     now = utcnow()
@@ -84,7 +84,8 @@ def handle_return(
         if exc.code == "foreign_reference":
             disown_references(store, payment, returned.refs, now)
             raise ValidationFailed("this return does not belong to its payment") from exc
-        if returned.refs and refs != (payment.gateway_refs or {}):
+        if exc.kind is ErrorKind.TRANSIENT and returned.refs and refs != (payment.gateway_refs or {}):
+            # Only a reference the gateway did not refuse is worth a later verify.
             store.save_gateway_refs(payment, refs)
         logger.warning(
             "verify failed; payment left for reconciliation",
