@@ -64,11 +64,12 @@ def test_a_return_carrying_a_paid_payments_refnum_never_reverses_its_money(api, 
     from paylink.reconcile import reconcile
 
     y_ref, started, y, z = _paid_and_started(api, store, merchant)
+    reverses = len(_sep_calls(gateways, "ReverseTransaction"))
     # When a forged return for Z carries Z's token and ResNum but Y's RefNum, and reconciliation runs
     _post_return(api, _return_of(started, z["id"], gateways.merchant, 900_000, RefNum=y_ref))
     reconcile(store, utcnow() + timedelta(minutes=2))
     # Then Y's money is never reversed at SEP and Y stays paid
-    assert _sep_calls(gateways, "ReverseTransaction") == []
+    assert len(_sep_calls(gateways, "ReverseTransaction")) == reverses
     assert _payments(api)[y["link_code"]]["status"] == "paid"
 
 
