@@ -670,7 +670,14 @@ class Store:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item={"pk": pk, "sk": "CLAIM", "payment_id": payment.id, "claimed_at": iso(now)},
+                Item={
+                    "pk": pk,
+                    "sk": "CLAIM",
+                    "payment_id": payment.id,
+                    "claimed_at": iso(now),
+                    # Long past any gateway's verify window; a credited reference keeps its GWREF item.
+                    "ttl": int(now.timestamp()) + RETURN_RECORD_TTL_SECONDS,
+                },
                 ConditionExpression="attribute_not_exists(pk) OR payment_id = :me",
                 ExpressionAttributeValues={":me": payment.id},
             )
