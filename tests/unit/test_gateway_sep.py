@@ -492,6 +492,19 @@ def test_verify_result_0_for_a_token_of_another_amount_is_not_this_payments(adap
     assert (error.kind, error.code) == (ErrorKind.BUSINESS, "foreign_reference")
 
 
+def test_verify_answer_naming_our_terminal_as_a_number_is_ours(mock):
+    # Given a TerminalId configured with a leading zero, which SEP answers as a number
+    config = GatewayConfig(
+        name="saman", protocol="sep", base_url=BASE, merchant_id="02015", timeout_seconds=3
+    )
+    mock.post(VERIFY_PATH).respond(json=VERIFY_OK)
+    # When a payment is verified
+    with httpx.Client() as client:
+        result = SepAdapter(config, client).verify(token=TOKEN, amount_irr=1000, refs=REFS)
+    # Then it is verified
+    assert result.outcome is VerifyOutcome.VERIFIED
+
+
 def test_verify_answer_of_another_terminal_is_not_this_payments(adapter, mock):
     # Given SEP's details name another terminal
     mock.post(VERIFY_PATH).respond(

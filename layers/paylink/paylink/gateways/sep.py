@@ -293,7 +293,7 @@ class SepAdapter:
                 ErrorKind.BUSINESS, "unconfirmed_duplicate", "verify answered 2 without RefNum"
             )
         terminal = text_or_none(detail.get("TerminalNumber"))
-        if terminal is not None and terminal != self.config.merchant_id:
+        if terminal is not None and not _same_terminal(terminal, self.config.merchant_id):
             raise GatewayError(ErrorKind.BUSINESS, "foreign_reference", "the RefNum is another terminal's")
         asked = int_or_none(detail.get("OrginalAmount"))  # sic: SEP's spelling
         amount = int_or_none(detail.get("AffectiveAmount"))
@@ -336,6 +336,13 @@ def _callback_status(status_text: str | None, state: str | None) -> int:
     if state and state in STATE_NAMES:
         return STATE_NAMES[state]  # older returns carry only State
     raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "Status missing")
+
+
+def _same_terminal(answered: str, ours: str) -> bool:
+    """TerminalNumber is a number in SEP's answers; our TerminalId is text (it may keep leading zeros)."""
+    if INT_TEXT.match(answered) and INT_TEXT.match(ours):
+        return int(answered) == int(ours)
+    return answered == ours
 
 
 def _ref_num(refs: Mapping[str, str] | None) -> str:
