@@ -24,6 +24,11 @@ Behaviour the orchestrator must plan for (see `Capabilities`):
   nothing against double spending, so paylink must keep RefNum unique (the reported `reference`).
 - SEP's verify never refuses by amount: it reports AffectiveAmount (what the buyer paid) and the
   caller compares it with the invoice.
+- SEP's verify names no ResNum or token, and a return's RefNum is only a claim: an answer is this
+  payment's only when it names our terminal and an OrginalAmount equal to the payment's amount
+  (else `foreign_reference`); ResultCode 2 ("duplicate request") only with such details (else
+  `unconfirmed_duplicate`). An unpaid answer (-2, -6, 5) is about the RefNum, not the payment
+  (`Capabilities.verify_by = "reference"`).
 - A payment not verified within 30 minutes is reversed by the bank (-6).
 - The manual says to retry a verify only when no answer came back; transport failures are
   TRANSIENT. An undocumented code is also TRANSIENT (verify is safe to repeat).
