@@ -73,6 +73,24 @@ def test_a_return_carrying_a_paid_payments_refnum_never_reverses_its_money(api, 
     assert _payments(api)[y["link_code"]]["status"] == "paid"
 
 
+def test_reconciliation_never_verifies_a_kept_refnum_that_is_another_payments(api, merchant, gateways, store):
+    # Given Z kept Y's RefNum before references were claimed (data written by an older version)
+    from paylink.models import utcnow
+    from paylink.reconcile import reconcile
+
+    y_ref, _, y, z = _paid_and_started(api, store, merchant)
+    store.save_gateway_refs(store.get_payment(z["id"]), {"RefNum": y_ref})
+    verifies = len(_sep_calls(gateways, "VerifyTransaction"))
+    reverses = len(_sep_calls(gateways, "ReverseTransaction"))
+    # When reconciliation runs
+    reconcile(store, utcnow() + timedelta(minutes=2))
+    # Then SEP is neither asked nor made to reverse, Y stays paid and Z no longer holds the RefNum
+    assert len(_sep_calls(gateways, "VerifyTransaction")) == verifies
+    assert len(_sep_calls(gateways, "ReverseTransaction")) == reverses
+    assert _payments(api)[y["link_code"]]["status"] == "paid"
+    assert store.get_payment(z["id"]).gateway_refs == {}
+
+
 def test_a_return_carrying_another_payments_refnum_is_refused_before_any_gateway_call(
     api, merchant, gateways, store
 ):
