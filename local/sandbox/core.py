@@ -405,7 +405,7 @@ class Sandbox:
             response = self._send_back(ctx, payment, "paid")
             if mode == "double_return":
                 fields = ctx.sim.return_fields(payment, "paid")
-                method, url = ctx.sim.return_method, payment.callback_url
+                method, url = ctx.sim.return_method_for(payment), payment.callback_url
                 response.after.append(lambda: self._deliver(ctx.instance, method, url, fields))
             return response
 
@@ -433,7 +433,7 @@ class Sandbox:
 
     def _send_back(self, ctx: Ctx, payment: Payment, outcome: ReturnOutcome) -> Response:
         fields = ctx.sim.return_fields(payment, outcome)
-        if ctx.sim.return_method == "GET":
+        if ctx.sim.return_method_for(payment) == "GET":
             location = _append_query(payment.callback_url, urlencode(fields))
             return Response(303, b"", "text/plain", {"Location": location}, result=outcome)
         inputs = "\n".join(

@@ -464,10 +464,18 @@ def test_repeated_verify_409_123_is_already_verified(adapter, mock):
     assert adapter.verify(token=CODE, amount_irr=10_000, refs=REFS).outcome is VerifyOutcome.ALREADY_VERIFIED
 
 
+def test_verify_121_is_not_yet_paid_so_a_forged_return_decides_nothing(adapter, mock):
+    # Given PayPing's 121 "verify needs a successful payment", its answer while the buyer is
+    # still on its page (a forged or early return may ask then)
+    mock.post("/v3/pay/verify").respond(400, json=problem(400, 121))
+    # When it is verified / Then the buyer may still pay: pending, not "not paid"
+    assert adapter.verify(token=CODE, amount_irr=10_000, refs=REFS).outcome is VerifyOutcome.PENDING
+
+
 @pytest.mark.parametrize(
     ("code", "outcome"),
     [
-        (121, VerifyOutcome.NOT_PAID),
+        (121, VerifyOutcome.PENDING),
         (127, VerifyOutcome.CANCELLED),
         (137, VerifyOutcome.AMOUNT_MISMATCH),
     ],

@@ -453,13 +453,67 @@ def test_verify_result_2_duplicate_is_already_verified_with_details(adapter, moc
     )
 
 
-def test_verify_result_2_without_details_is_already_verified_without_amount(adapter, mock):
-    # Given SEP answers a bare 2
+def test_verify_result_2_without_details_is_not_counted_as_paid(adapter, mock):
+    # Given SEP answers a bare 2 "duplicate request": some transaction was verified, not which
     mock.post(VERIFY_PATH).respond(json=_result(2, "درخواست تکراری می باشد"))
     # When the payment is verified
-    result = adapter.verify(token=TOKEN, amount_irr=1000, refs=REFS)
-    # Then it is already verified; the amount is unknown
-    assert (result.outcome, result.amount_irr) == (VerifyOutcome.ALREADY_VERIFIED, None)
+    error = _raises(lambda: adapter.verify(token=TOKEN, amount_irr=1000, refs=REFS))
+    # Then it is not reported paid
+    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "unconfirmed_duplicate")
+
+
+def test_verify_result_2_for_a_token_of_another_amount_is_not_this_payments(adapter, mock):
+    # Given SEP answers 2 with the details of a transaction asked for another amount
+    detail = {**DETAIL, "OrginalAmount": 5000, "AffectiveAmount": 5000}
+    mock.post(VERIFY_PATH).respond(json={**_result(2, "درخواست تکراری می باشد"), "TransactionDetail": detail})
+    # When this payment (1,000 rials) is verified
+    error = _raises(lambda: adapter.verify(token=TOKEN, amount_irr=1000, refs=REFS))
+    # Then the RefNum is reported as another payment's, never as paid
+    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "foreign_reference")
+
+
+def test_verify_result_2_without_its_refnum_in_the_details_is_not_counted_as_paid(adapter, mock):
+    # Given SEP answers 2 with details that do not name the RefNum
+    detail = {k: v for k, v in DETAIL.items() if k != "RefNum"}
+    mock.post(VERIFY_PATH).respond(json={**_result(2, "درخواست تکراری می باشد"), "TransactionDetail": detail})
+    # When the payment is verified
+    error = _raises(lambda: adapter.verify(token=TOKEN, amount_irr=1000, refs=REFS))
+    # Then it is not reported paid
+    assert error.code == "unconfirmed_duplicate"
+
+
+def test_verify_result_0_for_a_token_of_another_amount_is_not_this_payments(adapter, mock):
+    # Given a RefNum whose token was asked for 5,000 rials (another payment's receipt)
+    detail = {**DETAIL, "OrginalAmount": 5000, "AffectiveAmount": 5000}
+    mock.post(VERIFY_PATH).respond(json={**VERIFY_OK, "TransactionDetail": detail})
+    # When a payment of 1,000 rials is verified with it
+    error = _raises(lambda: adapter.verify(token=TOKEN, amount_irr=1000, refs=REFS))
+    # Then it is another payment's reference: no amount to compare, nothing to reverse
+    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "foreign_reference")
+
+
+def test_verify_answer_naming_our_terminal_as_a_number_is_ours(mock):
+    # Given a TerminalId configured with a leading zero, which SEP answers as a number
+    config = GatewayConfig(
+        name="saman", protocol="sep", base_url=BASE, merchant_id="02015", timeout_seconds=3
+    )
+    mock.post(VERIFY_PATH).respond(json=VERIFY_OK)
+    # When a payment is verified
+    with httpx.Client() as client:
+        result = SepAdapter(config, client).verify(token=TOKEN, amount_irr=1000, refs=REFS)
+    # Then it is verified
+    assert result.outcome is VerifyOutcome.VERIFIED
+
+
+def test_verify_answer_of_another_terminal_is_not_this_payments(adapter, mock):
+    # Given SEP's details name another terminal
+    mock.post(VERIFY_PATH).respond(
+        json={**VERIFY_OK, "TransactionDetail": {**DETAIL, "TerminalNumber": 9999}}
+    )
+    # When the payment is verified
+    error = _raises(lambda: adapter.verify(token=TOKEN, amount_irr=1000, refs=REFS))
+    # Then the RefNum is not this payment's
+    assert error.code == "foreign_reference"
 
 
 def test_verify_result_minus_2_is_not_paid(adapter, mock):

@@ -499,14 +499,15 @@ def test_verify_code_minus_51_on_a_reversed_payment_is_reversed(adapter, mock):
     assert result.outcome is VerifyOutcome.REVERSED
 
 
-def test_verify_code_minus_51_with_inquiry_down_is_not_paid(adapter, mock):
-    # Given verify answers -51 and inquiry cannot be reached
+def test_verify_code_minus_51_with_inquiry_down_decides_nothing(adapter, mock):
+    # Given verify answers -51 (also its answer while the buyer is still paying) and inquiry
+    # cannot be reached: a forged "NOK" return must not close a payment in progress
     mock.post("/verify.json").respond(json=_refusal(-51))
     mock.post("/inquiry.json").mock(side_effect=httpx.ConnectError("refused"))
     # When the payment is verified
     result = adapter.verify(token=AUTHORITY, amount_irr=11_000)
-    # Then verify's own answer decides: not paid
-    assert result.outcome is VerifyOutcome.NOT_PAID
+    # Then it is pending: its real return or reconciliation decides
+    assert result.outcome is VerifyOutcome.PENDING
 
 
 @pytest.mark.parametrize(

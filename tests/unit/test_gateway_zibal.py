@@ -341,6 +341,15 @@ def test_verify_result_100_is_verified_with_the_payment_details(adapter, mock):
     assert result.paid_at == "2018-03-25T23:43:01.053000"
 
 
+def test_verify_reports_the_order_zibal_names_for_the_caller_to_check(adapter, mock):
+    # Given Zibal's verify answer names an order
+    mock.post("/v1/verify").respond(json=VERIFY_OK)
+    # When the payment is verified
+    result = adapter.verify(token=TRACK_ID, amount_irr=1600)
+    # Then that order is reported, so that an answer about another order credits nothing
+    assert result.order_id == "2211"
+
+
 def test_verify_reports_the_amount_zibal_answers_not_the_stored_one(adapter, mock):
     # Given Zibal reports a different amount from the stored one
     mock.post("/v1/verify").respond(json={**VERIFY_OK, "amount": 1000})

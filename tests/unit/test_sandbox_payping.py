@@ -193,10 +193,8 @@ def test_payment_left_unverified_past_10_minutes_is_voided(sandbox, adapter, htt
     # Given a paid payment nobody verified for 11 minutes
     token, returned = _pay(adapter, http)
     sandbox.advance_clock(11 * 60)
-    # When it is verified / Then PayPing has voided it: not paid
-    assert (
-        adapter.verify(token=token, amount_irr=AMOUNT, refs=returned.refs).outcome is VerifyOutcome.NOT_PAID
-    )
+    # When it is verified / Then PayPing answers 121 "not paid" (pending: reconciliation expires it)
+    assert adapter.verify(token=token, amount_irr=AMOUNT, refs=returned.refs).outcome is VerifyOutcome.PENDING
 
 
 def test_wrong_token_is_a_config_error(sandbox, http):
@@ -253,10 +251,10 @@ def test_decline_returns_a_failure_and_verify_says_not_paid(sandbox, adapter, ht
     # Given the card is declined
     sandbox.set_mode("p", "decline")
     token, returned = _pay(adapter, http)
-    # Then the return claims no payment and verify says not paid (121)
+    # Then the return claims no payment and verify says not paid (121: pending, it credits nothing)
     assert (returned.claimed_success, returned.refs) == (False, {})
     result = adapter.verify(token=token, amount_irr=AMOUNT, refs={"paymentRefId": "1"})
-    assert result.outcome is VerifyOutcome.NOT_PAID
+    assert result.outcome is VerifyOutcome.PENDING
 
 
 def test_cancel_mode_turns_pay_into_cancel(sandbox, adapter, http):
@@ -300,9 +298,9 @@ def test_forged_return_claims_success_but_verify_says_not_paid(sandbox, adapter,
     token, returned = _pay(adapter, http)
     # When it is verified
     result = adapter.verify(token=token, amount_irr=AMOUNT, refs=returned.refs)
-    # Then the claim is not believed
+    # Then the claim is not believed (121: not paid yet)
     assert returned.claimed_success
-    assert result.outcome is VerifyOutcome.NOT_PAID
+    assert result.outcome is VerifyOutcome.PENDING
 
 
 def test_verify_timeout_then_verify_again_is_already_verified(sandbox, adapter, http):

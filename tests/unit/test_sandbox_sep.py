@@ -181,6 +181,23 @@ def test_cancel_returns_status_1_without_refnum(adapter, buyer):
     assert error.code == "missing_reference"
 
 
+def test_a_buyer_sent_with_get_method_comes_back_by_get_with_the_same_fields(adapter, buyer):
+    # Given a SEP payment whose buyer is sent with GetMethod=true (the manual's GET return)
+    created = _create(adapter)
+    page = buyer.post(created.redirect.url, data={**created.redirect.fields, "GetMethod": "true"})
+    action_url, hidden = _forms(page.text)[0]
+    # When he pays
+    answer = buyer.post(httpx.URL(created.redirect.url).join(action_url), data={**hidden, "action": "pay"})
+    # Then he is sent back by GET, the return's fields in the query, and they verify
+    assert answer.status_code == 303
+    location = httpx.URL(answer.headers["location"])
+    assert str(location.copy_with(query=None)) == CALLBACK
+    data = adapter.parse_callback(dict(location.params), {})
+    assert (data.token, data.claimed_success) == (created.token, True)
+    result = adapter.verify(token=created.token, amount_irr=AMOUNT, refs=data.refs)
+    assert result.outcome is VerifyOutcome.VERIFIED
+
+
 def test_repeated_verify_of_the_same_refnum_succeeds_again(adapter, buyer, sandbox):
     # Given a paid and verified payment
     created, data = _pay(adapter, buyer)

@@ -31,7 +31,7 @@ def handle_return(
     store: Store, gateway_name: str, query: Mapping[str, str], form: Mapping[str, str]
 ) -> Payment:
     """Decide the payment a gateway return points at, and return it as it now stands."""
-    from paylink.gateways.base import GatewayError
+    from paylink.gateways.base import ErrorKind, GatewayError
     from paylink.routing import adapter
 
     now = utcnow()
@@ -63,15 +63,29 @@ def handle_return(
         emit_payment_event(payment)
         return payment
 
+    foreign = [ref for ref in returned.refs.values() if not store.claim_reference(payment, ref, now)]
+    if foreign:
+        # Another payment's reference (e.g. the RefNum printed on its receipt): never sent to the
+        # gateway for this payment, never kept on it, so it can neither credit nor reverse anything.
+        store.record_return_attempt(gateway_name, "foreign_reference", now, payment_id=payment.id)
+        logger.warning("gateway return carries another payment's reference; ignored", extra=context)
+        raise ValidationFailed("this return does not belong to its payment")
     refs = {**(payment.gateway_refs or {}), **returned.refs}
     try:
         result = gateway.verify(token=returned.token, amount_irr=payment.amount, refs=refs)
     except GatewayError as exc:
         if exc.code == "missing_reference" and not returned.claimed_success:
-            # Nothing to verify with: the gateway sent the buyer back unpaid (e.g. SEP cancel).
-            status = PaymentStatus.CANCELLED if returned.cancelled else PaymentStatus.FAILED
-            return _mark_unpaid(store, payment, status, "cancelled" if returned.cancelled else "declined")
-        if returned.refs and refs != (payment.gateway_refs or {}):
+            # Nothing to verify with (a SEP or PayPing "cancelled"): a cancel is a claim too, so the
+            # payment stays creditable by its real return or by reconciliation until its window ends.
+            reason = "unconfirmed_cancel" if returned.cancelled else "unconfirmed_decline"
+            store.record_return_attempt(gateway_name, reason, now, payment_id=payment.id)
+            logger.info("unpaid return that the gateway cannot confirm; payment left waiting", extra=context)
+            return payment
+        if exc.code == "foreign_reference":
+            disown_references(store, payment, returned.refs, now)
+            raise ValidationFailed("this return does not belong to its payment") from exc
+        if exc.kind is ErrorKind.TRANSIENT and returned.refs and refs != (payment.gateway_refs or {}):
+            # Only a reference the gateway did not refuse is worth a later verify.
             store.save_gateway_refs(payment, refs)
         logger.warning(
             "verify failed; payment left for reconciliation",
@@ -87,6 +101,20 @@ def handle_return(
         hinted_cancel=returned.cancelled,
         now=now,
         reconciling=False,
+    )
+
+
+def disown_references(store: Store, payment: Payment, refs: Mapping[str, str], now: datetime) -> None:
+    """The gateway says these references are another payment's: free them and keep them off this one."""
+    for ref in refs.values():
+        store.release_reference(payment, ref)
+    kept = {key: value for key, value in (payment.gateway_refs or {}).items() if value not in refs.values()}
+    if kept != (payment.gateway_refs or {}):
+        store.save_gateway_refs(payment, kept)
+    store.record_return_attempt(payment.gateway or "", "foreign_reference", now, payment_id=payment.id)
+    logger.warning(
+        "the gateway names another payment for a returned reference; ignored",
+        extra={"payment_id": payment.id, "gateway": payment.gateway},
     )
 
 
@@ -107,6 +135,11 @@ def apply_verification(
 
     context = {"payment_id": payment.id, "gateway": payment.gateway, "outcome": result.outcome.value}
     name = payment.gateway or ""
+    if result.order_id is not None and result.order_id != payment.id:
+        # The gateway's own answer is about another order: nothing here is this payment's to move.
+        store.record_return_attempt(name, "order_mismatch", now, payment_id=payment.id)
+        logger.error("the gateway's verify names another order; payment left as it is", extra=context)
+        return payment
     if result.paid:
         if result.amount_irr is not None and result.amount_irr != payment.amount:
             store.record_return_attempt(
@@ -143,6 +176,13 @@ def apply_verification(
             logger.error("gateway reference was credited before; not credited again", extra=context)
             return payment
         return store.get_payment(payment.id) or payment
+    if gateway.capabilities.verify_by == "reference" and not (
+        reconciling and now > _window_end(gateway, payment)
+    ):
+        # Asked by a reference the buyer's return only claims (SEP's RefNum), "not found" or
+        # "reversed" is about that reference: the payment stays creditable until its window ends.
+        logger.info("unpaid answer for a returned reference; payment left waiting", extra=context)
+        return payment
     if result.outcome is VerifyOutcome.AMOUNT_MISMATCH:
         store.record_return_attempt(name, "amount_mismatch", now, payment_id=payment.id)
         if reconciling:
@@ -165,6 +205,13 @@ def apply_verification(
 def _abandoned_after(gateway: GatewayAdapter, payment: Payment) -> datetime:
     redirected = datetime.fromisoformat(payment.redirected_at or payment.created_at)
     return redirected + gateway.capabilities.token_ttl + ABANDON_GRACE
+
+
+def _window_end(gateway: GatewayAdapter, payment: Payment) -> datetime:
+    """When the gateway has voided or reversed whatever this payment's buyer did there."""
+    caps = gateway.capabilities
+    redirected = datetime.fromisoformat(payment.redirected_at or payment.created_at)
+    return redirected + caps.token_ttl + caps.verify_window
 
 
 def _reverse_and_fail(

@@ -43,7 +43,7 @@ def reconcile(store: Store, now: datetime) -> ReconcileReport:
 
 def reconcile_one(store: Store, payment: Payment, now: datetime) -> Payment:
     """Ask the payment's gateway once and act on the answer; unknown answers leave it waiting."""
-    from paylink.callback import _mark_unpaid
+    from paylink.callback import _mark_unpaid, disown_references
     from paylink.gateways.base import ErrorKind, GatewayError
     from paylink.models import PaymentStatus
     from paylink.routing import adapter
@@ -60,9 +60,17 @@ def reconcile_one(store: Store, payment: Payment, now: datetime) -> Payment:
     caps = gateway.capabilities
     redirected = datetime.fromisoformat(payment.redirected_at or payment.created_at)
     window_closed = now > redirected + caps.token_ttl + caps.verify_window
+    foreign = {key: ref for key, ref in refs.items() if not store.claim_reference(payment, ref, now)}
+    if foreign:
+        # Kept before references were claimed, and another payment's: never verified or reversed here.
+        disown_references(store, payment, foreign, now)
+        return payment
     try:
         result = gateway.verify(token=payment.gateway_token, amount_irr=payment.amount, refs=refs)
     except GatewayError as exc:
+        if exc.code == "foreign_reference":
+            disown_references(store, payment, refs, now)
+            return payment
         if exc.kind is not ErrorKind.TRANSIENT and window_closed:
             # Cannot be verified (no return, so no reference) and the gateway's window is over:
             # the gateway has voided or reversed it, so the buyer keeps his money.

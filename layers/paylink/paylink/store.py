@@ -22,6 +22,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GATEWAY#{name}/CIRCUIT        a gateway's circuit breaker
   GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
   GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice)
+  GWREF#{gw}#{reference}/CLAIM  the payment whose return first carried that reference (the only
+                                payment it may ever verify, credit or reverse)
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
   IDEMPOTENCY#{merchant_id}/merchant-api#{sha256}  a merchant request's Idempotency-Key record
                                    (Powertools; TTL one day; one partition per merchant, no hot key)
@@ -683,6 +685,48 @@ class Store:
                 ConditionExpression="#s = :waiting",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":refs": refs, ":waiting": PaymentStatus.REDIRECTED.value},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
+    def claim_reference(self, payment: Payment, reference: str, now: datetime) -> bool:
+        """Tie a gateway reference a return carried to this payment, first come first served.
+
+        False when the reference is another payment's (claimed or credited before): it must then
+        not be used to verify, credit or reverse this payment.
+        """
+        pk = f"GWREF#{payment.gateway}#{reference}"
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": pk,
+                    "sk": "CLAIM",
+                    "payment_id": payment.id,
+                    "claimed_at": iso(now),
+                    # Long past any gateway's verify window; a credited reference keeps its GWREF item.
+                    "ttl": int(now.timestamp()) + RETURN_RECORD_TTL_SECONDS,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR payment_id = :me",
+                ExpressionAttributeValues={":me": payment.id},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            return False
+        # A reference credited before claims existed has only its GWREF item.
+        credited = self._get(pk, "GWREF", consistent=True)
+        return credited is None or credited.get("payment_id") == payment.id
+
+    def release_reference(self, payment: Payment, reference: str) -> None:
+        """Drop this payment's claim on a reference its gateway says belongs to another payment."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key={"pk": f"GWREF#{payment.gateway}#{reference}", "sk": "CLAIM"},
+                ConditionExpression="payment_id = :me",
+                ExpressionAttributeValues={":me": payment.id},
             )
         except Exception as exc:
             if not _is_conditional_failure(exc):

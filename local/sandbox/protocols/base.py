@@ -268,6 +268,11 @@ class GatewaySim:
     def return_fields(self, payment: Payment, outcome: ReturnOutcome) -> list[tuple[str, str]]:
         raise NotImplementedError
 
+    def return_method_for(self, payment: Payment) -> Literal["GET", "POST"]:
+        """How this payment's buyer is sent back: the protocol's `return_method` unless the
+        merchant asked for another one when sending the buyer (SEP's GetMethod)."""
+        return self.return_method
+
     def transient_failure(self, ctx: Ctx) -> Response:
         """The answer to a failing call in flaky mode: HTML 502 unless the protocol has its own."""
         return html_error(502)

@@ -24,8 +24,10 @@ differs from OrginalAmount (requested); SEP's verify takes no amount and still a
 Reverse: 0 done; 5 already reversed; -2 not paid; -6 past the 50-minute window [U: read from an
 RTL PDF; the code for a late reverse is not published].
 
-Not simulated: GetMethod (the return is always POSTed: the core has one return method per
-protocol), Wage splits, per-token TokenExpiryInMin (the core's token_ttl is the default 20 min),
+GetMethod: a buyer sent with `GetMethod=true` (in the entry form, or the SendToken query) is sent
+back with a GET of the same fields as a query; otherwise the return is a POST form.
+
+Not simulated: Wage splits, per-token TokenExpiryInMin (the core's token_ttl is the default 20 min),
 the merchant-IP check (8 / -106).
 """
 
@@ -36,7 +38,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from local.sandbox.protocols.base import (
     Ctx,
@@ -176,6 +178,7 @@ class Sim(GatewaySim):
             return ctx.core.page_not_found()
         if "action" in ctx.form:
             return ctx.core.buyer_submit(ctx, payment, ctx.form.get("action"))
+        _remember_get_method(payment, ctx.form.get("GetMethod"))
         return ctx.core.buyer_page(ctx, payment, action_url=ctx.instance_path(), hidden={"Token": token})
 
     def send_token(self, ctx: Ctx) -> Response:
@@ -183,9 +186,13 @@ class Sim(GatewaySim):
         payment = ctx.core.lookup(ctx, token) if token else None
         if payment is None:
             return ctx.core.page_not_found()
+        _remember_get_method(payment, ctx.query.get("GetMethod"))
         return ctx.core.buyer_page(
             ctx, payment, action_url=ctx.instance_path(ENTRY_PATH), hidden={"Token": token}
         )
+
+    def return_method_for(self, payment: Payment) -> Literal["GET", "POST"]:
+        return "GET" if payment.extra.get("GetMethod") else "POST"
 
     def return_fields(self, payment: Payment, outcome: ReturnOutcome) -> list[tuple[str, str]]:
         status, state = _RETURN_STATUS[outcome]
@@ -246,6 +253,12 @@ class Sim(GatewaySim):
             "StraceDate": _strace_date(payment.paid_at),
             "StraceNo": payment.extra.get("TraceNo"),
         }
+
+
+def _remember_get_method(payment: Payment, value: str | None) -> None:
+    """The merchant's `GetMethod=true` on the buyer's entry asks for a GET return."""
+    if value is not None and value.strip().lower() == "true":
+        payment.extra["GetMethod"] = True
 
 
 def _token_error(code: int, description: str) -> Response:

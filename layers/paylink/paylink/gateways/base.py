@@ -198,6 +198,10 @@ class Capabilities:
     redirect_method: Literal["GET", "POST"]
     repeated_verify: Literal["already_verified", "success_again"]  # SEP confirms a RefNum again
     supports_inquiry: bool
+    # "token": verify asks about our own token, so its answer is about this payment. "reference":
+    # verify asks about a reference the buyer's return carried (SEP's RefNum), so an unpaid answer
+    # (not found, reversed) is about that reference only and decides nothing about the payment.
+    verify_by: Literal["token", "reference"] = "token"
 
 
 class VerifyOutcome(StrEnum):
@@ -220,6 +224,7 @@ class VerifyResult:
     reference: str | None = None
     card_mask: str | None = None
     paid_at: str | None = None
+    order_id: str | None = None  # our payment id as the gateway's answer names it, when it does
 
     @property
     def paid(self) -> bool:

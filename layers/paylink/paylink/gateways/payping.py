@@ -109,7 +109,9 @@ META_CODES: dict[int, tuple[ErrorKind, str, str]] = {
 }
 
 VERIFY_OUTCOMES: dict[int, VerifyOutcome] = {
-    CODE_NOT_PAID: VerifyOutcome.NOT_PAID,
+    # 121 is also the answer while the buyer is still on PayPing's page (a forged or early return
+    # asks then): not paid *yet*. The payment waits for its real return or for reconciliation.
+    CODE_NOT_PAID: VerifyOutcome.PENDING,
     CODE_CANCELLED: VerifyOutcome.CANCELLED,
     CODE_WRONG_AMOUNT: VerifyOutcome.AMOUNT_MISMATCH,
 }

@@ -24,6 +24,11 @@ Behaviour the orchestrator must plan for (see `Capabilities`):
   nothing against double spending, so paylink must keep RefNum unique (the reported `reference`).
 - SEP's verify never refuses by amount: it reports AffectiveAmount (what the buyer paid) and the
   caller compares it with the invoice.
+- SEP's verify names no ResNum or token, and a return's RefNum is only a claim: an answer is this
+  payment's only when it names our terminal and an OrginalAmount equal to the payment's amount
+  (else `foreign_reference`); ResultCode 2 ("duplicate request") only with such details (else
+  `unconfirmed_duplicate`). An unpaid answer (-2, -6, 5) is about the RefNum, not the payment
+  (`Capabilities.verify_by = "reference"`).
 - A payment not verified within 30 minutes is reversed by the bank (-6).
 - The manual says to retry a verify only when no answer came back; transport failures are
   TRANSIENT. An undocumented code is also TRANSIENT (verify is safe to repeat).
@@ -76,6 +81,7 @@ CAPABILITIES = Capabilities(
     redirect_method="POST",
     repeated_verify="success_again",
     supports_inquiry=False,
+    verify_by="reference",  # verify takes only a RefNum, which the buyer's return claims
 )
 
 # Token request: status 1 is a token; -1 carries an errorCode. The manual and shetabit's driver
@@ -229,9 +235,15 @@ class SepAdapter:
         if result == RESULT_OK:
             if data.get("Success") is not True:
                 raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "verify answered 0 without Success")
-            return _paid(VerifyOutcome.VERIFIED, data, ref_num, require_amount=True)
+            return self._paid(VerifyOutcome.VERIFIED, data, ref_num, amount_irr)
         if result == RESULT_DUPLICATE:
-            return _paid(VerifyOutcome.ALREADY_VERIFIED, data, ref_num, require_amount=False)
+            # "Duplicate request" says that *some* transaction was verified before: it is this
+            # payment's only when the details name this RefNum, our terminal and our amount.
+            if not isinstance(data.get("TransactionDetail"), Mapping):
+                raise GatewayError(
+                    ErrorKind.BUSINESS, "unconfirmed_duplicate", "verify answered 2 without details"
+                )
+            return self._paid(VerifyOutcome.ALREADY_VERIFIED, data, ref_num, amount_irr)
         if result == RESULT_NOT_FOUND:
             return VerifyResult(outcome=VerifyOutcome.NOT_PAID)
         if result in (RESULT_TOO_LATE, RESULT_REVERSED):
@@ -269,6 +281,41 @@ class SepAdapter:
             terminal = int(terminal)  # TerminalNumber is a number in the manual's samples
         return {"RefNum": ref_num, "TerminalNumber": terminal}
 
+    def _paid(
+        self, outcome: VerifyOutcome, data: Mapping[str, Any], ref_num: str, amount_irr: int
+    ) -> VerifyResult:
+        """A paid answer, once its details prove it is about this RefNum at our terminal for a token
+        asked for `amount_irr` (OrginalAmount). SEP's verify names no ResNum or token, so these
+        are all that tie a RefNum to a payment; another RefNum's money is never reported as ours."""
+        detail = data.get("TransactionDetail")
+        if not isinstance(detail, Mapping):
+            detail = {}
+        answered_ref = text_or_none(detail.get("RefNum"))
+        if answered_ref is not None and answered_ref != ref_num:
+            raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "verify answered another RefNum")
+        if outcome is VerifyOutcome.ALREADY_VERIFIED and answered_ref is None:
+            raise GatewayError(
+                ErrorKind.BUSINESS, "unconfirmed_duplicate", "verify answered 2 without RefNum"
+            )
+        terminal = text_or_none(detail.get("TerminalNumber"))
+        if terminal is not None and not _same_terminal(terminal, self.config.merchant_id):
+            raise GatewayError(ErrorKind.BUSINESS, "foreign_reference", "the RefNum is another terminal's")
+        asked = int_or_none(detail.get("OrginalAmount"))  # sic: SEP's spelling
+        amount = int_or_none(detail.get("AffectiveAmount"))
+        if asked is None or amount is None:
+            raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "verify answered without the amounts")
+        if asked != amount_irr:
+            raise GatewayError(
+                ErrorKind.BUSINESS, "foreign_reference", "the RefNum is of a token for another amount"
+            )
+        return VerifyResult(
+            outcome=outcome,
+            amount_irr=amount,
+            reference=ref_num,
+            card_mask=mask_card(text_or_none(detail.get("MaskedPan"))),
+            paid_at=text_or_none(detail.get("StraceDate")),
+        )
+
     def _checked_token(self, token: str) -> str:
         if not isinstance(token, str) or not _TOKEN_RE.match(token):
             raise GatewayError(ErrorKind.BUSINESS, "invalid_token", "token is malformed")
@@ -296,6 +343,13 @@ def _callback_status(status_text: str | None, state: str | None) -> int:
     raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "Status missing")
 
 
+def _same_terminal(answered: str, ours: str) -> bool:
+    """TerminalNumber is a number in SEP's answers; our TerminalId is text (it may keep leading zeros)."""
+    if INT_TEXT.match(answered) and INT_TEXT.match(ours):
+        return int(answered) == int(ours)
+    return answered == ours
+
+
 def _ref_num(refs: Mapping[str, str] | None) -> str:
     ref_num = (refs or {}).get("RefNum")
     if not ref_num:
@@ -303,27 +357,6 @@ def _ref_num(refs: Mapping[str, str] | None) -> str:
     if not isinstance(ref_num, str) or not _REF_RE.match(ref_num):
         raise GatewayError(ErrorKind.BUSINESS, "invalid_reference", "RefNum is malformed")
     return ref_num
-
-
-def _paid(
-    outcome: VerifyOutcome, data: Mapping[str, Any], ref_num: str, *, require_amount: bool
-) -> VerifyResult:
-    detail = data.get("TransactionDetail")
-    if not isinstance(detail, Mapping):
-        detail = {}
-    answered_ref = text_or_none(detail.get("RefNum"))
-    if answered_ref is not None and answered_ref != ref_num:
-        raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "verify answered another RefNum")
-    amount = int_or_none(detail.get("AffectiveAmount"))
-    if amount is None and require_amount:
-        raise GatewayError(ErrorKind.TRANSIENT, "bad_response", "verify answered 0 without AffectiveAmount")
-    return VerifyResult(
-        outcome=outcome,
-        amount_irr=amount,
-        reference=ref_num,
-        card_mask=mask_card(text_or_none(detail.get("MaskedPan"))),
-        paid_at=text_or_none(detail.get("StraceDate")),
-    )
 
 
 def _result(data: Mapping[str, Any]) -> int:

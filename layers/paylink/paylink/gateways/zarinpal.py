@@ -231,11 +231,13 @@ class ZarinpalAdapter:
 
     def _not_paid_outcome(self, authority: str) -> VerifyOutcome:
         """After a -51: PENDING while the buyer may still be paying (an early or forged return),
-        REVERSED when the money went back, else NOT_PAID (also when inquiry cannot answer)."""
+        also when inquiry cannot be reached now; REVERSED when the money went back, else NOT_PAID."""
         try:
             outcome = self._inquiry_outcome(authority)
-        except GatewayError:
-            return VerifyOutcome.NOT_PAID
+        except GatewayError as exc:
+            # -51 is also Zarinpal's answer while the buyer is still at the bank: without inquiry's
+            # word a "NOK" return (a claim) must not close the payment.
+            return VerifyOutcome.PENDING if exc.kind is ErrorKind.TRANSIENT else VerifyOutcome.NOT_PAID
         if outcome is VerifyOutcome.REVERSED:
             return VerifyOutcome.REVERSED
         if outcome in (VerifyOutcome.PENDING, VerifyOutcome.ALREADY_VERIFIED):

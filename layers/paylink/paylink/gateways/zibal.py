@@ -249,6 +249,7 @@ class ZibalAdapter:
             reference=text_or_none(data.get("refNumber")),
             card_mask=mask_card(text_or_none(data.get("cardNumber"))),
             paid_at=text_or_none(data.get("paidAt")),
+            order_id=text_or_none(data.get("orderId")),  # the caller checks it names this payment
         )
 
     def _status_from_inquiry(self, track_id: str) -> int | None:
