@@ -245,11 +245,11 @@ def test_root_lists_instances_and_modes(sandbox, http):
     sandbox.set_mode("b", "down")
     # When the root is read
     listing = http.get(sandbox.url + "/").json()
-    # Then every instance is listed with its mode
+    # Then every instance is listed with its mode, protocol and the credential it accepts
     assert listing == {
         "instances": [
-            {"name": "a", "mode": "ok", "protocol": "zibal"},
-            {"name": "b", "mode": "down", "protocol": "zibal"},
+            {"name": "a", "mode": "ok", "protocol": "zibal", "merchant": "zibal"},
+            {"name": "b", "mode": "down", "protocol": "zibal", "merchant": "zibal"},
         ]
     }
 
