@@ -24,7 +24,7 @@ with the x-paypingrequest-id header; a missing or wrong bearer token answers an 
 Verify codes: 121 not paid (buyer still at the gateway, card declined, or voided after the verify
 window [U: PayPing documents no code for a voided payment]), 127 cancelled or timed out (token
 expired), 137 wrong amount (amount_mismatch mode), HTTP 202 verify in progress (verify_in_progress
-mode; the body [U] is a problem body with code 155), 155 in progress (flaky on verify), 122 unknown
+mode; an empty body [U]: the facts publish only the status), 155 in progress (flaky on verify), 122 unknown
 paymentCode, 133 a paymentRefId that is not the payment's, 101 a paymentRefId no int64 holds (a
 string of digits is read as the number [U: the facts publish int64 and say nothing of strings;
 ASP.NET's web defaults read one]; our adapter sends an integer).
@@ -87,7 +87,6 @@ BAD_RETURN_URL = (400, 105, "آدرس بازگشت پذیرنده معتبر ن�
 NOT_REVERSIBLE = (400, 134, "این تراکنش قابلیت بازگشت وجه ندارد")
 REVERSE_WINDOW_OVER = (400, 135, "مهلت انجام عملیات بازگشت وجه به پایان رسیده است")
 INTERNAL_ERROR = (500, 106, "خطای داخلی سرویس رخ داده است")
-IN_PROGRESS_ACCEPTED = (202, 155, VERIFY_IN_PROGRESS[2])
 INT64_MAX = 2**63 - 1
 PAYPING_VAT = 0  # [U] the sandbox charges no VAT on PayPing's wage; the field is always sent
 
@@ -190,7 +189,8 @@ class Sim(GatewaySim):
             return _problem(ctx, INVALID_DATA)
         decision = ctx.core.verify(ctx, payment, amount_irr=amount * RIALS_PER_TOMAN)
         if decision is VerifyDecision.IN_PROGRESS:
-            return _problem(ctx, IN_PROGRESS_ACCEPTED)
+            # "202 or 502: verification still in progress, call again" (payping-v3-facts.md).
+            return Response(202, b"", result=202)
         if decision is VerifyDecision.VERIFIED:
             return json_response(self._details(payment), result=200)
         if decision is VerifyDecision.ALREADY_VERIFIED:
