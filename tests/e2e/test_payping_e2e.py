@@ -51,7 +51,9 @@ def _paid_without_return(runner: Runner, http: httpx.Client, username: str) -> t
     created = http.post(f"{runner.url}/v1/links", json={"title": "Gloves", "amount": AMOUNT}, headers=auth)
     assert created.status_code == 201, created.text
     _mode(runner, http, PAYPING, "no_return")
-    started = http.post(f"{runner.url}/{created.json()['code']}", data={"name": "Sara", "phone": "09351234567"})
+    started = http.post(
+        f"{runner.url}/{created.json()['code']}", data={"name": "Sara", "phone": "09351234567"}
+    )
     page = open_gateway(http, started)
     assert page.url.path.startswith(f"/{PAYPING}/v3/pay/start/")
     assert act(http, page, "pay") is None  # paid at the bank; the buyer closed the tab

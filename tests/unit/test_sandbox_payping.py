@@ -441,7 +441,9 @@ def test_report_gives_the_ref_id_of_a_payment_waiting_for_verify(adapter, sandbo
     assert (report["PaymentStatus"], report["isPaid"]) == (5, False)
     assert report["refId"] == int(sandbox.payment("p", token).ref_number)
     assert (report["amount"], report["clientRefId"]) == (AMOUNT // 10, "pay_123")
-    assert {"reqDate", "payDate", "wage", "shaparakWage", "paypingVat", "isRefund", "refundStatus"} <= set(report)
+    assert {"reqDate", "payDate", "wage", "shaparakWage", "paypingVat", "isRefund", "refundStatus"} <= set(
+        report
+    )
 
 
 def test_report_says_is_paid_once_verified(adapter, sandbox, http):

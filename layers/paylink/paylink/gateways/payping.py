@@ -221,17 +221,19 @@ class PayPingAdapter:
         (PayPing publishes no other PaymentStatus values, so nothing is decided on them)."""
         code = _checked_code(token)
         found = self._report(code)
+        if found.get("ispaid") is True:
+            outcome = VerifyOutcome.ALREADY_VERIFIED
+        elif int_or_none(found.get("paymentstatus")) == REPORT_AWAITING_VERIFY:
+            outcome = VerifyOutcome.PENDING
+        else:
+            return VerifyResult(outcome=VerifyOutcome.PENDING)
         ref = _report_ref(found)
         paid = int_or_none(found.get("amount"))
-        details = {
-            "amount_irr": paid * RIALS_PER_TOMAN if paid is not None else None,
-            "reference": str(ref) if ref is not None else None,
-        }
-        if found.get("ispaid") is True:
-            return VerifyResult(outcome=VerifyOutcome.ALREADY_VERIFIED, **details)  # type: ignore[arg-type]
-        if int_or_none(found.get("paymentstatus")) == REPORT_AWAITING_VERIFY:
-            return VerifyResult(outcome=VerifyOutcome.PENDING, **details)  # type: ignore[arg-type]
-        return VerifyResult(outcome=VerifyOutcome.PENDING)
+        return VerifyResult(
+            outcome=outcome,
+            amount_irr=paid * RIALS_PER_TOMAN if paid is not None else None,
+            reference=str(ref) if ref is not None else None,
+        )
 
     # -- reverse ----------------------------------------------------------------------------
     def reverse(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> bool:
