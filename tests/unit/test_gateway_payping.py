@@ -499,8 +499,9 @@ def test_verify_outcome_codes(adapter, mock, code, outcome):
     ],
 )
 def test_verify_error_codes(adapter, mock, status, code, kind, ours):
-    # Given PayPing answers a problem body with this code
+    # Given PayPing answers a problem body with this code (and no report we may read)
     mock.post("/v3/pay/verify").respond(status, json=problem(status, code))
+    mock.get(f"/v1/report/{CODE}").respond(403)
     # When the payment is verified / Then metaData.code decides the error
     error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000, refs=REFS))
     assert (error.kind, error.code) == (kind, ours)
@@ -720,6 +721,46 @@ def test_verify_without_a_reference_while_the_report_is_down_is_transient(adapte
     mock.get(f"/v1/report/{CODE}").mock(return_value=answer)
     # When verified / Then try again later: the payment may still be verified in its window
     assert _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000)).kind is ErrorKind.TRANSIENT
+
+
+def test_verify_with_a_planted_reference_falls_back_to_the_reports(adapter, mock):
+    # Given a forged return stored a paymentRefId that is not the payment's (PayPing: 133)
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["paymentRefId"] == 42:
+            return httpx.Response(409, json=problem(409, 133))
+        return httpx.Response(200, json=VERIFY_OK)
+
+    verified = mock.post("/v3/pay/verify").mock(side_effect=answer)
+    mock.get(f"/v1/report/{CODE}").respond(json=report())
+    # When verified with the planted reference
+    result = adapter.verify(token=CODE, amount_irr=10_000, refs={"paymentRefId": "42"})
+    # Then the report's refId verifies the payment: a planted reference cannot lose it
+    assert (result.outcome, result.reference) == (VerifyOutcome.VERIFIED, "10012")
+    assert verified.call_count == 2
+
+
+def test_verify_with_a_wrong_reference_and_no_other_in_the_report_stays_refused(adapter, mock):
+    # Given a reference PayPing refuses (133) and a report with the same refId
+    verified = mock.post("/v3/pay/verify").respond(409, json=problem(409, 133))
+    mock.get(f"/v1/report/{CODE}").respond(json=report(refId=42))
+    # When verified / Then the refusal stands, and verify is not asked twice with the same refId
+    error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000, refs={"paymentRefId": "42"}))
+    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "invalid_payment")
+    assert verified.call_count == 1
+
+
+def test_reverse_with_a_planted_reference_falls_back_to_the_reports(adapter, mock):
+    # Given a stored paymentRefId that PayPing says is not the payment's (133)
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["paymentRefId"] == 42:
+            return httpx.Response(409, json=problem(409, 133, instance="/v3/pay/reverse"))
+        return httpx.Response(200, json=REVERSE_OK)
+
+    reversed_ = mock.post("/v3/pay/reverse").mock(side_effect=answer)
+    mock.get(f"/v1/report/{CODE}").respond(json=report(isPaid=True))
+    # When reversed / Then the report's refId for this paymentCode is reversed
+    assert adapter.reverse(token=CODE, amount_irr=10_000, refs={"paymentRefId": "42"}) is True
+    assert json.loads(reversed_.calls.last.request.content) == {"paymentRefId": 10012, "paymentCode": CODE}
 
 
 def test_reverse_without_a_return_takes_the_reference_from_the_report(adapter, mock):

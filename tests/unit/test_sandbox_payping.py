@@ -205,11 +205,24 @@ def test_wrong_token_is_a_config_error(sandbox, http):
     assert (error.kind, error.code) == (ErrorKind.CONFIG, "http_401")
 
 
-def test_a_reference_that_is_not_the_payments_is_refused(adapter, http):
+def test_a_reference_that_is_not_the_payments_is_refused(sandbox, adapter, http):
     # Given a paid payment / When verified with another paymentRefId / Then 133 invalid payment
     token, _ = _pay(adapter, http)
-    error = _raises(lambda: adapter.verify(token=token, amount_irr=AMOUNT, refs={"paymentRefId": "42"}))
-    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "invalid_payment")
+    body = {"paymentRefId": 42, "paymentCode": token, "amount": AMOUNT // 10}
+    answer = http.post(
+        f"{sandbox.url}/p/v3/pay/verify", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert (answer.status_code, answer.json()["metaData"]["code"]) == (409, 133)
+    assert sandbox.payment("p", token).state == "PAID"
+
+
+def test_a_planted_reference_does_not_stop_the_adapter_verifying_through_the_report(sandbox, adapter, http):
+    # Given a paid payment whose stored reference is not its own (a forged return planted it)
+    token, returned = _pay(adapter, http)
+    # When the adapter verifies with it
+    result = adapter.verify(token=token, amount_irr=AMOUNT, refs={"paymentRefId": "42"})
+    # Then PayPing's 133 sends it to the report, whose refId verifies the payment
+    assert (result.outcome, result.reference) == (VerifyOutcome.VERIFIED, returned.refs["paymentRefId"])
 
 
 # -- modes ---------------------------------------------------------------------------------------

@@ -185,10 +185,29 @@ class PayPingAdapter:
 
     # -- verify -----------------------------------------------------------------------------
     def verify(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> VerifyResult:
-        """Verify with our stored amount; PayPing itself refuses a different amount (137)."""
+        """Verify with our stored amount; PayPing itself refuses a different amount (137).
+
+        Without a paymentRefId from the buyer's return, the report's is used. A return's reference
+        that PayPing says is not the payment's (133: a forged or mistyped return) is a claim that
+        failed, not the payment's fate: the report's reference, when it differs, is tried once.
+        """
         code = _checked_code(token)
         amount = _to_toman(amount_irr)
         ref_id = self._reference(code, refs)
+        try:
+            return self._verify_with(code, amount, ref_id)
+        except GatewayError as exc:
+            if exc.code != "invalid_payment" or _ref_from(refs) is None:
+                raise
+            try:
+                other = self._reference(code, None)
+            except GatewayError:
+                raise exc from None
+            if other == ref_id:
+                raise
+            return self._verify_with(code, amount, other)
+
+    def _verify_with(self, code: str, amount: int, ref_id: int) -> VerifyResult:
         status, data = self._call(
             "/v3/pay/verify",
             {"paymentRefId": ref_id, "paymentCode": code, "amount": amount},
@@ -237,9 +256,27 @@ class PayPingAdapter:
 
     # -- reverse ----------------------------------------------------------------------------
     def reverse(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> bool:
-        """Give a verified payment back to the buyer (only inside PayPing's reverse window)."""
+        """Give a verified payment back to the buyer (only inside PayPing's reverse window).
+
+        As in verify, a stored reference PayPing says is not the payment's (133) gives way to the
+        report's: both name this paymentCode, so the money goes back only for this payment.
+        """
         code = _checked_code(token)
         ref_id = self._reference(code, refs)
+        try:
+            return self._reverse_with(code, ref_id)
+        except GatewayError as exc:
+            if exc.code != "invalid_payment" or _ref_from(refs) is None:
+                raise
+            try:
+                other = self._reference(code, None)
+            except GatewayError:
+                raise exc from None
+            if other == ref_id:
+                raise
+            return self._reverse_with(code, other)
+
+    def _reverse_with(self, code: str, ref_id: int) -> bool:
         status, data = self._call("/v3/pay/reverse", {"paymentRefId": ref_id, "paymentCode": code})
         if status != 200:
             raise _error_for(status, data, "reverse")
