@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -56,6 +56,7 @@ from paylink.gateways.base import (
 )
 
 PROTOCOL = "payping"
+_T = TypeVar("_T")
 
 RIALS_PER_TOMAN = 10
 MIN_AMOUNT_TOMAN = 100
@@ -193,19 +194,7 @@ class PayPingAdapter:
         """
         code = _checked_code(token)
         amount = _to_toman(amount_irr)
-        ref_id = self._reference(code, refs)
-        try:
-            return self._verify_with(code, amount, ref_id)
-        except GatewayError as exc:
-            if exc.code != "invalid_payment" or _ref_from(refs) is None:
-                raise
-            try:
-                other = self._reference(code, None)
-            except GatewayError:
-                raise exc from None
-            if other == ref_id:
-                raise
-            return self._verify_with(code, amount, other)
+        return self._with_reference(code, refs, lambda ref_id: self._verify_with(code, amount, ref_id))
 
     def _verify_with(self, code: str, amount: int, ref_id: int) -> VerifyResult:
         status, data = self._call(
@@ -262,9 +251,21 @@ class PayPingAdapter:
         report's: both name this paymentCode, so the money goes back only for this payment.
         """
         code = _checked_code(token)
+        return self._with_reference(code, refs, lambda ref_id: self._reverse_with(code, ref_id))
+
+    def _reverse_with(self, code: str, ref_id: int) -> bool:
+        status, data = self._call("/v3/pay/reverse", {"paymentRefId": ref_id, "paymentCode": code})
+        if status != 200:
+            raise _error_for(status, data, "reverse")
+        return True
+
+    # -- internals --------------------------------------------------------------------------
+    def _with_reference(self, code: str, refs: Mapping[str, str] | None, call: Callable[[int], _T]) -> _T:
+        """`call` with the payment's paymentRefId; once more with the report's when PayPing says
+        the stored one is not this payment's (133), as a planted or mistyped return leaves it."""
         ref_id = self._reference(code, refs)
         try:
-            return self._reverse_with(code, ref_id)
+            return call(ref_id)
         except GatewayError as exc:
             if exc.code != "invalid_payment" or _ref_from(refs) is None:
                 raise
@@ -274,15 +275,8 @@ class PayPingAdapter:
                 raise exc from None
             if other == ref_id:
                 raise
-            return self._reverse_with(code, other)
+            return call(other)
 
-    def _reverse_with(self, code: str, ref_id: int) -> bool:
-        status, data = self._call("/v3/pay/reverse", {"paymentRefId": ref_id, "paymentCode": code})
-        if status != 200:
-            raise _error_for(status, data, "reverse")
-        return True
-
-    # -- internals --------------------------------------------------------------------------
     def _reference(self, code: str, refs: Mapping[str, str] | None) -> int:
         """The paymentRefId to verify or reverse with: the buyer's return's, else the report's."""
         given = _ref_from(refs)
