@@ -7,7 +7,9 @@ renders the shared buyer page and applies the failure modes.
 
 Control API (local only):
 
-    GET  /                    {"instances": [{"name": "a", "mode": "ok", "protocol": "zibal"}, ...]}
+    GET  /                    {"instances": [{"name": "a", "mode": "ok", "protocol": "zibal",
+                              "merchant": "zibal"}, ...]}; merchant: the credential (merchant id,
+                              API key, terminal id) the instance accepts
     POST /{inst}/mode         {"mode": "down"} -> {"name": "a", "mode": "down"}; unknown mode: 400
     GET  /{inst}/calls        the instance's recorded calls, oldest first
     GET  /_sim/calls          every recorded call (each with "instance")
@@ -31,7 +33,8 @@ Modes (MODES; they apply to calls made after the switch):
     double_return   pay: the sandbox delivers the return server-side once, then sends the browser too
     forged_return   pay sends the buyer back claiming success; nothing is paid (stays CREATED)
     verify_timeout  verify commits (VERIFIED), then holds its answer slow_seconds
-    verify_in_progress  the first verify of each token answers "in progress, retry"; no commit
+    verify_in_progress  the first verify of each token answers "in progress, retry" (PayPing: HTTP
+                    202); no commit
     amount_mismatch pay charges requested + 10,000 rials; verify reports it (or refuses an amount)
     token_expired   opening or paying the page expires the token; the return says so
 
@@ -221,7 +224,8 @@ class Sandbox:
     def instances(self) -> list[dict[str, str]]:
         with self._lock:
             return [
-                {"name": i.name, "mode": i.mode, "protocol": i.protocol} for i in self._instances.values()
+                {"name": i.name, "mode": i.mode, "protocol": i.protocol, "merchant": self.merchant}
+                for i in self._instances.values()
             ]
 
     def set_mode(self, instance: str, mode: str) -> None:

@@ -146,7 +146,7 @@ def test_capabilities_describe_payping_v3(adapter):
     assert caps.callback_methods == frozenset({"POST", "GET"})
     assert caps.redirect_method == "GET"
     assert caps.repeated_verify == "already_verified"
-    assert caps.supports_inquiry is False
+    assert caps.supports_inquiry is True
     assert caps.reverse_window is not None
 
 
@@ -345,6 +345,9 @@ def test_v3_return_with_numeric_json_values_is_read(adapter):
         {"status": "1", "errorCode": "x", "data": json.dumps({"paymentCode": CODE})},
         {"status": "1", "data": json.dumps({"paymentCode": CODE, "amount": "ten"})},
         {"status": "1", "data": json.dumps({"paymentCode": CODE, "paymentRefId": "1 OR 1=1"})},
+        {"status": "1", "data": json.dumps({"paymentCode": CODE, "paymentRefId": "ABC-12"})},
+        {"status": "1", "data": json.dumps({"paymentCode": CODE, "paymentRefId": 10012.5})},
+        {"status": "1", "data": json.dumps({"paymentCode": CODE, "paymentRefId": 2**63})},
         {"unrelated": "1"},
         {},
     ],
@@ -396,7 +399,7 @@ def test_verify_sends_reference_code_and_our_amount_in_toman(adapter, mock):
     adapter.verify(token=CODE, amount_irr=10_000, refs=REFS)
     # Then the documented body goes out with the bearer token
     request = route.calls.last.request
-    assert json.loads(request.content) == {"paymentRefId": REF_ID, "paymentCode": CODE, "amount": 1000}
+    assert json.loads(request.content) == {"paymentRefId": 10012, "paymentCode": CODE, "amount": 1000}
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
@@ -504,8 +507,9 @@ def test_verify_outcome_codes(adapter, mock, code, outcome):
     ],
 )
 def test_verify_error_codes(adapter, mock, status, code, kind, ours):
-    # Given PayPing answers a problem body with this code
+    # Given PayPing answers a problem body with this code (and no report we may read)
     mock.post("/v3/pay/verify").respond(status, json=problem(status, code))
+    mock.get(f"/v1/report/{CODE}").respond(403)
     # When the payment is verified / Then metaData.code decides the error
     error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000, refs=REFS))
     assert (error.kind, error.code) == (kind, ours)
@@ -521,9 +525,9 @@ def test_verify_unauthorized_is_a_config_error(adapter, mock, status):
 def test_verify_html_502_is_transient(adapter, mock):
     # Given the gateway's proxy answers an HTML 502 page
     mock.post("/v3/pay/verify").respond(502, text=HTML_502, headers={"Content-Type": "text/html"})
-    # When verified / Then transient
+    # When verified / Then transient: PayPing documents 502 on verify as "in progress, call again"
     error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000, refs=REFS))
-    assert (error.kind, error.code) == (ErrorKind.TRANSIENT, "http_502")
+    assert (error.kind, error.code) == (ErrorKind.TRANSIENT, "verify_in_progress")
 
 
 def test_verify_200_with_html_is_transient(adapter, mock):
@@ -540,17 +544,6 @@ def test_verify_timeout_is_transient(adapter, mock):
     # When verified / Then transient
     error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000, refs=REFS))
     assert (error.kind, error.code) == (ErrorKind.TRANSIENT, "timeout")
-
-
-@pytest.mark.parametrize("refs", [None, {}, {"paymentRefId": ""}])
-def test_verify_without_payment_ref_id_cannot_ask_payping(adapter, mock, refs):
-    # Given no buyer return carried a paymentRefId
-    route = mock.post("/v3/pay/verify").respond(json=VERIFY_OK)
-    # When verified
-    error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000, refs=refs))
-    # Then the adapter cannot verify, and PayPing is not asked
-    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "missing_reference")
-    assert not route.called
 
 
 def test_verify_refuses_rials_that_are_not_whole_toman(adapter, mock):
@@ -576,12 +569,6 @@ def test_verify_refuses_a_forged_token_without_calling_payping(adapter, mock):
 # -- inquire, reverse -----------------------------------------------------------------------------
 
 
-def test_inquire_is_unsupported(adapter):
-    # Given PayPing v3 publishes no inquiry / When asked / Then config error "unsupported"
-    error = _raises(lambda: adapter.inquire(token=CODE, amount_irr=10_000, refs=REFS))
-    assert (error.kind, error.code) == (ErrorKind.CONFIG, "unsupported")
-
-
 def test_reverse_sends_reference_and_code_and_confirms(adapter, mock):
     # Given PayPing reverses the payment
     route = mock.post("/v3/pay/reverse").respond(json=REVERSE_OK)
@@ -589,7 +576,7 @@ def test_reverse_sends_reference_and_code_and_confirms(adapter, mock):
     assert adapter.reverse(token=CODE, amount_irr=10_000, refs=REFS) is True
     # Then the documented body went out with the bearer token
     request = route.calls.last.request
-    assert json.loads(request.content) == {"paymentRefId": REF_ID, "paymentCode": CODE}
+    assert json.loads(request.content) == {"paymentRefId": 10012, "paymentCode": CODE}
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
@@ -614,9 +601,199 @@ def test_reverse_in_progress_is_transient(adapter, mock):
     )
 
 
-def test_reverse_without_payment_ref_id_is_refused(adapter):
-    # Given no reference / When reversed / Then business error
-    assert _raises(lambda: adapter.reverse(token=CODE, amount_irr=10_000)).code == "missing_reference"
+# -- published v3 facts: int64 paymentRefId, verify in progress, the report ---------------------
+# reference/payping-v3-facts.md: VerifyModel and reverse take `paymentRefId` integer int64; verify
+# answering 202 or 502 means "still in progress, call again"; GET /v1/report/{code} gives the refId
+# of a payment whose return never came (PaymentStatus 5: back from the bank, waiting for verify).
+
+
+def report(**fields: object) -> dict:
+    """GET /v1/report/{code}: a payment back from the bank, waiting for our verify."""
+    answer: dict = {
+        "amount": 1000,
+        "reqDate": "2025-12-10T08:35:00Z",
+        "payDate": "2025-12-10T08:40:08Z",
+        "isPaid": False,
+        "clientRefId": "pay_01",
+        "refId": 10012,
+        "wage": 10,
+        "shaparakWage": 0,
+        "paypingVat": 1,
+        "ipgName": "sep",
+        "isRefund": False,
+        "refundStatus": 0,
+        "PaymentStatus": 5,
+    }
+    answer.update(fields)
+    return {k: v for k, v in answer.items() if v is not None}
+
+
+def test_verify_sends_a_stored_text_reference_as_an_int64(adapter, mock):
+    # Given the reference kept from the buyer's return, as text
+    route = mock.post("/v3/pay/verify").respond(json=VERIFY_OK)
+    # When verified
+    adapter.verify(token=CODE, amount_irr=10_000, refs={"paymentRefId": "9223372036854775807"})
+    # Then paymentRefId goes out as a JSON integer, as VerifyModel publishes it
+    sent = json.loads(route.calls.last.request.content)["paymentRefId"]
+    assert sent == 9223372036854775807
+    assert isinstance(sent, int)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(202),
+        httpx.Response(202, json={}),
+        httpx.Response(202, json=problem(202, 155)),
+        httpx.Response(502, json=problem(502, 101)),
+        httpx.Response(502, json={}),
+    ],
+    ids=["202-empty", "202-json", "202-problem", "502-problem-101", "502-json"],
+)
+def test_verify_202_or_502_is_in_progress_and_retried(adapter, mock, answer):
+    # Given PayPing answers "verification still in progress"
+    mock.post("/v3/pay/verify").mock(return_value=answer)
+    # When verified
+    error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000, refs=REFS))
+    # Then it is transient: call verify again, never a configuration or business error
+    assert (error.kind, error.code) == (ErrorKind.TRANSIENT, "verify_in_progress")
+
+
+@pytest.mark.parametrize("refs", [None, {}, {"paymentRefId": ""}])
+def test_verify_without_a_return_takes_the_reference_from_the_report(adapter, mock, refs):
+    # Given the buyer's return never came, and the report says the payment waits for our verify
+    reported = mock.get(f"/v1/report/{CODE}").respond(json=report())
+    verified = mock.post("/v3/pay/verify").respond(json=VERIFY_OK)
+    # When verified
+    result = adapter.verify(token=CODE, amount_irr=10_000, refs=refs)
+    # Then the report's refId is verified (an int64), with the bearer token on both calls
+    assert result.outcome is VerifyOutcome.VERIFIED
+    assert result.reference == "10012"
+    assert json.loads(verified.calls.last.request.content) == {
+        "paymentRefId": 10012, "paymentCode": CODE, "amount": 1000,
+    }  # fmt: skip
+    assert reported.calls.last.request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_verify_reads_the_report_whatever_the_key_case(adapter, mock):
+    # Given a report in camelCase with its refId as text
+    mock.get(f"/v1/report/{CODE}").respond(json=report(PaymentStatus=None, paymentStatus=5, refId="10012"))
+    verified = mock.post("/v3/pay/verify").respond(json=VERIFY_OK)
+    # When verified / Then the refId is used
+    adapter.verify(token=CODE, amount_irr=10_000, refs={})
+    assert json.loads(verified.calls.last.request.content)["paymentRefId"] == 10012
+
+
+def test_verify_of_a_payment_verified_before_takes_the_reference_from_the_report(adapter, mock):
+    # Given our first verify succeeded but its answer was lost: the report says isPaid
+    mock.get(f"/v1/report/{CODE}").respond(json=report(isPaid=True, PaymentStatus=None))
+    mock.post("/v3/pay/verify").respond(409, json=problem(409, 110))
+    # When verified / Then it is already verified
+    assert adapter.verify(token=CODE, amount_irr=10_000).outcome is VerifyOutcome.ALREADY_VERIFIED
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, json=report(refId=None, PaymentStatus=1, payDate=None)),
+        httpx.Response(200, json=report(refId=0, PaymentStatus=1)),
+        httpx.Response(200, json=report(PaymentStatus=7)),
+        httpx.Response(200, json=report(refId="1 OR 1=1")),
+        httpx.Response(400, json=problem(400, 122, instance="/v1/report")),
+        httpx.Response(403),
+    ],
+    ids=["not-paid", "ref-0", "other-status", "bad-ref", "not-found", "no-pay-read"],
+)
+def test_verify_without_a_reference_the_report_cannot_give_is_missing_reference(adapter, mock, answer):
+    # Given no return, and a report without a payment waiting for verify (or none we may read)
+    mock.get(f"/v1/report/{CODE}").mock(return_value=answer)
+    verified = mock.post("/v3/pay/verify").respond(json=VERIFY_OK)
+    # When verified
+    error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000))
+    # Then there is nothing to verify with, and verify is not called
+    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "missing_reference")
+    assert not verified.called
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(502, text=HTML_502),
+        httpx.Response(500, json=problem(500, 106)),
+        httpx.Response(200, json=[1, 2]),
+    ],
+    ids=["html-502", "500-106", "200-not-an-object"],
+)
+def test_verify_without_a_reference_while_the_report_is_down_is_transient(adapter, mock, answer):
+    # Given no return and PayPing's report failing
+    mock.get(f"/v1/report/{CODE}").mock(return_value=answer)
+    # When verified / Then try again later: the payment may still be verified in its window
+    assert _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000)).kind is ErrorKind.TRANSIENT
+
+
+def test_verify_with_a_planted_reference_falls_back_to_the_reports(adapter, mock):
+    # Given a forged return stored a paymentRefId that is not the payment's (PayPing: 133)
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["paymentRefId"] == 42:
+            return httpx.Response(409, json=problem(409, 133))
+        return httpx.Response(200, json=VERIFY_OK)
+
+    verified = mock.post("/v3/pay/verify").mock(side_effect=answer)
+    mock.get(f"/v1/report/{CODE}").respond(json=report())
+    # When verified with the planted reference
+    result = adapter.verify(token=CODE, amount_irr=10_000, refs={"paymentRefId": "42"})
+    # Then the report's refId verifies the payment: a planted reference cannot lose it
+    assert (result.outcome, result.reference) == (VerifyOutcome.VERIFIED, "10012")
+    assert verified.call_count == 2
+
+
+def test_verify_with_a_wrong_reference_and_no_other_in_the_report_stays_refused(adapter, mock):
+    # Given a reference PayPing refuses (133) and a report with the same refId
+    verified = mock.post("/v3/pay/verify").respond(409, json=problem(409, 133))
+    mock.get(f"/v1/report/{CODE}").respond(json=report(refId=42))
+    # When verified / Then the refusal stands, and verify is not asked twice with the same refId
+    error = _raises(lambda: adapter.verify(token=CODE, amount_irr=10_000, refs={"paymentRefId": "42"}))
+    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "invalid_payment")
+    assert verified.call_count == 1
+
+
+def test_reverse_with_a_planted_reference_falls_back_to_the_reports(adapter, mock):
+    # Given a stored paymentRefId that PayPing says is not the payment's (133)
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["paymentRefId"] == 42:
+            return httpx.Response(409, json=problem(409, 133, instance="/v3/pay/reverse"))
+        return httpx.Response(200, json=REVERSE_OK)
+
+    reversed_ = mock.post("/v3/pay/reverse").mock(side_effect=answer)
+    mock.get(f"/v1/report/{CODE}").respond(json=report(isPaid=True))
+    # When reversed / Then the report's refId for this paymentCode is reversed
+    assert adapter.reverse(token=CODE, amount_irr=10_000, refs={"paymentRefId": "42"}) is True
+    assert json.loads(reversed_.calls.last.request.content) == {"paymentRefId": 10012, "paymentCode": CODE}
+
+
+def test_reverse_without_a_return_takes_the_reference_from_the_report(adapter, mock):
+    # Given no return, a report with the payment's refId, and PayPing reversing it
+    mock.get(f"/v1/report/{CODE}").respond(json=report(isPaid=True))
+    route = mock.post("/v3/pay/reverse").respond(json=REVERSE_OK)
+    # When reversed / Then the report's refId is sent as an int64
+    assert adapter.reverse(token=CODE, amount_irr=10_000) is True
+    assert json.loads(route.calls.last.request.content) == {"paymentRefId": 10012, "paymentCode": CODE}
+
+
+def test_inquire_reports_a_payment_waiting_for_verify_as_pending_with_its_amount(adapter, mock):
+    # Given the report: back from the bank, not verified
+    mock.get(f"/v1/report/{CODE}").respond(json=report())
+    # When inquired
+    result = adapter.inquire(token=CODE, amount_irr=10_000)
+    # Then it is pending (verify it), with the amount in rials and the refId
+    assert (result.outcome, result.amount_irr, result.reference) == (VerifyOutcome.PENDING, 10_000, "10012")
+
+
+def test_inquire_reports_a_verified_payment_as_already_verified(adapter, mock):
+    # Given the report says the payment is verified
+    mock.get(f"/v1/report/{CODE}").respond(json=report(isPaid=True, PaymentStatus=None))
+    # When inquired / Then already verified
+    assert adapter.inquire(token=CODE, amount_irr=10_000).outcome is VerifyOutcome.ALREADY_VERIFIED
 
 
 # -- secrets --------------------------------------------------------------------------------------

@@ -245,11 +245,11 @@ def test_root_lists_instances_and_modes(sandbox, http):
     sandbox.set_mode("b", "down")
     # When the root is read
     listing = http.get(sandbox.url + "/").json()
-    # Then every instance is listed with its mode
+    # Then every instance is listed with its mode, protocol and the credential it accepts
     assert listing == {
         "instances": [
-            {"name": "a", "mode": "ok", "protocol": "zibal"},
-            {"name": "b", "mode": "down", "protocol": "zibal"},
+            {"name": "a", "mode": "ok", "protocol": "zibal", "merchant": "zibal"},
+            {"name": "b", "mode": "down", "protocol": "zibal", "merchant": "zibal"},
         ]
     }
 
@@ -362,3 +362,17 @@ def test_stop_releases_the_port():
     # Then nothing answers there any more
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/", timeout=1.0)
+
+
+def test_inquiry_carries_shaparak_fee_and_the_adapter_still_reads_it(sandbox, http):
+    # Given a paid, verified Zibal payment
+    adapter = _adapter(sandbox, http)
+    created = _create(adapter)
+    _press(http, created.redirect.url, "pay")
+    adapter.verify(token=created.token, amount_irr=125_000)
+    # When the inquiry is read raw, then through the adapter
+    raw = http.post(f"{sandbox.url}/a/v1/inquiry", json={"merchant": "zibal", "trackId": int(created.token)})
+    result = adapter.inquire(token=created.token, amount_irr=125_000)
+    # Then Zibal's inquiry carries shaparakFee, and the adapter parses the answer unharmed
+    assert isinstance(raw.json()["shaparakFee"], int)
+    assert (result.outcome, result.amount_irr) == (VerifyOutcome.ALREADY_VERIFIED, 125_000)

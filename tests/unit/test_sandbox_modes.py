@@ -164,7 +164,7 @@ def test_every_mode_is_accepted_and_listed(sandbox, http):
         # Then it is applied and listed with the protocol
         assert response.json() == {"name": "a", "mode": mode}
         listing = http.get(sandbox.url + "/").json()["instances"]
-        assert {"name": "a", "mode": mode, "protocol": "zibal"} in listing
+        assert {"name": "a", "mode": mode, "protocol": "zibal", "merchant": "zibal"} in listing
 
 
 def test_unknown_mode_is_400_json(sandbox, http):

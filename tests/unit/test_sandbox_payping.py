@@ -203,11 +203,24 @@ def test_wrong_token_is_a_config_error(sandbox, http):
     assert (error.kind, error.code) == (ErrorKind.CONFIG, "http_401")
 
 
-def test_a_reference_that_is_not_the_payments_is_refused(adapter, http):
+def test_a_reference_that_is_not_the_payments_is_refused(sandbox, adapter, http):
     # Given a paid payment / When verified with another paymentRefId / Then 133 invalid payment
     token, _ = _pay(adapter, http)
-    error = _raises(lambda: adapter.verify(token=token, amount_irr=AMOUNT, refs={"paymentRefId": "42"}))
-    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "invalid_payment")
+    body = {"paymentRefId": 42, "paymentCode": token, "amount": AMOUNT // 10}
+    answer = http.post(
+        f"{sandbox.url}/p/v3/pay/verify", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert (answer.status_code, answer.json()["metaData"]["code"]) == (409, 133)
+    assert sandbox.payment("p", token).state == "PAID"
+
+
+def test_a_planted_reference_does_not_stop_the_adapter_verifying_through_the_report(sandbox, adapter, http):
+    # Given a paid payment whose stored reference is not its own (a forged return planted it)
+    token, returned = _pay(adapter, http)
+    # When the adapter verifies with it
+    result = adapter.verify(token=token, amount_irr=AMOUNT, refs={"paymentRefId": "42"})
+    # Then PayPing's 133 sends it to the report, whose refId verifies the payment
+    assert (result.outcome, result.reference) == (VerifyOutcome.VERIFIED, returned.refs["paymentRefId"])
 
 
 # -- modes ---------------------------------------------------------------------------------------
@@ -267,17 +280,18 @@ def test_cancel_mode_turns_pay_into_cancel(sandbox, adapter, http):
     )
 
 
-def test_no_return_leaves_the_payment_unverifiable_by_the_adapter(sandbox, adapter, http):
+def test_no_return_is_verified_through_the_report(sandbox, adapter, http):
     # Given the buyer pays but is never sent back
     sandbox.set_mode("p", "no_return")
     created = _create(adapter)
     page = _press(http, created.redirect.url, "pay")
-    # Then no return form exists, and without paymentRefId the adapter cannot verify
     assert _forms(page.text) == []
-    error = _raises(lambda: adapter.verify(token=created.token, amount_irr=AMOUNT, refs=None))
-    assert (error.kind, error.code) == (ErrorKind.BUSINESS, "missing_reference")
-    # And the payment is PAID at the gateway until the verify window voids it
-    assert sandbox.payment("p", created.token).state == "PAID"
+    # When verified without a return's paymentRefId
+    result = adapter.verify(token=created.token, amount_irr=AMOUNT, refs=None)
+    # Then the report's refId verifies it, inside PayPing's window
+    assert result.outcome is VerifyOutcome.VERIFIED
+    assert result.reference == sandbox.payment("p", created.token).ref_number
+    assert sandbox.payment("p", created.token).state == "VERIFIED"
 
 
 def test_double_return_delivers_the_same_return_server_side(sandbox, adapter, http):
@@ -317,7 +331,7 @@ def test_verify_timeout_then_verify_again_is_already_verified(sandbox, adapter, 
 
 
 def test_verify_in_progress_is_transient_then_verified(sandbox, adapter, http):
-    # Given the first verify of each token answers 155
+    # Given the first verify of each token answers 202 ("still in progress, call again")
     sandbox.set_mode("p", "verify_in_progress")
     token, returned = _pay(adapter, http)
     error = _raises(lambda: adapter.verify(token=token, amount_irr=AMOUNT, refs=returned.refs))
@@ -356,3 +370,107 @@ def test_returns_are_form_posts_with_the_v3_fields(adapter, http):
     # Then it carries status, errorCode and data as a JSON string
     assert (fields["status"], fields["errorCode"]) == ("1", "")
     assert json.loads(fields["data"])["paymentCode"] == created.token
+
+
+# -- as PayPing publishes v3 (reference/payping-v3-facts.md) ------------------------------------
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _paid_without_return(sandbox: Sandbox, adapter: PayPingAdapter, http: httpx.Client) -> str:
+    sandbox.set_mode("p", "no_return")
+    created = _create(adapter)
+    _press(http, created.redirect.url, "pay")
+    sandbox.set_mode("p", "ok")
+    return created.token
+
+
+def test_the_return_carries_payment_ref_id_as_an_int64(adapter, http):
+    # Given a paid payment / When the return's data is read
+    created = _create(adapter)
+    data = json.loads(_returned(_press(http, created.redirect.url, "pay"))["data"])
+    # Then paymentRefId is a JSON integer
+    assert isinstance(data["paymentRefId"], int)
+    assert not isinstance(data["paymentRefId"], bool)
+
+
+def test_verify_answers_payment_ref_id_as_an_int64_and_payping_vat(adapter, sandbox, http):
+    # Given a paid payment whose return is read
+    token, returned = _pay(adapter, http)
+    body = {"paymentRefId": int(returned.refs["paymentRefId"]), "paymentCode": token, "amount": AMOUNT // 10}
+    # When verified over HTTP as the published VerifyModel
+    answer = http.post(f"{sandbox.url}/p/v3/pay/verify", json=body, headers=_auth())
+    # Then VerifyDto carries an int64 paymentRefId and paypingVat
+    assert answer.status_code == 200
+    assert isinstance(answer.json()["paymentRefId"], int)
+    assert "paypingVat" in answer.json()
+
+
+def test_pay_answers_payping_vat(sandbox, http):
+    # Given the published PaymentModel / When a payment is created
+    body = {"amount": 1000, "returnUrl": CALLBACK, "clientRefId": "pay_9"}
+    answer = http.post(f"{sandbox.url}/p/v3/pay", json=body, headers=_auth())
+    # Then PaymentDto carries paypingVat next to the wages
+    assert answer.status_code == 200
+    assert {"paymentCode", "url", "gatewayAmount", "paypingVat"} <= set(answer.json())
+
+
+@pytest.mark.parametrize("ref", ["not-a-number", 1.5, True, 2**63, -1, None])
+def test_verify_refuses_a_payment_ref_id_that_is_not_an_int64(adapter, sandbox, http, ref):
+    # Given a paid payment
+    token, _ = _pay(adapter, http)
+    # When verified with a paymentRefId no int64 can hold
+    body = {"paymentRefId": ref, "paymentCode": token, "amount": AMOUNT // 10}
+    answer = http.post(f"{sandbox.url}/p/v3/pay/verify", json=body, headers=_auth())
+    # Then it is refused as invalid data, and the payment is not verified
+    assert (answer.status_code, answer.json()["metaData"]["code"]) == (400, 101)
+    assert sandbox.payment("p", token).state == "PAID"
+
+
+def test_verify_in_progress_answers_http_202(adapter, sandbox, http):
+    # Given verify_in_progress mode and a paid payment
+    sandbox.set_mode("p", "verify_in_progress")
+    token, returned = _pay(adapter, http)
+    body = {"paymentRefId": int(returned.refs["paymentRefId"]), "paymentCode": token, "amount": AMOUNT // 10}
+    # When verified twice
+    first = http.post(f"{sandbox.url}/p/v3/pay/verify", json=body, headers=_auth())
+    second = http.post(f"{sandbox.url}/p/v3/pay/verify", json=body, headers=_auth())
+    # Then the first answers 202 (still in progress, call again) and the second verifies
+    assert (first.status_code, second.status_code) == (202, 200)
+
+
+def test_report_gives_the_ref_id_of_a_payment_waiting_for_verify(adapter, sandbox, http):
+    # Given a payment paid at the bank whose buyer never came back
+    token = _paid_without_return(sandbox, adapter, http)
+    # When the report is read
+    answer = http.get(f"{sandbox.url}/p/v1/report/{token}", headers=_auth())
+    # Then it says: back from the bank, waiting for verify (5), with the int64 refId
+    report = answer.json()
+    assert answer.status_code == 200
+    assert (report["PaymentStatus"], report["isPaid"]) == (5, False)
+    assert report["refId"] == int(sandbox.payment("p", token).ref_number)
+    assert (report["amount"], report["clientRefId"]) == (AMOUNT // 10, "pay_123")
+    assert {"reqDate", "payDate", "wage", "shaparakWage", "paypingVat", "isRefund", "refundStatus"} <= set(
+        report
+    )
+
+
+def test_report_says_is_paid_once_verified(adapter, sandbox, http):
+    # Given a payment verified through the report's refId
+    token = _paid_without_return(sandbox, adapter, http)
+    adapter.verify(token=token, amount_irr=AMOUNT)
+    # When the report is read / Then it is paid (verified)
+    assert http.get(f"{sandbox.url}/p/v1/report/{token}", headers=_auth()).json()["isPaid"] is True
+
+
+def test_report_needs_the_bearer_token_and_a_known_code(adapter, sandbox, http):
+    # Given a payment
+    token = _create(adapter).token
+    # When the report is read without the token, or for an unknown code
+    anonymous = http.get(f"{sandbox.url}/p/v1/report/{token}")
+    unknown = http.get(f"{sandbox.url}/p/v1/report/{'0' * 32}", headers=_auth())
+    # Then 401, and PayPing's "payment not found"
+    assert anonymous.status_code == 401
+    assert (unknown.status_code, unknown.json()["metaData"]["code"]) == (400, 122)

@@ -417,3 +417,45 @@ def test_token_older_than_15_minutes_verifies_not_paid(sandbox, adapter):
     # When it is verified
     # Then the expired token is not paid (-51, inquiry FAILED)
     assert _verify(adapter, created.token).outcome is VerifyOutcome.NOT_PAID
+
+
+# -- unVerified.json (zarinpal.com/docs .../otherMethods/unVerified) ------------------------------
+
+
+def _unverified(sandbox: Sandbox, http: httpx.Client, merchant: str = MERCHANT) -> httpx.Response:
+    return http.post(f"{sandbox.url}/zp/pg/v4/payment/unVerified.json", json={"merchant_id": merchant})
+
+
+def test_unverified_lists_a_paid_payment_whose_buyer_never_returned(sandbox, http, adapter):
+    # Given a payment paid at the gateway and never verified (the buyer did not come back)
+    sandbox.set_mode("zp", "no_return")
+    created = _create(adapter)
+    _buyer(http, created.redirect.url, "pay")
+    # When the unverified list is read
+    answer = _unverified(sandbox, http)
+    # Then it lists the authority with its amount, callback_url, referer and date
+    data = answer.json()["data"]
+    assert (answer.status_code, data["code"]) == (200, 100)
+    [listed] = [item for item in data["authorities"] if item["authority"] == created.token]
+    assert (listed["amount"], listed["callback_url"]) == (AMOUNT, CALLBACK)
+    assert {"referer", "date"} <= set(listed)
+
+
+def test_unverified_leaves_out_verified_and_unpaid_payments(sandbox, http, adapter):
+    # Given one payment verified, one cancelled and one still at the gateway
+    paid = _create(adapter)
+    _buyer(http, paid.redirect.url, "pay")
+    _verify(adapter, paid.token)
+    cancelled = _create(adapter)
+    _buyer(http, cancelled.redirect.url, "cancel")
+    waiting = _create(adapter)
+    # When the unverified list is read
+    listed = {item["authority"] for item in _unverified(sandbox, http).json()["data"]["authorities"]}
+    # Then none of them is in it
+    assert not listed & {paid.token, cancelled.token, waiting.token}
+
+
+def test_unverified_with_another_merchant_id_is_refused(sandbox, http):
+    # Given another merchant id / When the list is read / Then -10, as every other call
+    answer = _unverified(sandbox, http, merchant="00000000-0000-0000-0000-000000000000")
+    assert answer.json()["errors"]["code"] == -10

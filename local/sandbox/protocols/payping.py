@@ -1,24 +1,36 @@
-"""PayPing v3's protocol (GATEWAYS.md 1.1), amounts in toman, `Authorization: Bearer <merchant>`:
+"""PayPing v3's protocol (GATEWAYS.md 1.1, reference/payping-v3-facts.md), amounts in toman,
+`Authorization: Bearer <merchant>`:
 
     POST /v3/pay           {amount, returnUrl, payerIdentity?, payerName?, description?, clientRefId?,
                            nationalCode?, isReversible?} -> 200 {paymentCode, url, amount, payerWage,
-                           businessWage, gatewayAmount}; 101 bad amount (< 100 toman), 105 bad returnUrl
+                           businessWage, gatewayAmount, paypingVat}; 101 bad amount (< 100 toman),
+                           105 bad returnUrl
     GET  /v3/pay/start/{paymentCode}   the buyer's page: one POST form, hidden paymentCode, action
     POST /v3/pay/start/{paymentCode}   a form auto-posted to returnUrl: status (1 | 0), errorCode,
-                           data = JSON {paymentCode, paymentRefId, clientRefId, amount, gatewayAmount,
-                           cardNumber, cardHashPan}
-    POST /v3/pay/verify    {paymentRefId, paymentCode, amount} -> 200 {amount, cardNumber, cardHashPan,
-                           clientRefId, paymentRefId, code, payedDate, payerWage, businessWage,
-                           gatewayAmount}; then 409 code 110 (details in metaData.message)
-    POST /v3/pay/reverse   {paymentRefId, paymentCode} -> 200 {amount, clientRefId, paymentRefId, code,
-                           payerWage, gatewayAmount, reversedDate}
+                           data = JSON {paymentCode, paymentRefId (int64), clientRefId, amount,
+                           gatewayAmount, cardNumber, cardHashPan}
+    POST /v3/pay/verify    {paymentRefId (int64), paymentCode, amount} -> 200 {amount, cardNumber,
+                           cardHashPan, clientRefId, paymentRefId, code, payedDate, payerWage,
+                           businessWage, gatewayAmount, paypingVat}; then 409 code 110 (details in
+                           metaData.message); 202 "still in progress, call again"
+    POST /v3/pay/reverse   {paymentRefId (int64), paymentCode} -> 200 {amount, clientRefId, paymentRefId,
+                           code, payerWage, gatewayAmount, reversedDate}
+    GET  /v1/report/{paymentCode}  {amount, reqDate, payDate, isPaid, clientRefId, refId, wage,
+                           shaparakWage, paypingVat, ipgName, isRefund, refundStatus, PaymentStatus}:
+                           PaymentStatus 5 = back from the bank, waiting for the merchant's verify
 
 Errors are RFC 7807 bodies {type, title, status, instance, paypingTraceId, metaData: {code, errors}}
 with the x-paypingrequest-id header; a missing or wrong bearer token answers an empty 401.
 Verify codes: 121 not paid (buyer still at the gateway, card declined, or voided after the verify
 window [U: PayPing documents no code for a voided payment]), 127 cancelled or timed out (token
-expired), 137 wrong amount (amount_mismatch mode), 155 verify in progress (verify_in_progress
-mode, and flaky on verify), 122 unknown paymentCode, 133 a paymentRefId that is not the payment's.
+expired), 137 wrong amount (amount_mismatch mode), HTTP 202 verify in progress (verify_in_progress
+mode; an empty body [U]: the facts publish only the status), 155 in progress (flaky on verify), 122 unknown
+paymentCode, 133 a paymentRefId that is not the payment's, 101 a paymentRefId no int64 holds (a
+string of digits is read as the number [U: the facts publish int64 and say nothing of strings;
+ASP.NET's web defaults read one]; our adapter sends an integer).
+Report [U beyond the facts]: PaymentStatus values other than 5 are not published; the sandbox
+answers 0 before payment, 5 paid and waiting, 6 verified, 7 not paid (cancelled, declined, expired,
+voided, reversed). isRefund/refundStatus stay false/0 (a reverse is not a refund).
 Reverse: 134 not reversible (created with isReversible false, or reversed already [U]), 135 window
 over, 121 not paid. Flaky answers 155 on verify, 156 on reverse and a 500 with code 106 on create.
 The return's errorCode uses the payment-time table of PayPing's OpenAPI (1 cancelled by the buyer,
@@ -36,6 +48,9 @@ from datetime import timedelta
 from typing import Any
 
 from local.sandbox.protocols.base import (
+    CREATED,
+    PAID,
+    VERIFIED,
     Ctx,
     GatewaySim,
     Payment,
@@ -72,6 +87,12 @@ BAD_RETURN_URL = (400, 105, "آدرس بازگشت پذیرنده معتبر ن�
 NOT_REVERSIBLE = (400, 134, "این تراکنش قابلیت بازگشت وجه ندارد")
 REVERSE_WINDOW_OVER = (400, 135, "مهلت انجام عملیات بازگشت وجه به پایان رسیده است")
 INTERNAL_ERROR = (500, 106, "خطای داخلی سرویس رخ داده است")
+INT64_MAX = 2**63 - 1
+PAYPING_VAT = 0  # [U] the sandbox charges no VAT on PayPing's wage; the field is always sent
+
+# The report's PaymentStatus [U except 5, payping-v3-facts.md].
+REPORT_STATUS = {CREATED: 0, PAID: 5, VERIFIED: 6}
+REPORT_STATUS_CLOSED = 7
 
 _VERIFY_REFUSALS = {
     VerifyDecision.AMOUNT_MISMATCH: WRONG_AMOUNT,
@@ -101,6 +122,7 @@ class Sim(GatewaySim):
             Route("POST", r"/v3/pay", self.pay),
             Route("POST", r"/v3/pay/verify", self.verify),
             Route("POST", r"/v3/pay/reverse", self.reverse),
+            Route("GET", rf"/v1/report/{_CODE}", self.report),
             Route("GET", _ENTRY, self.start_page, kind="entry"),
             Route("POST", _ENTRY, self.start_submit, kind="entry"),
         ]
@@ -152,6 +174,7 @@ class Sim(GatewaySim):
                 "payerWage": 0,
                 "businessWage": 0,
                 "gatewayAmount": amount,
+                "paypingVat": PAYPING_VAT,
             },
             result=200,
         )
@@ -166,7 +189,8 @@ class Sim(GatewaySim):
             return _problem(ctx, INVALID_DATA)
         decision = ctx.core.verify(ctx, payment, amount_irr=amount * RIALS_PER_TOMAN)
         if decision is VerifyDecision.IN_PROGRESS:
-            return _problem(ctx, VERIFY_IN_PROGRESS)
+            # "202 or 502: verification still in progress, call again" (payping-v3-facts.md).
+            return Response(202, b"", result=202)
         if decision is VerifyDecision.VERIFIED:
             return json_response(self._details(payment), result=200)
         if decision is VerifyDecision.ALREADY_VERIFIED:
@@ -204,6 +228,34 @@ class Sim(GatewaySim):
         }[decision]
         return _problem(ctx, refusal)
 
+    def report(self, ctx: Ctx) -> Response:
+        """GET /v1/report/{code}: the payment as PayPing shows it, without changing it."""
+        refused = _unauthorized(ctx)
+        if refused is not None:
+            return refused
+        payment = ctx.core.lookup(ctx, ctx.match.group("token"))
+        if payment is None:
+            return _problem(ctx, NOT_FOUND)
+        paid = payment.paid_at is not None
+        return json_response(
+            {
+                "amount": _toman(payment.paid_amount_irr or payment.amount_irr),
+                "reqDate": payment.created_at.isoformat(),
+                "payDate": payment.paid_at.isoformat() if payment.paid_at else None,
+                "isPaid": payment.state == VERIFIED,
+                "clientRefId": payment.order_id or None,
+                "refId": int(payment.ref_number) if paid and payment.ref_number else None,
+                "wage": 0,
+                "shaparakWage": 0,
+                "paypingVat": PAYPING_VAT,
+                "ipgName": "sandbox",
+                "isRefund": False,
+                "refundStatus": 0,
+                "PaymentStatus": REPORT_STATUS.get(payment.state, REPORT_STATUS_CLOSED),
+            },
+            result=200,
+        )
+
     # -- buyer --------------------------------------------------------------------------------
     def start_page(self, ctx: Ctx) -> Response:
         token = ctx.match.group("token")
@@ -231,12 +283,12 @@ class Sim(GatewaySim):
         }
         data["gatewayAmount"] = data["amount"]
         if outcome == "paid":
-            data["paymentRefId"] = payment.ref_number
+            data["paymentRefId"] = int(payment.ref_number or 0)
             data["cardNumber"] = payment.card_number
             data["cardHashPan"] = _hash_pan(payment.card_number or "")
         elif outcome == "forged":
             # Claims success for an unpaid token: a plausible reference PayPing never issued.
-            data["paymentRefId"] = str(int(payment.token[:7], 16) + 100_000_000)
+            data["paymentRefId"] = int(payment.token[:7], 16) + 100_000_000
             data["cardNumber"] = "603799******0000"
             data["cardHashPan"] = _hash_pan("603799******0000")
         if outcome in ("paid", "forged"):
@@ -255,11 +307,10 @@ class Sim(GatewaySim):
         payment = ctx.core.lookup(ctx, code) if isinstance(code, str) and code else None
         if payment is None:
             return _problem(ctx, NOT_FOUND)
-        ref_id = body.get("paymentrefid")
-        ref_text = str(ref_id) if isinstance(ref_id, str | int) and not isinstance(ref_id, bool) else ""
-        if not ref_text:
-            return _problem(ctx, INVALID_DATA, "شناسه پرداخت اجباری است")
-        if payment.ref_number is not None and ref_text != payment.ref_number:
+        ref_id = _int64(body.get("paymentrefid"))
+        if ref_id is None:
+            return _problem(ctx, INVALID_DATA, "شناسه پرداخت باید عدد صحیح باشد")
+        if payment.ref_number is not None and str(ref_id) != payment.ref_number:
             return _problem(ctx, INVALID_PAYMENT)
         return payment, body
 
@@ -276,7 +327,19 @@ class Sim(GatewaySim):
             "payerWage": 0,
             "businessWage": 0,
             "gatewayAmount": paid,
+            "paypingVat": PAYPING_VAT,
         }
+
+
+def _int64(value: object) -> int | None:
+    """A positive int64 paymentRefId: a JSON integer, or a string of digits [U]; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, int) and 0 < value <= INT64_MAX:
+        return value
+    return None
 
 
 def _toman(amount_irr: int) -> int:

@@ -13,6 +13,9 @@
         reversed, still in bank); -54 unknown authority; -9 no amount; -10 wrong merchant_id
     POST /pg/v4/payment/inquiry.json  {merchant_id, authority}
         -> {data: {code: 100, message: "Success", status: IN_BANK|PAID|VERIFIED|FAILED|REVERSED}}
+    POST /pg/v4/payment/unVerified.json  {merchant_id}
+        -> {data: {code: 100, message: "Success", authorities: [{authority, amount, callback_url,
+        referer, date}]}}: the last 100 paid, unverified payments, newest first (otherMethods/unVerified)
     POST /pg/v4/payment/reverse.json  {merchant_id, authority}
         -> {data: {code: 100, message: "Reversed"}}; -61 not paid or already reversed;
         -63 more than 30 minutes since payment
@@ -51,9 +54,11 @@ from local.sandbox.protocols.base import (
     VerifyDecision,
     html_error,
     json_response,
+    tehran_iso,
 )
 
 MIN_AMOUNT_IRR = 1_000
+UNVERIFIED_LIMIT = 100  # "the last 100" (otherMethods/unVerified)
 ERROR_STATUS = 422  # [U] the HTTP status of a JSON refusal
 
 MESSAGES = {
@@ -108,6 +113,7 @@ class Sim(GatewaySim):
             Route("POST", rf"{_API}/verify\.json", self.verify),
             Route("POST", rf"{_API}/inquiry\.json", self.inquiry),
             Route("POST", rf"{_API}/reverse\.json", self.reverse),
+            Route("POST", rf"{_API}/unVerified\.json", self.unverified),
             Route("GET", _ENTRY, self.start_page, kind="entry"),
             Route("POST", _ENTRY, self.start_submit, kind="entry"),
         ]
@@ -188,6 +194,36 @@ class Sim(GatewaySim):
         if isinstance(found, Response):
             return found
         return success({"code": 100, "message": "Success", "status": _INQUIRY_STATUS[found.state]})
+
+    def unverified(self, ctx: Ctx) -> Response:
+        """Paid, not verified: what a merchant whose buyer never came back may still verify."""
+        body = ctx.json
+        if not isinstance(body, dict):
+            return refusal(-9, [{"body": "must be a JSON object"}])
+        if body.get("merchant_id") != ctx.core.merchant:
+            return refusal(-10)
+        seen: set[str] = set()
+        waiting: list[Payment] = []
+        while True:  # `find` answers one payment at a time (after the clock rules); collect them all
+            found = ctx.core.find(ctx, lambda p: p.state == PAID and p.token not in seen)
+            if found is None:
+                break
+            seen.add(found.token)
+            if found.state == PAID:
+                waiting.append(found)
+        waiting.sort(key=lambda p: p.paid_at or p.created_at, reverse=True)
+        authorities = [
+            {
+                "authority": p.token,
+                "amount": p.amount_irr // 10 if p.extra.get("currency") == "IRT" else p.amount_irr,
+                "callback_url": p.callback_url,
+                "referer": "",
+                # Tehran time as the document shows it: 2020-06-27 10:22:02 [U: the zone is not stated]
+                "date": (tehran_iso(p.paid_at or p.created_at) or "")[:19].replace("T", " "),
+            }
+            for p in waiting[:UNVERIFIED_LIMIT]
+        ]
+        return success({"code": 100, "message": "Success", "authorities": authorities})
 
     def reverse(self, ctx: Ctx) -> Response:
         found = self._lookup(ctx)

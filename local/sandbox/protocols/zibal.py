@@ -136,6 +136,8 @@ class Sim(GatewaySim):
                 "createdAt": tehran_iso(found.created_at),
                 "verifiedAt": tehran_iso(found.verified_at),
                 "wage": 0,
+                # Shaparak's fee, which Zibal's inquiry publishes; the sandbox charges none [U value].
+                "shaparakFee": 0,
             }
         )
 

@@ -34,6 +34,7 @@ __all__ = [
     "Redirect",
     "VerifyOutcome",
     "VerifyResult",
+    "get_json",
     "int_or_none",
     "mask_card",
     "parse_gateways",
@@ -312,8 +313,31 @@ def post_json(
     invalid URL or a non-ASCII header (a bad credential, never echoed) is CONFIG. What a status
     means is each protocol's own business.
     """
+    return _exchange(client, "POST", url, dict(body), timeout=timeout, label=label, headers=headers)
+
+
+def get_json(
+    client: httpx.Client, url: str, *, timeout: float, label: str, headers: Mapping[str, str] | None = None
+) -> tuple[int, Any]:
+    """GET a JSON answer: as `post_json`, without a body."""
+    return _exchange(client, "GET", url, None, timeout=timeout, label=label, headers=headers)
+
+
+def _exchange(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    *,
+    timeout: float,
+    label: str,
+    headers: Mapping[str, str] | None,
+) -> tuple[int, Any]:
     try:
-        response = client.post(url, json=dict(body), headers=dict(headers or {}), timeout=timeout)
+        if body is None:
+            response = client.request(method, url, headers=dict(headers or {}), timeout=timeout)
+        else:
+            response = client.request(method, url, json=body, headers=dict(headers or {}), timeout=timeout)
     except httpx.TimeoutException:
         raise GatewayError(ErrorKind.TRANSIENT, "timeout", f"{label} timed out") from None
     except httpx.InvalidURL:

@@ -11,10 +11,14 @@ the official sample `payping/Simple-PHP-Payment-V3`) and as used by maintained c
 - return (POST form, or GET query): `status` (1 paid / 0 not), `errorCode`, `data` = a JSON string
   {paymentCode, paymentRefId, clientRefId, amount, gatewayAmount, cardNumber, cardHashPan};
   the older official sample posts `Status` (-1 = not paid), `PaymentRefId`, `PaymentCode` instead.
-- verify: POST {base}/v3/pay/verify {paymentRefId, paymentCode, amount}
+- verify: POST {base}/v3/pay/verify {paymentRefId (int64), paymentCode, amount}
   -> 200 {amount, cardNumber, cardHashPan, clientRefId, paymentRefId, code, payedDate, ...};
-  a repeated verify answers HTTP 409 with metaData.code 110 (or 123).
-- reverse: POST {base}/v3/pay/reverse {paymentRefId, paymentCode} -> 200 {amount, reversedDate, ...}
+  a repeated verify answers HTTP 409 with metaData.code 110 (or 123); HTTP 202 or 502 means
+  "verification still in progress, call again" (reference/payping-v3-facts.md).
+- reverse: POST {base}/v3/pay/reverse {paymentRefId (int64), paymentCode} -> 200 {amount, ...}
+- report: GET {base}/v1/report/{paymentCode} -> {isPaid, refId, PaymentStatus, amount, ...}: the
+  refId of a payment whose return never reached us (PaymentStatus 5: back from the bank, waiting
+  for our verify), so that it is verified inside PayPing's 10-minute window (payping-v3-facts.md).
 
 Failures are RFC 7807 bodies {title, status, instance, paypingTraceId, metaData: {code, errors}};
 metaData.code decides. Amounts are toman: rials are divided by 10 on the way out and multiplied
@@ -24,9 +28,9 @@ by 10 on the way in. Transport failures and undocumented codes are TRANSIENT.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -42,6 +46,7 @@ from paylink.gateways.base import (
     Redirect,
     VerifyOutcome,
     VerifyResult,
+    get_json,
     int_or_none,
     mask_card,
     positive_amount,
@@ -51,6 +56,7 @@ from paylink.gateways.base import (
 )
 
 PROTOCOL = "payping"
+_T = TypeVar("_T")
 
 RIALS_PER_TOMAN = 10
 MIN_AMOUNT_TOMAN = 100
@@ -67,9 +73,8 @@ CAPABILITIES = Capabilities(
     callback_methods=frozenset({"POST", "GET"}),
     redirect_method="GET",
     repeated_verify="already_verified",
-    # The published API has no inquiry for a v3 payment code that reports whether it can still be
-    # verified (GET /v1/report/{code} is v1, needs pay:read and gives no paymentRefId).
-    supports_inquiry=False,
+    # GET /v1/report/{code} (payping-v3-facts.md "Reconciliation"); the token needs pay:read.
+    supports_inquiry=True,
 )
 
 CODE_ALREADY_PAID = 110
@@ -77,6 +82,11 @@ CODE_ALREADY_VERIFIED = 123
 CODE_NOT_PAID = 121
 CODE_CANCELLED = 127
 CODE_WRONG_AMOUNT = 137
+# Verify answering these HTTP statuses is "still in progress, call again", whatever the body says.
+VERIFY_IN_PROGRESS_STATUSES = frozenset({202, 502})
+# The report's PaymentStatus for "back from the bank successfully, waiting for the merchant's verify".
+REPORT_AWAITING_VERIFY = 5
+INT64_MAX = 2**63 - 1
 
 # metaData.code values (GATEWAYS.md 1.1; the messages of amyavari's PaypingDriver) that are
 # errors in every call: (kind, our code, meaning). Verify reads 110/121/123/127/137 as outcomes.
@@ -122,6 +132,7 @@ STATUS_NOT_PAID = "0"
 LEGACY_STATUS_NOT_PAID = "-1"
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_REF_RE = re.compile(r"^[0-9]{1,19}$")  # paymentRefId: a positive int64
 _RETURN_KEYS = ("status", "errorCode", "data", "Status", "PaymentRefId", "PaymentCode", "ClientRefId")
 
 
@@ -177,12 +188,21 @@ class PayPingAdapter:
 
     # -- verify -----------------------------------------------------------------------------
     def verify(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> VerifyResult:
-        """Verify with our stored amount; PayPing itself refuses a different amount (137)."""
+        """Verify with our stored amount; PayPing itself refuses a different amount (137).
+
+        Without a paymentRefId from the buyer's return, the report's is used. A return's reference
+        that PayPing says is not the payment's (133: a forged or mistyped return) is a claim that
+        failed, not the payment's fate: the report's reference, when it differs, is tried once.
+        """
         code = _checked_code(token)
         amount = _to_toman(amount_irr)
-        ref_id = _ref_from(refs)
+        return self._with_reference(code, refs, lambda ref_id: self._verify_with(code, amount, ref_id))
+
+    def _verify_with(self, code: str, amount: int, ref_id: int) -> VerifyResult:
         status, data = self._call(
-            "/v3/pay/verify", {"paymentRefId": ref_id, "paymentCode": code, "amount": amount}
+            "/v3/pay/verify",
+            {"paymentRefId": ref_id, "paymentCode": code, "amount": amount},
+            in_progress=VERIFY_IN_PROGRESS_STATUSES,
         )
         if status == 200:
             answered_code = text_or_none(data.get("code"))
@@ -194,7 +214,7 @@ class PayPingAdapter:
             return VerifyResult(
                 outcome=VerifyOutcome.VERIFIED,
                 amount_irr=(paid if paid is not None else amount) * RIALS_PER_TOMAN,
-                reference=text_or_none(data.get("paymentRefId")) or ref_id,
+                reference=text_or_none(data.get("paymentRefId")) or str(ref_id),
                 card_mask=mask_card(text_or_none(data.get("cardNumber"))),
                 paid_at=text_or_none(data.get("payedDate")),
             )
@@ -206,26 +226,115 @@ class PayPingAdapter:
         raise _error_for(status, data, "verify")
 
     def inquire(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> VerifyResult:
-        raise GatewayError(ErrorKind.CONFIG, "unsupported", "PayPing v3 publishes no payment inquiry")
+        """The report, without verifying: isPaid -> ALREADY_VERIFIED; back from the bank and waiting
+        for verify -> PENDING with the paid amount ("verify it"); anything else -> PENDING, bare
+        (PayPing publishes no other PaymentStatus values, so nothing is decided on them)."""
+        code = _checked_code(token)
+        found = self._report(code)
+        if found.get("ispaid") is True:
+            outcome = VerifyOutcome.ALREADY_VERIFIED
+        elif int_or_none(found.get("paymentstatus")) == REPORT_AWAITING_VERIFY:
+            outcome = VerifyOutcome.PENDING
+        else:
+            return VerifyResult(outcome=VerifyOutcome.PENDING)
+        ref = _report_ref(found)
+        paid = int_or_none(found.get("amount"))
+        return VerifyResult(
+            outcome=outcome,
+            amount_irr=paid * RIALS_PER_TOMAN if paid is not None else None,
+            reference=str(ref) if ref is not None else None,
+        )
 
     # -- reverse ----------------------------------------------------------------------------
     def reverse(self, *, token: str, amount_irr: int, refs: Mapping[str, str] | None = None) -> bool:
-        """Give a verified payment back to the buyer (only inside PayPing's reverse window)."""
+        """Give a verified payment back to the buyer (only inside PayPing's reverse window).
+
+        As in verify, a stored reference PayPing says is not the payment's (133) gives way to the
+        report's: both name this paymentCode, so the money goes back only for this payment.
+        """
         code = _checked_code(token)
-        ref_id = _ref_from(refs)
+        return self._with_reference(code, refs, lambda ref_id: self._reverse_with(code, ref_id))
+
+    def _reverse_with(self, code: str, ref_id: int) -> bool:
         status, data = self._call("/v3/pay/reverse", {"paymentRefId": ref_id, "paymentCode": code})
         if status != 200:
             raise _error_for(status, data, "reverse")
         return True
 
     # -- internals --------------------------------------------------------------------------
-    def _call(self, path: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _with_reference(self, code: str, refs: Mapping[str, str] | None, call: Callable[[int], _T]) -> _T:
+        """`call` with the payment's paymentRefId; once more with the report's when PayPing says
+        the stored one is not this payment's (133), as a planted or mistyped return leaves it."""
+        ref_id = self._reference(code, refs)
+        try:
+            return call(ref_id)
+        except GatewayError as exc:
+            if exc.code != "invalid_payment" or _ref_from(refs) is None:
+                raise
+            try:
+                other = self._reference(code, None)
+            except GatewayError:
+                raise exc from None
+            if other == ref_id:
+                raise
+            return call(other)
+
+    def _reference(self, code: str, refs: Mapping[str, str] | None) -> int:
+        """The paymentRefId to verify or reverse with: the buyer's return's, else the report's."""
+        given = _ref_from(refs)
+        if given is not None:
+            return given
+        try:
+            found = self._report(code)
+        except GatewayError as exc:
+            if exc.kind is ErrorKind.TRANSIENT:
+                raise
+            # No report we may read (unknown code, a token without pay:read): as before the
+            # report existed, nothing to verify with.
+            raise GatewayError(
+                ErrorKind.BUSINESS, "missing_reference", f"no paymentRefId, and the report said {exc.code}"
+            ) from None
+        ref = _report_ref(found)
+        waiting = int_or_none(found.get("paymentstatus")) == REPORT_AWAITING_VERIFY
+        if ref is None or not (waiting or found.get("ispaid") is True):
+            raise GatewayError(
+                ErrorKind.BUSINESS, "missing_reference", "no paymentRefId: the report shows no payment"
+            )
+        return ref
+
+    def _report(self, code: str) -> dict[str, Any]:
+        """GET /v1/report/{code}: the payment as PayPing sees it, keys lower-cased (the published
+        documents spell `PaymentStatus`, ASP.NET answers camelCase)."""
+        path = f"/v1/report/{code}"
+        status, data = get_json(
+            self._client, f"{self.config.base_url}{path}",
+            timeout=self.config.timeout_seconds, label="/v1/report", headers=self._headers(),
+        )  # fmt: skip
+        data = self._checked_answer("/v1/report", status, data)
+        if status != 200:
+            raise _error_for(status, data, "report")
+        return {str(key).lower(): value for key, value in data.items()}
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.merchant_id}", "Accept": "application/json"}
+
+    def _call(
+        self, path: str, body: Mapping[str, Any], *, in_progress: frozenset[int] = frozenset()
+    ) -> tuple[int, dict[str, Any]]:
         """POST JSON; (HTTP status, JSON object). Only bodies worth reading come back."""
-        headers = {"Authorization": f"Bearer {self.config.merchant_id}", "Accept": "application/json"}
         status, data = post_json(
             self._client, f"{self.config.base_url}{path}", body,
-            timeout=self.config.timeout_seconds, label=path, headers=headers,
+            timeout=self.config.timeout_seconds, label=path, headers=self._headers(),
         )  # fmt: skip
+        if status in in_progress:
+            # "Still in progress, call again": never a refusal, whatever the body holds.
+            raise GatewayError(
+                ErrorKind.TRANSIENT, "verify_in_progress", f"{path} answered HTTP {status}: in progress"
+            )
+        return status, self._checked_answer(path, status, data)
+
+    @staticmethod
+    def _checked_answer(path: str, status: int, data: Any) -> dict[str, Any]:
         if status in (401, 403):
             # The token is wrong, revoked or lacks the pay:write scope; the body adds nothing.
             raise GatewayError(ErrorKind.CONFIG, f"http_{status}", f"{path} answered HTTP {status}")
@@ -237,7 +346,7 @@ class PayPingAdapter:
                     f"{path} answered HTTP {status} without a JSON object",
                 )
             raise GatewayError(ErrorKind.CONFIG, f"http_{status}", f"{path} answered HTTP {status}")
-        return status, data
+        return data
 
 
 def _to_toman(amount_irr: int) -> int:
@@ -248,17 +357,33 @@ def _to_toman(amount_irr: int) -> int:
     return amount_irr // RIALS_PER_TOMAN
 
 
-def _ref_from(refs: Mapping[str, str] | None) -> str:
+def _ref_from(refs: Mapping[str, str] | None) -> int | None:
+    """The stored paymentRefId as the int64 VerifyModel takes; None when no return gave one."""
     ref_id = text_or_none((refs or {}).get("paymentRefId"))
     if ref_id is None:
-        # Only the buyer's return carries paymentRefId; without it PayPing cannot be asked.
-        raise GatewayError(ErrorKind.BUSINESS, "missing_reference", "no paymentRefId from the buyer's return")
-    if not _CODE_RE.match(ref_id):
+        return None
+    value = _int64_ref(ref_id)
+    if value is None:
         raise GatewayError(ErrorKind.BUSINESS, "invalid_reference", "paymentRefId is not a PayPing reference")
-    return ref_id
+    return value
 
 
-def _already_verified(data: Mapping[str, Any], amount: int, ref_id: str) -> VerifyResult:
+def _int64_ref(value: object) -> int | None:
+    """A paymentRefId (int64, as a JSON number or its digits); None for anything else or 0."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    if not _REF_RE.match(text):
+        return None
+    number = int(text)
+    return number if 0 < number <= INT64_MAX else None
+
+
+def _report_ref(found: Mapping[str, Any]) -> int | None:
+    return _int64_ref(found.get("refid"))
+
+
+def _already_verified(data: Mapping[str, Any], amount: int, ref_id: int) -> VerifyResult:
     """409/110: PayPing verified this payment before. Its details, when given, sit in metaData.message."""
     meta = data.get("metaData")
     details = meta.get("message") if isinstance(meta, dict) else None
@@ -270,7 +395,7 @@ def _already_verified(data: Mapping[str, Any], amount: int, ref_id: str) -> Veri
     return VerifyResult(
         outcome=VerifyOutcome.ALREADY_VERIFIED,
         amount_irr=(paid if paid is not None else amount) * RIALS_PER_TOMAN,
-        reference=text_or_none(details.get("PaymentRefId")) or ref_id,
+        reference=text_or_none(details.get("PaymentRefId")) or str(ref_id),
         card_mask=mask_card(text_or_none(details.get("CardNumber"))),
         paid_at=text_or_none(details.get("PayedDate")),
     )
@@ -349,9 +474,11 @@ def _refs(value: object) -> dict[str, str]:
     text = text_or_none(value)
     if text is None or text == "0":
         return {}
-    if not _CODE_RE.match(text):
+    ref = _int64_ref(value)
+    if ref is None:
+        # paymentRefId is an int64 (payping-v3-facts.md); anything else is not PayPing's.
         raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "paymentRefId is not a reference")
-    return {"paymentRefId": text}
+    return {"paymentRefId": str(ref)}
 
 
 def _claimed_amount(value: object) -> int | None:
