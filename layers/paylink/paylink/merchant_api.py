@@ -40,6 +40,7 @@ CSV_COLUMNS = [
 
 INTERNAL_PAYMENT_FIELDS = {
     "merchant_id", "gateway_token", "merchant_name", "lang", "redirected_at", "gateway_refs", "holds_slot",
+    "holds",
 }  # fmt: skip
 
 SETTLEMENT_CSV_COLUMNS = [

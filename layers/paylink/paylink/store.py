@@ -14,6 +14,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
+  HOLD#{mid}#{date}#{client}/HOLD  one client's open payments at a merchant that day (count, rials;
+                                   client = hashed source address or phone; TTL two days)
   SETTLEMENT#{sid}/SETTLEMENT   also gsi3 MERCHANT#{id}#PAYOUTS_DUE/{date}#{sid} until it is paid
   PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record (one per settlement)
   PAYOUT#{sid}/ATTEMPT#{n}      a bank batch line, attempt n; gsi1 BATCH#{day}/{sid}#{n}
@@ -40,7 +42,8 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, ValidationFailed
+from paylink.client_share import ClientShare
+from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, TooManyOpenPayments, ValidationFailed
 from paylink.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
 from paylink.models import (
     SETTLEMENT_MOVES,
@@ -67,6 +70,7 @@ PENDING_SHARDS = 8
 SETTLE_PAGE = 99  # payments per settlement transaction (DynamoDB allows 100 items: 99 + the totals)
 HEALTH_TTL_SECONDS = 86_400
 RETURN_RECORD_TTL_SECONDS = 90 * 86_400
+HOLD_TTL_SECONDS = 2 * 86_400  # a client's holds are per day; the item outlives its day, then goes
 
 
 def pending_shard(payment_id: str) -> str:
@@ -528,13 +532,17 @@ class Store:
         if items:
             self.client.transact_write_items(TransactItems=items)
 
-    def reserve_payment(self, payment: Payment, day: str, daily_cap: int | None) -> None:
-        """Record a new payment (`created`) with its share of the daily cap and, for a link with
-        stock, the unit it holds; all or nothing, before any gateway is asked.
+    def reserve_payment(
+        self, payment: Payment, day: str, daily_cap: int | None, share: ClientShare | None = None
+    ) -> None:
+        """Record a new payment (`created`) with its share of the daily cap, for a link with
+        stock the unit it holds, and its count on its client's holds (`payment.holds`, within
+        `share`); all or nothing, before any gateway is asked.
 
         Raises LimitExceeded when the daily cap would be passed, PaymentInProgress when the last
-        units are held by other payments in flight. A payment left `created` (a crash before the
-        gateway answered) is expired by the reconciler, which gives its reservations back.
+        units are held by other payments in flight, TooManyOpenPayments when the client already
+        holds its share. A payment left `created` (a crash before the gateway answered) is
+        expired by the reconciler, which gives its reservations back.
         """
         item = self._payment_item(payment)
         item |= {"gsi3pk": pending_shard(payment.id), "gsi3sk": f"{payment.created_at}#{payment.id}"}
@@ -557,6 +565,9 @@ class Store:
         coupon_at = len(items)
         if payment.coupon:
             items.append(self._coupon_use(payment, +1))
+        holds_at = len(items)
+        if share is not None:
+            items.extend(self._take_hold(payment, hold, share) for hold in payment.holds)
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as exc:
@@ -570,7 +581,48 @@ class Store:
                 raise PaymentInProgress("another payment for this link is in progress") from exc
             if payment.coupon and codes[coupon_at : coupon_at + 1] == ["ConditionalCheckFailed"]:
                 raise ValidationFailed("the coupon is used up", fields={"coupon": "coupon_used_up"}) from exc
+            if "ConditionalCheckFailed" in codes[holds_at:]:
+                raise TooManyOpenPayments("this client already holds its share in open payments") from exc
             raise
+
+    def _take_hold(self, payment: Payment, hold: str, share: ClientShare) -> dict[str, Any]:
+        """Count a payment on one of its client's holds, within the share: a client with nothing
+        open may always start one; beyond that, at most `max_open`, within `max_amount` together."""
+        values: dict[str, Any] = {
+            ":one": 1,
+            ":amount": payment.amount,
+            ":max": share.max_open,
+            ":ttl": int(datetime.fromisoformat(payment.created_at).timestamp()) + HOLD_TTL_SECONDS,
+        }
+        within = "open_count < :max"
+        if share.max_amount is not None:
+            within += " AND held <= :room"
+            values[":room"] = share.max_amount - payment.amount
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": f"HOLD#{payment.merchant_id}#{hold}", "sk": "HOLD"},
+                "UpdateExpression": "ADD open_count :one, held :amount SET #ttl = :ttl",
+                "ConditionExpression": f"attribute_not_exists(open_count) OR open_count < :one OR ({within})",
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _release_holds(self, payment: Payment) -> list[dict[str, Any]]:
+        """Give a payment's count back to its client's holds; unconditional (rides in the one
+        conditional move of the payment out of waiting, so it happens exactly once)."""
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"HOLD#{payment.merchant_id}#{hold}", "sk": "HOLD"},
+                    "UpdateExpression": "ADD open_count :minus, held :less",
+                    "ExpressionAttributeValues": {":minus": -1, ":less": -payment.amount},
+                }
+            }
+            for hold in payment.holds
+        ]
 
     def _coupon_use(self, payment: Payment, delta: int) -> dict[str, Any]:
         """Take (+1, never past max_uses) or give back (-1) one use of the payment's coupon."""
@@ -722,6 +774,7 @@ class Store:
                     condition="attribute_not_exists(pk)",
                 )
             )
+        items.extend(self._release_holds(payment))  # paid: no longer open (unconditional, last)
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as exc:
@@ -785,7 +838,9 @@ class Store:
                 }
             )
         try:
-            self.client.transact_write_items(TransactItems=[*items, *give_back, *extra_items])
+            self.client.transact_write_items(
+                TransactItems=[*items, *give_back, *self._release_holds(payment), *extra_items]
+            )
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
