@@ -81,6 +81,19 @@ def test_a_payment_cancelled_at_the_gateway_gives_the_client_its_share_back(aws,
     assert client.post_form("/u/shop", form).status == 303
 
 
+def test_a_cancel_returned_twice_gives_the_share_back_once(aws, merchant, gateways):
+    # Given a client holding three open payments, one of them cancelled at the gateway
+    client = ApiClient(source_ip="198.51.100.7")
+    form = {"amount": "10000", "name": "Ali"}
+    started = [client.post_form("/u/shop", form) for _ in range(3)]
+    cancel = local_target(act_at_gateway(started[0].location, "cancel"))
+    # When the cancel return arrives twice
+    assert client.get(cancel).status == 303
+    assert client.get(cancel).status == 303
+    # Then the client got one payment's room back, not two
+    assert [client.post_form("/u/shop", form).status for _ in range(2)] == [303, 429]
+
+
 def test_a_paid_payment_no_longer_counts_as_open(aws, merchant, gateways):
     # Given a client whose three payments are all paid
     client = ApiClient(source_ip="198.51.100.7")

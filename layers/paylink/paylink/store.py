@@ -592,7 +592,7 @@ class Store:
             ":one": 1,
             ":amount": payment.amount,
             ":max": share.max_open,
-            ":ttl": int(datetime.fromisoformat(payment.created_at).timestamp()) + HOLD_TTL_SECONDS,
+            ":ttl": self._hold_ttl(payment),
         }
         within = "open_count < :max"
         if share.max_amount is not None:
@@ -609,6 +609,10 @@ class Store:
             }
         }
 
+    @staticmethod
+    def _hold_ttl(payment: Payment) -> int:
+        return int(datetime.fromisoformat(payment.created_at).timestamp()) + HOLD_TTL_SECONDS
+
     def _release_holds(self, payment: Payment) -> list[dict[str, Any]]:
         """Give a payment's count back to its client's holds; unconditional (rides in the one
         conditional move of the payment out of waiting, so it happens exactly once)."""
@@ -617,8 +621,16 @@ class Store:
                 "Update": {
                     "TableName": self.table,
                     "Key": {"pk": f"HOLD#{payment.merchant_id}#{hold}", "sk": "HOLD"},
-                    "UpdateExpression": "ADD open_count :minus, held :less",
-                    "ExpressionAttributeValues": {":minus": -1, ":less": -payment.amount},
+                    # (a hold already gone with its TTL comes back for a day that is over: harmless,
+                    # and it gets a TTL again so it goes too)
+                    "UpdateExpression": "ADD open_count :minus, held :less "
+                    "SET #ttl = if_not_exists(#ttl, :ttl)",
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    "ExpressionAttributeValues": {
+                        ":minus": -1,
+                        ":less": -payment.amount,
+                        ":ttl": self._hold_ttl(payment),
+                    },
                 }
             }
             for hold in payment.holds
