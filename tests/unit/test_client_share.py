@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from paylink.client_share import client_holds, share_for
 from paylink.settings import Settings
 
@@ -33,3 +35,60 @@ def test_the_share_is_a_percent_of_the_daily_cap_and_a_count():
     share = share_for(30_000_000, settings)
     assert (share.max_open, share.max_amount) == (3, 6_000_000)
     assert share_for(None, settings).max_amount is None
+
+
+class _Busy(Exception):
+    """What boto3 raises when DynamoDB cancels a transaction (with each item's reason)."""
+
+    def __init__(self, *codes: str) -> None:
+        super().__init__("TransactionCanceledException")
+        self.response = {
+            "Error": {"Code": "TransactionCanceledException"},
+            "CancellationReasons": [{"Code": code} for code in codes],
+        }
+
+
+class _Client:
+    """A DynamoDB client whose transactions meet the given cancellations first, then go through."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+
+    def transact_write_items(self, TransactItems: list) -> dict:  # type: ignore[type-arg]
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return {}
+
+
+def _reserve(client: _Client) -> None:
+    from paylink.models import Payment, PaymentStatus
+    from paylink.store import Store
+
+    payment = Payment(id="pay_1", merchant_id="m1", link_code="c", link_title="t", merchant_name="n",
+                      amount=10_000, status=PaymentStatus.CREATED, created_at="2026-12-02T04:00:00+00:00",
+                      holds=["2026-12-02#ip-x"])  # fmt: skip
+    Store("t", client).reserve_payment(payment, "2026-12-02", 30_000_000, share_for(30_000_000, Settings()))
+
+
+def test_a_reservation_cancelled_by_a_parallel_transaction_is_tried_again():
+    # Given DynamoDB cancels the reservation twice because another transaction held the client's hold
+    client = _Client(
+        _Busy("None", "None", "TransactionConflict"), _Busy("None", "TransactionConflict", "None")
+    )
+    # When a payment is reserved
+    _reserve(client)
+    # Then the third try went through
+    assert client.calls == 3
+
+
+def test_a_refused_reservation_is_not_tried_again():
+    from paylink.errors import TooManyOpenPayments
+
+    # Given the client's hold refuses the payment (its share is taken) while another item was busy
+    client = _Client(_Busy("None", "None", "ConditionalCheckFailed"))
+    # When a payment is reserved, then it is refused after one call
+    with pytest.raises(TooManyOpenPayments):
+        _reserve(client)
+    assert client.calls == 1

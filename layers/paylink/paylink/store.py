@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -70,6 +72,7 @@ PENDING_SHARDS = 8
 SETTLE_PAGE = 99  # payments per settlement transaction (DynamoDB allows 100 items: 99 + the totals)
 HEALTH_TTL_SECONDS = 86_400
 RETURN_RECORD_TTL_SECONDS = 90 * 86_400
+CONFLICT_RETRIES = 3  # a transaction cancelled by another one on the same item is tried again
 HOLD_TTL_SECONDS = 2 * 86_400  # a client's holds are per day; the item outlives its day, then goes
 
 
@@ -569,7 +572,7 @@ class Store:
         if share is not None:
             items.extend(self._take_hold(payment, hold, share) for hold in payment.holds)
         try:
-            self.client.transact_write_items(TransactItems=items)
+            self._write_transaction(items)
         except Exception as exc:
             codes = _cancellation_codes(exc) if _is_conditional_failure(exc) else []
             if codes[1:2] == ["ConditionalCheckFailed"]:
@@ -788,7 +791,7 @@ class Store:
             )
         items.extend(self._release_holds(payment))  # paid: no longer open (unconditional, last)
         try:
-            self.client.transact_write_items(TransactItems=items)
+            self._write_transaction(items)
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
@@ -850,9 +853,7 @@ class Store:
                 }
             )
         try:
-            self.client.transact_write_items(
-                TransactItems=[*items, *give_back, *self._release_holds(payment), *extra_items]
-            )
+            self._write_transaction([*items, *give_back, *self._release_holds(payment), *extra_items])
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
@@ -1246,6 +1247,25 @@ class Store:
 
     def _put(self, item: dict[str, Any], *, condition: str) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": condition}}
+
+    def _write_transaction(self, items: Sequence[dict[str, Any]]) -> None:
+        """TransactWriteItems, tried again a few times when DynamoDB cancelled it only because another
+        transaction had one of its items at that moment (TransactionConflict: a merchant's day or a
+        client's hold under parallel checkouts). Nothing was written then, and the same conditional
+        writes decide again; a refused condition is raised at once."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self.client.transact_write_items(TransactItems=list(items))
+                return
+            except Exception as exc:
+                codes = _cancellation_codes(exc) if _is_conditional_failure(exc) else []
+                if (
+                    attempt == CONFLICT_RETRIES
+                    or "TransactionConflict" not in codes
+                    or "ConditionalCheckFailed" in codes
+                ):
+                    raise
+            time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))  # jitter, not a secret
 
     def _transact_once(self, items: Sequence[dict[str, Any]]) -> bool:
         try:
