@@ -58,6 +58,9 @@ class ApiClient:
     _routes = routes(_template)
     _functions = functions(_template)
 
+    def __init__(self, source_ip: str = "203.0.113.9") -> None:
+        self.source_ip = source_ip  # the client's address, as API Gateway reports it (`sourceIp`)
+
     def request(
         self,
         method: str,
@@ -74,7 +77,7 @@ class ApiClient:
         else:
             return Answer(404, {}, b'{"message":"Not Found"}')
         all_headers = {"host": "pay.example", "user-agent": "pytest", **(headers or {})}
-        event = http_event(method, target, all_headers, body, route, match.groupdict(), "203.0.113.9")
+        event = http_event(method, target, all_headers, body, route, match.groupdict(), self.source_ip)
         function = self._functions[route.function_id]
         module = importlib.import_module(function.module)
         result = getattr(module, function.handler)(event, LambdaContext(function))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import TEST_API_KEY
-from tests.helpers import act_at_gateway, local_target, table_items
+from tests.helpers import ApiClient, act_at_gateway, local_target, table_items
 
 BUYER = {"name": "Ali Rezaei", "phone": "09121234567"}
 
@@ -206,9 +206,11 @@ def test_inactive_and_unknown_links_answer_410_and_404_pages(api, link):
 
 def test_payment_over_the_daily_cap_is_refused_before_any_gateway(api, merchant, gateways, store):
     # Given a personal account (30,000,000 rials a day) with three 9,900,000 payments started today
+    # by three buyers (each from its own address, with its own phone)
     link = api.post_json("/v1/links", {"title": "Big", "amount": 9_900_000}, key=TEST_API_KEY).json()
-    for _ in range(3):
-        assert _checkout(api, link["code"]).status == 303
+    for n in range(3):
+        buyer = ApiClient(source_ip=f"198.51.100.{n + 1}")
+        assert buyer.post_form(f"/{link['code']}", {**BUYER, "phone": f"0912000000{n}"}).status == 303
     calls_before = len(gateways.calls("a"))
     # When a fourth would pass the daily cap
     answer = _checkout(api, link["code"])

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from paylink import health, routing
 from paylink.business_calendar import local_date
+from paylink.client_share import client_holds, share_for
 from paylink.errors import (
     Gone,
     LimitExceeded,
@@ -159,14 +160,24 @@ def _open_amount(link: Link, raw: str | None, errors: dict[str, str]) -> int:
     return rials
 
 
-def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url: str, lang: str) -> Started:
+def start_payment(
+    store: Store,
+    code: str,
+    form: Mapping[str, str],
+    *,
+    base_url: str,
+    lang: str,
+    source_ip: str | None = None,
+) -> Started:
     """Validate, reserve, get a token from the healthiest gateway, and send the buyer there.
 
     Three DynamoDB calls: one read (the link with its merchant's limits, and the gateways'
-    health); one transaction that records the payment `created` with its share of the daily cap
-    and, for a link with stock, the unit it holds, so that no gateway is asked for a payment
-    over a cap or for a unit another buyer holds; and, once a gateway has given a token, one
-    transaction that moves it to `redirected` with its token index and the gateways' health.
+    health); one transaction that records the payment `created` with its share of the daily cap,
+    for a link with stock the unit it holds, and its count on its client's holds (`source_ip`,
+    and the phone when collected), so that no gateway is asked for a payment over a cap, for a
+    unit another buyer holds, or for a client over its share (TooManyOpenPayments); and, once a
+    gateway has given a token, one transaction that moves it to `redirected` with its token index
+    and the gateways' health.
     """
     settings = get_settings()
     now = utcnow()
@@ -197,12 +208,15 @@ def start_payment(store: Store, code: str, form: Mapping[str, str], *, base_url:
         lang=lang,
         created_at=iso(now),
         holds_slot=link.open_slots is not None,
+        holds=client_holds(day, source_ip, payer.get("phone")),
         coupon=priced.coupon,
         discount=priced.discount if priced.coupon else None,
     )
     correlate(payment_id=payment.id)
     try:
-        store.reserve_payment(payment, day, link.merchant_daily_cap)
+        store.reserve_payment(
+            payment, day, link.merchant_daily_cap, share_for(link.merchant_daily_cap, settings)
+        )
     except LimitExceeded as exc:
         raise LimitExceeded(exc.message, fields={"amount": "over_daily_limit"}) from exc
 

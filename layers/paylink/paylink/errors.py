@@ -82,6 +82,13 @@ class PaymentInProgress(PaylinkError):
     code = "payment_in_progress"
 
 
+class TooManyOpenPayments(PaylinkError):
+    """This client already holds its share of the merchant's day in payments still open."""
+
+    status = 429
+    code = "too_many_open_payments"
+
+
 class IdempotencyKeyReused(PaylinkError):
     """An `Idempotency-Key` sent again with another body: the first request's answer stands."""
 

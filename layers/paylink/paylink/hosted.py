@@ -15,6 +15,7 @@ from paylink.errors import (
     NoGatewayAvailable,
     NotFound,
     PaymentInProgress,
+    TooManyOpenPayments,
     ValidationFailed,
 )
 from paylink.http import base_url, html_response, redirect
@@ -134,7 +135,9 @@ def _submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Respon
     if form.get("action") == "apply":
         return _apply_coupon(code, form, lang)
     try:
-        started = checkout.start_payment(store, code, form, base_url=base_url(event), lang=lang)
+        started = checkout.start_payment(
+            store, code, form, base_url=base_url(event), lang=lang, source_ip=_source_ip(event)
+        )
     except NotFound:
         return error_page(404, "not_found", lang)
     except Gone as exc:
@@ -143,6 +146,8 @@ def _submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Respon
         return error_page(503, "no_gateway", lang, retry_url=_form_action(code, lang))
     except PaymentInProgress:
         return error_page(409, "payment_in_progress", lang, retry_url=_form_action(code, lang))
+    except TooManyOpenPayments:
+        return error_page(429, "too_many_open_payments", lang, retry_url=_form_action(code, lang))
     except (ValidationFailed, LimitExceeded) as exc:
         link = store.get_link(code)
         if link is None:
@@ -153,6 +158,11 @@ def _submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Respon
             200, _render("post_redirect.html", lang, url=started.redirect.url, fields=started.redirect.fields)
         )
     return redirect(started.redirect.url)
+
+
+def _source_ip(event: Any) -> str | None:
+    """The client's address as API Gateway saw the connection (not a header a client can set)."""
+    return str(event.request_context.http.source_ip or "") or None
 
 
 def _apply_coupon(code: str, form: Mapping[str, str], lang: str) -> Response[str]:

@@ -48,6 +48,7 @@ INVISIBLE = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
 
 INTERNAL_PAYMENT_FIELDS = {
     "merchant_id", "gateway_token", "merchant_name", "lang", "redirected_at", "gateway_refs", "holds_slot",
+    "holds",
 }  # fmt: skip
 
 SETTLEMENT_CSV_COLUMNS = [

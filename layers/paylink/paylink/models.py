@@ -364,6 +364,7 @@ class Payment(Model):
     net: int | None = None
     gateway_refs: dict[str, str] | None = None  # what the gateway's verify needs besides the token
     holds_slot: bool = False  # holds one unit of its link's stock until it is paid or ends
+    holds: list[str] = Field(default_factory=list)  # its client's hold keys, counted on until it ends
     coupon: str | None = None  # the coupon code used; it holds one use of it until the payment ends unpaid
     discount: int | None = None  # rials taken off by the coupon (`amount` is what is left to pay)
 

@@ -40,6 +40,10 @@ class Settings(BaseModel):
     # Failover budget: the checkout stops asking further gateways once this much time has gone;
     # each attempt's timeout is cut to what is left, so the buyer waits at most this long.
     checkout_budget_seconds: float = Field(default=8.0, alias="PAYLINK_CHECKOUT_BUDGET_SECONDS")
+    # What one anonymous client (a source address, a phone) may hold at one merchant in payments
+    # still open: one always, beyond that this many, together within this percent of the daily cap.
+    client_open_payments: int = Field(default=3, ge=1, alias="PAYLINK_CLIENT_OPEN_PAYMENTS")
+    client_cap_share_percent: int = Field(default=20, ge=1, le=100, alias="PAYLINK_CLIENT_CAP_SHARE_PERCENT")
     # Local runs and tests only: scheduled events may name the `now` they run at.
     allow_clock_override: bool = Field(default=False, alias="PAYLINK_ALLOW_CLOCK_OVERRIDE")
     # Invoices sent to payers (paylink.notify): the SES sender address and the SMS sender id.

@@ -15,6 +15,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
+  HOLD#{mid}#{date}#{client}/HOLD  one client's open payments at a merchant that day (count, rials;
+                                   client = hashed source address or phone; TTL two days)
   SETTLEMENT#{sid}/SETTLEMENT   also gsi3 MERCHANT#{id}#PAYOUTS_DUE/{date}#{sid} until it is paid
   PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record (one per settlement)
   PAYOUT#{sid}/ATTEMPT#{n}      a bank batch line, attempt n; gsi1 BATCH#{day}/{sid}#{n}
@@ -35,7 +37,9 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -43,7 +47,8 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, ValidationFailed
+from paylink.client_share import ClientShare
+from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, TooManyOpenPayments, ValidationFailed
 from paylink.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
 from paylink.models import (
     SETTLEMENT_MOVES,
@@ -70,6 +75,8 @@ PENDING_SHARDS = 8
 SETTLE_PAGE = 99  # payments per settlement transaction (DynamoDB allows 100 items: 99 + the totals)
 HEALTH_TTL_SECONDS = 86_400
 RETURN_RECORD_TTL_SECONDS = 90 * 86_400
+CONFLICT_RETRIES = 3  # a transaction cancelled by another one on the same item is tried again
+HOLD_TTL_SECONDS = 2 * 86_400  # a client's holds are per day; the item outlives its day, then goes
 
 
 def pending_shard(payment_id: str) -> str:
@@ -560,13 +567,17 @@ class Store:
         if items:
             self.client.transact_write_items(TransactItems=items)
 
-    def reserve_payment(self, payment: Payment, day: str, daily_cap: int | None) -> None:
-        """Record a new payment (`created`) with its share of the daily cap and, for a link with
-        stock, the unit it holds; all or nothing, before any gateway is asked.
+    def reserve_payment(
+        self, payment: Payment, day: str, daily_cap: int | None, share: ClientShare | None = None
+    ) -> None:
+        """Record a new payment (`created`) with its share of the daily cap, for a link with
+        stock the unit it holds, and its count on its client's holds (`payment.holds`, within
+        `share`); all or nothing, before any gateway is asked.
 
         Raises LimitExceeded when the daily cap would be passed, PaymentInProgress when the last
-        units are held by other payments in flight. A payment left `created` (a crash before the
-        gateway answered) is expired by the reconciler, which gives its reservations back.
+        units are held by other payments in flight, TooManyOpenPayments when the client already
+        holds its share. A payment left `created` (a crash before the gateway answered) is
+        expired by the reconciler, which gives its reservations back.
         """
         item = self._payment_item(payment)
         item |= {"gsi3pk": pending_shard(payment.id), "gsi3sk": f"{payment.created_at}#{payment.id}"}
@@ -589,8 +600,11 @@ class Store:
         coupon_at = len(items)
         if payment.coupon:
             items.append(self._coupon_use(payment, +1))
+        holds_at = len(items)
+        if share is not None:
+            items.extend(self._take_hold(payment, hold, share) for hold in payment.holds)
         try:
-            self.client.transact_write_items(TransactItems=items)
+            self._write_transaction(items)
         except Exception as exc:
             codes = _cancellation_codes(exc) if _is_conditional_failure(exc) else []
             if codes[1:2] == ["ConditionalCheckFailed"]:
@@ -602,7 +616,60 @@ class Store:
                 raise PaymentInProgress("another payment for this link is in progress") from exc
             if payment.coupon and codes[coupon_at : coupon_at + 1] == ["ConditionalCheckFailed"]:
                 raise ValidationFailed("the coupon is used up", fields={"coupon": "coupon_used_up"}) from exc
+            if "ConditionalCheckFailed" in codes[holds_at:]:
+                raise TooManyOpenPayments("this client already holds its share in open payments") from exc
             raise
+
+    def _take_hold(self, payment: Payment, hold: str, share: ClientShare) -> dict[str, Any]:
+        """Count a payment on one of its client's holds, within the share: a client with nothing
+        open may always start one; beyond that, at most `max_open`, within `max_amount` together."""
+        values: dict[str, Any] = {
+            ":one": 1,
+            ":amount": payment.amount,
+            ":max": share.max_open,
+            ":ttl": self._hold_ttl(payment),
+        }
+        within = "open_count < :max"
+        if share.max_amount is not None:
+            within += " AND held <= :room"
+            values[":room"] = share.max_amount - payment.amount
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": f"HOLD#{payment.merchant_id}#{hold}", "sk": "HOLD"},
+                "UpdateExpression": "ADD open_count :one, held :amount SET #ttl = :ttl",
+                "ConditionExpression": f"attribute_not_exists(open_count) OR open_count < :one OR ({within})",
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    @staticmethod
+    def _hold_ttl(payment: Payment) -> int:
+        return int(datetime.fromisoformat(payment.created_at).timestamp()) + HOLD_TTL_SECONDS
+
+    def _release_holds(self, payment: Payment) -> list[dict[str, Any]]:
+        """Give a payment's count back to its client's holds; unconditional (rides in the one
+        conditional move of the payment out of waiting, so it happens exactly once)."""
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"HOLD#{payment.merchant_id}#{hold}", "sk": "HOLD"},
+                    # (a hold already gone with its TTL comes back for a day that is over: harmless,
+                    # and it gets a TTL again so it goes too)
+                    "UpdateExpression": "ADD open_count :minus, held :less "
+                    "SET #ttl = if_not_exists(#ttl, :ttl)",
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    "ExpressionAttributeValues": {
+                        ":minus": -1,
+                        ":less": -payment.amount,
+                        ":ttl": self._hold_ttl(payment),
+                    },
+                }
+            }
+            for hold in payment.holds
+        ]
 
     def _coupon_use(self, payment: Payment, delta: int) -> dict[str, Any]:
         """Take (+1, never past max_uses) or give back (-1) one use of the payment's coupon."""
@@ -796,8 +863,9 @@ class Store:
                     condition="attribute_not_exists(pk)",
                 )
             )
+        items.extend(self._release_holds(payment))  # paid: no longer open (unconditional, last)
         try:
-            self.client.transact_write_items(TransactItems=items)
+            self._write_transaction(items)
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
@@ -859,7 +927,7 @@ class Store:
                 }
             )
         try:
-            self.client.transact_write_items(TransactItems=[*items, *give_back, *extra_items])
+            self._write_transaction([*items, *give_back, *self._release_holds(payment), *extra_items])
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
@@ -1253,6 +1321,25 @@ class Store:
 
     def _put(self, item: dict[str, Any], *, condition: str) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": condition}}
+
+    def _write_transaction(self, items: Sequence[dict[str, Any]]) -> None:
+        """TransactWriteItems, tried again a few times when DynamoDB cancelled it only because another
+        transaction had one of its items at that moment (TransactionConflict: a merchant's day or a
+        client's hold under parallel checkouts). Nothing was written then, and the same conditional
+        writes decide again; a refused condition is raised at once."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self.client.transact_write_items(TransactItems=list(items))
+                return
+            except Exception as exc:
+                codes = _cancellation_codes(exc) if _is_conditional_failure(exc) else []
+                if (
+                    attempt == CONFLICT_RETRIES
+                    or "TransactionConflict" not in codes
+                    or "ConditionalCheckFailed" in codes
+                ):
+                    raise
+            time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))  # jitter, not a secret
 
     def _transact_once(self, items: Sequence[dict[str, Any]]) -> bool:
         try:

@@ -122,6 +122,11 @@ _FA: dict[str, str] = {
         "آخرین موجودی این لینک در حال پرداخت توسط خریدار دیگری است. چند دقیقه دیگر دوباره تلاش کنید."
     ),
     "error.over_daily_limit": "این پرداخت از سقف دریافت روزانه فروشنده بیشتر است.",
+    "reason.too_many_open_payments.title": "یک پرداخت نیمه‌تمام دارید",
+    "reason.too_many_open_payments.message": (
+        "پرداخت‌هایی که نزد این فروشنده آغاز کرده‌اید هنوز باز است. آن‌ها را در صفحهٔ بانک تمام یا لغو کنید، "
+        "یا چند دقیقه دیگر دوباره تلاش کنید. این بار چیزی ثبت نشد."
+    ),
     "reason.cross_site.title": "این فرم از سایت دیگری فرستاده شد",
     "reason.cross_site.message": (
         "برای امنیت شما، پرداختی که از صفحهٔ سایت دیگری آغاز شود پذیرفته نمی‌شود و چیزی ثبت نشد. "
@@ -261,6 +266,11 @@ _EN: dict[str, str] = {
         "The last unit of this link is being paid by another buyer. Please try again in a few minutes."
     ),
     "error.over_daily_limit": "This payment is above the merchant's daily limit.",
+    "reason.too_many_open_payments.title": "You have an unfinished payment",
+    "reason.too_many_open_payments.message": (
+        "Payments you started with this merchant are still open. Finish or cancel them on the bank's "
+        "page, or try again in a few minutes. Nothing was recorded this time."
+    ),
     "reason.cross_site.title": "This form was sent from another site",
     "reason.cross_site.message": (
         "For your safety, a payment started from another site's page is not accepted, and nothing was "
