@@ -129,7 +129,7 @@ e2e: $(VENV_STAMP) browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/e2e || [ $$? -eq 5 ]
 
 test: deploy-check lint typecheck browser
-	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests --ignore=tests/artifact --deselect tests/unit/test_check_deploy.py
 
 # --- local run -------------------------------------------------------------------------------
 

@@ -109,6 +109,9 @@ def stack(built: None) -> Iterator[Stack]:
             "PublicBaseUrl": "https://pay.example",
             "GatewaysConfig": json.dumps(gateways),
             "EmailSender": "invoices@paylink.example",
+            # prod-payout's explicit choices (no defaults): a test stage may pay out via the sandbox.
+            "PayoutProvider": "sandbox",
+            "Stage": "test",
         }
         plumbing = {
             "AWS_ACCESS_KEY_ID": "bare",

@@ -29,6 +29,8 @@ def _refs(table: str) -> dict[str, str]:
         "NotifyQueue": "https://sqs.local/notify",
         "NotifyDeadLetterQueue": "https://sqs.local/notify-dlq",
         "SettleQueue": "https://sqs.local/settle",
+        "PayoutProvider": "sandbox",
+        "Stage": "test",
     }
 
 
@@ -67,7 +69,7 @@ def test_a_variable_missing_from_the_template_fails_locally(store, merchant):  #
     reset_caches()  # a cold start: the store is made inside the invocation, from its settings
     # When the runner invokes the checkout page
     # Then it fails as the deployed function would, not rescued by the runner's environment
-    with pytest.raises(Exception, match="ResourceNotFound|Requested resource not found"):
+    with pytest.raises(Exception, match=r"ResourceNotFound|Requested resource not found"):
         invoker.invoke(_page_event(code))
 
 

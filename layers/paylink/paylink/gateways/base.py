@@ -133,9 +133,7 @@ def _with_credentials(item: dict[str, Any], index: int, credentials: Any) -> dic
     if not isinstance(credentials, dict):
         raise ValueError("gateway credentials must be a JSON object of gateway name -> credentials")
     if "merchant_id" in item:
-        raise ValueError(
-            f"gateway config item {index}: merchant_id belongs in the credentials parameter"
-        )
+        raise ValueError(f"gateway config item {index}: merchant_id belongs in the credentials parameter")
     found = credentials.get(item.get("name"))
     if not isinstance(found, dict) or set(found) - _CREDENTIAL_KEYS:
         raise ValueError(f"gateway config item {index}: no valid credentials for {item.get('name')!r}")
