@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -54,15 +53,38 @@ def test_the_template_pays_out_through_no_default_sandbox(template):  # type: ig
     assert check.check_payouts(template) == []
 
 
-def test_the_previous_template_with_plain_credentials_and_a_token_is_refused() -> None:
-    # Given the template before secrets moved to SSM (gateways JSON and the bot token as values)
-    old = subprocess.run(
-        ["git", "show", "034225f:template.yaml"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    findings = check.check_secrets(yaml.load(old, Loader=_CfnLoader))  # noqa: S506 - a SafeLoader subclass
-    # Then the token parameter and the variable taking it are both named
-    assert any("TelegramBotToken looks like a secret" in f for f in findings)
-    assert any("NotifyWorkerFunction: PAYLINK_TELEGRAM_BOT_TOKEN" in f for f in findings)
+# The shape of template.yaml before secrets moved to SSM: the bot token a NoEcho parameter passed
+# as a plain environment variable (and the gateways' merchant ids inside GatewaysConfig).
+PREVIOUS = """
+Parameters:
+  GatewaysConfig: {Type: String, Default: "[]"}
+  TelegramBotToken: {Type: String, Default: "", NoEcho: true}
+Globals:
+  Function:
+    Environment:
+      Variables:
+        PAYLINK_GATEWAYS: !Ref GatewaysConfig
+Resources:
+  NotifyWorkerFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          PAYLINK_TELEGRAM_BOT_TOKEN: !Ref TelegramBotToken
+"""
+
+
+def test_the_previous_template_with_a_plain_token_and_empty_gateways_is_refused() -> None:
+    previous = yaml.load(PREVIOUS, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    # Then the token parameter, the variable taking it and the empty required gateways are named
+    assert check.check_secrets(previous) == [
+        "parameter TelegramBotToken looks like a secret: take an SSM parameter name (*Parameter)",
+        "NotifyWorkerFunction: PAYLINK_TELEGRAM_BOT_TOKEN puts a secret's value in the environment",
+        "NotifyWorkerFunction: PAYLINK_TELEGRAM_BOT_TOKEN takes the NoEcho parameter TelegramBotToken",
+    ]
+    assert check.check_required(previous) == [
+        "parameter GatewaysConfig is required but defaults to empty ('[]')"
+    ]
 
 
 def test_a_secret_value_in_a_function_environment_is_refused(template):  # type: ignore[no-untyped-def]
