@@ -83,7 +83,8 @@ def test_the_previous_template_with_a_plain_token_and_empty_gateways_is_refused(
         "NotifyWorkerFunction: PAYLINK_TELEGRAM_BOT_TOKEN takes the NoEcho parameter TelegramBotToken",
     ]
     assert check.check_required(previous) == [
-        "parameter GatewaysConfig is required but defaults to empty ('[]')"
+        "parameter GatewaysConfig is required but defaults to empty ('[]')",
+        "parameter TelegramBotToken is required but defaults to empty ('')",
     ]
 
 
