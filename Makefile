@@ -20,6 +20,11 @@ PY := $(VENV)/bin/python
 SAM := $(TOOLS)/bin/sam
 CFN_LINT := $(TOOLS)/bin/cfn-lint
 LAYER_BUILD := .aws-sam/build/PaylinkLayer
+# The bare artifact run (tests/artifact): the layer built for this machine's x86_64 and a venv
+# holding only the boto3 the Lambda python3.13 runtime ships (AWS lists it per runtime and region
+# under "Runtime-included SDK versions"; raise it when the runtime's moves).
+BARE := .aws-sam/bare
+LAMBDA_BOTO3 := 1.38.36
 # Extra pytest arguments, e.g. PYTEST_ARGS="-n auto -x".
 PYTEST_ARGS ?=
 
@@ -30,11 +35,11 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 CHROMIUM := /usr/bin/chromium
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv tools browser lint format typecheck lint-template validate build unit integration e2e \
+.PHONY: help venv tools browser lint format typecheck lint-template validate build bare-artifact deploy-check unit integration e2e \
         test run settle merchant bench bench-flows bench-click bench-coldstart clean
 
 help:
-	@echo "targets: venv tools lint format typecheck validate build unit integration e2e test"
+	@echo "targets: venv tools lint format typecheck validate build deploy-check unit integration e2e test"
 	@echo "         run settle DATE=YYYY-MM-DD merchant ARGS='...' bench bench-flows bench-click bench-coldstart clean"
 
 # --- environments ---------------------------------------------------------------------------
@@ -91,6 +96,25 @@ build: $(TOOLS_STAMP) $(VENV_STAMP)
 
 validate: lint-template build
 	$(PY) scripts/check_layer_arch.py $(LAYER_BUILD)
+	$(PY) scripts/check_deploy.py --layer $(LAYER_BUILD)
+
+# The layer as `sam build` makes it, but for x86_64, and a bare Python 3.13 with only the runtime's
+# boto3: tests/artifact runs every handler in it (rebuilt when the requirements change).
+bare-artifact: $(BARE)/.built
+
+$(BARE)/.built: layers/paylink/requirements.txt layers/paylink/Makefile Makefile
+	rm -rf $(BARE)
+	$(MAKE) -C layers/paylink build-PaylinkLayer ARTIFACTS_DIR=$(CURDIR)/$(BARE)/layer \
+	  PLATFORM=manylinux2014_x86_64 PYTHON=$(CURDIR)/$(PY)
+	$(PYTHON) -m venv $(BARE)/venv
+	$(BARE)/venv/bin/python -m pip install --disable-pip-version-check -q boto3==$(LAMBDA_BOTO3)
+	touch $@
+
+# What a deploy needs to hold: the template lints and validates, the layer builds for arm64 without
+# the runtime's SDK, every handler runs from the built artifact, and no secret, sandbox payout or
+# empty required setting reaches a deployed function (scripts/check_deploy.py).
+deploy-check: validate bare-artifact
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/artifact tests/unit/test_check_deploy.py
 
 # --- tests -----------------------------------------------------------------------------------
 
@@ -104,8 +128,8 @@ integration: $(VENV_STAMP)
 e2e: $(VENV_STAMP) browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/e2e || [ $$? -eq 5 ]
 
-test: validate lint typecheck browser
-	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+test: deploy-check lint typecheck browser
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests --ignore=tests/artifact --deselect tests/unit/test_check_deploy.py
 
 # --- local run -------------------------------------------------------------------------------
 

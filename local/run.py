@@ -41,7 +41,9 @@ from local.template import (
     create_queues,
     create_tables,
     functions,
+    global_environment,
     load_template,
+    parameter_defaults,
     queue_sources,
     resolve,
     routes,
@@ -84,13 +86,27 @@ class LambdaContext:
 
 
 class Invoker:
-    """Runs one function's handler; concurrent calls get separate instances, as Lambda would."""
+    """Runs one function's handler; concurrent calls get separate instances, as Lambda would.
+
+    While it runs, the handler's settings are read from `environment` alone (its template
+    environment, resolved, plus what Lambda sets): a variable the template does not give this
+    function is missing here as it would be deployed.
+    """
 
     def __init__(self, function: Function) -> None:
         self.function = function
+        self.environment: dict[str, str] | None = None
+        self._settings: Any = None
         self._idle: queue.LifoQueue[Callable[..., Any]] = queue.LifoQueue()
         self._loaded = 0
         self._lock = threading.Lock()
+
+    def _function_settings(self) -> Any:
+        if self._settings is None and self.environment is not None:
+            from paylink.settings import Settings
+
+            self._settings = Settings.model_validate(self.environment)
+        return self._settings
 
     def _load(self) -> Callable[..., Any]:
         with self._lock:
@@ -107,14 +123,67 @@ class Invoker:
         return handler
 
     def invoke(self, event: Any) -> Any:
+        from paylink.settings import FUNCTION_SETTINGS
+
+        token = FUNCTION_SETTINGS.set(self._function_settings())
         try:
-            handler = self._idle.get_nowait()
-        except queue.Empty:
-            handler = self._load()
-        try:
-            return handler(event, LambdaContext(self.function))
+            try:
+                handler = self._idle.get_nowait()
+            except queue.Empty:
+                handler = self._load()
+            try:
+                return handler(event, LambdaContext(self.function))
+            finally:
+                self._idle.put(handler)
         finally:
-            self._idle.put(handler)
+            FUNCTION_SETTINGS.reset(token)
+
+
+# What Lambda itself sets (region, credentials: moto's) and the local-only plumbing that points
+# the AWS clients at moto: the only variables a function gets beyond its template environment.
+# Switches a developer may set for a local run are passed on when present.
+LOCAL_SWITCHES = (
+    "PAYLINK_WEBHOOK_RETRY_SCALE",
+    "PAYLINK_SANDBOX_PAYOUT_FAIL_IBANS",
+    "PAYLINK_TELEGRAM_API_URL",
+)
+
+
+def function_environment(
+    function: Function, refs: dict[str, str], plumbing: dict[str, str]
+) -> dict[str, str]:
+    """The environment one function runs with: the plumbing, then its own template variables."""
+    own = {}
+    for name, value in function.environment.items():
+        try:
+            own[name] = resolve(value, refs)
+        except KeyError as missing:
+            raise ValueError(
+                f"{function.logical_id}: {name} needs {missing}, which the local runner lacks"
+            ) from None
+    return {**plumbing, **own}
+
+
+def scrub_process_environment(keep: dict[str, str]) -> None:
+    """Drop every paylink setting from this process's environment except `keep`'s, so that code
+    outside an invocation (the seed, threads a handler starts) sees only what every function gets."""
+    from paylink.settings import Settings
+
+    for field in Settings.model_fields.values():
+        if field.alias and field.alias not in keep:
+            os.environ.pop(field.alias, None)
+    os.environ.update(keep)
+
+
+def put_secrets(ssm: Any, values: dict[str, str], stage: str = "local") -> dict[str, str]:
+    """Each secret as an SSM SecureString in moto, as a deployer puts it (README "Deploy");
+    returns template parameter -> the parameter's name, which is all a function is given."""
+    names = {}
+    for parameter, value in values.items():
+        name = f"/paylink/{stage}/{parameter.removesuffix('Parameter')}"
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+        names[parameter] = name
+    return names
 
 
 def http_event(
@@ -220,18 +289,23 @@ class LocalSystem:
         self.moto = AtomicMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self.moto.start()
         endpoint = f"http://{self.host}:{self.moto_port}"
-        os.environ.update(
-            {
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_REGION": REGION,
-                "DYNAMODB_ENDPOINT_URL": endpoint,
-                "SQS_ENDPOINT_URL": endpoint,
-                # Invoice SMS and email go to moto's SNS and SES (see what was sent at /moto-api/).
-                "PAYLINK_NOTIFY_ENDPOINT_URL": endpoint,
-            }
-        )
+        plumbing = {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "DYNAMODB_ENDPOINT_URL": endpoint,
+            "SQS_ENDPOINT_URL": endpoint,
+            # Secrets are read from moto's SSM, by the same code path as deployed (paylink.secrets).
+            "AWS_ENDPOINT_URL_SSM": endpoint,
+            # Invoice SMS and email go to moto's SNS and SES (see what was sent at /moto-api/).
+            "PAYLINK_NOTIFY_ENDPOINT_URL": endpoint,
+            "PAYLINK_ALLOW_CLOCK_OVERRIDE": "1",  # scheduled events may name their `now` locally
+            # A refused webhook's three days of retries take about an hour locally (1 min -> 1 s).
+            "PAYLINK_WEBHOOK_RETRY_SCALE": "60",
+            **{name: os.environ[name] for name in LOCAL_SWITCHES if os.environ.get(name)},
+        }
+        os.environ.update(plumbing)
         import boto3
 
         email_sender = os.environ.get("PAYLINK_EMAIL_SENDER", "invoices@paylink.local")
@@ -265,30 +339,36 @@ class LocalSystem:
                 "name": f"sandbox-{name}",
                 "protocol": protocol,
                 "base_url": f"{self.sandbox.url}/{name}",
-                "merchant_id": self.sandbox.merchant,
                 "timeout_seconds": 3.0,
             }
             for name, protocol in SANDBOX_INSTANCES.items()
         ]
+        credentials = {
+            f"sandbox-{name}": {"merchant_id": self.sandbox.merchant} for name in SANDBOX_INSTANCES
+        }
+        ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION)
+        secrets = {"GatewayCredentialsParameter": json.dumps(credentials)}
+        # Empty: no Telegram messages locally unless a bot token is given.
+        if os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN"):
+            secrets["TelegramBotTokenParameter"] = os.environ["PAYLINK_TELEGRAM_BOT_TOKEN"]
         refs = {
+            **parameter_defaults(self.template),
             **tables,
             **self.queues,
+            **put_secrets(ssm, secrets),
             "PublicBaseUrl": self.url,
             "GatewaysConfig": json.dumps(gateways),
             "LogLevel": os.environ.get("PAYLINK_LOG_LEVEL", "INFO"),
             "EmailSender": email_sender,
             "SmsSenderId": os.environ.get("PAYLINK_SMS_SENDER_ID", "paylink"),
-            # Empty: no Telegram messages locally unless a bot token is given.
-            "TelegramBotToken": os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN", ""),
         }
-        for function in self.functions.values():
-            os.environ.update({k: resolve(v, refs) for k, v in function.environment.items()})
-        os.environ["PAYLINK_ALLOW_CLOCK_OVERRIDE"] = "1"  # scheduled events may name their `now` locally
-        # A refused webhook's three days of retries take about an hour locally (1 min -> 1 s).
-        os.environ.setdefault("PAYLINK_WEBHOOK_RETRY_SCALE", "60")
         layer = str(ROOT / "layers" / "paylink")
         if layer not in sys.path:
             sys.path.insert(0, layer)
+        for invoker in self.invokers.values():
+            invoker.environment = function_environment(invoker.function, refs, plumbing)
+        shared = {name: resolve(value, refs) for name, value in global_environment(self.template).items()}
+        scrub_process_environment({**plumbing, **shared})
         self._seed()
         self.server = ThreadingHTTPServer((self.host, self.port), self._handler_class())
         self.server.daemon_threads = True

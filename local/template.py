@@ -254,6 +254,20 @@ def schedules(template: dict[str, Any]) -> list[Schedule]:
     return found
 
 
+def global_environment(template: dict[str, Any]) -> dict[str, Any]:
+    """Globals' Function environment: what every function gets (unresolved)."""
+    return dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
+    """Each template parameter that has a Default, by name (what a deploy gets when none is given)."""
+    return {
+        name: str(spec["Default"])
+        for name, spec in (template.get("Parameters") or {}).items()
+        if "Default" in spec
+    }
+
+
 def resolve(value: Any, refs: dict[str, str]) -> str:
     """A template value with `Ref`s and `GetAtt`s replaced by local values (`refs["Id.Attr"]`)."""
     if isinstance(value, dict) and "Ref" in value:

@@ -17,6 +17,7 @@ from local.template import functions, load_template, routes
 def reset_caches() -> None:
     """Forget settings, the store and the gateways: each test reads its own environment."""
     from paylink.routing import adapters, http_client
+    from paylink.secrets import forget_secrets
     from paylink.settings import get_settings
     from paylink.store import _idempotency_client, get_store, idempotency_persistence
 
@@ -29,6 +30,7 @@ def reset_caches() -> None:
         http_client,
     ):
         cached.cache_clear()
+    forget_secrets()
 
 
 @dataclass

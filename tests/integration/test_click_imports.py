@@ -1,4 +1,5 @@
-"""The click path loads only what it needs: no httpx (gateways) and no qrcode, at init or on a click.
+"""The click path loads only what it needs: no httpx (gateways), no qrcode and no Powertools
+parameters (secrets), at init or on a click.
 
 Each check runs in a fresh interpreter, so what other tests imported cannot hide a regression.
 """
@@ -33,7 +34,7 @@ with mock_aws():
     merchant, _ = create_merchant(store, username="shop", name="Shop", iban="IR062960000000100324200001",
                                   api_key="plk_click_imports")
     code = create_link(store, merchant, LinkCreate(title="Scarf", amount=1_200_000)).code
-    watched = ("httpx", "qrcode")
+    watched = ("httpx", "qrcode", "aws_lambda_powertools.utilities.parameters")
     before = [m for m in watched if m in sys.modules]
     from functions.checkout.app import lambda_handler
     at_init = [m for m in watched if m in sys.modules]

@@ -308,6 +308,29 @@ def test_a_merchant_with_a_telegram_chat_gets_one_message(
     assert _queued(sqs, notify["NotifyQueue"]) == []
 
 
+def test_the_telegram_bot_token_is_read_from_ssm_by_name(
+    api, store, gateways, notify, sqs, merchant, monkeypatch
+):
+    # Given the bot token only in an SSM SecureString, the worker given its name (as deployed)
+    from paylink.merchants import set_telegram
+
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name="/paylink/test/telegram-bot-token", Type="SecureString", Value=BOT_TOKEN
+    )
+    monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN_PARAMETER", "/paylink/test/telegram-bot-token")
+    reset_caches()
+    set_telegram(store, "shop", "123456789")
+    _queue_event_of_paid_payment(api, store, notify)
+    with respx.mock(assert_all_called=True) as mock:
+        telegram = mock.post(f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage").mock(
+            return_value=httpx.Response(200, json={"ok": True})
+        )
+        # When the event is delivered
+        _poller(sqs, notify).poll_once()
+    # Then the message went out with the token read from SSM
+    assert telegram.call_count == 1
+
+
 def test_a_merchant_with_a_notice_address_gets_one_email(
     api, store, gateways, notify, sqs, merchant, monkeypatch
 ):

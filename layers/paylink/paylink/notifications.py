@@ -110,13 +110,30 @@ def send_email(merchant: Merchant, event: dict[str, Any]) -> bool:
     return True
 
 
+def telegram_token(parameter: str) -> str:
+    """The bot token from SSM (cached); "" when none is configured or it cannot be read (logged)."""
+    from paylink.secrets import secret
+
+    try:
+        return secret(parameter)
+    except Exception as exc:  # a missing parameter or a denied read: no message, the webhook still goes
+        logger.error(
+            "telegram bot token unreadable", extra={"parameter": parameter, "error": type(exc).__name__}
+        )
+        return ""
+
+
 def send_telegram(merchant: Merchant, event: dict[str, Any]) -> bool:
     """One short message to the merchant's Telegram chat; False (logged) when it did not go."""
     from paylink.settings import get_settings
 
     settings = get_settings()
-    token = settings.telegram_bot_token.get_secret_value()
-    if not token or not merchant.telegram_chat_id:
+    if not merchant.telegram_chat_id:
+        return False
+    token = settings.telegram_bot_token.get_secret_value() or telegram_token(
+        settings.telegram_bot_token_parameter
+    )
+    if not token:
         return False
     text = notice_text(event)
     try:

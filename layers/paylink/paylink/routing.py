@@ -38,7 +38,15 @@ def adapters() -> dict[str, GatewayAdapter]:
     from paylink.gateways import build_adapter
     from paylink.gateways.base import parse_gateways
 
-    configs = parse_gateways(get_settings().gateways_json)
+    settings = get_settings()
+    credentials = None
+    if settings.gateway_credentials_parameter:
+        import json
+
+        from paylink.secrets import secret
+
+        credentials = json.loads(secret(settings.gateway_credentials_parameter))
+    configs = parse_gateways(settings.gateways_json, credentials=credentials)
     return {config.name: build_adapter(config, http_client()) for config in configs}
 
 

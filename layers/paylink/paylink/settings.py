@@ -8,6 +8,7 @@ so pydantic-settings (~25 ms of every cold start, for sources we do not use) is 
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -20,7 +21,12 @@ class Settings(BaseModel):
 
     table_name: str = Field(default="paylink", alias="TABLE_NAME")
     public_base_url: str = Field(default="", alias="PUBLIC_BASE_URL")
+    # Gateways in order of preference, without credentials (names, protocols, base URLs: the
+    # pages' form-action needs them on the click path). Deployed, each gateway's merchant_id is in
+    # the SSM SecureString named by gateway_credentials_parameter; locally and in tests the list
+    # may carry merchant_id itself when no parameter is named.
     gateways_json: str = Field(default="[]", alias="PAYLINK_GATEWAYS")
+    gateway_credentials_parameter: str = Field(default="", alias="PAYLINK_GATEWAY_CREDENTIALS_PARAMETER")
     timezone: str = Field(default="Asia/Tehran", alias="PAYLINK_TIMEZONE")
     country: str = Field(default="IR", alias="PAYLINK_COUNTRY")
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
@@ -35,7 +41,10 @@ class Settings(BaseModel):
     notify_dead_letter_queue_url: str = Field(default="", alias="NOTIFY_DEAD_LETTER_QUEUE_URL")
     # Divides the webhook retry delays (paylink.webhooks.RETRY_DELAYS): local runs and tests only.
     webhook_retry_scale: float = Field(default=1.0, gt=0, alias="PAYLINK_WEBHOOK_RETRY_SCALE")
+    # Local runs and tests only: the bot token itself. Deployed, the token is in the SSM
+    # SecureString named by telegram_bot_token_parameter (paylink.secrets); empty: no Telegram.
     telegram_bot_token: SecretStr = Field(default=SecretStr(""), alias="PAYLINK_TELEGRAM_BOT_TOKEN")
+    telegram_bot_token_parameter: str = Field(default="", alias="PAYLINK_TELEGRAM_BOT_TOKEN_PARAMETER")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="PAYLINK_TELEGRAM_API_URL")
     # Failover budget: the checkout stops asking further gateways once this much time has gone;
     # each attempt's timeout is cut to what is left, so the buyer waits at most this long.
@@ -53,7 +62,29 @@ class Settings(BaseModel):
     notify_endpoint_url: str | None = Field(default=None, alias="PAYLINK_NOTIFY_ENDPOINT_URL")
 
 
+# Variables that hold a secret's VALUE: allowed in a local run or a test, never in template.yaml
+# (scripts/check_deploy.py fails the build if a function's environment sets one).
+SECRET_VALUE_VARIABLES = frozenset({"PAYLINK_TELEGRAM_BOT_TOKEN"})
+
+# The local runner runs every function in one process: while it invokes one, this holds that
+# function's own settings (its template environment only), as a separate Lambda would have.
+FUNCTION_SETTINGS: ContextVar[Settings | None] = ContextVar("paylink_function_settings", default=None)
+
+
 @cache
-def get_settings() -> Settings:
-    """The process-wide settings (environment read on first use)."""
+def _process_settings() -> Settings:
     return Settings.model_validate(os.environ)
+
+
+class _SettingsReader:
+    """`get_settings()`: the invoked function's settings, read from the environment once."""
+
+    def __call__(self) -> Settings:
+        scoped = FUNCTION_SETTINGS.get()
+        return scoped if scoped is not None else _process_settings()
+
+    def cache_clear(self) -> None:
+        _process_settings.cache_clear()
+
+
+get_settings = _SettingsReader()

@@ -126,11 +126,28 @@ class GatewayConfig:
         )
 
 
-def parse_gateways(raw_json: str) -> list[GatewayConfig]:
+_CREDENTIAL_KEYS = frozenset({"merchant_id"})
+
+
+def _with_credentials(item: dict[str, Any], index: int, credentials: Any) -> dict[str, Any]:
+    """`item` with its merchant_id taken from the credentials object."""
+    if not isinstance(credentials, dict):
+        raise ValueError("gateway credentials must be a JSON object of gateway name -> credentials")
+    if "merchant_id" in item:
+        raise ValueError(f"gateway config item {index}: merchant_id belongs in the credentials parameter")
+    found = credentials.get(item.get("name"))
+    if not isinstance(found, dict) or set(found) - _CREDENTIAL_KEYS:
+        raise ValueError(f"gateway config item {index}: no valid credentials for {item.get('name')!r}")
+    return {**item, **found}
+
+
+def parse_gateways(raw_json: str, credentials: Any = None) -> list[GatewayConfig]:
     """Parse the PAYLINK_GATEWAYS JSON list, in priority order. Raises ValueError on bad config.
 
     Example: `[{"name": "sandbox-a", "protocol": "zibal", "base_url": "http://127.0.0.1:3001/a",
     "merchant_id": "zibal"}]`. Names must be unique. Messages never include merchant ids.
+    `credentials` (deployed: the SSM SecureString, `{"<name>": {"merchant_id": "..."}}`) supplies
+    each gateway's merchant_id; the plain list then must not carry one (a secret in plain sight).
     """
     try:
         data = json.loads(raw_json)
@@ -143,6 +160,8 @@ def parse_gateways(raw_json: str) -> list[GatewayConfig]:
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             raise ValueError(f"gateway config item {index} must be a JSON object")
+        if credentials is not None:
+            item = _with_credentials(item, index, credentials)
         try:
             config = GatewayConfig.from_mapping(item)
         except ValueError as exc:
