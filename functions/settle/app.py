@@ -23,7 +23,10 @@ from paylink.settle_fanout import queue_day, settle_from_message
 from paylink.settlement import business_day_of, settle_day
 from paylink.store import get_store
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# One merchant failing is that merchant's retry, not the worker's error: a batch whose every message
+# failed (a batch of one, often) is reported item by item, as the notify worker does, so
+# SettleWorkerErrorsAlarm stays for crashes and timeouts.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logged()

@@ -226,3 +226,23 @@ def test_fan_out_then_the_local_poller_settles_every_merchant(api, queues, sqs, 
     assert {s.date for s in settlements} == {day}
     assert drain([poller], timeout=1)
     assert list(store.merchants_with_unsettled_money()) == []
+
+
+def test_a_batch_whose_only_merchant_fails_is_an_item_failure_not_a_worker_error(
+    api, store, two_merchants_paid, monkeypatch
+):
+    # Given the bank refuses the first merchant's payout
+    import paylink.payouts
+
+    failing = two_merchants_paid[0]
+
+    def refuse(self, settlement, **attempt):  # type: ignore[no-untyped-def]
+        raise ConnectionError("bank unavailable")
+
+    monkeypatch.setattr(paylink.payouts.SandboxPayout, "submit", refuse)
+    day = _next_business_day()
+    # When the worker receives a batch holding only that merchant's message (every message fails)
+    answer = _work(sqs_event([_message(failing, day, 1)], "arn:aws:sqs:us-east-1:1:q", "us-east-1"))
+    # Then it reports the message for retry and returns, instead of raising (a Lambda error that
+    # would trip SettleWorkerErrorsAlarm for one bad merchant)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
