@@ -280,6 +280,10 @@ class LocalSystem:
             "SmsSenderId": os.environ.get("PAYLINK_SMS_SENDER_ID", "paylink"),
             # Empty: no Telegram messages locally unless a bot token is given.
             "TelegramBotToken": os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN", ""),
+            # Payouts: the template's explicit choices, made for a local run (override to try others).
+            "PayoutProvider": os.environ.get("PAYLINK_PAYOUT_PROVIDER", "sandbox"),
+            "Stage": os.environ.get("PAYLINK_STAGE", "dev"),
+            "PayoutApiUrl": os.environ.get("PAYLINK_PAYOUT_API_URL", ""),
         }
         for function in self.functions.values():
             os.environ.update({k: resolve(v, refs) for k, v in function.environment.items()})

@@ -44,16 +44,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             }
         }
     store = get_store()
+    # Refused before anything is queued: a stack with no real payout provider settles nothing.
+    payout = payout_provider(settings.payout_provider, store, stage=settings.stage)
     queue = settle_queue()
     if queue is not None:
         return asdict(queue_day(store, day, queue, country=settings.country))
-    report = settle_day(
-        store,
-        day,
-        tz=settings.timezone,
-        country=settings.country,
-        payout=payout_provider(settings.payout_provider, store),
-    )
+    report = settle_day(store, day, tz=settings.timezone, country=settings.country, payout=payout)
     return asdict(report)
 
 
@@ -64,7 +60,7 @@ def _settle_record(record: SQSRecord) -> None:
     settle_from_message(
         store,
         record.body,
-        payout_provider(settings.payout_provider, store),
+        payout_provider(settings.payout_provider, store, stage=settings.stage),
         tz=settings.timezone,
         country=settings.country,
     )
