@@ -53,6 +53,8 @@ REGION = "us-east-1"
 DEMO_IBAN = "IR062960000000100324200001"
 # One sandbox instance per real protocol, tried in this order: a fails over to b, and so on.
 SANDBOX_INSTANCES = {"a": "zibal", "b": "payping", "c": "zarinpal", "d": "sep"}
+# The sandbox payout provider the local settle functions pay merchants through (Jibit's Transferor).
+PAYOUT_INSTANCES = {"p": "jibit"}
 TEXT_TYPES = ("application/json", "text/")
 # Locally a failed message comes back after seconds, not the template's half hour, so retries and
 # the move to the dead-letter queue can be watched.
@@ -258,7 +260,9 @@ class LocalSystem:
 
         from local.sandbox import Sandbox
 
-        self.sandbox = Sandbox(instances=SANDBOX_INSTANCES, host=self.host, port=self.sandbox_port)
+        self.sandbox = Sandbox(
+            instances={**SANDBOX_INSTANCES, **PAYOUT_INSTANCES}, host=self.host, port=self.sandbox_port
+        )
         self.sandbox.start()
         gateways = [
             {
@@ -280,14 +284,22 @@ class LocalSystem:
             "SmsSenderId": os.environ.get("PAYLINK_SMS_SENDER_ID", "paylink"),
             # Empty: no Telegram messages locally unless a bot token is given.
             "TelegramBotToken": os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN", ""),
-            # Payouts: the template's explicit choices, made for a local run (override to try others).
-            "PayoutProvider": os.environ.get("PAYLINK_PAYOUT_PROVIDER", "sandbox"),
+            # Payouts: the template's explicit choices, made for a local run (override to try others):
+            # Jibit's Transferor at the sandbox's instance p.
+            "PayoutProvider": os.environ.get("PAYLINK_PAYOUT_PROVIDER", "jibit"),
             "Stage": os.environ.get("PAYLINK_STAGE", "dev"),
-            "PayoutApiUrl": os.environ.get("PAYLINK_PAYOUT_API_URL", ""),
+            "PayoutApiUrl": os.environ.get("PAYLINK_PAYOUT_API_URL", f"{self.sandbox.url}/p"),
         }
         for function in self.functions.values():
             os.environ.update({k: resolve(v, refs) for k, v in function.environment.items()})
         os.environ["PAYLINK_ALLOW_CLOCK_OVERRIDE"] = "1"  # scheduled events may name their `now` locally
+        # secret: a deployed stack reads the payout credentials from SSM; locally they are the
+        # sandbox's own values, so no parameter is named.
+        from local.sandbox.protocols.jibit import SANDBOX_API_KEY, SANDBOX_SECRET_KEY
+
+        os.environ.update({"PAYLINK_PAYOUT_API_KEY_PARAM": "", "PAYLINK_PAYOUT_SECRET_KEY_PARAM": ""})
+        os.environ.setdefault("PAYLINK_PAYOUT_API_KEY", SANDBOX_API_KEY)
+        os.environ.setdefault("PAYLINK_PAYOUT_SECRET_KEY", SANDBOX_SECRET_KEY)
         # A refused webhook's three days of retries take about an hour locally (1 min -> 1 s).
         os.environ.setdefault("PAYLINK_WEBHOOK_RETRY_SCALE", "60")
         layer = str(ROOT / "layers" / "paylink")
@@ -505,6 +517,7 @@ def main() -> None:
         demo_api_key=os.environ.get("PAYLINK_DEMO_API_KEY") or None,
     )
     system.start()
+    payout = os.environ.get("PAYLINK_PAYOUT_PROVIDER", "jibit")
     print(
         f"""
 paylink is running locally (Ctrl-C stops it).
@@ -516,6 +529,8 @@ paylink is running locally (Ctrl-C stops it).
   API key:              {system.demo_api_key}
   Sandbox gateways:     {system.sandbox.url}  a=Zibal b=PayPing c=Zarinpal d=SEP, tried in that order
                         (GET / lists them; POST /a/mode {{"mode": "down"}} switches one)
+  Sandbox payouts:      {system.sandbox.url}/p  Jibit's Transferor (payout provider: {payout})
+                        (GET /p/calls lists its calls; modes: transfer_fails, transfer_in_progress, ...)
   DynamoDB, SQS (moto): http://{system.host}:{system.moto_port}
   Queues:               {", ".join(k for k in system.queues if "." not in k) or "none"}
 

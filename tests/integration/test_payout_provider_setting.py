@@ -1,4 +1,4 @@
-"""The payout provider is the stack's explicit choice: none, or sandbox outside a test stage, settles nothing."""
+"""The payout provider is a stack's explicit choice: none, or sandbox outside a test stage pays nobody."""
 
 from __future__ import annotations
 
@@ -61,7 +61,9 @@ def test_a_stack_that_names_no_payout_provider_refuses_to_settle(store, monkeypa
     _stack(monkeypatch, None, "prod")
     settle, context = _handler("lambda_handler")
     # When the daily settlement runs, then it refuses, saying what to set
-    with pytest.raises(RuntimeError, match="PAYLINK_PAYOUT_PROVIDER must be one of bank_batch, jibit, sandbox"):
+    with pytest.raises(
+        RuntimeError, match="PAYLINK_PAYOUT_PROVIDER must be one of bank_batch, jibit, sandbox"
+    ):
         settle({"date": SETTLE_DAY.isoformat()}, context)
 
 
@@ -72,7 +74,12 @@ def test_the_settle_worker_of_a_production_stack_refuses_sandbox_payouts_per_mes
     _stack(monkeypatch, "sandbox", "prod")
     work, context = _handler("worker_handler")
     body = f'{{"merchant_id": "{merchant_id}", "date": "{SETTLE_DAY.isoformat()}"}}'
-    message = {"MessageId": "m1", "ReceiptHandle": "r1", "Body": body, "Attributes": {"ApproximateReceiveCount": "1"}}
+    message = {
+        "MessageId": "m1",
+        "ReceiptHandle": "r1",
+        "Body": body,
+        "Attributes": {"ApproximateReceiveCount": "1"},
+    }
     emf()
     # When the worker receives it
     answer = work(sqs_event([message], "arn:aws:sqs:us-east-1:1:q", "us-east-1"), context)

@@ -27,7 +27,7 @@ def test_the_payout_provider_is_a_parameter_without_a_default(template):
 def test_the_stage_is_a_parameter_without_a_default_holding_the_test_stages(template):
     parameter = template["Parameters"]["Stage"]
     assert "Default" not in parameter
-    assert TEST_STAGES < set(parameter["AllowedValues"])
+    assert set(parameter["AllowedValues"]) > TEST_STAGES
     assert "prod" in parameter["AllowedValues"]
 
 
@@ -41,7 +41,9 @@ def test_both_settle_functions_get_the_provider_and_the_stage(template, function
 def test_the_worker_names_its_payout_credentials_as_ssm_parameters_only(template):
     environment = functions(template)["SettleWorkerFunction"].environment
     assert environment["PAYLINK_PAYOUT_API_KEY_PARAM"] == {"Fn::Sub": "/paylink/${Stage}/payout/api-key"}
-    assert environment["PAYLINK_PAYOUT_SECRET_KEY_PARAM"] == {"Fn::Sub": "/paylink/${Stage}/payout/secret-key"}
+    assert environment["PAYLINK_PAYOUT_SECRET_KEY_PARAM"] == {
+        "Fn::Sub": "/paylink/${Stage}/payout/secret-key"
+    }
     assert "PAYLINK_PAYOUT_API_KEY" not in environment
     assert "PAYLINK_PAYOUT_SECRET_KEY" not in environment
 
@@ -50,4 +52,8 @@ def test_a_refused_payout_provider_alarms_at_once(template):
     alarm = template["Resources"]["PayoutProviderRefusedAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == (NAMESPACE, Metric.PAYOUT_REFUSED)
     assert alarm["Dimensions"] == [{"Name": Dimension.SERVICE.value, "Value": SERVICE}]
-    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Sum",
+        "GreaterThanThreshold",
+        0,
+    )
