@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.observability import begin_record, logged, traced
-from paylink.payouts import payout_provider
+from paylink.payouts import check_payout_provider, payout_provider
 from paylink.queues import settle_queue
 from paylink.settings import get_settings
 from paylink.settle_fanout import queue_day, settle_from_message
@@ -45,10 +45,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         }
     store = get_store()
     # Refused before anything is queued: a stack with no real payout provider settles nothing.
-    payout = payout_provider(settings.payout_provider, store, stage=settings.stage)
+    check_payout_provider(settings.payout_provider, stage=settings.stage)
     queue = settle_queue()
     if queue is not None:
         return asdict(queue_day(store, day, queue, country=settings.country))
+    payout = payout_provider(settings.payout_provider, store, stage=settings.stage)
     report = settle_day(store, day, tz=settings.timezone, country=settings.country, payout=payout)
     return asdict(report)
 

@@ -239,3 +239,35 @@ def test_wrong_credentials_refuse_to_pay_out(store, fresh, http):
     with pytest.raises(PayoutNotConfigured, match=r"security\.auth_failed"):
         _settle(store, JibitPayout(store, client))
     assert _taken(fresh) == []
+
+
+def test_deployed_credentials_are_read_from_the_ssm_parameters_the_settings_name(store, monkeypatch):
+    # Given the API key and secret key in SSM SecureString parameters, named by the settings
+    import boto3
+
+    from paylink.settings import get_settings
+
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name="/paylink/test/payout/api-key", Value="key-from-ssm", Type="SecureString")
+    ssm.put_parameter(Name="/paylink/test/payout/secret-key", Value="secret-from-ssm", Type="SecureString")
+    monkeypatch.setenv("PAYLINK_PAYOUT_API_KEY_PARAM", "/paylink/test/payout/api-key")
+    monkeypatch.setenv("PAYLINK_PAYOUT_SECRET_KEY_PARAM", "/paylink/test/payout/secret-key")
+    monkeypatch.setenv("PAYLINK_PAYOUT_API_KEY", "local-value-ignored")
+    get_settings.cache_clear()
+    # When the provider is built from settings
+    payout = JibitPayout.from_settings(store)
+    # Then it signs in with the parameters' values
+    assert payout.client._keys == ("key-from-ssm", "secret-from-ssm")
+    get_settings.cache_clear()
+
+
+def test_a_jibit_stack_without_credentials_refuses_to_pay_out(store, monkeypatch):
+    from paylink.payouts import PayoutNotConfigured
+    from paylink.settings import get_settings
+
+    for name in ("PAYLINK_PAYOUT_API_KEY_PARAM", "PAYLINK_PAYOUT_SECRET_KEY_PARAM", "PAYLINK_PAYOUT_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    with pytest.raises(PayoutNotConfigured, match="API key and secret key"):
+        JibitPayout.from_settings(store)
+    get_settings.cache_clear()

@@ -246,3 +246,20 @@ def test_a_batch_whose_only_merchant_fails_is_an_item_failure_not_a_worker_error
     # Then it reports the message for retry and returns, instead of raising (a Lambda error that
     # would trip SettleWorkerErrorsAlarm for one bad merchant)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+
+
+def test_the_fan_out_checks_the_payout_provider_but_needs_none_of_its_credentials(
+    queues, sqs, two_merchants_paid, monkeypatch
+):
+    # Given a production stack paying out through Jibit, whose credentials only the worker gets
+    from paylink.settings import get_settings
+
+    monkeypatch.setenv("PAYLINK_PAYOUT_PROVIDER", "jibit")
+    monkeypatch.setenv("PAYLINK_STAGE", "prod")
+    for name in ("PAYLINK_PAYOUT_API_KEY_PARAM", "PAYLINK_PAYOUT_SECRET_KEY_PARAM", "PAYLINK_PAYOUT_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    # When the settle function runs with its queue
+    answer = _settle(_next_business_day())
+    # Then it queued one message per merchant
+    assert answer["queued"] == 2

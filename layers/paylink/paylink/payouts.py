@@ -120,22 +120,27 @@ class PayoutNotConfigured(RuntimeError):
     """The stack names no payout provider, an unknown one, or sandbox payouts outside a test stage."""
 
 
-def payout_provider(name: str, store: Store, *, stage: str) -> PayoutProvider:
-    """The provider named by settings (PAYLINK_PAYOUT_PROVIDER) for a stack of `stage`.
+def check_payout_provider(name: str, *, stage: str) -> None:
+    """Refuse a stack that names no payout provider, an unknown one, or `sandbox` outside a test stage.
 
-    Raises PayoutNotConfigured (logged, counted as PayoutProviderRefused, which an alarm watches)
-    when none is named or the name is unknown, and when `sandbox` is named in a stage that is not a
-    test stage: a sandbox payout there would mark settlements paid while no money moves.
+    Raises PayoutNotConfigured, logged and counted as PayoutProviderRefused (an alarm watches it):
+    a sandbox payout in such a stack would mark settlements paid while no money moves.
     """
     if name not in PROVIDERS:
         _refuse(f"PAYLINK_PAYOUT_PROVIDER must be one of {', '.join(PROVIDERS)}; it is {name!r}", stage)
+    if name == "sandbox" and stage not in TEST_STAGES:
+        _refuse(
+            f"sandbox payouts move no money and run only in a test stage "
+            f"({', '.join(sorted(TEST_STAGES))}); this stack's stage is {stage!r}",
+            stage,
+        )
+
+
+def payout_provider(name: str, store: Store, *, stage: str) -> PayoutProvider:
+    """The provider named by settings (PAYLINK_PAYOUT_PROVIDER) for a stack of `stage`, once
+    `check_payout_provider` allows it."""
+    check_payout_provider(name, stage=stage)
     if name == "sandbox":
-        if stage not in TEST_STAGES:
-            _refuse(
-                f"sandbox payouts move no money and run only in a test stage "
-                f"({', '.join(sorted(TEST_STAGES))}); this stack's stage is {stage!r}",
-                stage,
-            )
         fail = get_settings().sandbox_payout_fail_ibans
         return SandboxPayout(store, frozenset(i.strip().upper() for i in fail.split(",") if i.strip()))
     if name == "bank_batch":
