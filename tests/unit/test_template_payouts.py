@@ -57,3 +57,10 @@ def test_a_refused_payout_provider_alarms_at_once(template):
         "GreaterThanThreshold",
         0,
     )
+
+
+def test_the_local_runner_resolves_the_parameter_names_for_its_stage():
+    from local.template import resolve
+
+    value = {"Fn::Sub": "/paylink/${Stage}/payout/api-key"}
+    assert resolve(value, {"Stage": "dev"}) == "/paylink/dev/payout/api-key"
