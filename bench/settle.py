@@ -133,7 +133,8 @@ def run(endpoint: str, payments: int, merchants: int) -> dict[str, float]:
     store, table = _fresh_store(endpoint)
     seed(store, table, payments, merchants, paid_at)
     started = time.perf_counter()
-    report = settle_day(store, day, tz="Asia/Tehran", country="IR", payout=payout_provider("sandbox", store))
+    payout = payout_provider("sandbox", store, stage="test")
+    report = settle_day(store, day, tz="Asia/Tehran", country="IR", payout=payout)
     settle_seconds = time.perf_counter() - started
     settled = sum(int(s["payment_count"]) for s in report.settlements)
     assert settled == payments, (settled, payments)

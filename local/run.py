@@ -55,6 +55,8 @@ REGION = "us-east-1"
 DEMO_IBAN = "IR062960000000100324200001"
 # One sandbox instance per real protocol, tried in this order: a fails over to b, and so on.
 SANDBOX_INSTANCES = {"a": "zibal", "b": "payping", "c": "zarinpal", "d": "sep"}
+# The sandbox payout provider the local settle functions pay merchants through (Jibit's Transferor).
+PAYOUT_INSTANCES = {"p": "jibit"}
 TEXT_TYPES = ("application/json", "text/")
 # Locally a failed message comes back after seconds, not the template's half hour, so retries and
 # the move to the dead-letter queue can be watched.
@@ -332,7 +334,9 @@ class LocalSystem:
 
         from local.sandbox import Sandbox
 
-        self.sandbox = Sandbox(instances=SANDBOX_INSTANCES, host=self.host, port=self.sandbox_port)
+        self.sandbox = Sandbox(
+            instances={**SANDBOX_INSTANCES, **PAYOUT_INSTANCES}, host=self.host, port=self.sandbox_port
+        )
         self.sandbox.start()
         gateways = [
             {
@@ -361,7 +365,20 @@ class LocalSystem:
             "LogLevel": os.environ.get("PAYLINK_LOG_LEVEL", "INFO"),
             "EmailSender": email_sender,
             "SmsSenderId": os.environ.get("PAYLINK_SMS_SENDER_ID", "paylink"),
+            # Payouts: the template's explicit choices, made for a local run (override to try others):
+            # Jibit's Transferor at the sandbox's instance p.
+            "PayoutProvider": os.environ.get("PAYLINK_PAYOUT_PROVIDER", "jibit"),
+            "Stage": os.environ.get("PAYLINK_STAGE", "dev"),
+            "PayoutApiUrl": os.environ.get("PAYLINK_PAYOUT_API_URL", f"{self.sandbox.url}/p"),
         }
+        # The payout credentials are SecureStrings named from the stage, as a deployer puts them
+        # (README "Deploy"); locally they hold the sandbox's own values.
+        from local.sandbox.protocols.jibit import SANDBOX_API_KEY, SANDBOX_SECRET_KEY
+
+        for suffix, value in (("api-key", SANDBOX_API_KEY), ("secret-key", SANDBOX_SECRET_KEY)):
+            ssm.put_parameter(
+                Name=f"/paylink/{refs['Stage']}/payout/{suffix}", Value=value, Type="SecureString", Overwrite=True
+            )
         layer = str(ROOT / "layers" / "paylink")
         if layer not in sys.path:
             sys.path.insert(0, layer)
@@ -581,6 +598,7 @@ def main() -> None:
         demo_api_key=os.environ.get("PAYLINK_DEMO_API_KEY") or None,
     )
     system.start()
+    payout = os.environ.get("PAYLINK_PAYOUT_PROVIDER", "jibit")
     print(
         f"""
 paylink is running locally (Ctrl-C stops it).
@@ -592,6 +610,8 @@ paylink is running locally (Ctrl-C stops it).
   API key:              {system.demo_api_key}
   Sandbox gateways:     {system.sandbox.url}  a=Zibal b=PayPing c=Zarinpal d=SEP, tried in that order
                         (GET / lists them; POST /a/mode {{"mode": "down"}} switches one)
+  Sandbox payouts:      {system.sandbox.url}/p  Jibit's Transferor (payout provider: {payout})
+                        (GET /p/calls lists its calls; modes: transfer_fails, transfer_in_progress, ...)
   DynamoDB, SQS (moto): http://{system.host}:{system.moto_port}
   Queues:               {", ".join(k for k in system.queues if "." not in k) or "none"}
 

@@ -274,6 +274,8 @@ def resolve(value: Any, refs: dict[str, str]) -> str:
         return refs[value["Ref"]]
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return refs[".".join(value["Fn::GetAtt"])]
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return re.sub(r"\$\{([A-Za-z0-9.:]+)\}", lambda m: refs[m.group(1)], value["Fn::Sub"])
     if isinstance(value, dict):
         raise ValueError(f"the local runner cannot resolve {value}")
     return str(value)

@@ -51,6 +51,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> Iterator[str]:
         "PAYLINK_TIMEZONE": "Asia/Tehran",
         "PAYLINK_COUNTRY": "IR",
         "PAYLINK_CHECKOUT_BUDGET_SECONDS": "4",
+        # Settlement pays out through the sandbox provider, which runs only in a test stage.
+        "PAYLINK_PAYOUT_PROVIDER": "sandbox",
+        "PAYLINK_STAGE": "test",
         # EMF metric lines stay off stdout unless a test reads them (the `emf` fixture).
         "POWERTOOLS_METRICS_DISABLED": "true",
     }

@@ -16,14 +16,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.observability import begin_record, logged, traced
-from paylink.payouts import payout_provider
+from paylink.payouts import check_payout_provider, payout_provider
 from paylink.queues import settle_queue
 from paylink.settings import get_settings
 from paylink.settle_fanout import queue_day, settle_from_message
 from paylink.settlement import business_day_of, settle_day
 from paylink.store import get_store
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# One merchant failing is that merchant's retry, not the worker's error: a batch whose every message
+# failed (a batch of one, often) is reported item by item, as the notify worker does, so
+# SettleWorkerErrorsAlarm stays for crashes and timeouts.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logged()
@@ -41,16 +44,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             }
         }
     store = get_store()
+    # Refused before anything is queued: a stack with no real payout provider settles nothing.
+    check_payout_provider(settings.payout_provider, stage=settings.stage)
     queue = settle_queue()
     if queue is not None:
         return asdict(queue_day(store, day, queue, country=settings.country))
-    report = settle_day(
-        store,
-        day,
-        tz=settings.timezone,
-        country=settings.country,
-        payout=payout_provider(settings.payout_provider, store),
-    )
+    payout = payout_provider(settings.payout_provider, store, stage=settings.stage)
+    report = settle_day(store, day, tz=settings.timezone, country=settings.country, payout=payout)
     return asdict(report)
 
 
@@ -61,7 +61,7 @@ def _settle_record(record: SQSRecord) -> None:
     settle_from_message(
         store,
         record.body,
-        payout_provider(settings.payout_provider, store),
+        payout_provider(settings.payout_provider, store, stage=settings.stage),
         tz=settings.timezone,
         country=settings.country,
     )

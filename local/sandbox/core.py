@@ -37,6 +37,7 @@ Modes (MODES; they apply to calls made after the switch):
                     202); no commit
     amount_mismatch pay charges requested + 10,000 rials; verify reports it (or refuses an amount)
     token_expired   opening or paying the page expires the token; the return says so
+A protocol may add modes of its own (`GatewaySim.modes`), e.g. the payout protocol `jibit`'s.
 
 Run standalone: `python -m local.sandbox --port 3001 --instances a=zibal,b=zibal`.
 """
@@ -228,9 +229,13 @@ class Sandbox:
                 for i in self._instances.values()
             ]
 
+    def modes(self, instance: str) -> tuple[str, ...]:
+        """The modes an instance takes: the core's, then its protocol's own (`GatewaySim.modes`)."""
+        return MODES + self._instances[instance].sim.modes
+
     def set_mode(self, instance: str, mode: str) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+        if mode not in self.modes(instance):
+            raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(self.modes(instance))}")
         with self._lock:
             inst = self._instances[instance]
             inst.mode = mode
@@ -554,8 +559,8 @@ class Sandbox:
             return json_response(self.calls(name))
         if rest == "/mode" and method == "POST":
             mode = body_json.get("mode") if isinstance(body_json, dict) else None
-            if not isinstance(mode, str) or mode not in MODES:
-                answer = json_response({"error": f"mode must be one of: {', '.join(MODES)}"}, 400)
+            if not isinstance(mode, str) or mode not in self.modes(name):
+                answer = json_response({"error": f"mode must be one of: {', '.join(self.modes(name))}"}, 400)
             else:
                 self.set_mode(name, mode)
                 answer = json_response({"name": name, "mode": mode})

@@ -66,7 +66,7 @@ def test_a_held_settlement_is_paid_once_the_iban_is_fixed(api, store, gateways):
 
     def settle(day):  # type: ignore[no-untyped-def]
         return settle_day(
-            store, day, tz="Asia/Tehran", country="IR", payout=payout_provider("sandbox", store)
+            store, day, tz="Asia/Tehran", country="IR", payout=payout_provider("sandbox", store, stage="test")
         )
 
     settle(day)

@@ -226,3 +226,40 @@ def test_fan_out_then_the_local_poller_settles_every_merchant(api, queues, sqs, 
     assert {s.date for s in settlements} == {day}
     assert drain([poller], timeout=1)
     assert list(store.merchants_with_unsettled_money()) == []
+
+
+def test_a_batch_whose_only_merchant_fails_is_an_item_failure_not_a_worker_error(
+    api, store, two_merchants_paid, monkeypatch
+):
+    # Given the bank refuses the first merchant's payout
+    import paylink.payouts
+
+    failing = two_merchants_paid[0]
+
+    def refuse(self, settlement, **attempt):  # type: ignore[no-untyped-def]
+        raise ConnectionError("bank unavailable")
+
+    monkeypatch.setattr(paylink.payouts.SandboxPayout, "submit", refuse)
+    day = _next_business_day()
+    # When the worker receives a batch holding only that merchant's message (every message fails)
+    answer = _work(sqs_event([_message(failing, day, 1)], "arn:aws:sqs:us-east-1:1:q", "us-east-1"))
+    # Then it reports the message for retry and returns, instead of raising (a Lambda error that
+    # would trip SettleWorkerErrorsAlarm for one bad merchant)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+
+
+def test_the_fan_out_checks_the_payout_provider_but_needs_none_of_its_credentials(
+    queues, sqs, two_merchants_paid, monkeypatch
+):
+    # Given a production stack paying out through Jibit, whose credentials only the worker gets
+    from paylink.settings import get_settings
+
+    monkeypatch.setenv("PAYLINK_PAYOUT_PROVIDER", "jibit")
+    monkeypatch.setenv("PAYLINK_STAGE", "prod")
+    for name in ("PAYLINK_PAYOUT_API_KEY_PARAM", "PAYLINK_PAYOUT_SECRET_KEY_PARAM", "PAYLINK_PAYOUT_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    # When the settle function runs with its queue
+    answer = _settle(_next_business_day())
+    # Then it queued one message per merchant
+    assert answer["queued"] == 2

@@ -266,7 +266,7 @@ def test_the_provider_is_chosen_by_settings(store, monkeypatch):
     monkeypatch.setenv("PAYLINK_PAYOUT_PROVIDER", "bank_batch")
     get_settings.cache_clear()
     # Then the settle function uses it
-    assert payout_provider(get_settings().payout_provider, store).name == "bank_batch"
+    assert payout_provider(get_settings().payout_provider, store, stage="prod").name == "bank_batch"
     get_settings.cache_clear()
 
 

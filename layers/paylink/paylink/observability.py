@@ -110,6 +110,7 @@ class Metric(StrEnum):
     SETTLEMENT_NET = "SettlementNet"
     SETTLEMENT_PAYMENTS = "SettlementPayments"
     SETTLEMENT_PAYOUT_FAILED = "SettlementPayoutFailed"
+    PAYOUT_REFUSED = "PayoutProviderRefused"  # no provider set, or sandbox payouts outside a test stage
     CIRCUIT_OPEN = "CircuitOpen"  # 1 while a gateway's breaker is not closed, per probe (gateway)
     WEBHOOK_DEAD_LETTERED = "WebhookDeadLettered"
 

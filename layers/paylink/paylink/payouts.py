@@ -13,18 +13,20 @@ The interface (`PayoutProvider`):
   (`settlement.payout_attempts`): `submitted` (not known yet), `paid` or `failed`.
 
 Providers: `sandbox` (records the transfer in the table and confirms at once; IBANs listed in
-PAYLINK_SANDBOX_PAYOUT_FAIL_IBANS fail instead) and `bank_batch` (paylink.bank_batch: a line in
-the day's transfer file for an operator to hand to the bank, confirmed later by the operator).
-Chosen by PAYLINK_PAYOUT_PROVIDER.
+PAYLINK_SANDBOX_PAYOUT_FAIL_IBANS fail instead), `bank_batch` (paylink.bank_batch: a line in
+the day's transfer file for an operator to hand to the bank, confirmed later by the operator) and
+`jibit` (paylink.jibit_payout: Jibit's Transferor API). Chosen by PAYLINK_PAYOUT_PROVIDER, which
+has no default: a stack that names none, or names `sandbox` outside a test stage, refuses to settle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from paylink.models import Settlement, iso, utcnow
+from paylink.observability import Metric, count, logger
 from paylink.settings import get_settings
 from paylink.store import Store
 
@@ -109,8 +111,35 @@ class SandboxPayout:
         return str(record["failure_reason"]) if record and record.get("failure_reason") else None
 
 
-def payout_provider(name: str, store: Store) -> PayoutProvider:
-    """The provider named by settings (PAYLINK_PAYOUT_PROVIDER): `sandbox` or `bank_batch`."""
+PROVIDERS = ("bank_batch", "jibit", "sandbox")
+# Stages whose stacks may mark settlements paid without moving money (template Stage).
+TEST_STAGES = frozenset({"dev", "test"})
+
+
+class PayoutNotConfigured(RuntimeError):
+    """The stack names no payout provider, an unknown one, or sandbox payouts outside a test stage."""
+
+
+def check_payout_provider(name: str, *, stage: str) -> None:
+    """Refuse a stack that names no payout provider, an unknown one, or `sandbox` outside a test stage.
+
+    Raises PayoutNotConfigured, logged and counted as PayoutProviderRefused (an alarm watches it):
+    a sandbox payout in such a stack would mark settlements paid while no money moves.
+    """
+    if name not in PROVIDERS:
+        _refuse(f"PAYLINK_PAYOUT_PROVIDER must be one of {', '.join(PROVIDERS)}; it is {name!r}", stage)
+    if name == "sandbox" and stage not in TEST_STAGES:
+        _refuse(
+            f"sandbox payouts move no money and run only in a test stage "
+            f"({', '.join(sorted(TEST_STAGES))}); this stack's stage is {stage!r}",
+            stage,
+        )
+
+
+def payout_provider(name: str, store: Store, *, stage: str) -> PayoutProvider:
+    """The provider named by settings (PAYLINK_PAYOUT_PROVIDER) for a stack of `stage`, once
+    `check_payout_provider` allows it."""
+    check_payout_provider(name, stage=stage)
     if name == "sandbox":
         fail = get_settings().sandbox_payout_fail_ibans
         return SandboxPayout(store, frozenset(i.strip().upper() for i in fail.split(",") if i.strip()))
@@ -118,4 +147,12 @@ def payout_provider(name: str, store: Store) -> PayoutProvider:
         from paylink.bank_batch import BankBatchPayout
 
         return BankBatchPayout(store)
-    raise ValueError(f"unknown payout provider {name!r}")
+    from paylink.jibit_payout import JibitPayout
+
+    return JibitPayout.from_settings(store)
+
+
+def _refuse(reason: str, stage: str) -> NoReturn:
+    logger.error("payout provider refused; nothing is settled", extra={"reason": reason, "stage": stage})
+    count(Metric.PAYOUT_REFUSED)
+    raise PayoutNotConfigured(reason)

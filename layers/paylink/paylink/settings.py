@@ -30,7 +30,18 @@ class Settings(BaseModel):
     timezone: str = Field(default="Asia/Tehran", alias="PAYLINK_TIMEZONE")
     country: str = Field(default="IR", alias="PAYLINK_COUNTRY")
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
-    payout_provider: str = Field(default="sandbox", alias="PAYLINK_PAYOUT_PROVIDER")
+    # Required of the settle functions, with no default: bank_batch | jibit | sandbox (template
+    # PayoutProvider). Empty: they refuse to run rather than guess (paylink.payouts.payout_provider).
+    payout_provider: str = Field(default="", alias="PAYLINK_PAYOUT_PROVIDER")
+    # The stack's stage (template Stage); sandbox payouts run only in a test stage (payouts.TEST_STAGES).
+    stage: str = Field(default="", alias="PAYLINK_STAGE")
+    # Jibit Transferor payouts (paylink.jibit_payout): the API's base URL and its credentials.
+    payout_api_url: str = Field(default="https://napi.jibit.ir/trf", alias="PAYLINK_PAYOUT_API_URL")
+    # secret: the deployed stack names SSM parameters (*_PARAM); a local run gives the values.
+    payout_api_key_param: str = Field(default="", alias="PAYLINK_PAYOUT_API_KEY_PARAM")
+    payout_secret_key_param: str = Field(default="", alias="PAYLINK_PAYOUT_SECRET_KEY_PARAM")
+    payout_api_key: SecretStr = Field(default=SecretStr(""), alias="PAYLINK_PAYOUT_API_KEY")
+    payout_secret_key: SecretStr = Field(default=SecretStr(""), alias="PAYLINK_PAYOUT_SECRET_KEY")
     # Sandbox payouts only: comma-separated IBANs whose transfers fail (to see a failure and its retry).
     sandbox_payout_fail_ibans: str = Field(default="", alias="PAYLINK_SANDBOX_PAYOUT_FAIL_IBANS")
     # Empty: the settle function settles every merchant itself instead of queueing one message each.

@@ -20,6 +20,7 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   SETTLEMENT#{sid}/SETTLEMENT   also gsi3 MERCHANT#{id}#PAYOUTS_DUE/{date}#{sid} until it is paid
   PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record (one per settlement)
   PAYOUT#{sid}/ATTEMPT#{n}      a bank batch line, attempt n; gsi1 BATCH#{day}/{sid}#{n}
+  PAYOUT#{sid}/TRANSFER#{n}     attempt n of an API payout (paylink.jibit_payout), claimed before sending
   BATCH#{day}/FILE              a bank batch file as issued to the operator (immutable)
   GATEWAY#{name}/CIRCUIT        a gateway's circuit breaker
   GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
@@ -1272,6 +1273,57 @@ class Store:
                 ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues={":status": status, ":submitted": "submitted"}
                 | ({":reason": reason} if reason else {}),
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def claim_transfer(
+        self, settlement_id: str, attempt: int, record: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Claim attempt `attempt` of a settlement's API transfer before it is sent.
+
+        Returns the record and True for the one caller that created it (or took it back from
+        `unsent`, a send that provably never left); any other caller gets the record and False.
+        """
+        key = {"pk": f"PAYOUT#{settlement_id}", "sk": f"TRANSFER#{attempt:04d}"}
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=_clean({**key, **record}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return record, True
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        if self.update_transfer(settlement_id, attempt, expected=("unsent",), status=str(record["status"])):
+            return self.transfer(settlement_id, attempt) or record, True
+        existing = self.transfer(settlement_id, attempt)
+        assert existing is not None
+        return existing, False
+
+    def transfer(self, settlement_id: str, attempt: int) -> dict[str, Any] | None:
+        return self._get(f"PAYOUT#{settlement_id}", f"TRANSFER#{attempt:04d}", consistent=True)
+
+    def update_transfer(
+        self, settlement_id: str, attempt: int, *, expected: Sequence[str], **fields: Any
+    ) -> bool:
+        """Set `fields` on an API transfer attempt whose status is one of `expected`; False if it is not."""
+        fields = {name: value for name, value in fields.items() if value is not None}
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": value for i, value in enumerate(fields.values())}
+        allowed = {f":e{i}": status for i, status in enumerate(expected)}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"PAYOUT#{settlement_id}", "sk": f"TRANSFER#{attempt:04d}"},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                ConditionExpression=f"#st IN ({', '.join(allowed)})",
+                ExpressionAttributeNames={**names, "#st": "status"},
+                ExpressionAttributeValues={**values, **allowed},
             )
         except Exception as exc:
             if _is_conditional_failure(exc):

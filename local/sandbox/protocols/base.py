@@ -257,6 +257,7 @@ class GatewaySim:
     token_ttl: ClassVar[timedelta | None] = timedelta(minutes=15)
     verify_window: ClassVar[timedelta | None] = timedelta(minutes=30)
     reverse_window: ClassVar[timedelta | None] = None  # None: no reverse API
+    modes: ClassVar[tuple[str, ...]] = ()  # modes of this protocol's own, beside the core's MODES
 
     def make_token(self, seq: int) -> str:
         """A new token; `seq` is unique within the sandbox and increasing."""
