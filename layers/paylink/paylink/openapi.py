@@ -31,7 +31,8 @@ ERRORS = {
     404: "No such object of this merchant (another merchant's answers the same).",
     409: "A conflicting change, or the first request with this `Idempotency-Key` still running.",
     410: "The link can no longer be paid.",
-    422: "This `Idempotency-Key` was used with another body.",
+    422: "This `Idempotency-Key` was used with another body; or (`export_too_large`) a CSV export that"
+    " cannot be made in one request: narrow it with `from` and `to`.",
 }
 # Powertools' own validation answer and its parts: never answered here (the domain validates).
 POWERTOOLS_ONLY = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -64,6 +65,13 @@ def answers(status: int, schema: str, *errors: int, csv: bool = False) -> dict[i
             "content": {JSON: {"schema": _ref(schema)}, CSV: {"schema": {"type": "string"}}},
         }
     found: dict[int, OpenAPIResponse] = {status: ok}
+    if csv:
+        found[303] = {
+            "description": "A CSV export too large to answer inline: stored for a few minutes, `Location`"
+            " (and `url` in the body) is a short-lived link to it.",
+            "headers": {"Location": {"description": "The CSV document's URL.", "schema": {"type": "string"}}},
+            "content": {JSON: {"schema": _ref("CsvExport")}},
+        }
     for code in sorted({*errors, 401}):
         found[code] = {"description": ERRORS[code], "content": {JSON: {"schema": _ref("ErrorBody")}}}
     found[429] = {
