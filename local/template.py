@@ -277,8 +277,11 @@ CONDITION = "Condition::"  # refs key prefix of an evaluated condition ("true" /
 
 
 def conditions(template: dict[str, Any], refs: dict[str, str]) -> dict[str, str]:
-    """The template's Conditions evaluated on `refs` (parameters), as refs entries `Condition::Name`."""
+    """The template's Conditions evaluated on `refs` (parameters not in `refs` take their default),
+    as refs entries `Condition::Name`."""
     found: dict[str, str] = {}
+    defaults = {name: str(p.get("Default", "")) for name, p in (template.get("Parameters") or {}).items()}
+    refs = {**defaults, **refs}
 
     def truth(value: Any) -> bool:
         if isinstance(value, dict) and "Condition" in value:

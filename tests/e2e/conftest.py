@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,9 +49,9 @@ class Runner:
         return str(json.loads(done.stdout)["api_key"])
 
 
-@pytest.fixture(scope="session")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    folder = tmp_path_factory.mktemp("runner")
+@contextmanager
+def started_runner(folder: Path, **extra_env: str) -> Iterator[Runner]:
+    """A local runner in `folder`, its environment plus `extra_env` (a stack configured otherwise)."""
     port, sandbox_port = _free_port(), _free_port()
     output = folder / "output.log"
     env = {
@@ -61,6 +62,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
         "PAYLINK_STATE_FILE": str(folder / "runner.json"),
         "PYTHONUNBUFFERED": "1",
         "PAYLINK_LOCAL_SCHEDULES": "off",
+        **extra_env,
     }
     with output.open("w") as log:
         process = subprocess.Popen(
@@ -78,9 +80,17 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
             process.kill()
             raise RuntimeError("the local runner did not start:\n" + output.read_text())
         time.sleep(0.2)
-    yield Runner(url, f"http://127.0.0.1:{sandbox_port}", folder / "runner.json", output)
-    process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield Runner(url, f"http://127.0.0.1:{sandbox_port}", folder / "runner.json", output)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    with started_runner(tmp_path_factory.mktemp("runner")) as running:
+        yield running

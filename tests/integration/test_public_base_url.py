@@ -11,6 +11,7 @@ from local.template import conditions, functions, load_template, resolve
 from tests.helpers import reset_caches
 
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com"
+DUE = "2026-03-10"
 
 
 def _deployed_without_public_base_url(monkeypatch: pytest.MonkeyPatch, function_id: str) -> Any:
@@ -48,7 +49,7 @@ def test_reminders_carry_the_apis_own_absolute_link(aws, merchant, gateways, mon
 
     # Given an invoice due on 10 March and a stack deployed without PublicBaseUrl
     payer = {"name": "Sara", "phone": "09121234567"}
-    body = {"title": "Design", "kind": "invoice", "amount": 4_500_000, "payer": payer, "due_date": "2026-03-10"}
+    body = {"title": "Design", "kind": "invoice", "amount": 4_500_000, "payer": payer, "due_date": DUE}
     code = api.post_json("/v1/links", body, key=TEST_API_KEY).json()["code"]
     function = _deployed_without_public_base_url(monkeypatch, "RemindFunction")
     # When the reminders of 9 March run
@@ -68,16 +69,15 @@ def test_without_any_base_url_no_reminder_goes_out_with_a_relative_link(aws, mer
     from tests.conftest import TEST_API_KEY
 
     payer = {"name": "Sara", "phone": "09121234567"}
-    body = {"title": "Design", "kind": "invoice", "amount": 4_500_000, "payer": payer, "due_date": "2026-03-10"}
+    body = {"title": "Design", "kind": "invoice", "amount": 4_500_000, "payer": payer, "due_date": DUE}
     assert api.post_json("/v1/links", body, key=TEST_API_KEY).status == 201
     # Given a function whose PUBLIC_BASE_URL is empty (not as the template deploys it)
     monkeypatch.setenv("PUBLIC_BASE_URL", "")
     reset_caches()
     from functions.remind.app import lambda_handler
 
-    result = lambda_handler(
-        {"scheduled_time": "2026-03-09T06:30:00Z"}, LambdaContext(functions(load_template())["RemindFunction"])
-    )
+    function = functions(load_template())["RemindFunction"]
+    result = lambda_handler({"scheduled_time": "2026-03-09T06:30:00Z"}, LambdaContext(function))
     # Then it says why it sent nothing, and nothing was sent
     assert "PUBLIC_BASE_URL" in result["skipped"]
     assert not sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages

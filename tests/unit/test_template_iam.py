@@ -111,7 +111,8 @@ def test_sns_publish_reaches_phone_numbers_only(template):
             continue
         # Then the publish is denied on every SNS ARN (topics, platform endpoints): SMS only
         denied = [s for s in statements if s["Effect"] == "Deny" and "sns:Publish" in _listed(s["Action"])]
-        assert [d["Resource"] for d in denied] == [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}], function_id
+        every_sns_arn = {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}
+        assert [d["Resource"] for d in denied] == [every_sns_arn], function_id
 
 
 def test_each_queue_consumer_may_read_and_delete_only_its_own_queue(template):
