@@ -70,3 +70,15 @@ def test_reminders_go_by_sms_only_without_a_sender(api, invoice):
     assert result["sent"] == [f"{invoice['code']}:before_1"]
     sms, mails = _sent()
     assert (len(sms), mails) == (1, [])
+
+
+def test_the_api_document_offers_sms_alone_without_a_sender(api, invoice):
+    from paylink import openapi
+
+    openapi._DOCUMENT = None  # the document is built once per container: this one has no sender
+    try:
+        document = api.get("/v1/openapi.json").json()
+    finally:
+        openapi._DOCUMENT = None
+    via = document["components"]["schemas"]["InvoiceSend"]["properties"]["via"]
+    assert (via["items"]["enum"], via["maxItems"]) == (["sms"], 1)

@@ -25,7 +25,7 @@ from paylink.models import (
 )
 from paylink.settings import get_settings
 from paylink.settlement import expected_settlement_date
-from paylink.store import EXPORT_PAGE_SIZE, PAGE_SIZE, get_store
+from paylink.store import EXPORT_PAGE_SIZE, get_store
 from paylink.validation import parse
 
 CSV_MAX_ROWS = exports.MAX_ROWS
@@ -145,7 +145,7 @@ def _payment_filters(merchant: Merchant, params: dict[str, str]) -> dict[str, An
 
 
 def _payments_page(
-    merchant: Merchant, filters: dict[str, Any], cursor: str | None, page_size: int = PAGE_SIZE
+    merchant: Merchant, filters: dict[str, Any], cursor: str | None, page_size: int | None = None
 ) -> tuple[list[Payment], str | None]:
     store = get_store()
     since, until = filters["since"], filters["until"]

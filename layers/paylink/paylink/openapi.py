@@ -143,5 +143,21 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
             description="Payment links for small merchants. Amounts are integer rials.",
             security_schemes={SECURITY_SCHEME: HTTPBearer(description="The merchant's API key.")},
         )
-        _DOCUMENT = complete(json.loads(generated), component_schemas())
+        _DOCUMENT = _offered_channels(complete(json.loads(generated), component_schemas()))
     return _DOCUMENT
+
+
+def _offered_channels(document: dict[str, Any]) -> dict[str, Any]:
+    """A deployment without an email sender does not offer email: its document lists SMS alone."""
+    from paylink.notify import notifiers
+
+    offered = [channel for channel in ("sms", "email") if channel in notifiers()]
+    schemas = document.get("components", {}).get("schemas", {})
+    for name, field in (("InvoiceSend", "via"), ("InvoiceSent", "sent")):
+        items = schemas.get(name, {}).get("properties", {}).get(field, {}).get("items")
+        if isinstance(items, dict) and "enum" in items:
+            items["enum"] = [channel for channel in items["enum"] if channel in offered]
+    via = schemas.get("InvoiceSend", {}).get("properties", {}).get("via")
+    if isinstance(via, dict) and "maxItems" in via:
+        via["maxItems"] = len(offered)
+    return document

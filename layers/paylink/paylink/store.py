@@ -833,7 +833,7 @@ class Store:
         return list(_plain(answer.get("Items", [])))
 
     def payments_of_link(
-        self, code: str, cursor: str | None, *, page_size: int = PAGE_SIZE, **window: str | None
+        self, code: str, cursor: str | None, *, page_size: int | None = None, **window: str | None
     ) -> tuple[list[Payment], str | None]:
         pk = f"LINK#{code}#PAYMENTS"
         items, next_key = self._query_page(
@@ -847,7 +847,7 @@ class Store:
         cursor: str | None,
         *,
         status: str | None = None,
-        page_size: int = PAGE_SIZE,
+        page_size: int | None = None,
         **window: str | None,
     ) -> tuple[list[Payment], str | None]:
         pk = f"MERCHANT#{merchant_id}#PAYMENTS"
@@ -1036,7 +1036,7 @@ class Store:
         return Settlement.model_validate(item) if item else None
 
     def settlements_of(
-        self, merchant_id: str, cursor: str | None, *, page_size: int = PAGE_SIZE
+        self, merchant_id: str, cursor: str | None, *, page_size: int | None = None
     ) -> tuple[list[Settlement], str | None]:
         pk = f"MERCHANT#{merchant_id}#SETTLEMENTS"
         items, next_key = self._query_page(
@@ -1234,8 +1234,9 @@ class Store:
         status: str | None = None,
         since: str | None = None,
         until: str | None = None,
-        page_size: int = PAGE_SIZE,
+        page_size: int | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        page_size = page_size or PAGE_SIZE  # read at call time (tests shrink PAGE_SIZE)
         sk_name = pk_name.replace("pk", "sk")
         condition = f"{pk_name} = :pk"
         values: dict[str, Any] = {":pk": pk}
