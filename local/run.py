@@ -7,7 +7,9 @@ source's queue and invokes its function (local/queues.py), and serves
 `POST /_local/invoke/{FunctionLogicalId}` (answering once the queues are drained, so the work the
 invocation queued is done) and `POST /_local/drain`. Switches: PAYLINK_PORT (3000), PAYLINK_SANDBOX_PORT
 (3001), PAYLINK_DEMO_API_KEY, PAYLINK_MOTO_PORT (a free port when unset), PAYLINK_STATE_FILE,
-PAYLINK_LOCAL_SCHEDULES=off (tests that must not be disturbed by the minute probe).
+PAYLINK_LOCAL_SCHEDULES=off (tests that must not be disturbed by the minute probe), PAYLINK_PUBLIC_BASE_URL
+(the stack's PublicBaseUrl; unset: the runner's own URL; empty: derived as in a deployment without
+one), PAYLINK_EMAIL_SENDER (empty: a stack without email), PAYLINK_CSV_INLINE_MAX_BYTES.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from local.template import (
     Function,
     Route,
     Schedule,
+    conditions,
+    create_buckets,
     create_queues,
     create_tables,
     functions,
@@ -148,6 +152,7 @@ LOCAL_SWITCHES = (
     "PAYLINK_WEBHOOK_RETRY_SCALE",
     "PAYLINK_SANDBOX_PAYOUT_FAIL_IBANS",
     "PAYLINK_TELEGRAM_API_URL",
+    "PAYLINK_CSV_INLINE_MAX_BYTES",
 )
 
 
@@ -298,6 +303,7 @@ class LocalSystem:
             "AWS_REGION": REGION,
             "DYNAMODB_ENDPOINT_URL": endpoint,
             "SQS_ENDPOINT_URL": endpoint,
+            "S3_ENDPOINT_URL": endpoint,
             # Secrets are read from moto's SSM, by the same code path as deployed (paylink.secrets).
             "AWS_ENDPOINT_URL_SSM": endpoint,
             # Invoice SMS and email go to moto's SNS and SES (see what was sent at /moto-api/).
@@ -311,8 +317,9 @@ class LocalSystem:
         import boto3
 
         email_sender = os.environ.get("PAYLINK_EMAIL_SENDER", "invoices@paylink.local")
-        ses = boto3.client("ses", endpoint_url=endpoint, region_name=REGION)
-        ses.verify_email_identity(EmailAddress=email_sender)
+        if email_sender:  # empty: the stack offers no email, as a deployment without EmailSender
+            ses = boto3.client("ses", endpoint_url=endpoint, region_name=REGION)
+            ses.verify_email_identity(EmailAddress=email_sender)
 
         client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
         tables = create_tables(client, self.template, prefix="paylink-local")
@@ -355,12 +362,22 @@ class LocalSystem:
         # Empty: no Telegram messages locally unless a bot token is given.
         if os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN"):
             secrets["TelegramBotTokenParameter"] = os.environ["PAYLINK_TELEGRAM_BOT_TOKEN"]
+        buckets = create_buckets(
+            boto3.client("s3", endpoint_url=endpoint, region_name=REGION), self.template, "paylink-local"
+        )
         refs = {
             **parameter_defaults(self.template),
             **tables,
             **self.queues,
             **put_secrets(ssm, secrets),
-            "PublicBaseUrl": self.url,
+            **buckets,
+            # The API's id as the front's events name it (requestContext.apiId).
+            "HttpApi": "local",
+            "AWS::Region": REGION,
+            "AWS::URLSuffix": "amazonaws.com",
+            "PublicBaseUrl": os.environ.get("PAYLINK_PUBLIC_BASE_URL", self.url),
+            "DomainName": "",
+            "CertificateArn": "",
             "GatewaysConfig": json.dumps(gateways),
             "LogLevel": os.environ.get("PAYLINK_LOG_LEVEL", "INFO"),
             "EmailSender": email_sender,
@@ -377,8 +394,12 @@ class LocalSystem:
 
         for suffix, value in (("api-key", SANDBOX_API_KEY), ("secret-key", SANDBOX_SECRET_KEY)):
             ssm.put_parameter(
-                Name=f"/paylink/{refs['Stage']}/payout/{suffix}", Value=value, Type="SecureString", Overwrite=True
+                Name=f"/paylink/{refs['Stage']}/payout/{suffix}",
+                Value=value,
+                Type="SecureString",
+                Overwrite=True,
             )
+        refs.update(conditions(self.template, refs))
         layer = str(ROOT / "layers" / "paylink")
         if layer not in sys.path:
             sys.path.insert(0, layer)

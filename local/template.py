@@ -268,14 +268,66 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def s3_buckets(template: dict[str, Any]) -> list[str]:
+    """Logical ids of every AWS::S3::Bucket."""
+    return [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::S3::Bucket"
+    ]
+
+
+def create_buckets(client: Any, template: dict[str, Any], prefix: str) -> dict[str, str]:
+    """Create the template's buckets; returns refs: logical id -> name, `Id.Arn` -> its ARN."""
+    refs: dict[str, str] = {}
+    for logical_id in s3_buckets(template):
+        name = f"{prefix}-{logical_id}".lower()
+        client.create_bucket(Bucket=name)
+        refs.update({logical_id: name, f"{logical_id}.Arn": f"arn:aws:s3:::{name}"})
+    return refs
+
+
+CONDITION = "Condition::"  # refs key prefix of an evaluated condition ("true" / "false")
+
+
+def conditions(template: dict[str, Any], refs: dict[str, str]) -> dict[str, str]:
+    """The template's Conditions evaluated on `refs` (parameters not in `refs` take their default),
+    as refs entries `Condition::Name`."""
+    found: dict[str, str] = {}
+    defaults = {name: str(p.get("Default", "")) for name, p in (template.get("Parameters") or {}).items()}
+    refs = {**defaults, **refs}
+
+    def truth(value: Any) -> bool:
+        if isinstance(value, dict) and "Condition" in value:
+            return truth(template["Conditions"][value["Condition"]])
+        if isinstance(value, dict) and "Fn::Not" in value:
+            return not truth(value["Fn::Not"][0])
+        if isinstance(value, dict) and "Fn::And" in value:
+            return all(truth(v) for v in value["Fn::And"])
+        if isinstance(value, dict) and "Fn::Or" in value:
+            return any(truth(v) for v in value["Fn::Or"])
+        if isinstance(value, dict) and "Fn::Equals" in value:
+            left, right = value["Fn::Equals"]
+            return resolve(left, refs) == resolve(right, refs)
+        raise ValueError(f"the local runner cannot evaluate the condition {value}")
+
+    for name, value in (template.get("Conditions") or {}).items():
+        found[CONDITION + name] = "true" if truth(value) else "false"
+    return found
+
+
 def resolve(value: Any, refs: dict[str, str]) -> str:
-    """A template value with `Ref`s and `GetAtt`s replaced by local values (`refs["Id.Attr"]`)."""
+    """A template value with `Ref`s, `GetAtt`s, `Sub`s and `If`s replaced by local values
+    (`refs["Id.Attr"]`; an `If` reads `refs["Condition::Name"]`, see `conditions`)."""
     if isinstance(value, dict) and "Ref" in value:
         return refs[value["Ref"]]
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return refs[".".join(value["Fn::GetAtt"])]
-    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
-        return re.sub(r"\$\{([A-Za-z0-9.:]+)\}", lambda m: refs[m.group(1)], value["Fn::Sub"])
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: refs[m.group(1)], value["Fn::Sub"])
+    if isinstance(value, dict) and "Fn::If" in value:
+        name, then, otherwise = value["Fn::If"]
+        return resolve(then if refs[CONDITION + name] == "true" else otherwise, refs)
     if isinstance(value, dict):
         raise ValueError(f"the local runner cannot resolve {value}")
     return str(value)

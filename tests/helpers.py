@@ -16,6 +16,8 @@ from local.template import functions, load_template, routes
 
 def reset_caches() -> None:
     """Forget settings, the store and the gateways: each test reads its own environment."""
+    from paylink.exports import s3_client
+    from paylink.notify import notifiers
     from paylink.routing import adapters, http_client
     from paylink.secrets import forget_secrets
     from paylink.settings import get_settings
@@ -28,6 +30,8 @@ def reset_caches() -> None:
         _idempotency_client,
         adapters,
         http_client,
+        notifiers,
+        s3_client,
     ):
         cached.cache_clear()
     forget_secrets()

@@ -34,6 +34,13 @@ Format = Annotated[
 Day = described(date)
 
 
+def _seconds_left() -> float | None:
+    """What this invocation may still take (a large CSV export stops in time, with a clear answer)."""
+    context = getattr(app, "lambda_context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining() / 1000 if callable(remaining) else None
+
+
 def _merchant() -> Merchant:
     known: Merchant | None = app.context.get("merchant")  # set by the idempotency middleware, if it ran
     if known is not None:
@@ -106,7 +113,7 @@ def send_invoice(code: str, idempotency_key: IdempotencyKey = None) -> Response[
     return json_response(200, merchant_api.send_invoice(_merchant(), code, body, app.current_event))
 
 
-@app.get("/v1/payments", security=BEARER, responses=answers(200, "PaymentPage", 400, 404, csv=True))
+@app.get("/v1/payments", security=BEARER, responses=answers(200, "PaymentPage", 400, 404, 422, csv=True))
 def list_payments(
     link: Annotated[str | None, Query(description="Only this link's payments."), described(str)] = None,
     status: Annotated[str | None, Query(), described(PaymentStatus)] = None,
@@ -115,7 +122,7 @@ def list_payments(
     cursor: Cursor = None,
     format: Format = None,
 ) -> Response[str]:
-    return merchant_api.list_payments(_merchant(), query(app.current_event))
+    return merchant_api.list_payments(_merchant(), query(app.current_event), _seconds_left())
 
 
 @app.get("/v1/payments/<payment_id>", security=BEARER, responses=answers(200, "PaymentOut", 404))
@@ -123,18 +130,18 @@ def get_payment(payment_id: str) -> Response[str]:
     return json_response(200, merchant_api.get_payment(_merchant(), payment_id))
 
 
-@app.get("/v1/settlements", security=BEARER, responses=answers(200, "SettlementPage", 400, csv=True))
+@app.get("/v1/settlements", security=BEARER, responses=answers(200, "SettlementPage", 400, 422, csv=True))
 def list_settlements(cursor: Cursor = None, format: Format = None) -> Response[str]:
-    return merchant_api.list_settlements(_merchant(), query(app.current_event))
+    return merchant_api.list_settlements(_merchant(), query(app.current_event), _seconds_left())
 
 
 @app.get(
     "/v1/settlements/<settlement_id>",
     security=BEARER,
-    responses=answers(200, "SettlementWithPayments", 400, 404, csv=True),
+    responses=answers(200, "SettlementWithPayments", 400, 404, 422, csv=True),
 )
 def get_settlement(settlement_id: str, format: Format = None) -> Response[str]:
-    return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event))
+    return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event), _seconds_left())
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

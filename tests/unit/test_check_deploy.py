@@ -46,9 +46,6 @@ def test_the_template_leaves_no_required_setting_empty(template):  # type: ignor
     assert check.check_required(template) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="prod-payout adds the PayoutProvider parameter (no default); drop on merge"
-)
 def test_the_template_pays_out_through_no_default_sandbox(template):  # type: ignore[no-untyped-def]
     assert check.check_payouts(template) == []
 

@@ -156,7 +156,8 @@ class CouponPage(_Answer):
 
 
 class InvoiceSend(BaseModel):
-    """Body of `POST /v1/links/{code}/send` (other fields are ignored)."""
+    """Body of `POST /v1/links/{code}/send` (other fields are ignored). `email` only where the
+    deployment has an email sender: elsewhere it is a 400 on `via` that names it."""
 
     via: list[Literal["sms", "email"]] = Field(
         min_length=1, max_length=2, json_schema_extra={"uniqueItems": True}
@@ -167,10 +168,20 @@ class InvoiceSent(_Answer):
     sent: list[Literal["sms", "email"]]
 
 
+class CsvExport(_Answer):
+    """A CSV export too large for one answer (`format=csv`): stored, and `303` to this `url`."""
+
+    url: str = Field(description="Where to GET the CSV document (the `Location` too); a short-lived link.")
+    expires_at: str = Field(description="When `url` stops working (ISO 8601 UTC).")
+    rows: int
+    bytes: int
+    filename: str
+
+
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (LinkCreate, LinkUpdate, CouponCreate, InvoiceSend)
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     ErrorBody, Throttled, LinkOut, LinkPage, PaymentOut, PaymentPage, SettlementPage, SettlementWithPayments,
-    CouponOut, CouponPage, InvoiceSent,
+    CouponOut, CouponPage, InvoiceSent, CsvExport,
 )  # fmt: skip
 
 

@@ -80,6 +80,9 @@ def send_invoice(
                 fields["via"] = (
                     "SMS goes only to an Iranian mobile (09xxxxxxxxx); the payer's phone is not one"
                 )
+    for channel in via:
+        if channel in CHANNELS and channel not in notifiers:
+            fields["via"] = f"{channel} is not offered by this deployment (it has no {channel} sender)"
     if fields:
         raise ValidationFailed("the invoice cannot be sent", fields=fields)
     status = link.status()
@@ -134,7 +137,7 @@ def remind(
             if link.status(now) is not LinkStatus.ACTIVE:
                 report.skipped.append(key)
                 continue
-            channels = [c for c in CHANNELS if _address(link, c)]
+            channels = [c for c in CHANNELS if c in notifiers and _address(link, c)]
             if not channels or not store.claim_reminder(link.code, name, now):
                 report.skipped.append(key)
                 continue
@@ -160,5 +163,9 @@ def remind_now(event: Mapping[str, Any]) -> dict[str, Any]:
     stamp = str(event.get("scheduled_time") or "")
     now = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else utcnow()
     base = settings.public_base_url.rstrip("/")
+    if not base:
+        # A reminder's link must be absolute; template.yaml always sets one (the API's own URL).
+        logger.error("reminders not sent: PUBLIC_BASE_URL is not set")
+        return {"skipped": "PUBLIC_BASE_URL is not set: a reminder needs the link's full URL"}
     report = remind(get_store(), now, settings.timezone, base, notifiers())
     return {"sent": report.sent, "skipped": report.skipped}

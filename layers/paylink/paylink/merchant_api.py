@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import itertools
 import json
 import re
 import unicodedata
@@ -14,10 +11,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from paylink import links, merchants
+from paylink import exports, links, merchants
 from paylink.business_calendar import start_of_day_utc
 from paylink.errors import NotFound, ValidationFailed
-from paylink.http import IMAGE_HEADERS, NON_PAGE_HEADERS, base_url, json_response
+from paylink.http import IMAGE_HEADERS, base_url, json_response
 from paylink.models import (
     CouponCreate,
     LinkCreate,
@@ -30,10 +27,10 @@ from paylink.models import (
 )
 from paylink.settings import get_settings
 from paylink.settlement import expected_settlement_date
-from paylink.store import get_store
+from paylink.store import EXPORT_PAGE_SIZE, get_store
 from paylink.validation import parse
 
-CSV_MAX_ROWS = 100_000
+CSV_MAX_ROWS = exports.MAX_ROWS
 CSV_COLUMNS = [
     "id", "created_at", "paid_at", "status", "link_code", "link_title", "amount", "quantity", "fee", "net",
     "gateway", "gateway_reference", "card_mask", "payer_name", "payer_phone", "payer_email", "reference",
@@ -158,20 +155,27 @@ def _payment_filters(merchant: Merchant, params: dict[str, str]) -> dict[str, An
 
 
 def _payments_page(
-    merchant: Merchant, filters: dict[str, Any], cursor: str | None
+    merchant: Merchant, filters: dict[str, Any], cursor: str | None, page_size: int | None = None
 ) -> tuple[list[Payment], str | None]:
     store = get_store()
-    window = {"since": filters["since"], "until": filters["until"]}
+    since, until = filters["since"], filters["until"]
     if filters["link"]:
-        items, cursor = store.payments_of_link(filters["link"], cursor, **window)
+        items, cursor = store.payments_of_link(
+            filters["link"], cursor, page_size=page_size, since=since, until=until
+        )
         if filters["status"]:
             items = [p for p in items if p.status.value == filters["status"]]
         return items, cursor
-    return store.payments_of_merchant(merchant.id, cursor, status=filters["status"], **window)
+    return store.payments_of_merchant(
+        merchant.id, cursor, status=filters["status"], page_size=page_size, since=since, until=until
+    )
 
 
-def list_payments(merchant: Merchant, params: dict[str, str]) -> Response[str]:
-    """Payments of a merchant, filtered; JSON pages, or one CSV of every match with `format=csv`."""
+def list_payments(
+    merchant: Merchant, params: dict[str, str], seconds_left: float | None = None
+) -> Response[str]:
+    """Payments of a merchant, filtered; JSON pages, or one CSV of every match with `format=csv`
+    (a large one as a link to it: paylink.exports)."""
     filters = _payment_filters(merchant, params)
     if params.get("format") != "csv":
         items, cursor = _payments_page(merchant, filters, params.get("cursor"))
@@ -180,30 +184,23 @@ def list_payments(merchant: Merchant, params: dict[str, str]) -> Response[str]:
     def rows() -> Iterator[dict[str, str]]:
         cursor = None
         while True:
-            items, cursor = _payments_page(merchant, filters, cursor)
+            items, cursor = _payments_page(merchant, filters, cursor, EXPORT_PAGE_SIZE)
             yield from (_csv_row(payment) for payment in items)
             if not cursor:
                 return
 
-    return _csv_response(CSV_COLUMNS, rows(), "payments.csv")
+    return _csv_response(CSV_COLUMNS, rows(), "payments.csv", merchant, seconds_left)
 
 
-def _csv_response(columns: list[str], rows: Iterable[dict[str, str]], filename: str) -> Response[str]:
+def _csv_response(
+    columns: list[str],
+    rows: Iterable[dict[str, str]],
+    filename: str,
+    merchant: Merchant,
+    seconds_left: float | None = None,
+) -> Response[str]:
     """One CSV document of at most CSV_MAX_ROWS rows (cells already made safe by `_csv_cell`)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(itertools.islice(rows, CSV_MAX_ROWS))
-    return Response(
-        status_code=200,
-        content_type="text/csv; charset=utf-8",
-        body=buffer.getvalue(),
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-            **NON_PAGE_HEADERS,
-        },
-    )
+    return exports.csv_export(columns, rows, filename=filename, owner=merchant.id, seconds_left=seconds_left)
 
 
 def _csv_cell(value: Any) -> str:
@@ -249,7 +246,9 @@ def _wants_csv(params: dict[str, str]) -> bool:
     return params.get("format") == "csv"
 
 
-def list_settlements(merchant: Merchant, params: dict[str, str]) -> Response[str]:
+def list_settlements(
+    merchant: Merchant, params: dict[str, str], seconds_left: float | None = None
+) -> Response[str]:
     """A merchant's settlements, newest first; JSON pages, or one CSV of all with `format=csv`."""
     store = get_store()
     if not _wants_csv(params):
@@ -259,17 +258,19 @@ def list_settlements(merchant: Merchant, params: dict[str, str]) -> Response[str
     def rows() -> Iterator[dict[str, str]]:
         cursor = None
         while True:
-            items, cursor = store.settlements_of(merchant.id, cursor)
+            items, cursor = store.settlements_of(merchant.id, cursor, page_size=EXPORT_PAGE_SIZE)
             for settlement in items:
                 data = public_settlement(settlement)
                 yield {column: _csv_cell(data.get(column)) for column in SETTLEMENT_CSV_COLUMNS}
             if not cursor:
                 return
 
-    return _csv_response(SETTLEMENT_CSV_COLUMNS, rows(), "settlements.csv")
+    return _csv_response(SETTLEMENT_CSV_COLUMNS, rows(), "settlements.csv", merchant, seconds_left)
 
 
-def get_settlement(merchant: Merchant, settlement_id: str, params: dict[str, str]) -> Response[str]:
+def get_settlement(
+    merchant: Merchant, settlement_id: str, params: dict[str, str], seconds_left: float | None = None
+) -> Response[str]:
     """One settlement with its payments; `format=csv` answers its payments as CSV."""
     store = get_store()
     wants_csv = _wants_csv(params)
@@ -278,7 +279,8 @@ def get_settlement(merchant: Merchant, settlement_id: str, params: dict[str, str
         raise NotFound("no such settlement")
     payments = store.payments_of_settlement(settlement_id)
     if wants_csv:
-        return _csv_response(CSV_COLUMNS, (_csv_row(p) for p in payments), f"{settlement_id}.csv")
+        csv_rows = (_csv_row(p) for p in payments)
+        return _csv_response(CSV_COLUMNS, csv_rows, f"{settlement_id}.csv", merchant, seconds_left)
     body = {**public_settlement(settlement), "payments": [public_payment(p) for p in payments]}
     return json_response(200, body)
 

@@ -83,9 +83,10 @@ class EmailNotifier:
 
 @cache
 def notifiers() -> dict[str, Notifier]:
-    """The process-wide notifiers by channel name (`sms`, `email`)."""
+    """The process-wide notifiers by channel name: `sms` always, `email` only with a sender address
+    (a deployment without one does not offer email: callers check the channel is here)."""
     settings = get_settings()
-    return {
-        "sms": SmsNotifier(settings.sms_sender_id, settings.notify_endpoint_url),
-        "email": EmailNotifier(settings.email_sender, settings.notify_endpoint_url),
-    }
+    found: dict[str, Notifier] = {"sms": SmsNotifier(settings.sms_sender_id, settings.notify_endpoint_url)}
+    if settings.email_sender:
+        found["email"] = EmailNotifier(settings.email_sender, settings.notify_endpoint_url)
+    return found

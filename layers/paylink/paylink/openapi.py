@@ -34,7 +34,8 @@ ERRORS = {
     404: "No such object of this merchant (another merchant's answers the same).",
     409: "A conflicting change, or the first request with this `Idempotency-Key` still running.",
     410: "The link can no longer be paid.",
-    422: "This `Idempotency-Key` was used with another body.",
+    422: "This `Idempotency-Key` was used with another body; or (`export_too_large`) a CSV export that"
+    " cannot be made in one request: narrow it with `from` and `to`.",
 }
 # Powertools' own validation answer and its parts: never answered here (the domain validates).
 POWERTOOLS_ONLY = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -70,6 +71,13 @@ def answers(
             "content": {JSON: {"schema": _ref(schema)}, CSV: {"schema": {"type": "string"}}},
         }
     found: dict[int, OpenAPIResponse] = {status: ok}
+    if csv:
+        found[303] = {
+            "description": "A CSV export too large to answer inline: stored for a few minutes, `Location`"
+            " (and `url` in the body) is a short-lived link to it.",
+            "headers": {"Location": {"description": "The CSV document's URL.", "schema": {"type": "string"}}},
+            "content": {JSON: {"schema": _ref("CsvExport")}},
+        }
     for code in sorted({*errors, 401}):
         found[code] = {"description": ERRORS[code], "content": {JSON: {"schema": _ref("ErrorBody")}}}
     found[429] = {
@@ -153,5 +161,21 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
             description="Payment links for small merchants. Amounts are integer rials.",
             security_schemes={SECURITY_SCHEME: HTTPBearer(description="The merchant's API key.")},
         )
-        _DOCUMENT = complete(json.loads(generated), component_schemas())
+        _DOCUMENT = _offered_channels(complete(json.loads(generated), component_schemas()))
     return _DOCUMENT
+
+
+def _offered_channels(document: dict[str, Any]) -> dict[str, Any]:
+    """A deployment without an email sender does not offer email: its document lists SMS alone."""
+    from paylink.notify import notifiers
+
+    offered = [channel for channel in ("sms", "email") if channel in notifiers()]
+    schemas = document.get("components", {}).get("schemas", {})
+    for name, field in (("InvoiceSend", "via"), ("InvoiceSent", "sent")):
+        items = schemas.get(name, {}).get("properties", {}).get(field, {}).get("items")
+        if isinstance(items, dict) and "enum" in items:
+            items["enum"] = [channel for channel in items["enum"] if channel in offered]
+    via = schemas.get("InvoiceSend", {}).get("properties", {}).get("via")
+    if isinstance(via, dict) and "maxItems" in via:
+        via["maxItems"] = len(offered)
+    return document

@@ -1,0 +1,53 @@
+"""End to end, a stack deployed with the template's defaults: no email sender, big exports in S3."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import DEMO_KEY, Runner, start_runner
+
+pytestmark = pytest.mark.e2e
+AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    """A runner without an email sender whose exports go to S3 past 100 bytes (a CSV header is more)."""
+    folder = tmp_path_factory.mktemp("bare")
+    with start_runner(folder, PAYLINK_EMAIL_SENDER="", PAYLINK_CSV_INLINE_MAX_BYTES="100") as running:
+        yield running
+
+
+def test_sending_an_invoice_by_email_without_a_sender_is_a_400_naming_email(bare: Runner):
+    with httpx.Client(timeout=30) as http:
+        body = {"title": "Design", "kind": "invoice", "amount": 4_500_000,
+                "payer": {"name": "Sara", "phone": "09121234567", "email": "sara@example.com"}}  # fmt: skip
+        created = http.post(f"{bare.url}/v1/links", json=body, headers=AUTH)
+        assert created.status_code == 201, created.text
+        answer = http.post(
+            f"{bare.url}/v1/links/{created.json()['code']}/send", json={"via": ["email"]}, headers=AUTH
+        )
+    assert answer.status_code == 400, answer.text
+    assert "email is not offered" in answer.json()["error"]["fields"]["via"]
+
+
+@pytest.mark.parametrize(("path", "first_column"), [("/v1/payments", "id"), ("/v1/settlements", "id")])
+def test_a_large_export_answers_303_to_a_link_that_serves_the_csv(bare: Runner, path: str, first_column: str):
+    with httpx.Client(timeout=30, follow_redirects=False) as http:
+        # When the merchant exports past the inline limit
+        answer = http.get(f"{bare.url}{path}?format=csv", headers=AUTH)
+        # Then the answer is 303 to a short-lived link, not a CSV body
+        assert answer.status_code == 303, answer.text
+        location = answer.headers["location"]
+        assert answer.json()["url"] == location
+        # and the link serves the CSV document, without the API key
+        document = http.get(location)
+    assert document.status_code == 200, document.text
+    assert document.headers["content-type"].startswith("text/csv")
+    header = next(csv.reader(io.StringIO(document.text)))
+    assert header[0] == first_column

@@ -1,0 +1,136 @@
+"""template.yaml: each function is granted what its code uses, on the narrowest resource AWS allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.template import load_template, queue_sources
+
+TABLE = {"Fn::GetAtt": ["PaylinkTable", "Arn"]}
+INDEXES = {"Fn::Sub": "${PaylinkTable.Arn}/index/*"}
+ITEM_ACTIONS = {
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every inline statement of a function, those under an `If` (either branch) included."""
+    found: list[dict[str, Any]] = []
+    for policy in resource["Properties"].get("Policies", []):
+        branches = policy["Fn::If"][1:] if isinstance(policy, dict) and "Fn::If" in policy else [policy]
+        for branch in branches:
+            if isinstance(branch, dict):
+                found.extend(branch.get("Statement", []))
+    return found
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _grants(template: dict[str, Any], function_id: str) -> set[tuple[str, str]]:
+    """(action, "table" | "indexes") pairs a function is allowed on the table."""
+    found = set()
+    for statement in _statements(_functions(template)[function_id]):
+        if statement["Effect"] != "Allow":
+            continue
+        for resource in _listed(statement.get("Resource")):
+            where = {str(TABLE): "table", str(INDEXES): "indexes"}.get(str(resource))
+            if where:
+                found |= {(action, where) for action in _listed(statement["Action"])}
+    return found
+
+
+def test_no_function_asks_for_an_item_action_on_an_index(template):
+    # An index serves Query only: an item action granted there is a grant nobody can use.
+    for function_id in _functions(template):
+        wrong = {action for action, where in _grants(template, function_id) if where == "indexes"}
+        assert not wrong & ITEM_ACTIONS, function_id
+
+
+def test_no_function_may_query_the_base_table(template):
+    # Every query of the code goes to an index (paylink/store.py: _query_page and _query_all).
+    for function_id in _functions(template):
+        assert ("dynamodb:Query", "table") not in _grants(template, function_id), function_id
+
+
+def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template):
+    # The one ConditionCheck of the code: a bank batch line waits for the day's file (settle worker).
+    checkers = {
+        function_id
+        for function_id in _functions(template)
+        if ("dynamodb:ConditionCheckItem", "table") in _grants(template, function_id)
+    }
+    assert checkers == {"SettleWorkerFunction"}
+
+
+@pytest.mark.parametrize(
+    ("function_id", "grants"),
+    [
+        ("CheckoutFunction", {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"}),
+        ("CallbackFunction", {"GetItem", "PutItem", "UpdateItem"}),
+        ("ReconcileFunction", {"GetItem", "PutItem", "UpdateItem", "Query@"}),
+        ("NotifyWorkerFunction", {"GetItem", "PutItem"}),
+        ("SettleWorkerFunction", {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query@"}),
+        ("ProbeFunction", {"BatchGetItem", "UpdateItem"}),
+        ("CreateLinkFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
+        ("RemindFunction", {"PutItem", "Query@"}),
+        ("SettleFunction", {"Query@"}),
+    ],
+)
+def test_a_function_is_granted_exactly_what_its_code_calls(template, function_id, grants):
+    found = {
+        action.removeprefix("dynamodb:") + ("@" if where == "indexes" else "")
+        for action, where in _grants(template, function_id)
+    }
+    assert found == grants
+
+
+def test_sns_publish_reaches_phone_numbers_only(template):
+    # Given each function that may publish to SNS
+    for function_id, resource in _functions(template).items():
+        statements = _statements(resource)
+        allowed = [s for s in statements if s["Effect"] == "Allow" and "sns:Publish" in _listed(s["Action"])]
+        if not allowed:
+            continue
+        # Then the publish is denied on every SNS ARN (topics, platform endpoints): SMS only
+        denied = [s for s in statements if s["Effect"] == "Deny" and "sns:Publish" in _listed(s["Action"])]
+        every_sns_arn = {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}
+        assert [d["Resource"] for d in denied] == [every_sns_arn], function_id
+
+
+def test_each_queue_consumer_may_read_and_delete_only_its_own_queue(template):
+    # Given the SQS event sources (SAM attaches AWS's managed poller policy, which names every queue)
+    for source in queue_sources(template):
+        statements = _statements(_functions(template)[source.function_id])
+        # Then an explicit Deny takes every other queue back
+        [deny] = [s for s in statements if s["Effect"] == "Deny" and "sqs:ReceiveMessage" in s["Action"]]
+        assert {"sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= set(deny["Action"])
+        assert deny["NotResource"] == {"Fn::GetAtt": [source.queue_id, "Arn"]}
+
+
+def test_email_is_granted_only_with_a_sender_and_only_from_it(template):
+    for function_id, resource in _functions(template).items():
+        for policy in resource["Properties"].get("Policies", []):
+            text = str(policy)
+            if "ses:SendEmail" not in text:
+                continue
+            assert policy["Fn::If"][0] == "HasEmailSender", function_id
+            [statement] = policy["Fn::If"][1]["Statement"]
+            assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
