@@ -315,9 +315,9 @@ class LocalSystem:
         )
 
     def _seed(self) -> None:
-        from paylink.links import create_link
-        from paylink.merchants import create_merchant
-        from paylink.models import LinkCreate
+        from paylink.core.models import LinkCreate
+        from paylink.merchants.accounts import create_merchant
+        from paylink.merchants.links import create_link
         from paylink.store import get_store
 
         store = get_store()

@@ -16,8 +16,8 @@ from local.template import functions, load_template, routes
 
 def reset_caches() -> None:
     """Forget settings, the store and the gateways: each test reads its own environment."""
-    from paylink.routing import adapters, http_client
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
+    from paylink.payments.routing import adapters, http_client
     from paylink.store import _idempotency_client, get_store, idempotency_persistence
 
     for cached in (
@@ -110,8 +110,8 @@ def verified_email_sender(monkeypatch: Any, address: str) -> None:
     """Invoices and notices email from `address`, verified in moto's SES (settings read again)."""
     import boto3
 
-    from paylink.notify import notifiers
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
+    from paylink.notify.messages import notifiers
 
     monkeypatch.setenv("PAYLINK_EMAIL_SENDER", address)
     get_settings.cache_clear()

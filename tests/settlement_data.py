@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from paylink.ids import hash_api_key
-from paylink.models import Merchant, Payment, PaymentStatus
-from paylink.money import FeePlan
+from paylink.core.ids import hash_api_key
+from paylink.core.models import Merchant, Payment, PaymentStatus
+from paylink.settlement.money import FeePlan
 from paylink.store import UNSETTLED_MERCHANTS, Store
 
 VALID_IBAN = "IR062960000000100324200001"

@@ -1,6 +1,6 @@
 """Merchant notifications: one queued event per SQS record, delivered as a signed webhook.
 
-A refused delivery hides its message until the next try of the schedule (paylink.webhooks) and is
+A refused delivery hides its message until the next try of the schedule (paylink.notify.webhooks) and is
 reported alone in `batchItemFailures`; after the last try it goes to the dead-letter queue.
 """
 
@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink.notifications import deliver
-from paylink.observability import begin_record, logged, traced
-from paylink.queues import notify_dead_letter_queue, notify_queue
-from paylink.settings import get_settings
+from paylink.core.observability import begin_record, logged, traced
+from paylink.core.settings import get_settings
+from paylink.notify.notifications import deliver
+from paylink.notify.queues import notify_dead_letter_queue, notify_queue
 from paylink.store import get_store
 
 # A batch whose every message is retried is an answer, not an error: each keeps its own schedule.

@@ -15,12 +15,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink.observability import begin_record, logged, traced
-from paylink.payouts import payout_provider
-from paylink.queues import settle_queue
-from paylink.settings import get_settings
-from paylink.settle_fanout import queue_day, settle_from_message
-from paylink.settlement import business_day_of, settle_day
+from paylink.core.observability import begin_record, logged, traced
+from paylink.core.settings import get_settings
+from paylink.notify.queues import settle_queue
+from paylink.settlement.daily import business_day_of, settle_day
+from paylink.settlement.fanout import queue_day, settle_from_message
+from paylink.settlement.payouts import payout_provider
 from paylink.store import get_store
 
 processor = BatchProcessor(event_type=EventType.SQS)

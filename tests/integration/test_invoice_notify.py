@@ -21,7 +21,7 @@ def outbox(aws, monkeypatch):  # type: ignore[no-untyped-def]
     from moto.ses.models import ses_backends
     from moto.sns.models import sns_backends
 
-    from paylink.notify import notifiers
+    from paylink.notify.messages import notifiers
 
     monkeypatch.setenv("PAYLINK_SMS_SENDER_ID", "paylink")
     verified_email_sender(monkeypatch, SENDER)

@@ -52,8 +52,8 @@ def _made(answer: Answer) -> Any:
 
 
 def _shop(api: ApiClient, store: Any, merchant: Any, key: str, prefix: str) -> Shop:
-    from paylink.payouts import SandboxPayout
-    from paylink.settlement import settle_day
+    from paylink.settlement.daily import settle_day
+    from paylink.settlement.payouts import SandboxPayout
     from tests.settlement_data import add_paid_payment
 
     payer = {"name": "Sara", "phone": "09121234567", "email": "sara@example.com"}

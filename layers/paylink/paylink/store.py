@@ -40,9 +40,8 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from paylink.errors import Conflict, LimitExceeded, PaymentInProgress, ValidationFailed
-from paylink.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
-from paylink.models import (
+from paylink.core.errors import Conflict, LimitExceeded, PaymentInProgress, ValidationFailed
+from paylink.core.models import (
     SETTLEMENT_MOVES,
     Coupon,
     Link,
@@ -55,7 +54,8 @@ from paylink.models import (
     iso,
     sources_of,
 )
-from paylink.settings import get_settings
+from paylink.core.settings import get_settings
+from paylink.payments.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
