@@ -18,7 +18,8 @@ def reset_caches() -> None:
     """Forget settings, the store and the gateways: each test reads its own environment."""
     from paylink.core.settings import get_settings
     from paylink.payments.routing import adapters, http_client
-    from paylink.store import _idempotency_client, get_store, idempotency_persistence
+    from paylink.store import get_store
+    from paylink.store.idempotency import _idempotency_client, idempotency_persistence
 
     for cached in (
         get_settings,

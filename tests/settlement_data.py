@@ -14,7 +14,8 @@ from typing import Any
 from paylink.core.ids import hash_api_key
 from paylink.core.models import Merchant, Payment, PaymentStatus
 from paylink.settlement.money import FeePlan
-from paylink.store import UNSETTLED_MERCHANTS, Store
+from paylink.store import Store
+from paylink.store.settlements import UNSETTLED_MERCHANTS
 
 VALID_IBAN = "IR062960000000100324200001"
 OTHER_VALID_IBAN = "IR820540102680020817909002"

@@ -327,7 +327,7 @@ def test_a_failure_answered_without_raising_is_not_remembered(api, merchant, aws
 
 
 def test_dynamodb_calls_with_a_key_first_and_on_replay(api, merchant, store):
-    from paylink.store import idempotency_persistence
+    from paylink.store.idempotency import idempotency_persistence
     from tests.integration.test_call_counts import dynamodb_calls
 
     records = idempotency_persistence(merchant.id)

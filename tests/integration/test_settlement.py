@@ -115,9 +115,9 @@ def test_a_friday_settles_nothing(api, paid_link):
 
 def test_a_crash_after_some_payments_resumes_without_paying_twice(api, paid_link, store, monkeypatch):
     # Given a run, one payment per page, that crashes after moving the first payment in
-    import paylink.store
+    import paylink.store.settlements
 
-    monkeypatch.setattr(paylink.store, "SETTLE_PAGE", 1)
+    monkeypatch.setattr(paylink.store.settlements, "SETTLE_PAGE", 1)
     real = paylink.store.Store._settle_items
     pages = []
 

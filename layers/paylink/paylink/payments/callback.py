@@ -19,7 +19,8 @@ from paylink.core.observability import correlate, count_payment, logger
 from paylink.core.settings import get_settings
 from paylink.notify.events import emit_payment_event
 from paylink.settlement.business_calendar import local_date
-from paylink.store import PaidResult, Store
+from paylink.store import Store
+from paylink.store.payments import PaidResult
 
 if TYPE_CHECKING:
     from paylink.payments.gateways.base import GatewayAdapter, VerifyResult

@@ -95,7 +95,7 @@ def _run_once(
         IdempotencyValidationError,
     )
 
-    from paylink.store import idempotency_persistence
+    from paylink.store.idempotency import idempotency_persistence
 
     config = IdempotencyConfig(
         event_key_jmespath="scope",
