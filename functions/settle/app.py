@@ -7,7 +7,6 @@ failed message alone so only that merchant is retried.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -17,11 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.core.observability import begin_record, logged, traced
 from paylink.core.settings import get_settings
-from paylink.notify.queues import settle_queue
-from paylink.settlement.daily import business_day_of, settle_day
-from paylink.settlement.fanout import queue_day, settle_from_message
-from paylink.settlement.payouts import payout_provider
-from paylink.store import get_store
+from paylink.settlement.daily import business_day_of
+from paylink.settlement.jobs import run_day, settle_queued
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -40,31 +36,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "fields": {"date": "expected YYYY-MM-DD"},
             }
         }
-    store = get_store()
-    queue = settle_queue()
-    if queue is not None:
-        return asdict(queue_day(store, day, queue, country=settings.country))
-    report = settle_day(
-        store,
-        day,
-        tz=settings.timezone,
-        country=settings.country,
-        payout=payout_provider(settings.payout_provider, store),
-    )
-    return asdict(report)
+    return run_day(day)
 
 
 def _settle_record(record: SQSRecord) -> None:
     begin_record(record.message_id)
-    settings = get_settings()
-    store = get_store()
-    settle_from_message(
-        store,
-        record.body,
-        payout_provider(settings.payout_provider, store),
-        tz=settings.timezone,
-        country=settings.country,
-    )
+    settle_queued(record.body)
 
 
 @logged()
