@@ -287,9 +287,9 @@ def measure_click(found: list[Handler], rounds: int) -> ClickFigures:
 def _seed_link(endpoint: str, table: str) -> str:
     """A merchant and one item link in the server's table, written by the layer's own code."""
     os.environ.update({"DYNAMODB_ENDPOINT_URL": endpoint, "TABLE_NAME": table})
-    from paylink.links import create_link
-    from paylink.merchants import create_merchant
-    from paylink.models import LinkCreate
+    from paylink.core.models import LinkCreate
+    from paylink.merchants.accounts import create_merchant
+    from paylink.merchants.links import create_link
     from paylink.store import get_store
 
     store = get_store()

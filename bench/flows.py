@@ -465,7 +465,7 @@ class System:
         }
         self.raw = boto3.client("dynamodb", region_name="us-east-1")
         self.meter = DynamoMeter(self.raw, indexes)
-        from paylink.queues import sqs_client
+        from paylink.notify.queues import sqs_client
         from paylink.store import get_store
 
         self.store = get_store()
@@ -483,10 +483,10 @@ class System:
 
     @staticmethod
     def _reset_caches() -> None:
-        from paylink.notifications import http_client as webhook_client
-        from paylink.queues import sqs_client
-        from paylink.routing import adapters, http_client
-        from paylink.settings import get_settings
+        from paylink.core.settings import get_settings
+        from paylink.notify.notifications import http_client as webhook_client
+        from paylink.notify.queues import sqs_client
+        from paylink.payments.routing import adapters, http_client
         from paylink.store import get_store
 
         for cached in (get_settings, get_store, adapters, http_client, sqs_client, webhook_client):
@@ -499,7 +499,7 @@ class System:
             self.current.sqs_requests[model.name] += max(1, math.ceil(size / (64 * KB)))
 
     def _count_gateway_calls(self) -> None:
-        from paylink.routing import http_client
+        from paylink.payments.routing import http_client
 
         def count(_: Any) -> None:
             if self.current is not None:
@@ -604,7 +604,7 @@ class System:
 
 
 def _merchant(system: System, username: str, key: str | None = None) -> str:
-    from paylink.merchants import create_merchant, set_webhook
+    from paylink.merchants.accounts import create_merchant, set_webhook
 
     _, shown = create_merchant(
         system.store,
@@ -651,8 +651,8 @@ def _pay(system: System, code: str, *, measured: bool) -> str:
 
 
 def _business_day() -> str:
-    from paylink.business_calendar import local_date, next_business_day
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.settlement.business_calendar import local_date, next_business_day
 
     return next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR").isoformat()
 

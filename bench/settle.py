@@ -63,9 +63,9 @@ def _fresh_store(endpoint: str):  # type: ignore[no-untyped-def]
 
 def seed(store, table, payments: int, merchants: int, paid_at: datetime) -> list[str]:  # type: ignore[no-untyped-def]
     """M merchants flagged with unsettled money and N paid payments spread over them."""
-    from paylink.ids import new_payment_id
-    from paylink.merchants import create_merchant
-    from paylink.models import Payment, PaymentStatus, iso
+    from paylink.core.ids import new_payment_id
+    from paylink.core.models import Payment, PaymentStatus, iso
+    from paylink.merchants.accounts import create_merchant
 
     merchant_ids = []
     for i in range(merchants):
@@ -114,10 +114,10 @@ def baseline(store, merchant_ids: list[str], before: str) -> int:  # type: ignor
 
 
 def run(endpoint: str, payments: int, merchants: int) -> dict[str, float]:
-    from paylink.business_calendar import local_date, next_business_day, start_of_day_utc
-    from paylink.models import iso
-    from paylink.payouts import payout_provider
-    from paylink.settlement import settle_day
+    from paylink.core.models import iso
+    from paylink.settlement.business_calendar import local_date, next_business_day, start_of_day_utc
+    from paylink.settlement.daily import settle_day
+    from paylink.settlement.payouts import payout_provider
 
     paid_at = datetime.now(UTC) - timedelta(hours=1)
     day = next_business_day(local_date(paid_at, "Asia/Tehran"), "IR")

@@ -121,10 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         return _update_merchant(args)
     if args.command in ("set-webhook", "rotate-webhook-secret", "set-telegram", "set-notify-email"):
         return _notifications(args)
-    from paylink.errors import PaylinkError
-    from paylink.merchants import create_merchant
-    from paylink.models import AccountType
-    from paylink.money import FeePlan
+    from paylink.core.errors import PaylinkError
+    from paylink.core.models import AccountType
+    from paylink.merchants.accounts import create_merchant
+    from paylink.settlement.money import FeePlan
     from paylink.store import get_store
 
     try:
@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _update_merchant(args: argparse.Namespace) -> int:
-    from paylink.errors import PaylinkError
-    from paylink.merchants import update_merchant
+    from paylink.core.errors import PaylinkError
+    from paylink.merchants.accounts import update_merchant
     from paylink.store import get_store
 
     gateways = None if args.gateways is None else [g.strip() for g in args.gateways.split(",") if g.strip()]
@@ -168,8 +168,8 @@ def _update_merchant(args: argparse.Namespace) -> int:
 
 
 def _notifications(args: argparse.Namespace) -> int:
-    from paylink.errors import PaylinkError
-    from paylink.merchants import rotate_webhook_secret, set_notify_email, set_telegram, set_webhook
+    from paylink.core.errors import PaylinkError
+    from paylink.merchants.accounts import rotate_webhook_secret, set_notify_email, set_telegram, set_webhook
     from paylink.store import get_store
 
     store = get_store()
@@ -198,7 +198,7 @@ def _notifications(args: argparse.Namespace) -> int:
 
 
 def _bank_batch(day: str) -> int:
-    from paylink.bank_batch import issue
+    from paylink.settlement.bank_batch import issue
     from paylink.store import get_store
 
     file = issue(get_store(), _day(day))
@@ -208,8 +208,8 @@ def _bank_batch(day: str) -> int:
 
 
 def _confirm_payouts(day: str, failed: list[str], reason: str) -> int:
-    from paylink.bank_batch import BankBatchPayout, BatchNotIssued
-    from paylink.settlement import confirm_bank_batch
+    from paylink.settlement.bank_batch import BankBatchPayout, BatchNotIssued
+    from paylink.settlement.daily import confirm_bank_batch
     from paylink.store import get_store
 
     store = get_store()

@@ -109,7 +109,7 @@ class Invoker:
 
     def _function_settings(self) -> Any:
         if self._settings is None and self.environment is not None:
-            from paylink.settings import Settings
+            from paylink.core.settings import Settings
 
             self._settings = Settings.model_validate(self.environment)
         return self._settings
@@ -129,7 +129,7 @@ class Invoker:
         return handler
 
     def invoke(self, event: Any) -> Any:
-        from paylink.settings import FUNCTION_SETTINGS
+        from paylink.core.settings import FUNCTION_SETTINGS
 
         token = FUNCTION_SETTINGS.set(self._function_settings())
         try:
@@ -174,7 +174,7 @@ def function_environment(
 def scrub_process_environment(keep: dict[str, str]) -> None:
     """Drop every paylink setting from this process's environment except `keep`'s, so that code
     outside an invocation (the seed, threads a handler starts) sees only what every function gets."""
-    from paylink.settings import Settings
+    from paylink.core.settings import Settings
 
     for field in Settings.model_fields.values():
         if field.alias and field.alias not in keep:
@@ -304,7 +304,7 @@ class LocalSystem:
             "DYNAMODB_ENDPOINT_URL": endpoint,
             "SQS_ENDPOINT_URL": endpoint,
             "S3_ENDPOINT_URL": endpoint,
-            # Secrets are read from moto's SSM, by the same code path as deployed (paylink.secrets).
+            # Secrets are read from moto's SSM, by the same code path as deployed (paylink.core.secrets).
             "AWS_ENDPOINT_URL_SSM": endpoint,
             # Invoice SMS and email go to moto's SNS and SES (see what was sent at /moto-api/).
             "PAYLINK_NOTIFY_ENDPOINT_URL": endpoint,
@@ -433,9 +433,9 @@ class LocalSystem:
         )
 
     def _seed(self) -> None:
-        from paylink.links import create_link
-        from paylink.merchants import create_merchant
-        from paylink.models import LinkCreate
+        from paylink.core.models import LinkCreate
+        from paylink.merchants.accounts import create_merchant
+        from paylink.merchants.links import create_link
         from paylink.store import get_store
 
         store = get_store()

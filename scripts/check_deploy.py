@@ -5,7 +5,7 @@ Usage: check_deploy.py [--template template.yaml] [--layer .aws-sam/build/Paylin
 
 Rules (each finding names the function, variable or parameter):
 - secrets: no function's environment (Globals or its own) holds a secret's VALUE: no variable of
-  paylink.settings.SECRET_VALUE_VARIABLES or of a SecretStr setting, nothing taken from a NoEcho
+  paylink.core.settings.SECRET_VALUE_VARIABLES or of a SecretStr setting, nothing taken from a NoEcho
   parameter, no parameter named like a secret (token, password, key...) unless it carries an SSM
   parameter NAME (named *Parameter, AllowedPattern of a path). A variable carrying a name
   (*_PARAMETER, *_PARAM) is a Ref to such a parameter or a literal/Sub path, and its function may
@@ -82,7 +82,7 @@ def _refs(value: Any) -> set[str]:
 def _secret_value_variables() -> set[str]:
     from pydantic import SecretStr
 
-    from paylink.settings import SECRET_VALUE_VARIABLES, Settings
+    from paylink.core.settings import SECRET_VALUE_VARIABLES, Settings
 
     secret_fields = {
         str(field.alias)
@@ -154,7 +154,7 @@ def check_secrets(template: dict[str, Any]) -> list[str]:
 
 
 def check_payouts(template: dict[str, Any]) -> list[str]:
-    from paylink.settings import Settings
+    from paylink.core.settings import Settings
 
     findings: list[str] = []
     parameters = template.get("Parameters") or {}

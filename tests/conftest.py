@@ -85,7 +85,7 @@ def store(aws: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def merchant(store):  # type: ignore[no-untyped-def]
-    from paylink.merchants import create_merchant
+    from paylink.merchants.accounts import create_merchant
 
     created, _ = create_merchant(
         store, username="shop", name="Scarf Shop", iban=VALID_IBAN, api_key=TEST_API_KEY
@@ -95,7 +95,7 @@ def merchant(store):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def other_merchant(store):  # type: ignore[no-untyped-def]
-    from paylink.merchants import create_merchant
+    from paylink.merchants.accounts import create_merchant
 
     created, _ = create_merchant(
         store, username="other", name="Other", iban=VALID_IBAN, api_key=OTHER_API_KEY

@@ -16,12 +16,13 @@ from local.template import functions, load_template, routes
 
 def reset_caches() -> None:
     """Forget settings, the store and the gateways: each test reads its own environment."""
-    from paylink.exports import s3_client
-    from paylink.notify import notifiers
-    from paylink.routing import adapters, http_client
-    from paylink.secrets import forget_secrets
-    from paylink.settings import get_settings
-    from paylink.store import _idempotency_client, get_store, idempotency_persistence
+    from paylink.core.secrets import forget_secrets
+    from paylink.core.settings import get_settings
+    from paylink.notify.messages import notifiers
+    from paylink.payments.routing import adapters, http_client
+    from paylink.store import get_store
+    from paylink.store.idempotency import _idempotency_client, idempotency_persistence
+    from paylink.web.exports import s3_client
 
     for cached in (
         get_settings,
@@ -119,8 +120,8 @@ def verified_email_sender(monkeypatch: Any, address: str) -> None:
     """Invoices and notices email from `address`, verified in moto's SES (settings read again)."""
     import boto3
 
-    from paylink.notify import notifiers
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
+    from paylink.notify.messages import notifiers
 
     monkeypatch.setenv("PAYLINK_EMAIL_SENDER", address)
     get_settings.cache_clear()

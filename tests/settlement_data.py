@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from paylink.ids import hash_api_key
-from paylink.models import Merchant, Payment, PaymentStatus
-from paylink.money import FeePlan
-from paylink.store import UNSETTLED_MERCHANTS, Store
+from paylink.core.ids import hash_api_key
+from paylink.core.models import Merchant, Payment, PaymentStatus
+from paylink.settlement.money import FeePlan
+from paylink.store import Store
+from paylink.store.settlements import UNSETTLED_MERCHANTS
 
 VALID_IBAN = "IR062960000000100324200001"
 OTHER_VALID_IBAN = "IR820540102680020817909002"

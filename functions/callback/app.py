@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink import hosted
-from paylink.http import form_fields, query
-from paylink.observability import logged, traced
+from paylink.core.observability import logged, traced
+from paylink.web import hosted
+from paylink.web.http import form_fields, query
 
 app = APIGatewayHttpResolver()
 

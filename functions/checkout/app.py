@@ -5,9 +5,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink import hosted
-from paylink.http import form_fields, query
-from paylink.observability import logged
+from paylink.core.observability import logged
+from paylink.web import hosted
+from paylink.web.http import form_fields, query
 
 app = APIGatewayHttpResolver()
 

@@ -9,13 +9,13 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink import merchant_api
-from paylink.errors import PaylinkError
-from paylink.http import error_response, json_body, json_response, query
-from paylink.idempotency import idempotent
-from paylink.models import Merchant, PaymentStatus
-from paylink.observability import logged
-from paylink.openapi import BEARER, answers, described, image_answers, openapi_document, request_body
+from paylink.core.errors import PaylinkError
+from paylink.core.models import Merchant, PaymentStatus
+from paylink.core.observability import logged
+from paylink.web import merchant_api
+from paylink.web.http import error_response, json_body, json_response, query
+from paylink.web.idempotency import idempotent
+from paylink.web.openapi import BEARER, answers, described, image_answers, openapi_document, request_body
 
 # Validation on: Powertools reads each route's declared parameters. They are declared for the OpenAPI
 # document and passed on as sent (`described`); the domain reads the request and validates it, so its

@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink.invoices import remind_now
-from paylink.observability import logged, traced
+from paylink.core.observability import logged, traced
+from paylink.merchants.invoices import remind_now
 
 
 @logged()

@@ -7,7 +7,6 @@ failed message alone so only that merchant is retried.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -15,13 +14,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from paylink.observability import begin_record, logged, traced
-from paylink.payouts import check_payout_provider, payout_provider
-from paylink.queues import settle_queue
-from paylink.settings import get_settings
-from paylink.settle_fanout import queue_day, settle_from_message
-from paylink.settlement import business_day_of, settle_day
-from paylink.store import get_store
+from paylink.core.observability import begin_record, logged, traced
+from paylink.core.settings import get_settings
+from paylink.settlement.daily import business_day_of
+from paylink.settlement.jobs import run_day, settle_queued
 
 # One merchant failing is that merchant's retry, not the worker's error: a batch whose every message
 # failed (a batch of one, often) is reported item by item, as the notify worker does, so
@@ -43,28 +39,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "fields": {"date": "expected YYYY-MM-DD"},
             }
         }
-    store = get_store()
-    # Refused before anything is queued: a stack with no real payout provider settles nothing.
-    check_payout_provider(settings.payout_provider, stage=settings.stage)
-    queue = settle_queue()
-    if queue is not None:
-        return asdict(queue_day(store, day, queue, country=settings.country))
-    payout = payout_provider(settings.payout_provider, store, stage=settings.stage)
-    report = settle_day(store, day, tz=settings.timezone, country=settings.country, payout=payout)
-    return asdict(report)
+    return run_day(day)
 
 
 def _settle_record(record: SQSRecord) -> None:
     begin_record(record.message_id)
-    settings = get_settings()
-    store = get_store()
-    settle_from_message(
-        store,
-        record.body,
-        payout_provider(settings.payout_provider, store, stage=settings.stage),
-        tz=settings.timezone,
-        country=settings.country,
-    )
+    settle_queued(record.body)
 
 
 @logged()

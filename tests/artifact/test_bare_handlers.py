@@ -135,9 +135,9 @@ def stack(built: None) -> Iterator[Stack]:
 
 def _seed(endpoint: str, table: str) -> tuple[str, str]:
     """A merchant and a link, written by the layer's own code from this process."""
-    from paylink.links import create_link
-    from paylink.merchants import create_merchant
-    from paylink.models import LinkCreate
+    from paylink.core.models import LinkCreate
+    from paylink.merchants.accounts import create_merchant
+    from paylink.merchants.links import create_link
     from paylink.store import Store
 
     client = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=REGION).meta.client

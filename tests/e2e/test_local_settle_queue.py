@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from paylink.business_calendar import local_date, next_business_day
-from paylink.models import utcnow
+from paylink.core.models import utcnow
+from paylink.settlement.business_calendar import local_date, next_business_day
 from tests.e2e.conftest import Runner
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paylink.business_calendar import local_date, next_business_day
-from paylink.models import utcnow
+from paylink.core.models import utcnow
+from paylink.settlement.business_calendar import local_date, next_business_day
 from tests.e2e.buyer import act, open_gateway
 from tests.e2e.conftest import Runner
 

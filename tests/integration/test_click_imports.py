@@ -26,9 +26,9 @@ with mock_aws():
     table = create_tables(boto3.client("dynamodb"), load_template(), prefix="t")["PaylinkTable"]
     import os
     os.environ["TABLE_NAME"] = table
-    from paylink.links import create_link
-    from paylink.merchants import create_merchant
-    from paylink.models import LinkCreate
+    from paylink.merchants.links import create_link
+    from paylink.merchants.accounts import create_merchant
+    from paylink.core.models import LinkCreate
     from paylink.store import get_store
     store = get_store()
     merchant, _ = create_merchant(store, username="shop", name="Shop", iban="IR062960000000100324200001",

@@ -146,7 +146,7 @@ def _event(method: str, target: str, body: bytes, headers: dict[str, str], sourc
 
 
 def test_twenty_parallel_checkouts_of_one_client_open_no_more_than_its_share(moto_server, gateways):  # noqa: F811
-    from paylink.merchants import create_merchant
+    from paylink.merchants.accounts import create_merchant
     from paylink.store import get_store
 
     fns = functions(load_template())

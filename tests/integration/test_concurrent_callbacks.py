@@ -59,9 +59,9 @@ def _call(invoker: Invoker, method: str, target: str, body: bytes = b"", headers
 
 
 def test_ten_concurrent_returns_credit_once_and_settle_once(moto_server, gateways):
-    from paylink.business_calendar import local_date, next_business_day
-    from paylink.merchants import create_merchant
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.merchants.accounts import create_merchant
+    from paylink.settlement.business_calendar import local_date, next_business_day
     from paylink.store import get_store
 
     fns = functions(load_template())

@@ -158,8 +158,8 @@ def test_a_fixed_discount_never_leaves_less_than_the_gateway_minimum(api, link):
 
 
 def test_a_percent_discount_is_rounded_down_to_the_rial():
-    from paylink.coupons import discount_for
-    from paylink.models import Coupon, CouponKind
+    from paylink.core.models import Coupon, CouponKind
+    from paylink.merchants.coupons import discount_for
 
     # 33% of 12,345 rials is 4,073.85: the discount is 4,073 and 8,272 rials are paid
     coupon = Coupon(code="THIRD", merchant_id="m", kind=CouponKind.PERCENT, value=33, created_at="x")
@@ -182,8 +182,9 @@ def test_max_uses_is_never_passed_while_the_first_payment_is_in_flight(api, link
 
 def test_two_payments_at_once_for_a_single_use_coupon_let_one_through(api, store, link, monkeypatch):
     """The reservation's conditional write, not the read before it, enforces max_uses."""
-    from paylink import checkout, coupons
-    from paylink.errors import ValidationFailed
+    from paylink.core.errors import ValidationFailed
+    from paylink.merchants import coupons
+    from paylink.payments import checkout
 
     _coupon(api, max_uses=1)
     real_usable = coupons.usable

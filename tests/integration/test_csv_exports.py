@@ -95,7 +95,7 @@ def test_the_settlements_export_takes_the_same_way(api, store, merchant, bucket,
 def test_a_large_export_is_streamed_to_s3_in_parts(api, store, merchant, bucket, monkeypatch):
     import moto.s3.models
 
-    from paylink import exports
+    from paylink.web import exports
 
     # Given parts of 3,000 bytes (S3's 5 MiB minimum lowered alike in moto)
     monkeypatch.setattr(exports, "PART_BYTES", 3_000)
@@ -140,7 +140,7 @@ def test_without_a_bucket_a_large_export_is_a_clear_422_not_a_500(api, store, me
 
 
 def test_an_export_out_of_time_stops_with_a_422_and_leaves_no_upload(store, merchant, bucket, monkeypatch):
-    from paylink import exports, merchant_api
+    from paylink.web import exports, merchant_api
 
     monkeypatch.setattr(exports, "PART_BYTES", 3_000)
     _pay(store, merchant, 60)

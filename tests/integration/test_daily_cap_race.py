@@ -34,8 +34,8 @@ def _form(buyer: int) -> bytes:
 
 
 def test_fifty_concurrent_checkouts_at_the_cap_let_exactly_one_reach_a_gateway(moto_server, gateways):  # noqa: F811
-    from paylink.merchants import create_merchant
-    from paylink.models import AccountType
+    from paylink.core.models import AccountType
+    from paylink.merchants.accounts import create_merchant
     from paylink.store import get_store
 
     fns = functions(load_template())

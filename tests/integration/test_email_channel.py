@@ -73,7 +73,7 @@ def test_reminders_go_by_sms_only_without_a_sender(api, invoice):
 
 
 def test_the_api_document_offers_sms_alone_without_a_sender(api, invoice):
-    from paylink import openapi
+    from paylink.web import openapi
 
     openapi._DOCUMENT = None  # the document is built once per container: this one has no sender
     try:

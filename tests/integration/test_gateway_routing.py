@@ -49,8 +49,8 @@ def test_a_slow_gateway_fails_over_within_the_budget(api, code, gateways):
 
 def _fail_three_times(store, gateways):  # type: ignore[no-untyped-def]
     """Gateway a fails three requests in a row (here: the minute probe's)."""
-    from paylink.models import utcnow
-    from paylink.probe import probe
+    from paylink.core.models import utcnow
+    from paylink.payments.probe import probe
 
     gateways.set_mode("a", "down")
     for _ in range(3):
@@ -106,8 +106,8 @@ def test_checkouts_alone_open_the_circuit_of_a_merchants_only_gateway(api, merch
 
 
 def _cool_down(store, name):  # type: ignore[no-untyped-def]
-    from paylink.health import COOLDOWN
-    from paylink.models import iso, utcnow
+    from paylink.core.models import iso, utcnow
+    from paylink.payments.health import COOLDOWN
 
     store.client.update_item(
         TableName=store.table,
@@ -147,8 +147,8 @@ def test_after_the_cool_down_a_failed_trial_opens_the_circuit_again(api, code, g
 
 def test_only_one_request_gets_the_trial(store):
     # Given a circuit whose cool-down is over
-    from paylink.health import COOLDOWN
-    from paylink.models import iso, utcnow
+    from paylink.core.models import iso, utcnow
+    from paylink.payments.health import COOLDOWN
 
     now = utcnow()
     store.client.put_item(
@@ -167,8 +167,8 @@ def test_outcomes_feed_the_health_buckets(api, code, gateways, store):
     gateways.set_mode("a", "down")
     _checkout(api, code)
     # Then a's bucket counts a failure and b's a success, with latencies
-    from paylink.health import window_keys
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.payments.health import window_keys
 
     healths = store.gateway_healths(["sandbox-a", "sandbox-b"], window_keys(utcnow()))
     assert (healths["sandbox-a"].totals.attempts, healths["sandbox-a"].totals.failures) == (1, 1)
@@ -195,8 +195,8 @@ def test_a_merchant_may_restrict_its_gateways(api, merchant, gateways, store):
 
 def test_the_probe_feeds_health_and_opens_a_failing_circuit(store, gateways, monkeypatch):
     # Given gateway a is down
-    from paylink.models import utcnow
-    from paylink.probe import probe
+    from paylink.core.models import utcnow
+    from paylink.payments.probe import probe
 
     gateways.set_mode("a", "down")
     # When the probe runs three times

@@ -210,18 +210,18 @@ def _event(method: str, target: str, payload: Any, key: str) -> dict[str, Any]:
 
 
 def test_a_duplicate_while_the_first_runs_is_a_retryable_409(merchant, aws, monkeypatch):
-    import paylink.merchant_api
+    import paylink.web.merchant_api
 
     # Given a first request still creating its link (held inside the route)
     inside, release = threading.Event(), threading.Event()
-    create_link = paylink.merchant_api.create_link
+    create_link = paylink.web.merchant_api.create_link
 
     def held(*args: Any) -> dict[str, Any]:
         inside.set()
         assert release.wait(10)
         return create_link(*args)
 
-    monkeypatch.setattr(paylink.merchant_api, "create_link", held)
+    monkeypatch.setattr(paylink.web.merchant_api, "create_link", held)
     invoker = Invoker(functions(load_template())["CreateLinkFunction"])
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(invoker.invoke, _event("POST", "/v1/links", LINK, "order-1006"))
@@ -295,16 +295,16 @@ def test_send_invoice_twice_with_a_key_sends_once(api, merchant, gateways, outbo
 
 
 def test_a_request_that_crashes_is_not_remembered(api, merchant, aws, monkeypatch):
-    import paylink.merchant_api
+    import paylink.web.merchant_api
 
     # Given a request with a key that crashed inside the route
-    create_link = paylink.merchant_api.create_link
-    monkeypatch.setattr(paylink.merchant_api, "create_link", lambda *args: 1 / 0)
+    create_link = paylink.web.merchant_api.create_link
+    monkeypatch.setattr(paylink.web.merchant_api, "create_link", lambda *args: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         _send(api, "POST", "/v1/links", LINK, key="order-1007")
     assert _records(aws) == []
     # When it is retried with the key once the fault is gone
-    monkeypatch.setattr(paylink.merchant_api, "create_link", create_link)
+    monkeypatch.setattr(paylink.web.merchant_api, "create_link", create_link)
     again = _send(api, "POST", "/v1/links", LINK, key="order-1007")
     # Then it runs
     assert again.status == 201, again.text
@@ -313,7 +313,7 @@ def test_a_request_that_crashes_is_not_remembered(api, merchant, aws, monkeypatc
 
 def test_a_failure_answered_without_raising_is_not_remembered(api, merchant, aws, monkeypatch):
     import functions.create_link.app as handler
-    from paylink.http import json_response
+    from paylink.web.http import json_response
 
     # Given a route that answers a 503 instead of raising
     busy = {"error": {"code": "busy", "message": "try again later"}}
@@ -327,7 +327,7 @@ def test_a_failure_answered_without_raising_is_not_remembered(api, merchant, aws
 
 
 def test_dynamodb_calls_with_a_key_first_and_on_replay(api, merchant, store):
-    from paylink.store import idempotency_persistence
+    from paylink.store.idempotency import idempotency_persistence
     from tests.integration.test_call_counts import dynamodb_calls
 
     records = idempotency_persistence(merchant.id)

@@ -21,7 +21,7 @@ def outbox(aws, monkeypatch):  # type: ignore[no-untyped-def]
     from moto.ses.models import ses_backends
     from moto.sns.models import sns_backends
 
-    from paylink.notify import notifiers
+    from paylink.notify.messages import notifiers
 
     monkeypatch.setenv("PAYLINK_SMS_SENDER_ID", "paylink")
     verified_email_sender(monkeypatch, SENDER)
@@ -215,7 +215,7 @@ def test_an_iranian_mobile_in_any_usual_form_gets_the_sms(api, merchant, outbox,
 
 
 def test_persian_digits_of_a_mobile_are_read_as_digits():
-    from paylink.notify import iran_mobile
+    from paylink.notify.messages import iran_mobile
 
     assert iran_mobile("۰۹۱۲ ۱۲۳ ۴۵۶۷") == "+989121234567"
     assert iran_mobile("٠٩١٢١٢٣٤٥٦٧") == "+989121234567"
@@ -223,7 +223,7 @@ def test_persian_digits_of_a_mobile_are_read_as_digits():
 
 
 def test_an_invoice_is_sent_at_most_three_times_a_day_then_429_until_midnight(api, invoice, outbox):
-    from paylink.invoices import SENDS_PER_INVOICE_PER_DAY
+    from paylink.merchants.invoices import SENDS_PER_INVOICE_PER_DAY
 
     # Given the invoice was sent as often as a day allows
     for _ in range(SENDS_PER_INVOICE_PER_DAY):
@@ -238,10 +238,10 @@ def test_an_invoice_is_sent_at_most_three_times_a_day_then_429_until_midnight(ap
 
 
 def test_a_merchant_sends_at_most_its_daily_number_of_invoices(api, merchant, outbox, monkeypatch):
-    import paylink.invoices
+    import paylink.merchants.invoices
 
     # Given a merchant allowed 3 invoice sends a day, and four invoices to four payers
-    monkeypatch.setattr(paylink.invoices, "SENDS_PER_MERCHANT_PER_DAY", 3)
+    monkeypatch.setattr(paylink.merchants.invoices, "SENDS_PER_MERCHANT_PER_DAY", 3)
     codes = [_invoice_to(api, f"0912123456{n}", f"Invoice {n}")["code"] for n in range(4)]
     for code in codes[:3]:
         assert _send(api, code).status == 200
@@ -254,11 +254,11 @@ def test_a_merchant_sends_at_most_its_daily_number_of_invoices(api, merchant, ou
 
 
 def test_a_refused_send_takes_nothing_from_the_days_allowance(api, merchant, outbox, monkeypatch):
-    import paylink.invoices
+    import paylink.merchants.invoices
 
     # Given a merchant allowed 2 sends a day whose first invoice has used its own day's sends
-    monkeypatch.setattr(paylink.invoices, "SENDS_PER_MERCHANT_PER_DAY", 2)
-    monkeypatch.setattr(paylink.invoices, "SENDS_PER_INVOICE_PER_DAY", 1)
+    monkeypatch.setattr(paylink.merchants.invoices, "SENDS_PER_MERCHANT_PER_DAY", 2)
+    monkeypatch.setattr(paylink.merchants.invoices, "SENDS_PER_INVOICE_PER_DAY", 1)
     first, second = (_invoice_to(api, "09121234567", t)["code"] for t in ("A", "B"))
     assert _send(api, first).status == 200
     # When the first is sent again (refused) and then the second

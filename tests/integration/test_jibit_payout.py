@@ -12,11 +12,11 @@ import pytest
 
 from local.sandbox import Sandbox
 from local.sandbox.protocols.jibit import FAILED_REASON, SANDBOX_API_KEY, SANDBOX_SECRET_KEY
-from paylink.jibit_payout import NEVER_RECEIVED, JibitPayout, JibitTransferor
-from paylink.models import SettlementStatus
-from paylink.money import FeePlan
-from paylink.payouts import PayoutDeferred
-from paylink.settlement import settle_day
+from paylink.core.models import SettlementStatus
+from paylink.settlement.daily import settle_day
+from paylink.settlement.jibit_payout import NEVER_RECEIVED, JibitPayout, JibitTransferor
+from paylink.settlement.money import FeePlan
+from paylink.settlement.payouts import PayoutDeferred
 from paylink.store import Store
 from tests.settlement_data import NEXT_DAY, SETTLE_DAY, VALID_IBAN, MerchantSpec, seed
 
@@ -48,7 +48,7 @@ def _settle(store: Store, payout: JibitPayout, day: Any = SETTLE_DAY) -> None:
 
 
 def _settlement(store: Store):  # type: ignore[no-untyped-def]
-    from paylink.ids import settlement_id
+    from paylink.core.ids import settlement_id
 
     found = store.get_settlement(settlement_id("mer_alpha", SETTLE_DAY.isoformat()))
     assert found is not None
@@ -232,7 +232,7 @@ def test_no_connection_defers_the_payout_and_the_attempt_is_sent_later(store, fr
 
 
 def test_wrong_credentials_refuse_to_pay_out(store, fresh, http):
-    from paylink.payouts import PayoutNotConfigured
+    from paylink.settlement.payouts import PayoutNotConfigured
 
     seed(store, SHOP)
     client = JibitTransferor(http, f"{fresh.url}/p", SANDBOX_API_KEY, "wrong", timeout=TIMEOUT)
@@ -245,7 +245,7 @@ def test_deployed_credentials_are_read_from_the_ssm_parameters_the_settings_name
     # Given the API key and secret key in SSM SecureString parameters, named by the settings
     import boto3
 
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
 
     ssm = boto3.client("ssm", region_name="us-east-1")
     ssm.put_parameter(Name="/paylink/test/payout/api-key", Value="key-from-ssm", Type="SecureString")
@@ -262,8 +262,8 @@ def test_deployed_credentials_are_read_from_the_ssm_parameters_the_settings_name
 
 
 def test_a_jibit_stack_without_credentials_refuses_to_pay_out(store, monkeypatch):
-    from paylink.payouts import PayoutNotConfigured
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
+    from paylink.settlement.payouts import PayoutNotConfigured
 
     for name in ("PAYLINK_PAYOUT_API_KEY_PARAM", "PAYLINK_PAYOUT_SECRET_KEY_PARAM", "PAYLINK_PAYOUT_API_KEY"):
         monkeypatch.delenv(name, raising=False)

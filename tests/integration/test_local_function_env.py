@@ -56,8 +56,8 @@ def test_a_function_gets_its_own_variables_and_not_another_functions(monkeypatch
 
 def test_a_variable_missing_from_the_template_fails_locally(store, merchant):  # type: ignore[no-untyped-def]
     # Given a link in the table the runner's own process is configured with (TABLE_NAME is set)
-    from paylink.links import create_link
-    from paylink.models import LinkCreate
+    from paylink.core.models import LinkCreate
+    from paylink.merchants.links import create_link
 
     code = create_link(store, merchant, LinkCreate(title="Scarf", amount=1_200_000)).code
     # And a template whose Globals forgot TABLE_NAME
@@ -75,8 +75,8 @@ def test_a_variable_missing_from_the_template_fails_locally(store, merchant):  #
 
 def test_the_same_function_with_the_variable_serves_the_page(store, merchant):  # type: ignore[no-untyped-def]
     # Given the same link and the template as it is
-    from paylink.links import create_link
-    from paylink.models import LinkCreate
+    from paylink.core.models import LinkCreate
+    from paylink.merchants.links import create_link
 
     code = create_link(store, merchant, LinkCreate(title="Scarf", amount=1_200_000)).code
     checkout = functions(load_template())["CheckoutFunction"]

@@ -101,7 +101,7 @@ class Logs:
 @pytest.fixture
 def logs(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Logs]:
     """Powertools at DEBUG into a buffer, the root logger at DEBUG into a list, capfd for the rest."""
-    from paylink.observability import logger
+    from paylink.core.observability import logger
 
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     buffer = io.StringIO()
@@ -186,7 +186,7 @@ def world(aws, gateway_sandbox, monkeypatch):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def shop(world, store):  # type: ignore[no-untyped-def]
     """A merchant on the zibal sandboxes (the PayPing ones are for the tests that pick them)."""
-    from paylink.merchants import create_merchant
+    from paylink.merchants.accounts import create_merchant
 
     created, _ = create_merchant(
         store, username="shop", name="Scarf Shop", iban=VALID_IBAN, api_key=TEST_API_KEY,
@@ -278,7 +278,7 @@ def test_an_idempotent_create_and_its_replay_log_no_key(api, shop, logs):
 
 def test_sending_an_invoice_by_sms_and_email_logs_no_address(api, shop, logs, monkeypatch):
     # Given an invoice and moto's SNS and SES with a verified sender
-    from paylink.notify import notifiers
+    from paylink.notify.messages import notifiers
 
     verified_email_sender(monkeypatch, "invoices@pay.example")
     link = _link(api, kind="invoice", payer={"name": "Sara", "phone": PHONE, "email": PAYER_EMAIL})
@@ -322,7 +322,7 @@ def test_a_paid_checkout_return_and_receipt_log_only_masked_and_ids(api, shop, l
 
 def test_a_full_card_number_from_a_gateway_is_stored_and_logged_masked(api, shop, store, aws, logs):
     # Given a merchant paid through a PayPing that sends the full card number back, twice over
-    from paylink.merchants import update_merchant
+    from paylink.merchants.accounts import update_merchant
 
     update_merchant(store, "shop", gateways=["pp"])
     code = _link(api)["code"]
@@ -354,7 +354,7 @@ def test_a_full_card_number_from_a_gateway_is_stored_and_logged_masked(api, shop
 
 def test_a_payping_sandbox_payment_logs_no_bearer_token(api, shop, store, logs):
     # Given a merchant paid through the PayPing sandbox (bearer-token authenticated)
-    from paylink.merchants import update_merchant
+    from paylink.merchants.accounts import update_merchant
 
     update_merchant(store, "shop", gateways=["sandbox-p"])
     code = _link(api)["code"]
@@ -387,7 +387,7 @@ def test_a_verify_timeout_then_reconcile_and_probe_log_nothing_secret(api, shop,
     world.set_mode("a", "ok")
     # When the scheduled reconcile and gateway probe run
     from functions.callback.app import probe_handler, reconcile_handler
-    from paylink.models import iso, utcnow
+    from paylink.core.models import iso, utcnow
 
     later = iso(utcnow() + timedelta(minutes=3))
     report = _invoke("ReconcileFunction", reconcile_handler, {"now": later})
@@ -444,8 +444,8 @@ def notify(aws, monkeypatch):  # type: ignore[no-untyped-def]
     import boto3
 
     from local.template import create_queues, load_template
-    from paylink.notifications import http_client
-    from paylink.queues import sqs_client
+    from paylink.notify.notifications import http_client
+    from paylink.notify.queues import sqs_client
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     refs = create_queues(sqs, load_template(), prefix="test", visibility_timeout=0)
@@ -479,8 +479,8 @@ def test_webhook_telegram_and_email_notices_log_no_secret_signature_or_token(
     api, shop, store, notify, logs, monkeypatch, answers
 ):
     # Given a merchant with a webhook, a Telegram chat and a notice address, and a paid payment
-    from paylink.merchants import set_notify_email, set_telegram, set_webhook
-    from paylink.notify import notifiers
+    from paylink.merchants.accounts import set_notify_email, set_telegram, set_webhook
+    from paylink.notify.messages import notifiers
 
     verified_email_sender(monkeypatch, "noreply@pay.example")
     _, secret = set_webhook(store, "shop", HOOK_URL)
@@ -514,9 +514,9 @@ def test_webhook_telegram_and_email_notices_log_no_secret_signature_or_token(
 def test_settlement_and_its_payout_log_no_iban(api, shop, logs, monkeypatch, payout_fails):
     # Given a paid payment (and, in one case, a bank that refuses the merchant's account)
     from functions.settle.app import lambda_handler
-    from paylink.business_calendar import local_date, next_business_day
-    from paylink.models import utcnow
-    from paylink.settings import get_settings
+    from paylink.core.models import utcnow
+    from paylink.core.settings import get_settings
+    from paylink.settlement.business_calendar import local_date, next_business_day
 
     if payout_fails:
         monkeypatch.setenv("PAYLINK_SANDBOX_PAYOUT_FAIL_IBANS", VALID_IBAN)

@@ -11,8 +11,8 @@ BUYER = {"name": "Ali", "phone": "09121234567"}
 
 def test_an_invalid_iban_is_refused_and_nothing_changes(store, merchant):
     # Given a merchant with a valid IBAN
-    from paylink.errors import ValidationFailed
-    from paylink.merchants import update_merchant
+    from paylink.core.errors import ValidationFailed
+    from paylink.merchants.accounts import update_merchant
 
     # When an operator sets an IBAN whose check digits are wrong
     with pytest.raises(ValidationFailed) as caught:
@@ -24,7 +24,7 @@ def test_an_invalid_iban_is_refused_and_nothing_changes(store, merchant):
 
 def test_existing_links_follow_a_lowered_limit(api, store, merchant, gateways):
     # Given a link made while the merchant could take 10,000,000 rials per payment
-    from paylink.merchants import update_merchant
+    from paylink.merchants.accounts import update_merchant
 
     code = api.post_json("/v1/links", {"title": "Rug", "amount": 5_000_000}, key=TEST_API_KEY).json()["code"]
     # When the operator lowers the limit to 1,000,000
@@ -37,8 +37,8 @@ def test_existing_links_follow_a_lowered_limit(api, store, merchant, gateways):
 
 
 def test_a_personal_account_cannot_be_given_business_limits(store, merchant):
-    from paylink.errors import ValidationFailed
-    from paylink.merchants import update_merchant
+    from paylink.core.errors import ValidationFailed
+    from paylink.merchants.accounts import update_merchant
 
     with pytest.raises(ValidationFailed):
         update_merchant(store, "shop", daily_cap=500_000_000)
@@ -46,11 +46,11 @@ def test_a_personal_account_cannot_be_given_business_limits(store, merchant):
 
 def test_a_held_settlement_is_paid_once_the_iban_is_fixed(api, store, gateways):
     # Given a merchant whose IBAN went bad, with a held settlement
-    from paylink.business_calendar import local_date, next_business_day
-    from paylink.merchants import create_merchant, update_merchant
-    from paylink.models import utcnow
-    from paylink.payouts import payout_provider
-    from paylink.settlement import settle_day
+    from paylink.core.models import utcnow
+    from paylink.merchants.accounts import create_merchant, update_merchant
+    from paylink.settlement.business_calendar import local_date, next_business_day
+    from paylink.settlement.daily import settle_day
+    from paylink.settlement.payouts import payout_provider
     from tests.conftest import VALID_IBAN
     from tests.helpers import act_at_gateway, local_target
 

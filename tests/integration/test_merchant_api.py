@@ -49,9 +49,9 @@ def test_get_link_shows_counters(api, merchant):
 
 def test_list_links_is_newest_first_with_a_cursor(api, merchant, monkeypatch):
     # Given more links than one page holds
-    import paylink.store
+    import paylink.store.table
 
-    monkeypatch.setattr(paylink.store, "PAGE_SIZE", 2)
+    monkeypatch.setattr(paylink.store.table, "PAGE_SIZE", 2)
     codes = [_create(api, title=f"item {i}")["code"] for i in range(5)]
     # When the merchant pages through its links
     seen, cursor = [], None

@@ -52,8 +52,8 @@ def _made(answer: Answer) -> Any:
 
 
 def _shop(api: ApiClient, store: Any, merchant: Any, key: str, prefix: str) -> Shop:
-    from paylink.payouts import SandboxPayout
-    from paylink.settlement import settle_day
+    from paylink.settlement.daily import settle_day
+    from paylink.settlement.payouts import SandboxPayout
     from tests.settlement_data import add_paid_payment
 
     payer = {"name": "Sara", "phone": "09121234567", "email": "sara@example.com"}
@@ -78,9 +78,9 @@ def _shop(api: ApiClient, store: Any, merchant: Any, key: str, prefix: str) -> S
 @pytest.fixture
 def shops(api, store, merchant, other_merchant, gateways, monkeypatch):  # type: ignore[no-untyped-def]
     """(mine, theirs): two merchants with one of everything (two of every listed thing)."""
-    import paylink.store
+    import paylink.store.table
 
-    monkeypatch.setattr(paylink.store, "PAGE_SIZE", 1)
+    monkeypatch.setattr(paylink.store.table, "PAGE_SIZE", 1)
     mine = _shop(api, store, merchant, TEST_API_KEY, "MINE")
     return mine, _shop(api, store, other_merchant, OTHER_API_KEY, "THEIR")
 

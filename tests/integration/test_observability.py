@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from paylink.observability import NAMESPACE, Dimension, Metric
+from paylink.core.observability import NAMESPACE, Dimension, Metric
 from tests.conftest import TEST_API_KEY
 from tests.helpers import act_at_gateway, local_target, metric_points
 from tests.settlement_data import SETTLE_DAY, VALID_IBAN, MerchantSpec, seed
@@ -29,7 +29,7 @@ def emf(aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 @pytest.fixture
 def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The JSON log lines paylink's logger writes while the test runs."""
-    from paylink.observability import logger
+    from paylink.core.observability import logger
 
     buffer = io.StringIO()
     handler = logger.registered_handler
@@ -121,7 +121,7 @@ def test_a_closed_settlement_reports_its_totals_once(store, emf):
     from functions.settle.app import lambda_handler
     from local.run import LambdaContext
     from local.template import functions, load_template
-    from paylink.money import FeePlan, split
+    from paylink.settlement.money import FeePlan, split
 
     fee = FeePlan(bps=150, min_fee=2_000, max_fee=50_000)
     seed(store, [MerchantSpec("alpha", VALID_IBAN, fee, (1_000_000, 2_500_000))])
@@ -145,9 +145,9 @@ def test_a_closed_settlement_reports_its_totals_once(store, emf):
 
 def test_a_refused_payout_is_counted(store, emf):
     # Given a merchant whose bank refuses transfers
-    from paylink.money import FeePlan
-    from paylink.payouts import SandboxPayout
-    from paylink.settlement import settle_day
+    from paylink.settlement.daily import settle_day
+    from paylink.settlement.money import FeePlan
+    from paylink.settlement.payouts import SandboxPayout
 
     seed(store, [MerchantSpec("alpha", VALID_IBAN, FeePlan(), (1_000_000,))])
     emf()

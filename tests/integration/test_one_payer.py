@@ -47,8 +47,8 @@ def test_an_invoice_in_progress_cannot_be_opened_twice(api, merchant, gateways):
 
 def test_a_unit_held_by_an_abandoned_payment_comes_back(api, merchant, gateways, store):
     # Given the last unit of an item held by a buyer who walked away
-    from paylink.models import utcnow
-    from paylink.reconcile import reconcile
+    from paylink.core.models import utcnow
+    from paylink.payments.reconcile import reconcile
 
     link = api.post_json("/v1/links", {"title": "Last lamp", "amount": 900_000, "max_payments": 1},
                          key=TEST_API_KEY).json()  # fmt: skip
@@ -110,8 +110,8 @@ def _deliver(api, back):  # type: ignore[no-untyped-def]
 
 def test_a_verified_amount_that_differs_is_reversed_by_reconciliation(api, merchant, gateways, store):
     # Given a bank gateway (SEP) that charged the buyer another amount than ours
-    from paylink.models import utcnow
-    from paylink.reconcile import reconcile
+    from paylink.core.models import utcnow
+    from paylink.payments.reconcile import reconcile
 
     _restrict(store, merchant, "sandbox-s")
     gateways.set_mode("s", "amount_mismatch")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from paylink.origins import origin_of
+from paylink.web.origins import origin_of
 from tests.conftest import TEST_API_KEY
 from tests.helpers import act_at_gateway, local_target
 from tests.redirect_cases import FINE_REDIRECTS, HOSTILE_REDIRECTS, look_alikes_of, ours_and_below
@@ -106,7 +106,7 @@ def code(api, merchant, gateways):  # type: ignore[no-untyped-def]
 
 
 def _compromise(monkeypatch, name, url, method="GET"):  # type: ignore[no-untyped-def]
-    from paylink import routing
+    from paylink.payments import routing
 
     real = routing.adapter
     base = real(name).config.base_url  # type: ignore[union-attr]
@@ -144,7 +144,7 @@ def test_an_auto_submitted_form_off_the_gateways_origin_is_never_rendered(api, c
 
 def test_every_gateway_off_its_origin_is_a_503_and_the_buyer_goes_nowhere(api, code, monkeypatch):
     # Given every gateway answers a redirect to another host
-    from paylink import routing
+    from paylink.payments import routing
 
     real = routing.adapter
     monkeypatch.setattr(routing, "adapter", lambda name: Redirecting(real(name), "https://evil.example/"))

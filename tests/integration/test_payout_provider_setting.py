@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from local.queues import sqs_event
-from paylink.money import FeePlan
-from paylink.observability import Metric
+from paylink.core.observability import Metric
+from paylink.settlement.money import FeePlan
 from tests.helpers import metric_points, reset_caches
 from tests.settlement_data import SETTLE_DAY, VALID_IBAN, MerchantSpec, seed
 

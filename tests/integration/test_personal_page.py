@@ -80,7 +80,7 @@ def test_personal_page_qr_codes(api, merchant):
 
 
 def test_a_lower_merchant_limit_follows_onto_the_personal_page(api, store, merchant):
-    from paylink.merchants import update_merchant
+    from paylink.merchants.accounts import update_merchant
 
     api.get("/u/shop")
     update_merchant(store, "shop", per_payment_cap=5_000_000)

@@ -25,8 +25,8 @@ def _payments(api):  # type: ignore[no-untyped-def]
 
 
 def _reconcile(store, minutes_later: float):  # type: ignore[no-untyped-def]
-    from paylink.models import utcnow
-    from paylink.reconcile import reconcile
+    from paylink.core.models import utcnow
+    from paylink.payments.reconcile import reconcile
 
     return reconcile(store, utcnow() + timedelta(minutes=minutes_later))
 
@@ -105,7 +105,7 @@ def test_a_verified_amount_that_differs_at_a_gateway_without_reverse_is_failed_f
 
 
 def _today() -> str:
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
 
     return utcnow().date().isoformat()
 
@@ -114,7 +114,7 @@ def test_a_payment_whose_checkout_crashed_before_the_gateway_expires_and_frees_i
     api, merchant, gateways, store, monkeypatch
 ):
     # Given a checkout that recorded its payment, then died before any gateway answered
-    import paylink.routing
+    import paylink.payments.routing
 
     link = api.post_json("/v1/links", {"title": "Lamp", "amount": 900_000, "max_payments": 1},
                          key=TEST_API_KEY).json()  # fmt: skip
@@ -122,7 +122,7 @@ def test_a_payment_whose_checkout_crashed_before_the_gateway_expires_and_frees_i
     def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("the function was killed")
 
-    monkeypatch.setattr(paylink.routing, "first_token", crash)
+    monkeypatch.setattr(paylink.payments.routing, "first_token", crash)
     with pytest.raises(RuntimeError):
         api.post_form(f"/{link['code']}", BUYER)
     monkeypatch.undo()

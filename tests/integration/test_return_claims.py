@@ -60,8 +60,8 @@ def _paid_and_started(api, store, merchant):  # type: ignore[no-untyped-def]
 
 def test_a_return_carrying_a_paid_payments_refnum_never_reverses_its_money(api, merchant, gateways, store):
     # Given a paid payment Y and a waiting payment Z of another amount at SEP
-    from paylink.models import utcnow
-    from paylink.reconcile import reconcile
+    from paylink.core.models import utcnow
+    from paylink.payments.reconcile import reconcile
 
     y_ref, started, y, z = _paid_and_started(api, store, merchant)
     reverses = len(_sep_calls(gateways, "ReverseTransaction"))
@@ -75,8 +75,8 @@ def test_a_return_carrying_a_paid_payments_refnum_never_reverses_its_money(api, 
 
 def test_reconciliation_never_verifies_a_kept_refnum_that_is_another_payments(api, merchant, gateways, store):
     # Given Z kept Y's RefNum before references were claimed (data written by an older version)
-    from paylink.models import utcnow
-    from paylink.reconcile import reconcile
+    from paylink.core.models import utcnow
+    from paylink.payments.reconcile import reconcile
 
     y_ref, _, y, z = _paid_and_started(api, store, merchant)
     store.save_gateway_refs(store.get_payment(z["id"]), {"RefNum": y_ref})
@@ -108,7 +108,7 @@ def test_a_return_carrying_another_payments_refnum_is_refused_before_any_gateway
 
 
 def utcnow_day() -> str:
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
 
     return utcnow().date().isoformat()
 
@@ -136,8 +136,8 @@ def test_a_forged_cancel_return_does_not_stop_a_real_payment(api, merchant, gate
 
 def test_an_unconfirmed_cancel_return_leaves_the_payment_to_reconciliation(api, merchant, gateways, store):
     # Given a buyer at SEP who cancels (SEP's cancel carries no RefNum: nothing can confirm it)
-    from paylink.models import utcnow
-    from paylink.reconcile import reconcile
+    from paylink.core.models import utcnow
+    from paylink.payments.reconcile import reconcile
 
     _restrict(store, merchant, "sandbox-s")
     code = _link(api, 900_000)
@@ -158,10 +158,10 @@ def test_an_unconfirmed_cancel_return_leaves_the_payment_to_reconciliation(api, 
 
 def test_a_verify_answer_naming_another_order_credits_nothing(api, merchant, gateways, store):
     # Given a payment waiting at a Zibal gateway
-    from paylink.callback import apply_verification
-    from paylink.gateways.base import VerifyOutcome, VerifyResult
-    from paylink.models import utcnow
-    from paylink.routing import adapter
+    from paylink.core.models import utcnow
+    from paylink.payments.callback import apply_verification
+    from paylink.payments.gateways.base import VerifyOutcome, VerifyResult
+    from paylink.payments.routing import adapter
 
     code = _link(api, 900_000)
     api.post_form(f"/{code}", BUYER)

@@ -53,7 +53,7 @@ def test_a_payment_reaches_the_gateway_with_the_merchant_id_read_from_ssm(
 
 def test_a_secret_is_served_from_the_cache_within_five_minutes(split_gateways, ssm):  # type: ignore[no-untyped-def]
     # Given the credentials were read once
-    from paylink.secrets import secret
+    from paylink.core.secrets import secret
 
     first = secret(CREDENTIALS)
     # When the parameter changes in SSM and the secret is asked for again at once
@@ -64,7 +64,7 @@ def test_a_secret_is_served_from_the_cache_within_five_minutes(split_gateways, s
 
 def test_no_parameter_name_means_no_secret_and_no_read(aws):  # type: ignore[no-untyped-def]
     # Given no parameter configured (Telegram turned off), When the secret is asked for
-    from paylink.secrets import secret
+    from paylink.core.secrets import secret
 
     # Then it is empty, without any call to SSM (no credentials are needed for nothing)
     assert secret("") == ""
@@ -77,7 +77,7 @@ def test_a_plain_list_carrying_a_merchant_id_beside_the_parameter_is_refused(
     leaked = [{**split_gateways[0], "merchant_id": sandbox.merchant}]
     monkeypatch.setenv("PAYLINK_GATEWAYS", json.dumps(leaked))
     reset_caches()
-    from paylink.routing import adapters
+    from paylink.payments.routing import adapters
 
     # When the gateways are built, Then it fails loudly instead of using a secret in plain sight
     with pytest.raises(ValueError, match="credentials parameter"):
@@ -93,7 +93,7 @@ def test_a_gateway_missing_from_the_credentials_is_refused(split_gateways, ssm, 
         Overwrite=True,
     )
     reset_caches()
-    from paylink.routing import adapters
+    from paylink.payments.routing import adapters
 
     # When the gateways are built, Then the missing credentials are named (never a value)
     with pytest.raises(ValueError, match="no valid credentials for 'sandbox-a'"):
@@ -106,7 +106,7 @@ def test_a_missing_parameter_fails_loudly(monkeypatch, aws):  # type: ignore[no-
     reset_caches()
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-    from paylink.routing import adapters
+    from paylink.payments.routing import adapters
 
     # When the gateways are built, Then the read fails (no silent empty gateway list)
     with pytest.raises(GetParameterError):

@@ -38,7 +38,7 @@ class Site:
 
 @pytest.fixture
 def site(api, merchant, store, gateways) -> Site:  # type: ignore[no-untyped-def]
-    from paylink.merchants import create_merchant
+    from paylink.merchants.accounts import create_merchant
 
     create_merchant(store, username="bank", name="Bank Shop", iban=VALID_IBAN, api_key=BANK_API_KEY,
                     gateways=["sandbox-s"])  # fmt: skip

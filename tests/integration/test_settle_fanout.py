@@ -39,15 +39,15 @@ def _work(event: dict[str, Any]) -> Any:
 
 
 def _next_business_day() -> str:
-    from paylink.business_calendar import local_date, next_business_day
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.settlement.business_calendar import local_date, next_business_day
 
     return next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR").isoformat()
 
 
 def _next_friday() -> str:
-    from paylink.business_calendar import local_date
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.settlement.business_calendar import local_date
 
     today = local_date(utcnow(), "Asia/Tehran")
     return (today + timedelta(days=(4 - today.weekday()) % 7 or 7)).isoformat()
@@ -74,7 +74,7 @@ def sqs(aws: str) -> Any:
 @pytest.fixture
 def queues(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """The template's queues in moto (failed messages visible again at once), the settle function on them."""
-    from paylink.queues import sqs_client
+    from paylink.notify.queues import sqs_client
 
     refs = create_queues(sqs, load_template(), prefix="test", visibility_timeout=0)
     monkeypatch.setenv("SETTLE_QUEUE_URL", refs["SettleQueue"])
@@ -87,7 +87,7 @@ def queues(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]
 @pytest.fixture
 def two_merchants_paid(api, store, merchant, gateways) -> list[str]:  # type: ignore[no-untyped-def]
     """Two merchants with a paid payment each, and a third with nothing to settle."""
-    from paylink.merchants import create_merchant
+    from paylink.merchants.accounts import create_merchant
 
     second, second_key = create_merchant(store, username="second", name="Second", iban=VALID_IBAN)
     create_merchant(store, username="idle", name="Idle", iban=VALID_IBAN)
@@ -151,17 +151,17 @@ def test_a_failing_merchant_is_reported_alone_and_settles_on_retry(
     api, store, two_merchants_paid, monkeypatch
 ):
     # Given the bank refuses the first merchant's payout, once
-    import paylink.payouts
+    import paylink.settlement.payouts
 
     failing, other = two_merchants_paid
-    real_submit = paylink.payouts.SandboxPayout.submit
+    real_submit = paylink.settlement.payouts.SandboxPayout.submit
 
     def refuse_first(self, settlement, **attempt):  # type: ignore[no-untyped-def]
         if settlement.merchant_id == failing:
             raise ConnectionError("bank unavailable")
         return real_submit(self, settlement, **attempt)
 
-    monkeypatch.setattr(paylink.payouts.SandboxPayout, "submit", refuse_first)
+    monkeypatch.setattr(paylink.settlement.payouts.SandboxPayout, "submit", refuse_first)
     day = _next_business_day()
     batch = [_message(failing, day, 1), _message(other, day, 2)]
     # When the worker receives both messages in one batch
@@ -171,7 +171,7 @@ def test_a_failing_merchant_is_reported_alone_and_settles_on_retry(
     [paid] = [s for s in _all_settlements(store, two_merchants_paid) if s.merchant_id == other]
     assert paid.status.value == "paid"
     # And when its message comes back and the bank answers, it resumes and is paid out once
-    monkeypatch.setattr(paylink.payouts.SandboxPayout, "submit", real_submit)
+    monkeypatch.setattr(paylink.settlement.payouts.SandboxPayout, "submit", real_submit)
     assert _work(sqs_event(batch[:1], "arn:aws:sqs:us-east-1:1:q", "us-east-1")) == {"batchItemFailures": []}
     [settlement] = api.get("/v1/settlements", key=TEST_API_KEY).json()["items"]
     assert (settlement["status"], settlement["payment_count"]) == ("paid", 1)
@@ -232,14 +232,14 @@ def test_a_batch_whose_only_merchant_fails_is_an_item_failure_not_a_worker_error
     api, store, two_merchants_paid, monkeypatch
 ):
     # Given the bank refuses the first merchant's payout
-    import paylink.payouts
+    import paylink.settlement.payouts
 
     failing = two_merchants_paid[0]
 
     def refuse(self, settlement, **attempt):  # type: ignore[no-untyped-def]
         raise ConnectionError("bank unavailable")
 
-    monkeypatch.setattr(paylink.payouts.SandboxPayout, "submit", refuse)
+    monkeypatch.setattr(paylink.settlement.payouts.SandboxPayout, "submit", refuse)
     day = _next_business_day()
     # When the worker receives a batch holding only that merchant's message (every message fails)
     answer = _work(sqs_event([_message(failing, day, 1)], "arn:aws:sqs:us-east-1:1:q", "us-east-1"))
@@ -252,7 +252,7 @@ def test_the_fan_out_checks_the_payout_provider_but_needs_none_of_its_credential
     queues, sqs, two_merchants_paid, monkeypatch
 ):
     # Given a production stack paying out through Jibit, whose credentials only the worker gets
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
 
     monkeypatch.setenv("PAYLINK_PAYOUT_PROVIDER", "jibit")
     monkeypatch.setenv("PAYLINK_STAGE", "prod")

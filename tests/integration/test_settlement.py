@@ -36,8 +36,8 @@ def paid_link(api, merchant, gateways):  # type: ignore[no-untyped-def]
 
 
 def _next_business_day_after_today() -> str:
-    from paylink.business_calendar import local_date, next_business_day
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.settlement.business_calendar import local_date, next_business_day
 
     return next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR").isoformat()
 
@@ -87,8 +87,8 @@ def test_settling_the_same_day_twice_creates_nothing_new(api, paid_link, store):
 
 def test_payments_of_the_day_itself_wait_for_the_next_settlement(api, paid_link):
     # Given payments made today
-    from paylink.business_calendar import local_date
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.settlement.business_calendar import local_date
 
     today = local_date(utcnow(), "Asia/Tehran").isoformat()
     # When today is settled (it covers only days before today)
@@ -101,8 +101,8 @@ def test_a_friday_settles_nothing(api, paid_link):
     # Given paid payments and a Friday in the future
     from datetime import timedelta
 
-    from paylink.business_calendar import local_date
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.settlement.business_calendar import local_date
 
     today = local_date(utcnow(), "Asia/Tehran")
     friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
@@ -115,9 +115,9 @@ def test_a_friday_settles_nothing(api, paid_link):
 
 def test_a_crash_after_some_payments_resumes_without_paying_twice(api, paid_link, store, monkeypatch):
     # Given a run, one payment per page, that crashes after moving the first payment in
-    import paylink.store
+    import paylink.store.settlements
 
-    monkeypatch.setattr(paylink.store, "SETTLE_PAGE", 1)
+    monkeypatch.setattr(paylink.store.settlements, "SETTLE_PAGE", 1)
     real = paylink.store.Store._settle_items
     pages = []
 
@@ -143,8 +143,8 @@ def test_a_crash_after_some_payments_resumes_without_paying_twice(api, paid_link
 
 def test_a_page_meeting_a_payment_already_settled_moves_the_rest_one_by_one(api, paid_link, store):
     # Given an open settlement into which another run already moved one of two payments
-    from paylink.ids import settlement_id
-    from paylink.models import Settlement, SettlementStatus, iso, utcnow
+    from paylink.core.ids import settlement_id
+    from paylink.core.models import Settlement, SettlementStatus, iso, utcnow
 
     merchant_id = store.get_link(paid_link["code"]).merchant_id
     day = _next_business_day_after_today()
@@ -166,7 +166,7 @@ def test_a_page_meeting_a_payment_already_settled_moves_the_rest_one_by_one(api,
 
 def test_a_merchant_with_an_invalid_iban_is_held(api, store, gateways):
     # Given a merchant whose IBAN became invalid (written directly: the API refuses invalid ones)
-    from paylink.merchants import create_merchant
+    from paylink.merchants.accounts import create_merchant
     from tests.conftest import VALID_IBAN
 
     merchant, key = create_merchant(store, username="held", name="Held", iban=VALID_IBAN)
@@ -200,8 +200,8 @@ def test_an_official_holiday_settles_nothing_and_the_next_business_day_settles_a
 
     import holidays
 
-    from paylink.business_calendar import local_date, next_business_day
-    from paylink.models import utcnow
+    from paylink.core.models import utcnow
+    from paylink.settlement.business_calendar import local_date, next_business_day
 
     today = local_date(utcnow(), "Asia/Tehran")
     official = holidays.country_holidays("IR", years=[today.year, today.year + 1])

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from paylink.money import FeePlan
-from paylink.payouts import SandboxPayout
-from paylink.settlement import settle_day
+from paylink.settlement.daily import settle_day
+from paylink.settlement.money import FeePlan
+from paylink.settlement.payouts import SandboxPayout
 from paylink.store import Store
 from tests.settlement_data import (
     INVALID_IBAN,

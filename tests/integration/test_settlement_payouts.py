@@ -8,12 +8,12 @@ from datetime import date
 
 import pytest
 
-from paylink import bank_batch
-from paylink.bank_batch import BankBatchPayout
-from paylink.models import SettlementStatus
-from paylink.money import FeePlan
-from paylink.payouts import PayoutProvider, SandboxPayout
-from paylink.settlement import confirm_bank_batch, settle_day
+from paylink.core.models import SettlementStatus
+from paylink.settlement import bank_batch
+from paylink.settlement.bank_batch import BankBatchPayout
+from paylink.settlement.daily import confirm_bank_batch, settle_day
+from paylink.settlement.money import FeePlan
+from paylink.settlement.payouts import PayoutProvider, SandboxPayout
 from paylink.store import Store
 from tests.settlement_data import (
     DAY_AFTER,
@@ -41,7 +41,7 @@ def _settle(store: Store, day: date, payout: PayoutProvider) -> None:
 
 
 def _settlement(store: Store, key: str, day: date = SETTLE_DAY):  # type: ignore[no-untyped-def]
-    from paylink.ids import settlement_id
+    from paylink.core.ids import settlement_id
 
     found = store.get_settlement(settlement_id(f"mer_{key}", day.isoformat()))
     assert found is not None
@@ -260,8 +260,8 @@ def test_the_admin_prints_the_batch_and_confirms_it(store, capsys):
 
 def test_the_provider_is_chosen_by_settings(store, monkeypatch):
     # Given the bank batch provider named in the environment
-    from paylink.payouts import payout_provider
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
+    from paylink.settlement.payouts import payout_provider
 
     monkeypatch.setenv("PAYLINK_PAYOUT_PROVIDER", "bank_batch")
     get_settings.cache_clear()

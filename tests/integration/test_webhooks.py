@@ -33,8 +33,8 @@ def sqs(aws: str) -> Any:
 @pytest.fixture
 def notify(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """The template's queues in moto; the callback and the notify worker configured on them."""
-    from paylink.notifications import http_client
-    from paylink.queues import sqs_client
+    from paylink.notify.notifications import http_client
+    from paylink.notify.queues import sqs_client
 
     refs = create_queues(sqs, load_template(), prefix="test", visibility_timeout=0)
     # The merchant's host is a public address (webhooks go only to public addresses).
@@ -52,7 +52,7 @@ def notify(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]
 @pytest.fixture
 def secret(store, merchant) -> str:  # type: ignore[no-untyped-def]
     """The merchant's webhook points at HOOK_URL; the secret it was shown once."""
-    from paylink.merchants import set_webhook
+    from paylink.merchants.accounts import set_webhook
 
     _, shown = set_webhook(store, merchant.username, HOOK_URL)
     return shown
@@ -100,8 +100,8 @@ def _poller(sqs: Any, refs: dict[str, str]) -> QueuePoller:
 
 def _queue_event_of_paid_payment(api, store, notify) -> str:  # type: ignore[no-untyped-def]
     """Pay a link with notifications off, then queue its paid event: the body the worker will send."""
-    from paylink.events import emit_payment_event
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
+    from paylink.notify.events import emit_payment_event
 
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("NOTIFY_QUEUE_URL")
@@ -137,7 +137,7 @@ def test_a_payment_paid_through_the_callback_queues_exactly_one_paid_event(
     assert data["reference"] == "order-42"
     assert data["metadata"] == {"sku": "scarf-red"}
     # and its expected settlement date, and the payer's phone masked
-    from paylink.settlement import expected_settlement_date
+    from paylink.settlement.daily import expected_settlement_date
 
     paid = store.get_payment(payment_id)
     assert data["expected_settlement_date"] == expected_settlement_date(
@@ -180,7 +180,7 @@ def test_a_queue_that_refuses_the_event_does_not_break_the_payment(
     api, store, gateways, notify, monkeypatch, merchant
 ):
     # Given a notify queue that cannot be reached
-    from paylink.queues import RawQueue
+    from paylink.notify.queues import RawQueue
 
     def broken(self: RawQueue, body: str, attributes: dict[str, str] | None = None) -> None:
         raise ConnectionError("sqs is down")
@@ -199,13 +199,13 @@ def test_a_refused_webhook_is_retried_on_the_schedule_then_dead_lettered(
     api, store, gateways, notify, sqs, secret, monkeypatch
 ):
     # Given a queued paid event, a merchant endpoint that fails every time, and a clock we move
-    import paylink.notifications
-    from paylink.queues import sqs_client
-    from paylink.webhooks import MAX_ATTEMPTS, MAX_HIDE, RETRY_DELAYS
+    import paylink.notify.notifications
+    from paylink.notify.queues import sqs_client
+    from paylink.notify.webhooks import MAX_ATTEMPTS, MAX_HIDE, RETRY_DELAYS
 
     event_id = _queue_event_of_paid_payment(api, store, notify)
     clock = [1_800_000_000.0]
-    monkeypatch.setattr(paylink.notifications, "clock", lambda: clock[0])
+    monkeypatch.setattr(paylink.notify.notifications, "clock", lambda: clock[0])
     hidden: list[int] = []
 
     def time_passes(params: dict[str, Any], **_: Any) -> None:
@@ -244,7 +244,7 @@ def test_a_refused_webhook_is_retried_on_the_schedule_then_dead_lettered(
 
 def test_a_2xx_on_the_third_try_stops_the_retries(api, store, gateways, notify, sqs, secret, monkeypatch):
     # Given retry delays scaled down to nothing, and an endpoint that fails twice then accepts
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
 
     monkeypatch.setenv("PAYLINK_WEBHOOK_RETRY_SCALE", "1000000")
     get_settings.cache_clear()
@@ -266,7 +266,7 @@ def test_a_2xx_on_the_third_try_stops_the_retries(api, store, gateways, notify, 
 
 def test_a_webhook_is_signed_with_both_secrets_during_a_rotation(api, store, gateways, notify, sqs, secret):
     # Given a merchant whose secret was just rotated
-    from paylink.merchants import rotate_webhook_secret
+    from paylink.merchants.accounts import rotate_webhook_secret
 
     _, new_secret = rotate_webhook_secret(store, "shop")
     _queue_event_of_paid_payment(api, store, notify)
@@ -286,8 +286,8 @@ def test_a_merchant_with_a_telegram_chat_gets_one_message(
     api, store, gateways, notify, sqs, merchant, monkeypatch
 ):
     # Given a bot token and a merchant with a Telegram chat and no webhook
-    from paylink.merchants import set_telegram
-    from paylink.settings import get_settings
+    from paylink.core.settings import get_settings
+    from paylink.merchants.accounts import set_telegram
 
     monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
     get_settings.cache_clear()
@@ -312,7 +312,7 @@ def test_the_telegram_bot_token_is_read_from_ssm_by_name(
     api, store, gateways, notify, sqs, merchant, monkeypatch
 ):
     # Given the bot token only in an SSM SecureString, the worker given its name (as deployed)
-    from paylink.merchants import set_telegram
+    from paylink.merchants.accounts import set_telegram
 
     boto3.client("ssm", region_name="us-east-1").put_parameter(
         Name="/paylink/test/telegram-bot-token", Type="SecureString", Value=BOT_TOKEN
@@ -338,8 +338,8 @@ def test_a_merchant_with_a_notice_address_gets_one_email(
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
-    from paylink.merchants import set_notify_email
-    from paylink.notify import notifiers
+    from paylink.merchants.accounts import set_notify_email
+    from paylink.notify.messages import notifiers
 
     verified_email_sender(monkeypatch, "noreply@paylink.example")
     set_notify_email(store, "shop", "owner@shop.example")
@@ -361,8 +361,8 @@ def test_a_merchant_with_a_notice_address_gets_one_email(
 
 def test_a_webhook_url_must_be_https_to_a_public_host(store, merchant):
     # Given URLs that are not https, or point inside a network
-    from paylink.errors import ValidationFailed
-    from paylink.merchants import set_webhook
+    from paylink.core.errors import ValidationFailed
+    from paylink.merchants.accounts import set_webhook
 
     for url in ("http://merchant.example/hook", "https://localhost/hook", "https://10.0.0.5/hook", "ftp://x"):
         # When an operator sets one / Then it is refused
@@ -373,7 +373,7 @@ def test_a_webhook_url_must_be_https_to_a_public_host(store, merchant):
 
 def test_rotating_keeps_the_old_secret_as_previous_and_never_dumps_secrets(store, merchant):
     # Given a merchant with a webhook
-    from paylink.merchants import rotate_webhook_secret, set_webhook
+    from paylink.merchants.accounts import rotate_webhook_secret, set_webhook
 
     _, first = set_webhook(store, "shop", HOOK_URL)
     # When its secret is rotated
@@ -425,7 +425,7 @@ def test_a_webhook_to_a_name_that_resolves_inside_a_network_is_never_sent(
 ):
     # Given a webhook URL that passes as text (https, a real-looking name) but whose name resolves
     # to a non-public address (as 169.254.169.254.nip.io does)
-    from paylink.merchants import set_webhook
+    from paylink.merchants.accounts import set_webhook
 
     set_webhook(store, merchant.username, METADATA_HOOK)
     fake_dns(monkeypatch, {"169.254.169.254.nip.io": addresses})

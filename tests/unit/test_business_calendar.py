@@ -1,4 +1,4 @@
-"""paylink.business_calendar: Iranian rest days and holidays, Tehran midnight in UTC."""
+"""paylink.settlement.business_calendar: Iranian rest days and holidays, Tehran midnight in UTC."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from datetime import UTC, date, datetime
 import holidays
 import pytest
 
-from paylink.business_calendar import is_business_day, local_date, next_business_day, start_of_day_utc
+from paylink.settlement.business_calendar import (
+    is_business_day,
+    local_date,
+    next_business_day,
+    start_of_day_utc,
+)
 
 FRIDAY = date(2026, 11, 20)
 SATURDAY = date(2026, 11, 21)

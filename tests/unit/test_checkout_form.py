@@ -1,4 +1,4 @@
-"""paylink.checkout: the buyer's form (read_form) and whether a link is payable (payable_link)."""
+"""paylink.payments.checkout: the buyer's form (read_form) and whether a link is payable (payable_link)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from paylink.checkout import FormInvalid, payable_link, read_form
-from paylink.errors import Gone, NotFound, ValidationFailed
-from paylink.models import Link, LinkKind
+from paylink.core.errors import Gone, NotFound, ValidationFailed
+from paylink.core.models import Link, LinkKind
+from paylink.payments.checkout import FormInvalid, payable_link, read_form
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from paylink.client_share import client_holds, share_for
-from paylink.settings import Settings
+from paylink.core.settings import Settings
+from paylink.payments.client_share import client_holds, share_for
 
 
 def test_an_ipv4_address_and_a_phone_are_two_holds_of_the_day_with_no_address_in_clear():
@@ -63,7 +63,7 @@ class _Client:
 
 
 def _reserve(client: _Client) -> None:
-    from paylink.models import Payment, PaymentStatus
+    from paylink.core.models import Payment, PaymentStatus
     from paylink.store import Store
 
     payment = Payment(id="pay_1", merchant_id="m1", link_code="c", link_title="t", merchant_name="n",
@@ -84,7 +84,7 @@ def test_a_reservation_cancelled_by_a_parallel_transaction_is_tried_again():
 
 
 def test_a_refused_reservation_is_not_tried_again():
-    from paylink.errors import TooManyOpenPayments
+    from paylink.core.errors import TooManyOpenPayments
 
     # Given the client's hold refuses the payment (its share is taken) while another item was busy
     client = _Client(_Busy("None", "None", "ConditionalCheckFailed"))

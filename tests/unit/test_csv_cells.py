@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from paylink.merchant_api import _csv_cell, _csv_response
+from paylink.web.merchant_api import _csv_cell, _csv_response
 
 FORMULA_START = ("=", "+", "-", "@")
 # Where a spreadsheet may start a new cell inside ours: a `;` or tab separator, a line break.

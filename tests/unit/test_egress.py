@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from paylink.egress import Refused, is_public, pinned_client, public_address
+from paylink.notify.egress import Refused, is_public, pinned_client, public_address
 from tests.helpers import fake_dns
 
 NOT_PUBLIC = [

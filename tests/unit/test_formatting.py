@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink.formatting import (
+from paylink.core.formatting import (
     format_date,
     format_datetime,
     format_number,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink.gateways import (
+from paylink.payments.gateways import (
     ErrorKind,
     GatewayConfig,
     GatewayError,
@@ -18,7 +18,7 @@ from paylink.gateways import (
     mask_card,
     parse_gateways,
 )
-from paylink.gateways.zibal import ZibalAdapter
+from paylink.payments.gateways.zibal import ZibalAdapter
 
 SANDBOX_A = {
     "name": "sandbox-a",

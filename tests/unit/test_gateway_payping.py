@@ -22,8 +22,8 @@ import httpx
 import pytest
 import respx
 
-from paylink.gateways import PROTOCOLS, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
-from paylink.gateways.payping import PayPingAdapter
+from paylink.payments.gateways import PROTOCOLS, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
+from paylink.payments.gateways.payping import PayPingAdapter
 
 BASE = "https://api.payping.ir"
 TOKEN = "bearer-secret-7d1e4b"

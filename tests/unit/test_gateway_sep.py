@@ -20,8 +20,15 @@ import httpx
 import pytest
 import respx
 
-from paylink.gateways import PROTOCOLS, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome, build_adapter
-from paylink.gateways.sep import SepAdapter
+from paylink.payments.gateways import (
+    PROTOCOLS,
+    ErrorKind,
+    GatewayConfig,
+    GatewayError,
+    VerifyOutcome,
+    build_adapter,
+)
+from paylink.payments.gateways.sep import SepAdapter
 
 BASE = "https://sep.shaparak.ir"
 TERMINAL = "2015"

@@ -21,8 +21,15 @@ import httpx
 import pytest
 import respx
 
-from paylink.gateways import PROTOCOLS, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome, build_adapter
-from paylink.gateways.zarinpal import ZarinpalAdapter
+from paylink.payments.gateways import (
+    PROTOCOLS,
+    ErrorKind,
+    GatewayConfig,
+    GatewayError,
+    VerifyOutcome,
+    build_adapter,
+)
+from paylink.payments.gateways.zarinpal import ZarinpalAdapter
 
 BASE = "https://payment.zarinpal.com"
 API = "/pg/v4/payment"

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import respx
 
-from paylink.gateways import ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
-from paylink.gateways.zibal import ZibalAdapter
+from paylink.payments.gateways import ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
+from paylink.payments.gateways.zibal import ZibalAdapter
 
 BASE = "https://gateway.zibal.ir"
 MERCHANT = "merchant-secret-5f2c9a"

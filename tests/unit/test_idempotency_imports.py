@@ -30,4 +30,4 @@ def test_loading_a_handler_does_not_import_powertools_idempotency(handler: str) 
 
 
 def test_the_click_path_does_not_load_our_idempotency_module() -> None:
-    assert "paylink.idempotency" not in _imports_after("functions.checkout.app")
+    assert "paylink.web.idempotency" not in _imports_after("functions.checkout.app")

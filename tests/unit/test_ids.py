@@ -1,4 +1,4 @@
-"""paylink.ids: unguessable codes and ids, hashed API keys, deterministic settlement ids."""
+"""paylink.core.ids: unguessable codes and ids, hashed API keys, deterministic settlement ids."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from paylink.ids import (
+from paylink.core.ids import (
     BASE62,
     hash_api_key,
     new_api_key,
@@ -171,10 +171,10 @@ class _CountingChoice:
 @pytest.mark.parametrize(("make", "at_least"), [(new_link_code, 64), (new_payment_id, 122)])
 def test_codes_and_payment_ids_carry_enough_bits_drawn_from_secrets(monkeypatch, make, at_least):
     # Given secrets.choice watched
-    import paylink.ids
+    import paylink.core.ids
 
     counting = _CountingChoice()
-    monkeypatch.setattr(paylink.ids.secrets, "choice", counting)
+    monkeypatch.setattr(paylink.core.ids.secrets, "choice", counting)
     # When a code (or a payment id) is made
     made = make()
     # Then each of its random characters was one draw from secrets over the 62 characters,
@@ -203,8 +203,8 @@ def test_ids_module_does_not_import_random():
     # Given the module's source
     import inspect
 
-    import paylink.ids
+    import paylink.core.ids
 
-    source = inspect.getsource(paylink.ids)
+    source = inspect.getsource(paylink.core.ids)
     # Then no identifier can come from the predictable `random` module
     assert not re.search(r"^\s*(import random|from random import)", source, re.MULTILINE)

@@ -1,4 +1,4 @@
-"""paylink.observability: every log line is redacted, and chatty libraries stay at WARNING."""
+"""paylink.core.observability: every log line is redacted, and chatty libraries stay at WARNING."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from paylink.observability import QUIET_LIBRARIES, logger, redact
+from paylink.core.observability import QUIET_LIBRARIES, logger, redact
 
 
 @pytest.mark.parametrize(

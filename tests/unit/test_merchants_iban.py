@@ -1,4 +1,4 @@
-"""paylink.merchants.iban_is_valid: ISO 13616 mod-97, with IR's Sheba shape."""
+"""paylink.merchants.accounts.iban_is_valid: ISO 13616 mod-97, with IR's Sheba shape."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink.merchants import iban_is_valid
+from paylink.merchants.accounts import iban_is_valid
 
 VALID_IR = ["IR062960000000100324200001", "IR820540102680020817909002"]
 

@@ -1,4 +1,4 @@
-"""paylink.models: the payment state machine, link input models, and a link's status."""
+"""paylink.core.models: the payment state machine, link input models, and a link's status."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from paylink.models import (
+from paylink.core.models import (
     Link,
     LinkCreate,
     LinkKind,

@@ -1,4 +1,4 @@
-"""paylink.money: integer-rial fees, rounding half up, clamps, and the sum invariant."""
+"""paylink.settlement.money: integer-rial fees, rounding half up, clamps, and the sum invariant."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from paylink.money import BASIS_POINTS, FeePlan, fee_for, split
+from paylink.settlement.money import BASIS_POINTS, FeePlan, fee_for, split
 
 PLAN_150 = FeePlan(bps=150)
 

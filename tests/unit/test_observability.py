@@ -1,4 +1,4 @@
-"""paylink.observability: EMF lines, per-record log keys, and a tracer nobody pays for at import."""
+"""paylink.core.observability: EMF lines, per-record log keys, and a tracer nobody pays for at import."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from paylink.observability import NAMESPACE, Dimension, Metric, begin_record, logger, put_metrics, traced
+from paylink.core.observability import NAMESPACE, Dimension, Metric, begin_record, logger, put_metrics, traced
 from tests.helpers import metric_points
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def test_a_new_sqs_record_forgets_the_ids_of_the_one_before():
 
 def test_a_traced_handler_answers_with_tracing_off_outside_lambda(monkeypatch):
     # Given no Lambda environment (as in tests and the local runner)
-    from paylink.observability import tracer
+    from paylink.core.observability import tracer
 
     monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
 
@@ -106,9 +106,9 @@ def test_no_handler_imports_the_xray_sdk_at_import(module):
 
 def test_a_webhook_dead_lettered_after_its_last_try_is_counted(metrics_on, capsys, monkeypatch):
     # Given an event whose last try is due and a merchant endpoint that keeps refusing
-    from paylink import notifications
-    from paylink.models import Merchant
-    from paylink.webhooks import MAX_ATTEMPTS
+    from paylink.core.models import Merchant
+    from paylink.notify import notifications
+    from paylink.notify.webhooks import MAX_ATTEMPTS
 
     merchant = Merchant(
         id="mer_1", username="shop", name="Shop", iban="IR062960000000100324200001",

@@ -8,8 +8,7 @@ import pytest
 
 from functions.create_link.app import app
 from local.template import load_template, routes
-from paylink import api_schema, coupons, links, merchant_api
-from paylink.models import (
+from paylink.core.models import (
     Coupon,
     CouponKind,
     Link,
@@ -20,7 +19,9 @@ from paylink.models import (
     Settlement,
     SettlementStatus,
 )
-from paylink.openapi import complete, openapi_document
+from paylink.merchants import coupons, links
+from paylink.web import api_schema, merchant_api
+from paylink.web.openapi import complete, openapi_document
 
 NOW = "2026-12-01T10:00:00.000000Z"
 LINK = Link(
@@ -86,7 +87,7 @@ def test_coupon_answer_model_has_exactly_the_fields_the_api_answers():
 
 def test_error_answer_model_takes_the_error_body_with_and_without_fields():
     # Given error bodies with and without field errors
-    from paylink.errors import NotFound, ValidationFailed
+    from paylink.core.errors import NotFound, ValidationFailed
 
     bodies = [
         ValidationFailed("bad", fields={"title": "required"}).to_body(),

@@ -1,10 +1,10 @@
-"""Where a browser may be sent and which form posts we take (paylink.origins), as pure decisions."""
+"""Where a browser may be sent and which form posts we take (paylink.web.origins), as pure decisions."""
 
 from __future__ import annotations
 
 import pytest
 
-from paylink.origins import origin_of, redirect_url_problem, refuses_form_post, stays_on
+from paylink.web.origins import origin_of, redirect_url_problem, refuses_form_post, stays_on
 from tests.redirect_cases import FINE_REDIRECTS, HOSTILE_REDIRECTS, look_alikes_of, ours_and_below
 
 OURS = "https://pay.example.com"

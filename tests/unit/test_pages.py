@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from paylink.pages import normalize_lang, render
-from paylink.pages.i18n import STRINGS, translate
+from paylink.web.pages import normalize_lang, render
+from paylink.web.pages.i18n import STRINGS, translate
 
 LANGS = ["fa", "en"]
 ASCII_DIGIT = re.compile(r"[0-9]")

@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from paylink.callback import return_location
-from paylink.models import Payment, PaymentStatus
+from paylink.core.models import Payment, PaymentStatus
+from paylink.payments.callback import return_location
 
 
 def _payment(**changes) -> Payment:  # type: ignore[no-untyped-def]

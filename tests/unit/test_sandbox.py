@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from local.sandbox import Sandbox
-from paylink.gateways import ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
-from paylink.gateways.zibal import ZibalAdapter
+from paylink.payments.gateways import ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
+from paylink.payments.gateways.zibal import ZibalAdapter
 
 CALLBACK = "http://127.0.0.1:3000/callback/sandbox-a"
 

@@ -28,8 +28,8 @@ from local.sandbox.protocols.base import (
     Route,
     json_response,
 )
-from paylink.gateways import ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
-from paylink.gateways.zibal import ZibalAdapter
+from paylink.payments.gateways import ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
+from paylink.payments.gateways.zibal import ZibalAdapter
 
 # Loopback answers in milliseconds, but a loaded 2-core CI can stall a thread for a few hundred:
 # the adapter waits 1 s, and slow mode sleeps well beyond that.

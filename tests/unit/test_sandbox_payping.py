@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from local.sandbox import Sandbox
-from paylink.gateways import CallbackData, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
-from paylink.gateways.payping import PayPingAdapter
+from paylink.payments.gateways import CallbackData, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
+from paylink.payments.gateways.payping import PayPingAdapter
 
 TOKEN = "payping-sandbox-token"
 CALLBACK = "http://127.0.0.1:9/callback/sandbox-payping"  # never listened on

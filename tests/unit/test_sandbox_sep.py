@@ -20,8 +20,15 @@ import pytest
 
 from local.sandbox import Sandbox
 from local.sandbox.core import MISMATCH_EXTRA_IRR
-from paylink.gateways import CallbackData, CreateResult, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
-from paylink.gateways.sep import SepAdapter
+from paylink.payments.gateways import (
+    CallbackData,
+    CreateResult,
+    ErrorKind,
+    GatewayConfig,
+    GatewayError,
+    VerifyOutcome,
+)
+from paylink.payments.gateways.sep import SepAdapter
 
 TERMINAL = "21001234"
 INSTANCE = "s"

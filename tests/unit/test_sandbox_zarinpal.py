@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from local.sandbox import MODES, Sandbox
-from paylink.gateways import CallbackData, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
-from paylink.gateways.zarinpal import ZarinpalAdapter
+from paylink.payments.gateways import CallbackData, ErrorKind, GatewayConfig, GatewayError, VerifyOutcome
+from paylink.payments.gateways.zarinpal import ZarinpalAdapter
 
 MERCHANT = "1344b5d4-0048-11e8-94db-005056a205be"
 CALLBACK = "http://127.0.0.1:9/callback/sandbox-zp"

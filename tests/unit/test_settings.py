@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from paylink.settings import Settings, get_settings
+from paylink.core.settings import Settings, get_settings
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""paylink.settlement.business_day_of: which day a settle event asks for."""
+"""paylink.settlement.daily.business_day_of: which day a settle event asks for."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from paylink.settlement import business_day_of
+from paylink.settlement.daily import business_day_of
 
 TEHRAN = "Asia/Tehran"
 

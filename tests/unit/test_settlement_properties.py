@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paylink.money import BASIS_POINTS, FeePlan, split, totals
+from paylink.settlement.money import BASIS_POINTS, FeePlan, split, totals
 
 AMOUNTS = st.lists(st.integers(min_value=1_000, max_value=10_000_000_000), min_size=1, max_size=8)
 
@@ -73,8 +73,8 @@ _merchants = itertools.count()
 @pytest.mark.parametrize(("amounts", "plan"), EXAMPLES)
 def test_the_settle_run_stores_totals_equal_to_its_payments_sums(aws, amounts, plan):
     # Given a merchant (new for each example) with these paid payments and this plan
-    from paylink.payouts import SandboxPayout
-    from paylink.settlement import settle_merchant
+    from paylink.settlement.daily import settle_merchant
+    from paylink.settlement.payouts import SandboxPayout
     from paylink.store import get_store
     from tests.settlement_data import SETTLE_DAY, VALID_IBAN, add_merchant, add_paid_payment
 

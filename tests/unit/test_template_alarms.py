@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from local.template import load_template
-from paylink.observability import NAMESPACE, SERVICE, Dimension, Metric
+from paylink.core.observability import NAMESPACE, SERVICE, Dimension, Metric
 
 TOPIC_OR_NOTHING = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
 PAYLINK_METRIC = [{"Name": Dimension.SERVICE.value, "Value": SERVICE}]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from local.template import functions, load_template, queue_sources, sqs_queues
-from paylink.webhooks import MAX_ATTEMPTS, MAX_HIDE, RETRY_DELAYS
+from paylink.notify.webhooks import MAX_ATTEMPTS, MAX_HIDE, RETRY_DELAYS
 
 
 @pytest.fixture(scope="module")

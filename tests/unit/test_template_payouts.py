@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from local.template import functions, load_template
-from paylink.observability import NAMESPACE, SERVICE, Dimension, Metric
-from paylink.payouts import PROVIDERS, TEST_STAGES
+from paylink.core.observability import NAMESPACE, SERVICE, Dimension, Metric
+from paylink.settlement.payouts import PROVIDERS, TEST_STAGES
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""paylink.validation.parse: pydantic errors become the `fields` map of the HTTP contract."""
+"""paylink.core.validation.parse: pydantic errors become the `fields` map of the HTTP contract."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from paylink.errors import ValidationFailed
-from paylink.models import LinkCreate, LinkUpdate
-from paylink.validation import parse
+from paylink.core.errors import ValidationFailed
+from paylink.core.models import LinkCreate, LinkUpdate
+from paylink.core.validation import parse
 
 
 def failure(model: Any, data: Any) -> ValidationFailed:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from paylink.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, retry_delay, sign, verify_signature
+from paylink.notify.webhooks import MAX_ATTEMPTS, RETRY_DELAYS, retry_delay, sign, verify_signature
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BODY = b'{"data":{"amount":1234560,"id":"pay_1"},"id":"evt_0123","type":"payment.paid"}'
@@ -87,7 +87,7 @@ def test_the_layer_verifier_agrees_with_the_readme_helper(helper):
         (sign(BODY, [CURRENT, PREVIOUS], now), [PREVIOUS]),
         (sign(BODY, ["whsec_other"], now), [CURRENT]),
     ]
-    # Then paylink.webhooks.verify_signature answers exactly as the README's helper
+    # Then paylink.notify.webhooks.verify_signature answers exactly as the README's helper
     for header, secrets in cases:
         assert verify_signature(BODY, header, secrets) == helper(BODY, header, secrets)
 

@@ -1,0 +1,411 @@
+"""Domain models: merchants, links, payments, settlements, and the input models of the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from paylink.settlement.money import FeePlan
+
+MIN_AMOUNT = 1_000  # rials: the lowest amount the gateways accept
+MAX_QUANTITY = 100
+
+CollectField = Literal["name", "phone", "email", "address", "note"]
+DEFAULT_COLLECT: list[CollectField] = ["name", "phone"]
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Amount = Annotated[StrictInt, Field(ge=MIN_AMOUNT, le=10_000_000_000)]
+
+
+class Model(BaseModel):
+    """Base of the domain models: each builds its validator on first use, so a path pays only for its own."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with microseconds and a Z: the one time format we store and answer (sorts as text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _https_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    from paylink.core.settings import get_settings
+    from paylink.web.origins import redirect_url_problem
+
+    own_host = urlsplit(get_settings().public_base_url).hostname
+    problem = redirect_url_problem(value, own_host)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+HttpsUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_https_url)]
+
+
+class AccountType(StrEnum):
+    PERSONAL = "personal"
+    BUSINESS = "business"
+
+
+PERSONAL_PER_PAYMENT_CAP = 10_000_000
+PERSONAL_DAILY_CAP = 30_000_000
+
+
+class Merchant(Model):
+    """A merchant account; limits are in rials, `None` means no limit (business accounts)."""
+
+    id: str
+    username: str
+    name: str
+    iban: str
+    account_type: AccountType = AccountType.PERSONAL
+    fee: FeePlan = FeePlan()
+    per_payment_cap: int | None = PERSONAL_PER_PAYMENT_CAP
+    daily_cap: int | None = PERSONAL_DAILY_CAP
+    gateways: list[str] | None = None  # the gateways it accepts, in its order; None: all, by health
+    created_at: str
+    # Notifications (paylink.notify.notifications). The webhook secrets are HMAC keys, stored as they are:
+    # never dumped (only Store.set_webhook writes them) and never shown in a repr or a log.
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(default=None, exclude=True, repr=False)
+    webhook_secret_previous: str | None = Field(default=None, exclude=True, repr=False)
+    telegram_chat_id: str | None = None
+    notify_email: str | None = None  # an address that receives each payment's notice too
+
+
+class LinkKind(StrEnum):
+    ITEM = "item"
+    INVOICE = "invoice"
+    OPEN = "open"
+
+
+class Payer(Model):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{7,15}$")] | None = None
+    email: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+        ]
+        | None
+    ) = None
+
+
+Metadata = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=40)],
+        Annotated[str, StringConstraints(max_length=500)],
+    ],
+    Field(max_length=20),
+]
+
+
+class LinkCreate(Model):
+    """Body of `POST /v1/links`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: ShortText | None = None
+    kind: LinkKind = LinkKind.ITEM
+    amount: Amount | None = None
+    min_amount: Amount | None = None
+    max_amount: Amount | None = None
+    collect: list[CollectField] = Field(default_factory=lambda: list(DEFAULT_COLLECT), max_length=5)
+    max_quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
+    max_payments: Annotated[StrictInt, Field(ge=1)] | None = None
+    expires_at: AwareDatetime | None = None
+    redirect_url: HttpsUrl | None = None
+    payer: Payer | None = None
+    due_date: date | None = None
+    reference: Annotated[str, StringConstraints(max_length=100)] | None = None
+    metadata: Metadata | None = None
+
+    @field_validator("collect")
+    @classmethod
+    def _unique_collect(cls, value: list[CollectField]) -> list[CollectField]:
+        if len(set(value)) != len(value):
+            raise ValueError("fields must not repeat")
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= utcnow():
+            raise ValueError("must be in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _amounts_fit_kind(self) -> Self:
+        if self.kind is LinkKind.OPEN:
+            if self.amount is not None:
+                raise ValueError("amount: an open link has no fixed amount; use min_amount and max_amount")
+            if self.min_amount and self.max_amount and self.min_amount > self.max_amount:
+                raise ValueError("min_amount: must not be above max_amount")
+        else:
+            if self.amount is None:
+                raise ValueError("amount: required for an item or an invoice")
+            if self.min_amount is not None or self.max_amount is not None:
+                raise ValueError("min_amount: only an open link has limits")
+        if self.kind is LinkKind.INVOICE:
+            if self.payer is None or not self.payer.name:
+                raise ValueError("payer: an invoice needs the payer's name")
+            if self.max_quantity != 1:
+                raise ValueError("max_quantity: an invoice is paid once, as one unit")
+        return self
+
+
+class LinkUpdate(Model):
+    """Body of `PATCH /v1/links/{code}`; only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    active: StrictBool | None = None
+    title: Title | None = None
+    description: ShortText | None = None
+    expires_at: AwareDatetime | None = None
+    max_payments: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError(
+                "body: nothing to change; send one of active, title, description, expires_at, max_payments"
+            )
+        for name in ("active", "title"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name}: must not be null")
+        return self
+
+
+class CouponKind(StrEnum):
+    PERCENT = "percent"
+    FIXED = "fixed"
+
+
+CouponCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3,20}$")]
+LinkCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+class CouponCreate(Model):
+    """Body of `POST /v1/coupons`: `value` is a percentage (1-100) or rials off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: CouponCode
+    kind: CouponKind
+    value: Annotated[StrictInt, Field(ge=1, le=10_000_000_000)]
+    max_uses: Annotated[StrictInt, Field(ge=1)] | None = None
+    expires_at: AwareDatetime | None = None
+    links: Annotated[list[LinkCode], Field(min_length=1, max_length=100)] | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= utcnow():
+            raise ValueError("must be in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _percent_range(self) -> Self:
+        if self.kind is CouponKind.PERCENT and self.value > 100:
+            raise ValueError("value: a percentage is 1-100")
+        return self
+
+
+class Coupon(Model):
+    """A merchant's discount code; `uses` counts payments holding or having used it."""
+
+    code: str
+    merchant_id: str
+    kind: CouponKind
+    value: int
+    max_uses: int | None = None
+    uses: int = 0
+    expires_at: str | None = None
+    links: list[str] | None = None
+    created_at: str
+
+
+class LinkStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    EXPIRED = "expired"
+    SOLD_OUT = "sold_out"
+    PAID = "paid"
+
+
+class Link(Model):
+    """A stored payment link, with its running paid counters."""
+
+    code: str
+    merchant_id: str
+    merchant_name: str
+    kind: LinkKind
+    title: str
+    description: str | None = None
+    amount: int | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None
+    collect: list[CollectField] = Field(default_factory=lambda: list(DEFAULT_COLLECT))
+    max_quantity: int = 1
+    max_payments: int | None = None
+    expires_at: str | None = None
+    redirect_url: str | None = None
+    payer: dict[str, str] | None = None
+    due_date: str | None = None
+    reference: str | None = None
+    metadata: dict[str, str] | None = None
+    active: bool = True
+    created_at: str
+    paid_count: int = 0
+    paid_total: int = 0
+    open_slots: int | None = None  # with max_payments: units neither sold nor held by a payment in flight
+    # A snapshot of the merchant's limits and gateway choice, so a checkout reads one item.
+    merchant_per_payment_cap: int | None = None
+    merchant_daily_cap: int | None = None
+    merchant_gateways: list[str] | None = None
+
+    def status(self, now: datetime | None = None) -> LinkStatus:
+        """What a buyer opening the link would meet."""
+        now = now or utcnow()
+        if not self.active:
+            return LinkStatus.INACTIVE
+        if self.kind is LinkKind.INVOICE and self.paid_count >= 1:
+            return LinkStatus.PAID
+        if self.max_payments is not None and self.paid_count >= self.max_payments:
+            return LinkStatus.SOLD_OUT
+        if self.expires_at and datetime.fromisoformat(self.expires_at) <= now:
+            return LinkStatus.EXPIRED
+        return LinkStatus.ACTIVE
+
+
+class PaymentStatus(StrEnum):
+    CREATED = "created"
+    REDIRECTED = "redirected"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    SETTLED = "settled"
+    REVERSED = "reversed"
+
+
+ALLOWED_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.CREATED: frozenset(
+        {PaymentStatus.REDIRECTED, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+    ),
+    PaymentStatus.REDIRECTED: frozenset(
+        {PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+    ),
+    PaymentStatus.PAID: frozenset({PaymentStatus.SETTLED, PaymentStatus.REVERSED}),
+}
+
+
+def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
+    """True when `current -> target` is a move of the payment state machine; terminal states never move."""
+    return target in ALLOWED_TRANSITIONS.get(current, frozenset())
+
+
+def sources_of(target: PaymentStatus) -> list[PaymentStatus]:
+    """The states from which `target` may be reached (the condition of its conditional write)."""
+    return [state for state, targets in ALLOWED_TRANSITIONS.items() if target in targets]
+
+
+class Payment(Model):
+    """One attempt to pay a link; `amount` is the total in rials (unit amount x quantity)."""
+
+    id: str
+    merchant_id: str
+    link_code: str
+    link_title: str
+    merchant_name: str
+    amount: int
+    quantity: int = 1
+    status: PaymentStatus
+    gateway: str | None = None
+    gateway_token: str | None = None
+    gateway_reference: str | None = None
+    card_mask: str | None = None
+    payer: dict[str, str] = Field(default_factory=dict)
+    redirect_url: str | None = None
+    reference: str | None = None
+    metadata: dict[str, str] | None = None
+    failure_reason: str | None = None
+    lang: str = "fa"
+    created_at: str
+    redirected_at: str | None = None
+    paid_at: str | None = None
+    settlement_id: str | None = None
+    fee: int | None = None
+    net: int | None = None
+    gateway_refs: dict[str, str] | None = None  # what the gateway's verify needs besides the token
+    holds_slot: bool = False  # holds one unit of its link's stock until it is paid or ends
+    holds: list[str] = Field(default_factory=list)  # its client's hold keys, counted on until it ends
+    coupon: str | None = None  # the coupon code used; it holds one use of it until the payment ends unpaid
+    discount: int | None = None  # rials taken off by the coupon (`amount` is what is left to pay)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status not in (PaymentStatus.CREATED, PaymentStatus.REDIRECTED)
+
+
+class SettlementStatus(StrEnum):
+    OPEN = "open"  # payments being gathered into it
+    PENDING = "pending"  # totals final, payout not yet sent
+    SUBMITTED = "submitted"  # payout sent to the provider, its outcome not yet known
+    PAID = "paid"  # the provider confirmed the transfer (final)
+    FAILED = "failed"  # the provider refused or returned the transfer; the next run retries it
+    HELD = "held"  # not paid out: the merchant's IBAN is not valid (see held_reason)
+
+
+# The settlement state machine; every move is a conditional write on the expected state.
+SETTLEMENT_MOVES: dict[SettlementStatus, frozenset[SettlementStatus]] = {
+    SettlementStatus.OPEN: frozenset({SettlementStatus.PENDING, SettlementStatus.HELD}),
+    SettlementStatus.HELD: frozenset({SettlementStatus.PENDING}),  # released once the IBAN is valid
+    SettlementStatus.PENDING: frozenset({SettlementStatus.SUBMITTED}),
+    SettlementStatus.SUBMITTED: frozenset({SettlementStatus.PAID, SettlementStatus.FAILED}),
+    SettlementStatus.FAILED: frozenset({SettlementStatus.SUBMITTED}),  # the retry, a new attempt
+}
+
+
+class Settlement(Model):
+    id: str
+    merchant_id: str
+    date: str
+    status: SettlementStatus
+    payment_count: int = 0
+    gross: int = 0
+    fee: int = 0
+    net: int = 0
+    iban: str
+    payout_reference: str | None = None
+    payout_attempts: int = 0  # attempts submitted to the payout provider; each has its own reference
+    held_reason: str | None = None
+    failure_reason: str | None = None  # why the last payout attempt failed
+    created_at: str
+    submitted_at: str | None = None
+    paid_at: str | None = None

@@ -1,0 +1,1 @@
+"""Merchants: merchant accounts and API keys, payment links, coupons and invoices."""

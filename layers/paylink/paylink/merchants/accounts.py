@@ -1,0 +1,227 @@
+"""Merchant accounts: creation by an operator, and API-key authentication."""
+
+from __future__ import annotations
+
+import re
+
+from paylink.core.errors import NotFound, Unauthorized, ValidationFailed
+from paylink.core.ids import hash_api_key, new_api_key, new_merchant_id
+from paylink.core.models import (
+    PERSONAL_DAILY_CAP,
+    PERSONAL_PER_PAYMENT_CAP,
+    AccountType,
+    Merchant,
+    iso,
+    utcnow,
+)
+from paylink.settlement.money import FeePlan
+from paylink.store import Store
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_]{2,29}$")
+
+
+def iban_is_valid(iban: str) -> bool:
+    """ISO 13616 check: move the country code and check digits to the end, letters to numbers, mod 97 == 1.
+
+    Iranian IBANs (Sheba) are `IR` + 24 digits; other countries' lengths are accepted as 15-34.
+    """
+    value = iban.replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", value):
+        return False
+    if value.startswith("IR") and not re.fullmatch(r"IR[0-9]{24}", value):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in value[4:] + value[:4])
+    return int(digits) % 97 == 1
+
+
+def create_merchant(
+    store: Store,
+    *,
+    username: str,
+    name: str,
+    iban: str,
+    account_type: AccountType = AccountType.PERSONAL,
+    fee: FeePlan | None = None,
+    per_payment_cap: int | None = None,
+    daily_cap: int | None = None,
+    api_key: str | None = None,
+    gateways: list[str] | None = None,
+) -> tuple[Merchant, str]:
+    """Create a merchant and return it with its API key (the only time the key is seen in clear)."""
+    fields: dict[str, str] = {}
+    if not USERNAME.fullmatch(username):
+        fields["username"] = "3-30 lower-case letters, digits or _, starting with a letter or digit"
+    if not name.strip() or len(name) > 100:
+        fields["name"] = "required, at most 100 characters"
+    iban = iban.replace(" ", "").upper()
+    if not iban_is_valid(iban):
+        fields["iban"] = "not a valid IBAN (ISO 13616 check failed)"
+    if fields:
+        raise ValidationFailed("the merchant is not valid", fields=fields)
+    if account_type is AccountType.PERSONAL:
+        per_payment_cap = min(per_payment_cap or PERSONAL_PER_PAYMENT_CAP, PERSONAL_PER_PAYMENT_CAP)
+        daily_cap = min(daily_cap or PERSONAL_DAILY_CAP, PERSONAL_DAILY_CAP)
+    merchant = Merchant(
+        id=new_merchant_id(),
+        username=username,
+        name=name.strip(),
+        iban=iban,
+        account_type=account_type,
+        fee=fee or FeePlan(),
+        per_payment_cap=per_payment_cap,
+        daily_cap=daily_cap,
+        gateways=gateways,
+        created_at=iso(utcnow()),
+    )
+    key = api_key or new_api_key()
+    store.create_merchant(merchant, hash_api_key(key))
+    return merchant, key
+
+
+def authenticate(store: Store, authorization: str | None) -> Merchant:
+    """The merchant of a `Bearer <api key>` header, or Unauthorized."""
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("send your API key as 'Authorization: Bearer <api key>'")
+    merchant = store.merchant_for_api_key(hash_api_key(key.strip()))
+    if merchant is None:
+        raise Unauthorized("the API key is not valid")
+    return merchant
+
+
+def update_merchant(
+    store: Store,
+    username: str,
+    *,
+    name: str | None = None,
+    iban: str | None = None,
+    per_payment_cap: int | None = None,
+    daily_cap: int | None = None,
+    gateways: list[str] | None = None,
+) -> Merchant:
+    """Change a merchant (an operator's act): the IBAN is checked like at creation, and the
+    snapshot of limits and gateways its links carry for the checkout is refreshed."""
+    merchant_id = store.merchant_id_for_username(username)
+    merchant = store.get_merchant(merchant_id) if merchant_id else None
+    if merchant is None:
+        raise NotFound("no such merchant")
+    changes: dict[str, object] = {}
+    fields: dict[str, str] = {}
+    if name is not None:
+        if not name.strip() or len(name) > 100:
+            fields["name"] = "required, at most 100 characters"
+        changes["name"] = name.strip()
+    if iban is not None:
+        iban = iban.replace(" ", "").upper()
+        if not iban_is_valid(iban):
+            fields["iban"] = "not a valid IBAN (ISO 13616 check failed)"
+        changes["iban"] = iban
+    if per_payment_cap is not None or daily_cap is not None:
+        if merchant.account_type is AccountType.PERSONAL and (
+            (per_payment_cap or 0) > PERSONAL_PER_PAYMENT_CAP or (daily_cap or 0) > PERSONAL_DAILY_CAP
+        ):
+            fields["account_type"] = (
+                "a personal account's limits cannot be raised; make it a business account"
+            )
+        if per_payment_cap is not None:
+            changes["per_payment_cap"] = per_payment_cap
+        if daily_cap is not None:
+            changes["daily_cap"] = daily_cap
+    if gateways is not None:
+        changes["gateways"] = gateways or None
+    if fields:
+        raise ValidationFailed("the change is not valid", fields=fields)
+    updated = merchant.model_copy(update=changes)
+    store.replace_merchant(updated)
+    store.refresh_link_snapshots(updated)
+    return updated
+
+
+def _webhook_url(url: str) -> str:
+    """An absolute https URL to a public host (no credentials, no localhost or private address)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    from pydantic import TypeAdapter
+    from pydantic import ValidationError as PydanticError
+
+    from paylink.core.models import HttpsUrl
+
+    try:
+        TypeAdapter(HttpsUrl).validate_python(url)
+    except PydanticError as exc:
+        raise ValidationFailed(
+            "the webhook URL is not valid", fields={"url": "must be an absolute https URL"}
+        ) from exc
+    host = (urlsplit(url).hostname or "").lower()
+    private = host == "localhost" or host.endswith((".localhost", ".internal", ".local"))
+    try:
+        address = ipaddress.ip_address(host)
+        private = private or not address.is_global
+    except ValueError:
+        pass
+    if private:
+        raise ValidationFailed("the webhook URL is not valid", fields={"url": "must be a public host"})
+    return url
+
+
+def _merchant_by_username(store: Store, username: str) -> Merchant:
+    merchant_id = store.merchant_id_for_username(username)
+    merchant = store.get_merchant(merchant_id) if merchant_id else None
+    if merchant is None:
+        raise NotFound("no such merchant")
+    return merchant
+
+
+def set_webhook(store: Store, username: str, url: str) -> tuple[Merchant, str]:
+    """Point a merchant's webhooks at `url` with a new signing secret, returned once; the secret it
+    had stays accepted as `previous` so nothing in flight breaks."""
+    from paylink.core.ids import new_webhook_secret
+
+    merchant = _merchant_by_username(store, username)
+    url = _webhook_url(url)
+    secret = new_webhook_secret()
+    previous = merchant.webhook_secret
+    store.set_notification_settings(
+        merchant.id, {"webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous}
+    )
+    updated = merchant.model_copy(
+        update={"webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous}
+    )
+    return updated, secret
+
+
+def rotate_webhook_secret(store: Store, username: str) -> tuple[Merchant, str]:
+    """A new current secret, returned once; the old current becomes `previous` (both sign until
+    the next rotation)."""
+    from paylink.core.ids import new_webhook_secret
+
+    merchant = _merchant_by_username(store, username)
+    if not merchant.webhook_url or not merchant.webhook_secret:
+        raise ValidationFailed("the merchant has no webhook", fields={"username": "set a webhook first"})
+    secret = new_webhook_secret()
+    store.set_notification_settings(
+        merchant.id, {"webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret}
+    )
+    updated = merchant.model_copy(
+        update={"webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret}
+    )
+    return updated, secret
+
+
+def set_telegram(store: Store, username: str, chat_id: str | None) -> Merchant:
+    """Send (or, with None, stop sending) a merchant's notifications to a Telegram chat too."""
+    merchant = _merchant_by_username(store, username)
+    if chat_id is not None and not re.fullmatch(r"-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32}", chat_id):
+        raise ValidationFailed("the chat is not valid", fields={"chat_id": "a numeric chat id or @channel"})
+    store.set_notification_settings(merchant.id, {"telegram_chat_id": chat_id})
+    return merchant.model_copy(update={"telegram_chat_id": chat_id})
+
+
+def set_notify_email(store: Store, username: str, email: str | None) -> Merchant:
+    """Send (or, with None, stop sending) a merchant's payment notices to an email address too."""
+    merchant = _merchant_by_username(store, username)
+    if email is not None and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}", email):
+        raise ValidationFailed("the address is not valid", fields={"email": "an email address"})
+    store.set_notification_settings(merchant.id, {"notify_email": email})
+    return merchant.model_copy(update={"notify_email": email})

@@ -1,0 +1,171 @@
+"""Invoices sent to their payer by SMS and email, and reminders around the due date."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from paylink.core.errors import Gone, RateLimited, ValidationFailed
+from paylink.core.formatting import format_date, format_toman
+from paylink.core.models import Link, LinkKind, LinkStatus, Merchant, utcnow
+from paylink.core.observability import logger
+from paylink.merchants.links import get_own_link
+from paylink.notify.messages import Notifier, iran_mobile
+from paylink.settlement.business_calendar import local_date, start_of_day_utc
+from paylink.store import Store
+from paylink.web.pages.i18n import translate
+
+CHANNELS = ("sms", "email")
+# Reminder name -> days from the due date to the day it is sent.
+REMINDERS: dict[str, int] = {"before_1": -1, "after_1": 1, "after_3": 3}
+
+
+# Sends of invoices a day (the market's calendar day), each send one request whatever its channels:
+# enough to send, correct and resend an invoice; too few to pump SMS or phish through our sender.
+SENDS_PER_INVOICE_PER_DAY = 3
+SENDS_PER_MERCHANT_PER_DAY = 200
+SEND_COUNTER_KEEP_SECONDS = 2 * 86_400
+
+
+def _address(link: Link, channel: str) -> str | None:
+    """Where a channel reaches the payer: an SMS only an Iranian mobile (in E.164)."""
+    payer = link.payer or {}
+    return iran_mobile(payer.get("phone")) if channel == "sms" else payer.get("email")
+
+
+def message(link: Link, url: str, kind: str = "invoice", lang: str = "fa") -> tuple[str, str]:
+    """(subject, text) of an invoice message or a reminder, in the payer's language (Persian)."""
+    fmt = {
+        "merchant": link.merchant_name,
+        "title": link.title,
+        "amount": format_toman(link.amount or 0, lang),
+        "due": format_date(link.due_date, lang) if link.due_date else "",
+        "url": url,
+        "reference": link.reference or "",
+    }
+    subject = translate(f"notify.{kind}.subject", lang, **fmt)
+    text = translate(f"notify.{kind}.text", lang, **fmt)
+    if link.due_date and kind == "invoice":
+        text += " " + translate("notify.due", lang, **fmt)
+    return subject, text + "\n" + url
+
+
+def send_invoice(
+    store: Store,
+    merchant: Merchant,
+    code: str,
+    via: Sequence[str],
+    base_url: str,
+    notifiers: Mapping[str, Notifier],
+    *,
+    tz: str,
+    now: datetime | None = None,
+) -> dict[str, list[str]]:
+    """Send a merchant's unpaid invoice to its payer on each channel of `via`, within the day's
+    limits per invoice and per merchant (RateLimited until the market's next midnight)."""
+    link = get_own_link(store, merchant, code)
+    fields: dict[str, str] = {}
+    if link.kind is not LinkKind.INVOICE:
+        fields["code"] = "only an invoice is sent to its payer"
+    bad = [c for c in via if c not in CHANNELS]
+    if not via or bad or len(set(via)) != len(via):
+        fields["via"] = "a non-empty list of sms and/or email"
+    for channel in via:
+        if channel in CHANNELS and not _address(link, channel):
+            fields["via"] = f"the invoice's payer has no {'phone' if channel == 'sms' else 'email'}"
+            if channel == "sms" and (link.payer or {}).get("phone"):
+                fields["via"] = (
+                    "SMS goes only to an Iranian mobile (09xxxxxxxxx); the payer's phone is not one"
+                )
+    for channel in via:
+        if channel in CHANNELS and channel not in notifiers:
+            fields["via"] = f"{channel} is not offered by this deployment (it has no {channel} sender)"
+    if fields:
+        raise ValidationFailed("the invoice cannot be sent", fields=fields)
+    status = link.status()
+    if status is not LinkStatus.ACTIVE:
+        raise Gone("already_paid" if status is LinkStatus.PAID else status.value)
+    _count_send(store, merchant, link, tz, now or utcnow())
+    subject, text = message(link, f"{base_url}/{link.code}")
+    for channel in via:
+        notifiers[channel].send(_address(link, channel) or "", subject, text)
+    logger.info("invoice sent", extra={"link_code": link.code, "via": list(via)})
+    return {"sent": list(via)}
+
+
+def _count_send(store: Store, merchant: Merchant, link: Link, tz: str, now: datetime) -> None:
+    """Count this send against the day's limits (both counters or neither), or raise RateLimited."""
+    today = local_date(now, tz)
+    opens = start_of_day_utc(today + timedelta(days=1), tz)
+    reached = store.count_invoice_send(
+        merchant.id,
+        link.code,
+        today.isoformat(),
+        per_invoice=SENDS_PER_INVOICE_PER_DAY,
+        per_merchant=SENDS_PER_MERCHANT_PER_DAY,
+        expires_at=int(opens.timestamp()) + SEND_COUNTER_KEEP_SECONDS,
+    )
+    if reached is not None:
+        limit = SENDS_PER_INVOICE_PER_DAY if reached == "invoice" else SENDS_PER_MERCHANT_PER_DAY
+        logger.warning("invoice send refused: daily limit", extra={"link_code": link.code, "limit": reached})
+        raise RateLimited(
+            f"this {reached} has had its {limit} invoice sends today; try again after midnight",
+            retry_after_seconds=math.ceil((opens - now).total_seconds()),
+        )
+
+
+@dataclass
+class ReminderReport:
+    sent: list[str] = field(default_factory=list)  # "code:reminder"
+    skipped: list[str] = field(default_factory=list)
+
+
+def remind(
+    store: Store, now: datetime, tz: str, base_url: str, notifiers: Mapping[str, Notifier]
+) -> ReminderReport:
+    """Send the day's reminders: 1 day before, 1 and 3 days after the due date; once each; none
+    for a paid (or closed) invoice. A reminder is recorded before it is sent (at most once)."""
+    today = local_date(now, tz)
+    report = ReminderReport()
+    for name, offset in REMINDERS.items():
+        due = (today - timedelta(days=offset)).isoformat()
+        for link in store.invoices_due(due):
+            key = f"{link.code}:{name}"
+            if link.status(now) is not LinkStatus.ACTIVE:
+                report.skipped.append(key)
+                continue
+            channels = [c for c in CHANNELS if c in notifiers and _address(link, c)]
+            if not channels or not store.claim_reminder(link.code, name, now):
+                report.skipped.append(key)
+                continue
+            kind = "reminder_before" if offset < 0 else "reminder_after"
+            subject, text = message(link, f"{base_url}/{link.code}", kind)
+            for channel in channels:
+                try:
+                    notifiers[channel].send(_address(link, channel) or "", subject, text)
+                except Exception:
+                    logger.exception("reminder not sent", extra={"link_code": link.code, "channel": channel})
+            report.sent.append(key)
+    return report
+
+
+def remind_now(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The RemindFunction: reminders of the local day of the schedule's time (or of now)."""
+    from paylink.core.models import utcnow
+    from paylink.core.settings import get_settings
+    from paylink.notify.messages import notifiers
+    from paylink.store import get_store
+
+    settings = get_settings()
+    stamp = str(event.get("scheduled_time") or "")
+    now = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else utcnow()
+    base = settings.public_base_url.rstrip("/")
+    if not base:
+        # A reminder's link must be absolute; template.yaml always sets one (the API's own URL).
+        logger.error("reminders not sent: PUBLIC_BASE_URL is not set")
+        return {"skipped": "PUBLIC_BASE_URL is not set: a reminder needs the link's full URL"}
+    report = remind(get_store(), now, settings.timezone, base, notifiers())
+    return {"sent": report.sent, "skipped": report.skipped}

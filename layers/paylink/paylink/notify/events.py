@@ -1,0 +1,119 @@
+"""Merchant notification events, queued after a payment's durable state change.
+
+An event's id is derived from (payment id, new status), so a retried or repeated emission of the
+same change is the same event: merchants deduplicate on `id` (also sent as `Paylink-Event-Id`).
+Queueing is best effort and never raises: the payment is already right in the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from paylink.core.models import Payment, PaymentStatus, iso, utcnow
+from paylink.core.observability import logger
+
+EVENT_TYPES: dict[PaymentStatus, str] = {
+    PaymentStatus.PAID: "payment.paid",
+    PaymentStatus.FAILED: "payment.failed",
+    PaymentStatus.CANCELLED: "payment.cancelled",
+    PaymentStatus.EXPIRED: "payment.expired",
+}
+
+
+def event_id(payment_id: str, status: PaymentStatus | str) -> str:
+    """`evt_` + 24 hex digits of sha256(payment id, status): the same change, the same id."""
+    value = status.value if isinstance(status, PaymentStatus) else status
+    return "evt_" + hashlib.sha256(f"{payment_id}:{value}".encode()).hexdigest()[:24]
+
+
+def mask_phone(phone: str) -> str:
+    """`09121234567` -> `0912***4567`: enough for a merchant to recognise, not to call."""
+    return phone[:4] + "***" + phone[-4:] if len(phone) > 8 else "***"
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def payment_data(payment: Payment, *, tz: str, country: str) -> dict[str, Any]:
+    """The payment as a webhook carries it: the masked card and payer, the merchant's reference and
+    metadata, and the expected settlement date of a paid payment."""
+    from paylink.settlement.daily import expected_settlement_date
+
+    payer = dict(payment.payer or {})
+    if payer.get("phone"):
+        payer["phone"] = mask_phone(payer["phone"])
+    if payer.get("email"):
+        payer["email"] = mask_email(payer["email"])
+    payer.pop("address", None)  # full payer details: GET /v1/payments/{id}
+    payer.pop("note", None)
+    return {
+        "id": payment.id,
+        "merchant_id": payment.merchant_id,
+        "link_code": payment.link_code,
+        "link_title": payment.link_title,
+        "amount": payment.amount,
+        "quantity": payment.quantity,
+        "status": payment.status.value,
+        "gateway": payment.gateway,
+        "gateway_reference": payment.gateway_reference,
+        "card_mask": payment.card_mask,
+        "payer": payer,
+        "reference": payment.reference,
+        "metadata": payment.metadata or {},
+        "failure_reason": payment.failure_reason,
+        "created_at": payment.created_at,
+        "paid_at": payment.paid_at,
+        "expected_settlement_date": (
+            expected_settlement_date(payment.paid_at, tz=tz, country=country)
+            if payment.status is PaymentStatus.PAID and payment.paid_at
+            else None
+        ),
+    }
+
+
+def build_event(payment: Payment, *, tz: str, country: str) -> dict[str, Any]:
+    """The webhook body of a payment's current (final) state."""
+    return {
+        "id": event_id(payment.id, payment.status),
+        "type": EVENT_TYPES[payment.status],
+        # A paid event is dated by the payment; others by their emission (the id stays the same).
+        "created": payment.paid_at
+        if payment.status is PaymentStatus.PAID and payment.paid_at
+        else iso(utcnow()),
+        "data": payment_data(payment, tz=tz, country=country),
+    }
+
+
+def encode(event: dict[str, Any]) -> str:
+    """The exact bytes (as text) that are queued, signed and posted."""
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def emit_payment_event(payment: Payment) -> str | None:
+    """Queue the event of a payment's new final state; returns its id, or None if none was queued.
+
+    Call only after the state change is durable. A failure is logged, never raised."""
+    from paylink.core.settings import get_settings
+    from paylink.notify.queues import notify_queue
+
+    if payment.status not in EVENT_TYPES:
+        return None
+    evt = event_id(payment.id, payment.status)
+    try:
+        queue = notify_queue()
+        if queue is None:
+            return None
+        settings = get_settings()
+        event = build_event(payment, tz=settings.timezone, country=settings.country)
+        queue.send_text(encode(event), {"event_id": evt, "event_type": event["type"]})
+    except Exception:
+        logger.exception(
+            "could not queue a merchant notification", extra={"payment_id": payment.id, "event_id": evt}
+        )
+        return None
+    logger.info("merchant notification queued", extra={"payment_id": payment.id, "event_id": evt})
+    return evt

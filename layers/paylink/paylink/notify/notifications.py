@@ -1,0 +1,214 @@
+"""Delivery of queued merchant events: the signed webhook (retried for up to three days, then the
+dead-letter queue) and an optional Telegram message (best effort, sent once on the first try).
+
+The merchant is read at delivery time, so a retry signs with the secrets active then and goes to
+the URL set then. Secrets and the bot token are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from paylink.core.observability import Metric, correlate, count, logger
+from paylink.notify.webhooks import EVENT_ID_HEADER, MAX_HIDE, SIGNATURE_HEADER, retry_delay, sign
+
+if TYPE_CHECKING:
+    import httpx
+
+    from paylink.core.models import Merchant
+    from paylink.store import Store
+
+WEBHOOK_TIMEOUT = 5.0
+
+
+class Delivery(StrEnum):
+    DELIVERED = "delivered"
+    NOTHING_TO_DO = "nothing_to_do"  # the merchant has no webhook (or is gone)
+    RETRY = "retry"  # hidden until its next try
+    DEAD_LETTERED = "dead_lettered"  # the last try failed: moved to the dead-letter queue
+
+
+def clock() -> float:
+    """Now, in seconds since the epoch (tests move it to walk a three-day schedule)."""
+    return time.time()
+
+
+class RetryLater(Exception):
+    """The webhook was refused; the message comes back at its next scheduled try."""
+
+
+class NotifyQueue(Protocol):
+    def hide_for(self, receipt_handle: str, seconds: int) -> None: ...
+
+    def send_text(self, body: str, attributes: dict[str, str] | None = None) -> None: ...
+
+
+@cache
+def http_client() -> httpx.Client:
+    import httpx
+
+    return httpx.Client(timeout=httpx.Timeout(WEBHOOK_TIMEOUT), follow_redirects=False)
+
+
+def post_webhook(merchant: Merchant, body: str, event_id: str, now: int | None = None) -> str | None:
+    """POST the signed body to a public address of the merchant's host (paylink.notify.egress), following
+    no redirect; None when the merchant answered 2xx, else why not."""
+    raw = body.encode()
+    secrets = [s for s in (merchant.webhook_secret, merchant.webhook_secret_previous) if s]
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "paylink-webhooks/1",
+        SIGNATURE_HEADER: sign(raw, secrets, now),
+        EVENT_ID_HEADER: event_id,
+    }
+    import httpx
+
+    from paylink.notify import egress
+
+    url = httpx.URL(str(merchant.webhook_url))
+    try:
+        # Checked now, not only when set: the name may resolve inside a network (or since rebound).
+        address = egress.public_address(url.host, url.port or (443 if url.scheme == "https" else 80))
+        with egress.pinned_client(url.host, address, WEBHOOK_TIMEOUT) as client:
+            answer = client.post(url, content=raw, headers=headers)
+    except egress.Refused as exc:
+        return str(exc)
+    except Exception as exc:  # timeouts, refused connections, TLS errors: all worth a retry
+        return type(exc).__name__
+    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+
+
+def notice_text(event: dict[str, Any]) -> str:
+    """One line a person reads: what happened, for what, how much, and when the money comes."""
+    from paylink.core.formatting import format_toman
+
+    data = event["data"]
+    text = f"{event['type']}: {data['link_title']}, {format_toman(data['amount'], 'en')} ({data['id']})"
+    if data.get("reference"):
+        text += f", ref {data['reference']}"
+    if data.get("expected_settlement_date"):
+        text += f", paid out on {data['expected_settlement_date']}"
+    return text
+
+
+def send_email(merchant: Merchant, event: dict[str, Any]) -> bool:
+    """The notice by email (best effort, on the first try only, like Telegram); False when it did not go."""
+    from paylink.notify.messages import notifiers
+
+    email = notifiers().get("email")
+    if email is None:  # this deployment has no email sender: the notice goes by the other channels
+        return False
+    try:
+        email.send(merchant.notify_email or "", f"paylink: {event['type']}", notice_text(event))
+    except Exception as exc:
+        logger.warning("email notice not sent", extra={"event_id": event["id"], "error": type(exc).__name__})
+        return False
+    return True
+
+
+def telegram_token(parameter: str) -> str:
+    """The bot token from SSM (cached); "" when none is configured or it cannot be read (logged)."""
+    from paylink.core.secrets import secret
+
+    try:
+        return secret(parameter)
+    except Exception as exc:  # a missing parameter or a denied read: no message, the webhook still goes
+        logger.error(
+            "telegram bot token unreadable", extra={"parameter": parameter, "error": type(exc).__name__}
+        )
+        return ""
+
+
+def send_telegram(merchant: Merchant, event: dict[str, Any]) -> bool:
+    """One short message to the merchant's Telegram chat; False (logged) when it did not go."""
+    from paylink.core.settings import get_settings
+
+    settings = get_settings()
+    if not merchant.telegram_chat_id:
+        return False
+    token = settings.telegram_bot_token.get_secret_value() or telegram_token(
+        settings.telegram_bot_token_parameter
+    )
+    if not token:
+        return False
+    text = notice_text(event)
+    try:
+        answer = http_client().post(
+            f"{settings.telegram_api_url}/bot{token}/sendMessage",
+            json={"chat_id": merchant.telegram_chat_id, "text": text},
+        )
+        sent = answer.status_code == 200
+    except Exception as exc:
+        logger.warning(
+            "telegram message not sent", extra={"event_id": event["id"], "error": type(exc).__name__}
+        )
+        return False
+    if not sent:
+        logger.warning(
+            "telegram refused the message", extra={"event_id": event["id"], "status": answer.status_code}
+        )
+    return sent
+
+
+def deliver(
+    store: Store,
+    body: str,
+    *,
+    receipt_handle: str,
+    queue: NotifyQueue,
+    dead_letters: NotifyQueue | None,
+    retry_scale: float = 1.0,
+    now: float | None = None,
+) -> Delivery:
+    """Try one queued event when its next try is due; on a refusal schedule the next try or, after
+    the last, dead-letter it. Tries are counted in the table, so a hop of a long wait is no try.
+
+    Raises RetryLater after hiding the message until its next try, so the batch reports it failed."""
+    event = json.loads(body)
+    data = event["data"]
+    correlate(event_id=str(event["id"]), merchant_id=str(data["merchant_id"]), payment_id=data.get("id"))
+    moment = clock() if now is None else now
+    record = store.webhook_delivery(event["id"])
+    if record.get("done"):
+        return Delivery.DELIVERED  # a copy of an event already delivered or dead-lettered
+    if moment < record["next_at"]:
+        queue.hide_for(receipt_handle, min(math.ceil(record["next_at"] - moment), MAX_HIDE))
+        raise RetryLater("not due yet")
+    attempt = record["attempts"] + 1
+    context = {"event_id": event["id"], "event_type": event["type"], "attempt": attempt}
+    merchant = store.get_merchant(str(data["merchant_id"]))
+    if merchant is None:
+        logger.warning("event of an unknown merchant dropped", extra=context)
+        return Delivery.NOTHING_TO_DO
+    if attempt == 1 and merchant.telegram_chat_id:
+        send_telegram(merchant, event)
+    if attempt == 1 and merchant.notify_email:
+        send_email(merchant, event)
+    if not merchant.webhook_url or not merchant.webhook_secret:
+        return Delivery.NOTHING_TO_DO
+    error = post_webhook(merchant, body, event["id"])
+    if error is None:
+        store.record_webhook_try(event["id"], attempt, next_at=moment, done=True)
+        logger.info("webhook delivered", extra=context)
+        return Delivery.DELIVERED
+    delay = retry_delay(attempt, retry_scale)
+    if delay is None:
+        if dead_letters is None:
+            raise RuntimeError("the last webhook try failed and no dead-letter queue is configured")
+        dead_letters.send_text(body, {"event_id": event["id"], "last_error": error, "attempts": str(attempt)})
+        store.record_webhook_try(event["id"], attempt, next_at=moment, done=True)
+        count(Metric.WEBHOOK_DEAD_LETTERED)
+        logger.error(
+            "webhook failed on its last try; moved to the dead-letter queue",
+            extra={**context, "error": error},
+        )
+        return Delivery.DEAD_LETTERED
+    store.record_webhook_try(event["id"], attempt, next_at=moment + delay, done=False)
+    queue.hide_for(receipt_handle, min(delay, MAX_HIDE))
+    logger.warning("webhook refused; will retry", extra={**context, "error": error, "retry_in": delay})
+    raise RetryLater(error)

@@ -1,0 +1,1 @@
+"""Settlement: business days, fees, the daily settlement, its fan-out, payouts and bank batch files."""

@@ -1,0 +1,75 @@
+"""The only package that talks to DynamoDB: one module per kind of item over one table helper.
+
+One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
+  MERCHANT#{id}/PROFILE      merchant; gsi1 UNSETTLED/{id} while it has unsettled money (sparse)
+  USERNAME#{u}/USERNAME      username -> merchant id (uniqueness)
+  APIKEY#{sha256}/APIKEY     hashed API key -> merchant id
+  LINK#{code}/LINK           link; gsi1 MERCHANT#{id}#LINKS/{created_at}#{code}
+  COUPON#{mid}#{code}/COUPON    coupon with its uses counter; gsi1 MERCHANT#{id}#COUPONS/{created_at}#{code}
+  LINK#{code}/LINK           an invoice with a due date is also on gsi2 DUE#{due_date}/{code}
+  REMINDER#{code}/{reminder}    an invoice reminder already sent (before_1, after_1, after_3)
+  SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL)
+  PAYMENT#{id}/PAYMENT       payment; gsi1 LINK#{code}#PAYMENTS, gsi2 MERCHANT#{id}#PAYMENTS (by created_at),
+                             gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,
+                             then SETTLEMENT#{sid} once settled
+  GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id
+  SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
+  DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
+  HOLD#{mid}#{date}#{client}/HOLD  one client's open payments at a merchant that day (count, rials;
+                                   client = hashed source address or phone; TTL two days)
+  SETTLEMENT#{sid}/SETTLEMENT   also gsi3 MERCHANT#{id}#PAYOUTS_DUE/{date}#{sid} until it is paid
+  PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record (one per settlement)
+  PAYOUT#{sid}/ATTEMPT#{n}      a bank batch line, attempt n; gsi1 BATCH#{day}/{sid}#{n}
+  PAYOUT#{sid}/TRANSFER#{n}     attempt n of an API payout (settlement.jibit_payout), claimed before sending
+  BATCH#{day}/FILE              a bank batch file as issued to the operator (immutable)
+  GATEWAY#{name}/CIRCUIT        a gateway's circuit breaker
+  GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
+  GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice)
+  GWREF#{gw}#{reference}/CLAIM  the payment whose return first carried that reference (the only
+                                payment it may ever verify, credit or reverse)
+  RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
+  IDEMPOTENCY#{merchant_id}/merchant-api#{sha256}  a merchant request's Idempotency-Key record
+                                   (Powertools; TTL one day; one partition per merchant, no hot key)
+While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
+reconciler's work list, spread over PENDING_SHARDS partitions.
+
+Each module below holds the reads and writes of one kind of item as a mixin over
+paylink.store.table.Table; Store is composed of them, so callers see one `store.x(...)` API.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from paylink.core.settings import get_settings
+from paylink.store.coupons import CouponItems
+from paylink.store.gateways import GatewayItems
+from paylink.store.links import LinkItems
+from paylink.store.merchants import MerchantItems
+from paylink.store.payments import PaymentItems
+from paylink.store.payouts import PayoutItems
+from paylink.store.settlements import SettlementItems
+from paylink.store.webhooks import WebhookItems
+
+
+class Store(
+    MerchantItems,
+    WebhookItems,
+    LinkItems,
+    CouponItems,
+    GatewayItems,
+    PaymentItems,
+    SettlementItems,
+    PayoutItems,
+):
+    """DynamoDB access for every flow; methods say what they do in domain words."""
+
+
+@cache
+def get_store() -> Store:
+    """The process-wide store; boto3 is imported and its client made on first use, then reused."""
+    import boto3
+
+    settings = get_settings()
+    resource = boto3.resource("dynamodb", endpoint_url=settings.dynamodb_endpoint_url)
+    return Store(settings.table_name, resource.meta.client)

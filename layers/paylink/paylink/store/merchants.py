@@ -1,0 +1,81 @@
+"""Merchants: the profile, the username and API-key lookups, notification settings."""
+
+from __future__ import annotations
+
+from paylink.core.errors import Conflict
+from paylink.core.models import (
+    Merchant,
+)
+from paylink.store.table import Table, _clean, _is_conditional_failure
+
+
+class MerchantItems(Table):
+    """Merchants items."""
+
+    def create_merchant(self, merchant: Merchant, api_key_hash: str) -> None:
+        """Store a merchant, its unique username and its hashed API key, all or nothing."""
+        item = {"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE", **merchant.model_dump(mode="json")}
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    self._put(_clean(item), condition="attribute_not_exists(pk)"),
+                    self._put(
+                        {"pk": f"USERNAME#{merchant.username}", "sk": "USERNAME", "merchant_id": merchant.id},
+                        condition="attribute_not_exists(pk)",
+                    ),
+                    self._put(
+                        {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "merchant_id": merchant.id},
+                        condition="attribute_not_exists(pk)",
+                    ),
+                ]
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                raise Conflict("username already taken", fields={"username": "already taken"}) from exc
+            raise
+
+    def replace_merchant(self, merchant: Merchant) -> None:
+        """Write a merchant's profile fields back (its settlement flags are left as they are)."""
+        fields = merchant.model_dump(mode="json", exclude={"id", "username", "created_at"})
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        sets = [f"#f{i} = :v{i}" for i, name in enumerate(fields) if fields[name] is not None]
+        removes = [f"#f{i}" for i, name in enumerate(fields) if fields[name] is None]
+        values = {f":v{i}": fields[name] for i, name in enumerate(fields) if fields[name] is not None}
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE"},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def get_merchant(self, merchant_id: str) -> Merchant | None:
+        item = self._get(f"MERCHANT#{merchant_id}", "PROFILE")
+        return Merchant.model_validate(item) if item else None
+
+    def merchant_for_api_key(self, api_key_hash: str) -> Merchant | None:
+        ref = self._get(f"APIKEY#{api_key_hash}", "APIKEY")
+        return self.get_merchant(ref["merchant_id"]) if ref else None
+
+    def merchant_id_for_username(self, username: str) -> str | None:
+        ref = self._get(f"USERNAME#{username}", "USERNAME")
+        return str(ref["merchant_id"]) if ref else None
+
+    def set_notification_settings(self, merchant_id: str, settings: dict[str, str | None]) -> None:
+        """Write a merchant's webhook URL, webhook secrets or Telegram chat (None removes one)."""
+        names = {f"#f{i}": name for i, name in enumerate(settings)}
+        sets = [f"#f{i} = :v{i}" for i, name in enumerate(settings) if settings[name] is not None]
+        removes = [f"#f{i}" for i, name in enumerate(settings) if settings[name] is None]
+        values = {f":v{i}": settings[name] for i, name in enumerate(settings) if settings[name] is not None}
+        clauses = [("SET", sets), ("REMOVE", removes)]
+        expression = " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses if parts)
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )

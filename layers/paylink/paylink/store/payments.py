@@ -1,0 +1,498 @@
+"""Payments: reservation at checkout (stock, coupon, daily cap), gateway tokens, paid and unpaid
+moves, the reconciler's pending shards, and returns that changed nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from paylink.core.errors import LimitExceeded, PaymentInProgress, TooManyOpenPayments, ValidationFailed
+from paylink.core.models import (
+    Payment,
+    PaymentStatus,
+    iso,
+    sources_of,
+)
+from paylink.payments.client_share import ClientShare
+from paylink.store.settlements import UNSETTLED_MERCHANTS
+from paylink.store.table import (
+    Table,
+    _cancellation_codes,
+    _clean,
+    _is_conditional_failure,
+    _plain,
+    encode_cursor,
+)
+
+PENDING_SHARDS = 8
+
+
+RETURN_RECORD_TTL_SECONDS = 90 * 86_400
+HOLD_TTL_SECONDS = 2 * 86_400  # a client's holds are per day; the item outlives its day, then goes
+
+
+def pending_shard(payment_id: str) -> str:
+    return f"PENDING#{sum(payment_id.encode()) % PENDING_SHARDS}"
+
+
+class PaidResult(StrEnum):
+    """How an attempt to mark a payment paid ended."""
+
+    CREDITED = "credited"
+    ALREADY_FINAL = "already_final"  # another return got there first: nothing to do
+    SOLD_OUT = "sold_out"  # the link's stock ran out meanwhile: reverse the payment
+    REFERENCE_REUSED = "reference_reused"  # the gateway reference was credited before: a replay
+
+
+class PaymentItems(Table):
+    """Payments items."""
+
+    def reserve_payment(
+        self, payment: Payment, day: str, daily_cap: int | None, share: ClientShare | None = None
+    ) -> None:
+        """Record a new payment (`created`) with its share of the daily cap, for a link with
+        stock the unit it holds, and its count on its client's holds (`payment.holds`, within
+        `share`); all or nothing, before any gateway is asked.
+
+        Raises LimitExceeded when the daily cap would be passed, PaymentInProgress when the last
+        units are held by other payments in flight, TooManyOpenPayments when the client already
+        holds its share. A payment left `created` (a crash before the gateway answered) is
+        expired by the reconciler, which gives its reservations back.
+        """
+        item = self._payment_item(payment)
+        item |= {"gsi3pk": pending_shard(payment.id), "gsi3sk": f"{payment.created_at}#{payment.id}"}
+        items = [
+            self._put(_clean(item), condition="attribute_not_exists(pk)"),
+            self._reserve_daily(payment.merchant_id, day, payment.amount, daily_cap),
+        ]
+        if payment.holds_slot:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"LINK#{payment.link_code}", "sk": "LINK"},
+                        "UpdateExpression": "ADD open_slots :minus",
+                        "ConditionExpression": "open_slots >= :one",
+                        "ExpressionAttributeValues": {":minus": -1, ":one": 1},
+                    }
+                }
+            )
+        coupon_at = len(items)
+        if payment.coupon:
+            items.append(self._coupon_use(payment, +1))
+        holds_at = len(items)
+        if share is not None:
+            items.extend(self._take_hold(payment, hold, share) for hold in payment.holds)
+        try:
+            self._write_transaction(items)
+        except Exception as exc:
+            codes = _cancellation_codes(exc) if _is_conditional_failure(exc) else []
+            if codes[1:2] == ["ConditionalCheckFailed"]:
+                raise LimitExceeded(
+                    "this payment would pass the merchant's daily limit",
+                    fields={"amount": "over the daily limit"},
+                ) from exc
+            if payment.holds_slot and codes[2:3] == ["ConditionalCheckFailed"]:
+                raise PaymentInProgress("another payment for this link is in progress") from exc
+            if payment.coupon and codes[coupon_at : coupon_at + 1] == ["ConditionalCheckFailed"]:
+                raise ValidationFailed("the coupon is used up", fields={"coupon": "coupon_used_up"}) from exc
+            if "ConditionalCheckFailed" in codes[holds_at:]:
+                raise TooManyOpenPayments("this client already holds its share in open payments") from exc
+            raise
+
+    def _coupon_use(self, payment: Payment, delta: int) -> dict[str, Any]:
+        """Take (+1, never past max_uses) or give back (-1) one use of the payment's coupon."""
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": f"COUPON#{payment.merchant_id}#{payment.coupon}", "sk": "COUPON"},
+            "UpdateExpression": "ADD uses :delta",
+            "ExpressionAttributeValues": {":delta": delta},
+        }
+        if delta > 0:  # giving back is unconditional: it must never block a payment's end
+            update["ConditionExpression"] = (
+                "attribute_exists(pk) AND (attribute_not_exists(max_uses) OR uses < max_uses)"
+            )
+        return {"Update": update}
+
+    def record_redirect(self, payment: Payment, extra_items: Sequence[dict[str, Any]] = ()) -> bool:
+        """A created payment got its gateway token: `created -> redirected`, with its token index
+        (and `extra_items`, the gateways' health); False if the payment had already moved."""
+        if not (payment.gateway and payment.gateway_token and payment.redirected_at):
+            raise ValueError("a redirected payment needs its gateway, token and time")
+        items = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                    "UpdateExpression": "SET #s = :redirected, gateway = :gw, gateway_token = :token, "
+                    "redirected_at = :at",
+                    "ConditionExpression": "#s = :created",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":redirected": PaymentStatus.REDIRECTED.value,
+                        ":created": PaymentStatus.CREATED.value,
+                        ":gw": payment.gateway,
+                        ":token": payment.gateway_token,
+                        ":at": payment.redirected_at,
+                    },
+                }
+            },
+            self._put(
+                {
+                    "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
+                    "sk": "GWTOKEN",
+                    "payment_id": payment.id,
+                },
+                condition="attribute_not_exists(pk)",
+            ),
+            *extra_items,
+        ]
+        return self._transact_once(items)
+
+    def _reserve_daily(self, merchant_id: str, day: str, amount: int, cap: int | None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": f"DAILY#{merchant_id}#{day}", "sk": "DAILY"},
+            "UpdateExpression": "ADD reserved :a",
+            "ExpressionAttributeValues": {":a": amount},
+        }
+        if cap is not None:
+            update["ConditionExpression"] = "attribute_not_exists(reserved) OR reserved <= :room"
+            update["ExpressionAttributeValues"][":room"] = cap - amount
+        return {"Update": update}
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        item = self._get(f"PAYMENT#{payment_id}", "PAYMENT")
+        return Payment.model_validate(item) if item else None
+
+    def payment_for_token(self, gateway: str, token: str) -> Payment | None:
+        ref = self._get(f"GWTOKEN#{gateway}#{token}", "GWTOKEN")
+        return self.get_payment(ref["payment_id"]) if ref else None
+
+    def save_gateway_refs(self, payment: Payment, refs: dict[str, str]) -> None:
+        """Keep the references a later verify needs (from the buyer's return) on a waiting payment."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                UpdateExpression="SET gateway_refs = :refs",
+                ConditionExpression="#s = :waiting",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":refs": refs, ":waiting": PaymentStatus.REDIRECTED.value},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
+    def mark_paid(
+        self, payment: Payment, *, reference: str | None, card_mask: str | None, paid_at: str
+    ) -> PaidResult:
+        """Move a payment to `paid`, count it on its link and flag its merchant, once.
+
+        Refused (nothing written) when the payment already moved, when the link's stock was sold
+        meanwhile, or when the gateway reference was credited before (a replayed receipt).
+        """
+        values = {
+            ":paid": PaymentStatus.PAID.value,
+            ":at": paid_at,
+            ":u": f"MERCHANT#{payment.merchant_id}#UNSETTLED",
+            ":usk": f"{paid_at}#{payment.id}",
+            **self._source_values(PaymentStatus.PAID),
+        }
+        sets = ["#s = :paid", "paid_at = :at", "gsi3pk = :u", "gsi3sk = :usk"]
+        for name, value in (("gateway_reference", reference), ("card_mask", card_mask)):
+            if value is not None:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        count_on_link: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": f"LINK#{payment.link_code}", "sk": "LINK"},
+            "UpdateExpression": "ADD paid_count :one, paid_total :amount",
+            "ExpressionAttributeValues": {":one": 1, ":amount": payment.amount},
+        }
+        # Stock must remain. A payment holding a unit normally finds it so; only a merchant who
+        # lowered max_payments under the units in flight makes this fail (then: reverse).
+        count_on_link["ConditionExpression"] = (
+            "attribute_not_exists(max_payments) OR attribute_not_exists(paid_count) "
+            "OR paid_count < max_payments"
+        )
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                    "UpdateExpression": "SET " + ", ".join(sets),
+                    "ConditionExpression": self._source_condition(PaymentStatus.PAID),
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {"Update": count_on_link},
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"MERCHANT#{payment.merchant_id}", "sk": "PROFILE"},
+                    "UpdateExpression": "SET gsi1pk = :flag, gsi1sk = :mid, last_paid_at = :at",
+                    "ExpressionAttributeValues": {
+                        ":flag": UNSETTLED_MERCHANTS,
+                        ":mid": payment.merchant_id,
+                        ":at": paid_at,
+                    },
+                }
+            },
+        ]
+        if reference:
+            items.append(
+                self._put(
+                    {"pk": f"GWREF#{payment.gateway}#{reference}", "sk": "GWREF", "payment_id": payment.id},
+                    condition="attribute_not_exists(pk)",
+                )
+            )
+        items.extend(self._release_holds(payment))  # paid: no longer open (unconditional, last)
+        try:
+            self._write_transaction(items)
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            codes = _cancellation_codes(exc)
+            if codes[0:1] == ["ConditionalCheckFailed"]:
+                return PaidResult.ALREADY_FINAL
+            if codes[1:2] == ["ConditionalCheckFailed"]:
+                return PaidResult.SOLD_OUT
+            if codes[3:4] == ["ConditionalCheckFailed"]:
+                return PaidResult.REFERENCE_REUSED
+            raise
+        return PaidResult.CREDITED
+
+    def mark_unpaid(
+        self,
+        payment: Payment,
+        status: PaymentStatus,
+        reason: str,
+        day: str,
+        extra_items: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        """Move a payment to failed/cancelled/expired, giving back its share of the daily cap and the
+        unit of stock it held, once; False if it had already moved."""
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
+                    "UpdateExpression": "SET #s = :target, failure_reason = :reason REMOVE gsi3pk, gsi3sk",
+                    "ConditionExpression": self._source_condition(status),
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":target": status.value,
+                        ":reason": reason,
+                        **self._source_values(status),
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"DAILY#{payment.merchant_id}#{day}", "sk": "DAILY"},
+                    "UpdateExpression": "ADD reserved :minus",
+                    "ExpressionAttributeValues": {":minus": -payment.amount},
+                }
+            },
+        ]
+        give_back = [self._coupon_use(payment, -1)] if payment.coupon else []
+        if payment.holds_slot:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"LINK#{payment.link_code}", "sk": "LINK"},
+                        "UpdateExpression": "ADD open_slots :one",
+                        "ConditionExpression": "attribute_exists(open_slots)",
+                        "ExpressionAttributeValues": {":one": 1},
+                    }
+                }
+            )
+        try:
+            self._write_transaction([*items, *give_back, *self._release_holds(payment), *extra_items])
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            codes = _cancellation_codes(exc)
+            if codes[0:1] == ["ConditionalCheckFailed"]:
+                return False
+            if payment.holds_slot and codes[2:3] == ["ConditionalCheckFailed"]:
+                # the link's stock was removed meanwhile: there is no unit to give back
+                without_slot = payment.model_copy(update={"holds_slot": False})
+                return self.mark_unpaid(without_slot, status, reason, day, extra_items)
+            raise
+        return True
+
+    def waiting_payments(self, started_before: str) -> Iterator[Payment]:
+        """Payments not yet decided (created or at their gateway), started before the ISO instant."""
+        for shard in range(PENDING_SHARDS):
+            for item in self._query_all("gsi3", "gsi3pk", f"PENDING#{shard}", sk_below=started_before):
+                yield Payment.model_validate(item)
+
+    def record_return_attempt(self, gateway: str, reason: str, now: datetime, **details: str | None) -> None:
+        """Keep a gateway return that changed nothing (unknown token, forged, mismatched amount)."""
+        self.client.put_item(
+            TableName=self.table,
+            Item=_clean(
+                {
+                    "pk": f"RETURN#{gateway}#{now.date().isoformat()}",
+                    "sk": f"{iso(now)}#{secrets.token_hex(4)}",
+                    "gateway": gateway,
+                    "reason": reason,
+                    "ttl": int(now.timestamp()) + RETURN_RECORD_TTL_SECONDS,
+                    **details,
+                }
+            ),
+        )
+
+    def return_attempts(self, gateway: str, day: str) -> list[dict[str, Any]]:
+        answer = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": f"RETURN#{gateway}#{day}"},
+        )
+        return list(_plain(answer.get("Items", [])))
+
+    def payments_of_link(
+        self, code: str, cursor: str | None, *, page_size: int | None = None, **window: str | None
+    ) -> tuple[list[Payment], str | None]:
+        pk = f"LINK#{code}#PAYMENTS"
+        items, next_key = self._query_page(
+            "gsi1", "gsi1pk", pk, cursor, newest_first=True, page_size=page_size, **window
+        )
+        return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
+
+    def payments_of_merchant(
+        self,
+        merchant_id: str,
+        cursor: str | None,
+        *,
+        status: str | None = None,
+        page_size: int | None = None,
+        **window: str | None,
+    ) -> tuple[list[Payment], str | None]:
+        pk = f"MERCHANT#{merchant_id}#PAYMENTS"
+        items, next_key = self._query_page(
+            "gsi2", "gsi2pk", pk, cursor, newest_first=True, status=status, page_size=page_size, **window
+        )
+        return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
+
+    def _payment_item(self, payment: Payment) -> dict[str, Any]:
+        return {
+            "pk": f"PAYMENT#{payment.id}",
+            "sk": "PAYMENT",
+            "gsi1pk": f"LINK#{payment.link_code}#PAYMENTS",
+            "gsi1sk": f"{payment.created_at}#{payment.id}",
+            "gsi2pk": f"MERCHANT#{payment.merchant_id}#PAYMENTS",
+            "gsi2sk": f"{payment.created_at}#{payment.id}",
+            **payment.model_dump(mode="json"),
+        }
+
+    @staticmethod
+    def _source_condition(target: PaymentStatus) -> str:
+        sources = sources_of(target)
+        return "#s IN (" + ", ".join(f":from{i}" for i in range(len(sources))) + ")"
+
+    @staticmethod
+    def _source_values(target: PaymentStatus) -> dict[str, str]:
+        return {f":from{i}": state.value for i, state in enumerate(sources_of(target))}
+
+    def _take_hold(self, payment: Payment, hold: str, share: ClientShare) -> dict[str, Any]:
+        """Count a payment on one of its client's holds, within the share: a client with nothing
+        open may always start one; beyond that, at most `max_open`, within `max_amount` together."""
+        values: dict[str, Any] = {
+            ":one": 1,
+            ":amount": payment.amount,
+            ":max": share.max_open,
+            ":ttl": self._hold_ttl(payment),
+        }
+        within = "open_count < :max"
+        if share.max_amount is not None:
+            within += " AND held <= :room"
+            values[":room"] = share.max_amount - payment.amount
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": f"HOLD#{payment.merchant_id}#{hold}", "sk": "HOLD"},
+                "UpdateExpression": "ADD open_count :one, held :amount SET #ttl = :ttl",
+                "ConditionExpression": f"attribute_not_exists(open_count) OR open_count < :one OR ({within})",
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    @staticmethod
+    def _hold_ttl(payment: Payment) -> int:
+        return int(datetime.fromisoformat(payment.created_at).timestamp()) + HOLD_TTL_SECONDS
+
+    def _release_holds(self, payment: Payment) -> list[dict[str, Any]]:
+        """Give a payment's count back to its client's holds; unconditional (rides in the one
+        conditional move of the payment out of waiting, so it happens exactly once)."""
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"HOLD#{payment.merchant_id}#{hold}", "sk": "HOLD"},
+                    # (a hold already gone with its TTL comes back for a day that is over: harmless,
+                    # and it gets a TTL again so it goes too)
+                    "UpdateExpression": "ADD open_count :minus, held :less "
+                    "SET #ttl = if_not_exists(#ttl, :ttl)",
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    "ExpressionAttributeValues": {
+                        ":minus": -1,
+                        ":less": -payment.amount,
+                        ":ttl": self._hold_ttl(payment),
+                    },
+                }
+            }
+            for hold in payment.holds
+        ]
+
+    def claim_reference(self, payment: Payment, reference: str, now: datetime) -> bool:
+        """Tie a gateway reference a return carried to this payment, first come first served.
+
+        False when the reference is another payment's (claimed or credited before): it must then
+        not be used to verify, credit or reverse this payment.
+        """
+        pk = f"GWREF#{payment.gateway}#{reference}"
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": pk,
+                    "sk": "CLAIM",
+                    "payment_id": payment.id,
+                    "claimed_at": iso(now),
+                    # Long past any gateway's verify window; a credited reference keeps its GWREF item.
+                    "ttl": int(now.timestamp()) + RETURN_RECORD_TTL_SECONDS,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR payment_id = :me",
+                ExpressionAttributeValues={":me": payment.id},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            return False
+        # A reference credited before claims existed has only its GWREF item.
+        credited = self._get(pk, "GWREF", consistent=True)
+        return credited is None or credited.get("payment_id") == payment.id
+
+    def release_reference(self, payment: Payment, reference: str) -> None:
+        """Drop this payment's claim on a reference its gateway says belongs to another payment."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key={"pk": f"GWREF#{payment.gateway}#{reference}", "sk": "CLAIM"},
+                ConditionExpression="payment_id = :me",
+                ExpressionAttributeValues={":me": payment.id},
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise

@@ -1,0 +1,204 @@
+"""The shared table helper: the client and table name, conditional writes, transactions, batch
+reads, paged queries and their cursors. See paylink.store for the key design.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from paylink.core.errors import ValidationFailed
+
+PAGE_SIZE = 50
+# Exports read pages this large: DynamoDB stops a page at 1 MB anyway, so 100,000 payments take
+# about a hundred queries instead of two thousand.
+EXPORT_PAGE_SIZE = 1000
+CONFLICT_RETRIES = 3  # a transaction cancelled by another one on the same item is tried again
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to ints, recursively (we store no fractional numbers)."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _clean(item: dict[str, Any]) -> dict[str, Any]:
+    """Drop None values: DynamoDB needs no nulls, and absent reads back as the model's default."""
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _cancellation_codes(exc: Exception) -> list[str]:
+    reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
+    return [reason.get("Code", "None") for reason in reasons]
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(_plain(key), separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, expected_pk: str, pk_name: str) -> dict[str, Any] | None:
+    """A cursor from an earlier page; one of another list or another merchant is refused.
+
+    It must be exactly a key of this list's index (the table's and the index's key parts, all
+    text): anything else would reach DynamoDB as a malformed ExclusiveStartKey, a 500.
+    """
+    if not cursor:
+        return None
+    refused = ValidationFailed("invalid cursor", fields={"cursor": "not a cursor of this list"})
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError as exc:  # not base64, not UTF-8 or not JSON
+        raise refused from exc
+    parts = {"pk", "sk", pk_name, pk_name.replace("pk", "sk")}
+    if (
+        not isinstance(key, dict)
+        or set(key) != parts
+        or not all(isinstance(value, str) for value in key.values())
+        or key[pk_name] != expected_pk
+    ):
+        raise refused
+    return key
+
+
+class Table:
+    """The one table: its name, the client, and the reads and writes every kind of item shares."""
+
+    def __init__(self, table_name: str, client: Any) -> None:
+        self.table = table_name
+        self.client = client  # the resource-level client: plain Python values in and out
+
+    def _put(self, item: dict[str, Any], *, condition: str) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": condition}}
+
+    def _transact_once(self, items: Sequence[dict[str, Any]]) -> bool:
+        try:
+            self.client.transact_write_items(TransactItems=list(items))
+        except Exception as exc:
+            if _is_conditional_failure(exc) and "ConditionalCheckFailed" in _cancellation_codes(exc):
+                return False
+            raise
+        return True
+
+    def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Read up to 100 keys in one call (consistent), then any unprocessed ones again."""
+        items: list[dict[str, Any]] = []
+        request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        for _ in range(5):
+            answer = self.client.batch_get_item(RequestItems=request)
+            items.extend(_plain(answer["Responses"].get(self.table, [])))
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+        raise RuntimeError("DynamoDB left keys unprocessed after 5 tries")
+
+    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        answer = self.client.get_item(
+            TableName=self.table, Key={"pk": pk, "sk": sk}, ConsistentRead=consistent
+        )
+        item = answer.get("Item")
+        return _plain(item) if item else None
+
+    def _query_page(
+        self,
+        index: str,
+        pk_name: str,
+        pk: str,
+        cursor: str | None,
+        *,
+        newest_first: bool,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        page_size: int | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        page_size = page_size or PAGE_SIZE  # read at call time (tests shrink PAGE_SIZE)
+        sk_name = pk_name.replace("pk", "sk")
+        condition = f"{pk_name} = :pk"
+        values: dict[str, Any] = {":pk": pk}
+        if since and until:
+            condition += f" AND {sk_name} BETWEEN :since AND :until"
+            values |= {":since": since, ":until": until + "\uffff"}
+        elif since:
+            condition += f" AND {sk_name} >= :since"
+            values[":since"] = since
+        elif until:
+            condition += f" AND {sk_name} <= :until"
+            values[":until"] = until + "\uffff"
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+            "Limit": page_size,
+        }
+        if status:
+            request["FilterExpression"] = "#s = :status"
+            request["ExpressionAttributeNames"] = {"#s": "status"}
+            values[":status"] = status
+        start = decode_cursor(cursor, pk, pk_name)
+        if start:
+            request["ExclusiveStartKey"] = start
+        items: list[dict[str, Any]] = []
+        while True:  # a filter may empty a page; keep reading until the page has items or the list ends
+            answer = self.client.query(**request)
+            items.extend(_plain(answer.get("Items", [])))
+            last = answer.get("LastEvaluatedKey")
+            if len(items) >= page_size or not last:
+                return items, last
+            request["ExclusiveStartKey"] = last
+
+    def _query_all(
+        self, index: str, pk_name: str, pk: str, *, sk_below: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        sk_name = pk_name.replace("pk", "sk")
+        condition = f"{pk_name} = :pk" + (f" AND {sk_name} < :below" if sk_below else "")
+        values: dict[str, Any] = {":pk": pk} | ({":below": sk_below} if sk_below else {})
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        while True:
+            answer = self.client.query(**request)
+            yield from _plain(answer.get("Items", []))
+            if not answer.get("LastEvaluatedKey"):
+                return
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _write_transaction(self, items: Sequence[dict[str, Any]]) -> None:
+        """TransactWriteItems, tried again a few times when DynamoDB cancelled it only because another
+        transaction had one of its items at that moment (TransactionConflict: a merchant's day or a
+        client's hold under parallel checkouts). Nothing was written then, and the same conditional
+        writes decide again; a refused condition is raised at once."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self.client.transact_write_items(TransactItems=list(items))
+                return
+            except Exception as exc:
+                codes = _cancellation_codes(exc) if _is_conditional_failure(exc) else []
+                if (
+                    attempt == CONFLICT_RETRIES
+                    or "TransactionConflict" not in codes
+                    or "ConditionalCheckFailed" in codes
+                ):
+                    raise
+            time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))  # jitter, not a secret

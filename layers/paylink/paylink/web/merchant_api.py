@@ -1,0 +1,312 @@
+"""The merchant API's use cases, one function per route, in terms of plain values."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from paylink.core.errors import NotFound, ValidationFailed
+from paylink.core.models import (
+    CouponCreate,
+    LinkCreate,
+    LinkUpdate,
+    Merchant,
+    Payment,
+    PaymentStatus,
+    Settlement,
+    iso,
+)
+from paylink.core.settings import get_settings
+from paylink.core.validation import parse
+from paylink.merchants import accounts as merchants
+from paylink.merchants import links
+from paylink.settlement.business_calendar import start_of_day_utc
+from paylink.settlement.daily import expected_settlement_date
+from paylink.store import get_store
+from paylink.store.table import EXPORT_PAGE_SIZE
+from paylink.web import exports
+from paylink.web.http import IMAGE_HEADERS, base_url, json_response
+
+CSV_MAX_ROWS = exports.MAX_ROWS
+CSV_COLUMNS = [
+    "id", "created_at", "paid_at", "status", "link_code", "link_title", "amount", "quantity", "fee", "net",
+    "gateway", "gateway_reference", "card_mask", "payer_name", "payer_phone", "payer_email", "reference",
+    "metadata", "coupon", "discount", "settlement_id", "failure_reason",
+]  # fmt: skip
+
+FORMULA_START = frozenset("=+-@")
+CELL_BREAK = re.compile(r"([;\t\r\n])")  # kept by split: the breaks are written back as they were
+# Unicode categories a spreadsheet does not show before a formula: format (zero-width, bidi),
+# control, and space/separator characters.
+INVISIBLE = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+
+INTERNAL_PAYMENT_FIELDS = {
+    "merchant_id", "gateway_token", "merchant_name", "lang", "redirected_at", "gateway_refs", "holds_slot",
+    "holds",
+}  # fmt: skip
+
+SETTLEMENT_CSV_COLUMNS = [
+    "id", "date", "status", "payment_count", "gross", "fee", "net", "iban", "payout_reference",
+    "payout_attempts", "held_reason", "failure_reason", "created_at", "submitted_at", "paid_at",
+]  # fmt: skip
+
+__all__ = ["NotFound"]
+
+
+def authenticate(authorization: str | None) -> Merchant:
+    return merchants.authenticate(get_store(), authorization)
+
+
+def create_link(merchant: Merchant, body: Any, event: Any) -> dict[str, Any]:
+    link = links.create_link(get_store(), merchant, parse(LinkCreate, body))
+    return links.public_link(link, base_url(event))
+
+
+def create_coupon(merchant: Merchant, body: Any) -> dict[str, Any]:
+    from paylink.merchants import coupons
+
+    return coupons.public_coupon(coupons.create_coupon(get_store(), merchant, parse(CouponCreate, body)))
+
+
+def list_coupons(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    from paylink.merchants import coupons
+
+    items, cursor = get_store().coupons_of(merchant.id, params.get("cursor"))
+    return {"items": [coupons.public_coupon(c) for c in items], "next_cursor": cursor}
+
+
+def send_invoice(merchant: Merchant, code: str, body: Any, event: Any) -> dict[str, Any]:
+    """`POST /v1/links/{code}/send`: an invoice's link to its payer, by SMS and/or email."""
+    from paylink.merchants import invoices
+    from paylink.notify.messages import notifiers
+
+    if not isinstance(body, dict) or not isinstance(body.get("via"), list):
+        raise ValidationFailed("the body needs via", fields={"via": "a non-empty list of sms and/or email"})
+    via = [str(v) for v in body["via"]]
+    tz = get_settings().timezone
+    return invoices.send_invoice(get_store(), merchant, code, via, base_url(event), notifiers(), tz=tz)
+
+
+def get_link(merchant: Merchant, code: str, event: Any) -> dict[str, Any]:
+    return links.public_link(links.get_own_link(get_store(), merchant, code), base_url(event))
+
+
+def list_links(merchant: Merchant, params: dict[str, str], event: Any) -> dict[str, Any]:
+    items, cursor = get_store().links_of(merchant.id, params.get("cursor"))
+    root = base_url(event)
+    return {"items": [links.public_link(link, root) for link in items], "next_cursor": cursor}
+
+
+def update_link(merchant: Merchant, code: str, body: Any, event: Any) -> dict[str, Any]:
+    link = links.update_link(get_store(), merchant, code, parse(LinkUpdate, body))
+    return links.public_link(link, base_url(event))
+
+
+def public_payment(payment: Payment) -> dict[str, Any]:
+    """A payment as the merchant API shows it; a paid one says which business day pays it out."""
+    data = payment.model_dump(mode="json", exclude=INTERNAL_PAYMENT_FIELDS)
+    data["expected_settlement_date"] = None
+    if payment.status is PaymentStatus.PAID and payment.paid_at:
+        settings = get_settings()
+        data["expected_settlement_date"] = expected_settlement_date(
+            payment.paid_at, tz=settings.timezone, country=settings.country
+        )
+    return data
+
+
+def public_settlement(settlement: Settlement) -> dict[str, Any]:
+    return settlement.model_dump(mode="json", exclude={"merchant_id"})
+
+
+def _day_bound(params: dict[str, str], name: str, *, end: bool) -> str | None:
+    """`from`/`to` as calendar days in the market's time zone, turned into UTC bounds."""
+    value = params.get(name)
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed("invalid filter", fields={name: "expected a date YYYY-MM-DD"}) from exc
+    moment = start_of_day_utc(day + timedelta(days=1) if end else day, get_settings().timezone)
+    return iso(moment - timedelta(microseconds=1) if end else moment)
+
+
+def _payment_filters(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    fields: dict[str, str] = {}
+    unknown = set(params) - {"link", "status", "from", "to", "cursor", "format"}
+    for name in sorted(unknown):
+        fields[name] = "unknown filter"
+    status = params.get("status")
+    if status and status not in {s.value for s in PaymentStatus}:
+        fields["status"] = "one of " + ", ".join(s.value for s in PaymentStatus)
+    if params.get("format", "json") not in ("json", "csv"):
+        fields["format"] = "json or csv"
+    if fields:
+        raise ValidationFailed("invalid filter", fields=fields)
+    since, until = _day_bound(params, "from", end=False), _day_bound(params, "to", end=True)
+    if since and until and since > until:
+        raise ValidationFailed("invalid filter", fields={"from": "must not be after to"})
+    if params.get("link"):
+        links.get_own_link(get_store(), merchant, params["link"])
+    return {"link": params.get("link"), "status": status, "since": since, "until": until}
+
+
+def _payments_page(
+    merchant: Merchant, filters: dict[str, Any], cursor: str | None, page_size: int | None = None
+) -> tuple[list[Payment], str | None]:
+    store = get_store()
+    since, until = filters["since"], filters["until"]
+    if filters["link"]:
+        items, cursor = store.payments_of_link(
+            filters["link"], cursor, page_size=page_size, since=since, until=until
+        )
+        if filters["status"]:
+            items = [p for p in items if p.status.value == filters["status"]]
+        return items, cursor
+    return store.payments_of_merchant(
+        merchant.id, cursor, status=filters["status"], page_size=page_size, since=since, until=until
+    )
+
+
+def list_payments(
+    merchant: Merchant, params: dict[str, str], seconds_left: float | None = None
+) -> Response[str]:
+    """Payments of a merchant, filtered; JSON pages, or one CSV of every match with `format=csv`
+    (a large one as a link to it: paylink.web.exports)."""
+    filters = _payment_filters(merchant, params)
+    if params.get("format") != "csv":
+        items, cursor = _payments_page(merchant, filters, params.get("cursor"))
+        return json_response(200, {"items": [public_payment(p) for p in items], "next_cursor": cursor})
+
+    def rows() -> Iterator[dict[str, str]]:
+        cursor = None
+        while True:
+            items, cursor = _payments_page(merchant, filters, cursor, EXPORT_PAGE_SIZE)
+            yield from (_csv_row(payment) for payment in items)
+            if not cursor:
+                return
+
+    return _csv_response(CSV_COLUMNS, rows(), "payments.csv", merchant, seconds_left)
+
+
+def _csv_response(
+    columns: list[str],
+    rows: Iterable[dict[str, str]],
+    filename: str,
+    merchant: Merchant,
+    seconds_left: float | None = None,
+) -> Response[str]:
+    """One CSV document of at most CSV_MAX_ROWS rows (cells already made safe by `_csv_cell`)."""
+    return exports.csv_export(columns, rows, filename=filename, owner=merchant.id, seconds_left=seconds_left)
+
+
+def _csv_cell(value: Any) -> str:
+    """Text for a spreadsheet cell; formulas are neutralised (CSV injection).
+
+    A spreadsheet may split a cell at `;` (its separator in many locales), a tab or a line break, and
+    reads past invisible characters and full-width forms (`＝`), so every part is checked as it
+    reads and one that would start a formula gets a leading `'`. Nothing else is changed (Persian
+    text keeps its zero-width non-joiners).
+    """
+    text = "" if value is None else str(value)
+    return "".join(
+        part if CELL_BREAK.fullmatch(part) else _unformula(part) for part in CELL_BREAK.split(text)
+    )
+
+
+def _unformula(part: str) -> str:
+    shown = unicodedata.normalize(
+        "NFKC", "".join(c for c in part if unicodedata.category(c) not in INVISIBLE)
+    )
+    return "'" + part if shown[:1] in FORMULA_START else part
+
+
+def _csv_row(payment: Payment) -> dict[str, str]:
+    data = payment.model_dump(mode="json")
+    for key in ("name", "phone", "email"):
+        data[f"payer_{key}"] = payment.payer.get(key)
+    if payment.metadata:
+        data["metadata"] = json.dumps(payment.metadata, ensure_ascii=False, sort_keys=True)
+    return {column: _csv_cell(data.get(column)) for column in CSV_COLUMNS}
+
+
+def get_payment(merchant: Merchant, payment_id: str) -> dict[str, Any]:
+    payment = get_store().get_payment(payment_id)
+    if payment is None or payment.merchant_id != merchant.id:
+        raise NotFound("no such payment")
+    return public_payment(payment)
+
+
+def _wants_csv(params: dict[str, str]) -> bool:
+    if params.get("format", "json") not in ("json", "csv"):
+        raise ValidationFailed("invalid filter", fields={"format": "json or csv"})
+    return params.get("format") == "csv"
+
+
+def list_settlements(
+    merchant: Merchant, params: dict[str, str], seconds_left: float | None = None
+) -> Response[str]:
+    """A merchant's settlements, newest first; JSON pages, or one CSV of all with `format=csv`."""
+    store = get_store()
+    if not _wants_csv(params):
+        items, cursor = store.settlements_of(merchant.id, params.get("cursor"))
+        return json_response(200, {"items": [public_settlement(s) for s in items], "next_cursor": cursor})
+
+    def rows() -> Iterator[dict[str, str]]:
+        cursor = None
+        while True:
+            items, cursor = store.settlements_of(merchant.id, cursor, page_size=EXPORT_PAGE_SIZE)
+            for settlement in items:
+                data = public_settlement(settlement)
+                yield {column: _csv_cell(data.get(column)) for column in SETTLEMENT_CSV_COLUMNS}
+            if not cursor:
+                return
+
+    return _csv_response(SETTLEMENT_CSV_COLUMNS, rows(), "settlements.csv", merchant, seconds_left)
+
+
+def get_settlement(
+    merchant: Merchant, settlement_id: str, params: dict[str, str], seconds_left: float | None = None
+) -> Response[str]:
+    """One settlement with its payments; `format=csv` answers its payments as CSV."""
+    store = get_store()
+    wants_csv = _wants_csv(params)
+    settlement = store.get_settlement(settlement_id)
+    if settlement is None or settlement.merchant_id != merchant.id:
+        raise NotFound("no such settlement")
+    payments = store.payments_of_settlement(settlement_id)
+    if wants_csv:
+        csv_rows = (_csv_row(p) for p in payments)
+        return _csv_response(CSV_COLUMNS, csv_rows, f"{settlement_id}.csv", merchant, seconds_left)
+    body = {**public_settlement(settlement), "payments": [public_payment(p) for p in payments]}
+    return json_response(200, body)
+
+
+def qr(code: str, kind: str, event: Any) -> Response[Any]:
+    """The QR code image of a link's URL (public: the URL is what a buyer scans anyway)."""
+    if get_store().get_link(code) is None:
+        raise NotFound("no such link")
+    return _qr_image(f"{base_url(event)}/{code}", kind)
+
+
+def personal_qr(username: str, kind: str, event: Any) -> Response[Any]:
+    """The QR code of a merchant's personal page `/u/{username}`."""
+    store = get_store()
+    if not merchants.USERNAME.fullmatch(username) or store.merchant_id_for_username(username) is None:
+        raise NotFound("no such merchant")
+    return _qr_image(f"{base_url(event)}/u/{username}", kind)
+
+
+def _qr_image(url: str, kind: str) -> Response[Any]:
+    from paylink.web.qr import qr_png, qr_svg
+
+    headers = dict(IMAGE_HEADERS)
+    if kind == "svg":
+        return Response(status_code=200, content_type="image/svg+xml", body=qr_svg(url), headers=headers)
+    return Response(status_code=200, content_type="image/png", body=qr_png(url), headers=headers)
