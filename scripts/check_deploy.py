@@ -34,7 +34,9 @@ from local.template import load_template  # noqa: E402
 
 # Parameters whose empty Default is a documented choice, not a missing setting.
 OPTIONAL_PARAMETERS = {
-    "PublicBaseUrl": "empty: the API's own URL",
+    "PublicBaseUrl": "empty: https://DomainName, else the API's own URL",
+    "DomainName": "empty: no custom domain (the API's own execute-api URL)",
+    "CertificateArn": "empty: only with an empty DomainName (a template Rule refuses the pair)",
     "EmailSender": "empty: no invoice email",
     "SmsSenderId": "empty: the carrier's default sender",
     "AlarmTopicArn": "empty: alarms show in CloudWatch only",
