@@ -24,7 +24,15 @@ import pytest
 
 from local.queues import sqs_event
 from local.run import function_environment, http_event, put_secrets
-from local.template import ROOT, create_queues, create_tables, functions, load_template, parameter_defaults
+from local.template import (
+    ROOT,
+    conditions,
+    create_queues,
+    create_tables,
+    functions,
+    load_template,
+    parameter_defaults,
+)
 
 BARE = ROOT / ".aws-sam" / "bare"
 LAYER = BARE / "layer" / "python"
@@ -112,7 +120,13 @@ def stack(built: None) -> Iterator[Stack]:
             # prod-payout's explicit choices (no defaults): a test stage may pay out via the sandbox.
             "PayoutProvider": "sandbox",
             "Stage": "test",
+            "ExportBucket": "bare-exports",
+            "ExportBucket.Arn": "arn:aws:s3:::bare-exports",
+            "HttpApi": "bare",
+            "AWS::Region": REGION,
+            "AWS::URLSuffix": "amazonaws.com",
         }
+        refs.update(conditions(template, refs))
         plumbing = {
             "AWS_ACCESS_KEY_ID": "bare",
             "AWS_SECRET_ACCESS_KEY": "bare",

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from local.run import Invoker, function_environment, http_event
-from local.template import functions, load_template
+from local.template import conditions, functions, load_template
 from tests.helpers import reset_caches
 
 PLUMBING = {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def _refs(table: str) -> dict[str, str]:
-    return {
+    refs = {
         "PaylinkTable": table,
         "PublicBaseUrl": "https://pay.example",
         "GatewaysConfig": "[]",
@@ -31,7 +31,13 @@ def _refs(table: str) -> dict[str, str]:
         "SettleQueue": "https://sqs.local/settle",
         "PayoutProvider": "sandbox",
         "Stage": "test",
+        "ExportBucket": "exports",
+        "ExportBucket.Arn": "arn:aws:s3:::exports",
+        "HttpApi": "local",
+        "AWS::Region": "us-east-1",
+        "AWS::URLSuffix": "amazonaws.com",
     }
+    return refs | conditions(load_template(), refs)
 
 
 def _page_event(code: str) -> dict[str, Any]:
