@@ -31,6 +31,7 @@ import json
 import math
 import os
 import platform
+import socket
 import sys
 import tempfile
 import time
@@ -39,6 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "paylink")]
 KB = 1024
 GB = 1024**3
 HOOK_URL = "https://merchant.example/paylink-hook"
+HOOK_ADDRESS = "93.184.215.14"  # a public address for the webhook's host (nothing connects to it)
 BUYER = {"name": "Ali", "phone": "09121234567"}
 API_KEY = "plk_bench_flows_key"
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
@@ -127,6 +130,16 @@ PRICES = {
 
 
 # ---- item sizes and request units (DynamoDB's published rules) ----------------------------------
+
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _resolve_hook_host(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+    """getaddrinfo that answers the webhook's host with a public address, anything else as before."""
+    if host == "merchant.example":
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (HOOK_ADDRESS, int(port or 0)))]
+    return _real_getaddrinfo(host, port, *args, **kwargs)
 
 
 def _number_size(text: str) -> int:
@@ -438,6 +451,7 @@ class System:
                 "PAYLINK_TIMEZONE": "Asia/Tehran",
                 "PAYLINK_COUNTRY": "IR",
                 "PAYLINK_PAYOUT_PROVIDER": "sandbox",
+                "PAYLINK_STAGE": "test",  # sandbox payouts run only in a test stage
                 "POWERTOOLS_SERVICE_NAME": "paylink",
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
             }
@@ -445,6 +459,9 @@ class System:
         for name in ("DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "PAYLINK_TELEGRAM_BOT_TOKEN"):
             os.environ.pop(name, None)
         self.stack.enter_context(mock_aws())
+        # The webhook's host resolves to a public address (webhooks go to public addresses only);
+        # respx answers the request itself, so nothing leaves the machine.
+        self.stack.enter_context(mock.patch("socket.getaddrinfo", _resolve_hook_host))
         client = boto3.client("dynamodb", region_name="us-east-1")
         self.table = create_tables(client, self.template, prefix="bench")["PaylinkTable"]
         self.sqs = boto3.client("sqs", region_name="us-east-1")

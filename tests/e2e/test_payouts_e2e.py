@@ -65,7 +65,9 @@ def test_the_runner_pays_out_through_its_sandbox_jibit_instance(jibit: Runner):
     with httpx.Client(timeout=60) as http:
         # Then the sandbox lists its payout instance beside the gateways
         instances = http.get(f"{jibit.sandbox_url}/").json()["instances"]
-        assert {"name": "p", "mode": "ok", "protocol": "jibit"} in instances
+        assert {"name": "p", "mode": "ok", "protocol": "jibit"} in [
+            {k: i[k] for k in ("name", "mode", "protocol")} for i in instances
+        ]
         # Given a paid payment
         key = jibit.create_merchant("e2e_jibit_ok", gateways="sandbox-a")
         _paid_payment(jibit, http, key)

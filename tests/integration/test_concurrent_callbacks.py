@@ -34,6 +34,8 @@ def moto_server(monkeypatch: pytest.MonkeyPatch, sandbox) -> Iterator[str]:  # t
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
         "DYNAMODB_ENDPOINT_URL": endpoint, "PUBLIC_BASE_URL": "https://pay.example",
         "PAYLINK_GATEWAYS": json.dumps(configs),
+        # Settlement pays out through the sandbox provider, which runs only in a test stage.
+        "PAYLINK_PAYOUT_PROVIDER": "sandbox", "PAYLINK_STAGE": "test",
     }  # fmt: skip
     for key, value in env.items():
         monkeypatch.setenv(key, value)

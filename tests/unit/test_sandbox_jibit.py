@@ -157,4 +157,7 @@ def test_calls_are_recorded_like_every_instances(sandbox, http):
         ("POST", "/v2/tokens/generate", 200),
         ("POST", "/v2/transfers", 200),
     ]
-    assert {"name": "p", "mode": "ok", "protocol": "jibit"} in http.get(f"{sandbox.url}/").json()["instances"]
+    listed = http.get(f"{sandbox.url}/").json()["instances"]
+    assert {"name": "p", "mode": "ok", "protocol": "jibit"} in [
+        {k: i[k] for k in ("name", "mode", "protocol")} for i in listed
+    ]
