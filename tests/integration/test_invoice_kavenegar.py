@@ -57,3 +57,15 @@ def test_an_invoice_sent_by_sms_reaches_kavenegar(api, merchant, sms):  # type: 
     assert invoice["url"] in call["body"]["message"]
     assert call["http_status"] == 200
     assert call["result"] == 200
+
+
+def test_a_provider_refusal_is_a_503_not_a_500(api, merchant, sms):  # type: ignore[no-untyped-def]
+    body = {"title": "Design work", "kind": "invoice", "amount": 4_500_000, "payer": PAYER}
+    invoice = api.post_json("/v1/links", body, key=TEST_API_KEY).json()
+    sms.set_mode("sms", "no_credit")
+
+    answer = api.post_json(f"/v1/links/{invoice['code']}/send", {"via": ["sms"]}, key=TEST_API_KEY)
+
+    assert answer.status == 503
+    assert answer.json()["error"]["code"] == "sms_unavailable"
+    assert "0912" not in answer.text

@@ -87,7 +87,7 @@ def test_a_refusal_in_an_http_200_answer_is_an_error(mock: respx.MockRouter) -> 
     with pytest.raises(SmsError) as raised:
         kavenegar.send_text(PHONE, "hello")
 
-    assert raised.value.status == 418
+    assert raised.value.provider_status == 418
     assert raised.value.retryable is False
 
 
@@ -97,7 +97,7 @@ def test_a_refusal_with_a_4xx_status_is_read_from_the_envelope(mock: respx.MockR
     with pytest.raises(SmsError) as raised:
         kavenegar.send_code(PHONE, "123456")
 
-    assert raised.value.status == 411
+    assert raised.value.provider_status == 411
 
 
 def test_an_html_error_page_is_a_retryable_failure(mock: respx.MockRouter) -> None:

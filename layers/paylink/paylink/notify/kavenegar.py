@@ -10,7 +10,8 @@ Use (issue 14 sign-up codes, issue 15 refunds, invoices and reminders through th
 
 Phones are taken in any Iranian form (0912..., +98912..., Persian digits) and sent as 09xxxxxxxxx;
 anything else is a ValueError before any call (SMS goes to Iranian mobiles only). Failures raise
-`SmsError` (its `status` is Kavenegar's `return.status`, None when no answer came): `retryable` is
+`SmsError` (its `provider_status` is Kavenegar's `return.status`, None when no answer came;
+an uncaught one answers HTTP 503 `sms_unavailable`): `retryable` is
 True for a provider down, slow or answering 5xx, False for a refusal (418 no credit, 411 bad
 receptor, 401/403 key, 424 template...). The caller decides whether to retry.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from paylink.core.errors import PaylinkError
 from paylink.core.secrets import secret
 from paylink.core.settings import get_settings
 from paylink.notify.messages import iran_mobile
@@ -42,14 +44,23 @@ DELIVERED = 10
 FINAL_FAILED = frozenset({6, 11, 13, 14, 100})  # failed, undelivered, cancelled, blocked, unknown id
 
 
-class SmsError(RuntimeError):
-    """Kavenegar did not take the message; `status` is its return.status (None: no answer)."""
+class SmsError(PaylinkError):
+    """Kavenegar did not take the message; `provider_status` is its return.status (None: no answer).
+
+    A PaylinkError (503 `sms_unavailable`), so one not caught answers a clean 503 rather than a
+    500; its public message names no phone, provider code or URL."""
+
+    status = 503
+    code = "sms_unavailable"
 
     def __init__(self, method: str, status: int | None, retryable: bool) -> None:
-        super().__init__(f"kavenegar {method} failed: status {status}")
+        super().__init__("the SMS could not be sent now; try again later")
         self.method = method
-        self.status = status
+        self.provider_status = status
         self.retryable = retryable
+
+    def __str__(self) -> str:
+        return f"kavenegar {self.method} failed: status {self.provider_status}"
 
 
 @dataclass(frozen=True)
