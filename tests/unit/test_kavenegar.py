@@ -183,3 +183,12 @@ def test_the_notifier_sends_sms_through_kavenegar_when_chosen(
         notifiers.cache_clear()
 
     assert _form(route.calls.last.request)["message"] == "invoice text"
+
+
+def test_a_busy_provider_is_a_retryable_refusal(mock: respx.MockRouter) -> None:
+    mock.post("/sms/send.json").mock(return_value=_refused(409, http_status=409))
+
+    with pytest.raises(SmsError) as raised:
+        kavenegar.send_text(PHONE, "hello")
+
+    assert raised.value.retryable is True

@@ -9,9 +9,10 @@
 Success is `return.status == 200`; a failure carries its code in `return.status` and the same code
 as the HTTP status, with `entries: null`. GET works as POST (the API takes query parameters too).
 Confirmed (kavenegar/kavenegar-python): the paths, the form encoding, the envelope, the methods'
-parameters. [U] not confirmed: the exact failure codes (here 403 wrong API key, 411 bad receptor,
-418 no credit, 424 unknown template, 400 missing parameters: Kavenegar's published table as other
-clients copy it) and that the HTTP status repeats `return.status`.
+parameters; the codes (400 missing parameters, 401 account disabled, 403 wrong API key, 411 bad
+receptor, 413 empty message, 418 no credit, 424 unknown template) from Kavenegar's published table
+as several independent clients copy it alike. [U] not confirmed: that the HTTP status repeats
+`return.status` (clients read the body either way, and so does ours).
 
 Every call is recorded by the core with its form body, so a test reads a one-time code from
 `GET /{instance}/calls` (the verify/lookup call's `body.token`) and a text from `body.message`.

@@ -11,9 +11,11 @@ Use (issue 14 sign-up codes, issue 15 refunds, invoices and reminders through th
 Phones are taken in any Iranian form (0912..., +98912..., Persian digits) and sent as 09xxxxxxxxx;
 anything else is a ValueError before any call (SMS goes to Iranian mobiles only). Failures raise
 `SmsError` (its `provider_status` is Kavenegar's `return.status`, None when no answer came;
-an uncaught one answers HTTP 503 `sms_unavailable`): `retryable` is
-True for a provider down, slow or answering 5xx, False for a refusal (418 no credit, 411 bad
-receptor, 401/403 key, 424 template...). The caller decides whether to retry.
+an uncaught one answers HTTP 503 `sms_unavailable`): `retryable` is True for a provider down, slow,
+answering without the envelope, 409 or 451, False for a refusal (418 no credit, 411 bad receptor,
+403 wrong key, 401 account disabled, 424 unknown template, 420 links not allowed...). The caller
+decides whether to retry. The codes are Kavenegar's published table as several independent
+clients (PHP, C#, Python) copy it alike.
 
 Protocol (kavenegar/kavenegar-python, confirmed; see providers-facts.md): `POST
 {base}/v1/{API_KEY}/{scope}/{method}.json`, form-encoded, answer `{"return": {"status",
@@ -39,6 +41,10 @@ from paylink.notify.messages import iran_mobile
 
 TIMEOUT_SECONDS = 5.0
 OK = 200
+# Refusals worth trying again later: 409 the server cannot answer now, 451 too many calls from our
+# IP in a while. Every other code is a refusal of this message or account (400-432, and 501: a
+# test account may text only its owner), e.g. 418 no credit, 420 links in texts not allowed.
+RETRYABLE = frozenset({409, 451})
 # Kavenegar's delivery statuses (sms/status entries' `status`).
 DELIVERED = 10
 FINAL_FAILED = frozenset({6, 11, 13, 14, 100})  # failed, undelivered, cancelled, blocked, unknown id
@@ -110,7 +116,7 @@ def _call(scope: str, method: str, form: dict[str, str]) -> list[dict[str, Any]]
         # No envelope: an HTML error page of a front, a 5xx, a proxy. Worth trying again.
         raise SmsError(name, None, retryable=True) from None
     if status != OK:
-        raise SmsError(name, status, retryable=status >= 500)
+        raise SmsError(name, status, retryable=status in RETRYABLE)
     entries = body.get("entries")
     if isinstance(entries, dict):
         entries = [entries]
