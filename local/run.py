@@ -61,6 +61,8 @@ DEMO_IBAN = "IR062960000000100324200001"
 SANDBOX_INSTANCES = {"a": "zibal", "b": "payping", "c": "zarinpal", "d": "sep"}
 # The sandbox payout provider the local settle functions pay merchants through (Jibit's Transferor).
 PAYOUT_INSTANCES = {"p": "jibit"}
+# Outside providers (DESIGN section 7): Kavenegar's SMS API and Zibal's bank inquiries (facility API).
+PROVIDER_INSTANCES = {"sms": "kavenegar", "inq": "zibal-inquiry"}
 TEXT_TYPES = ("application/json", "text/")
 # Locally a failed message comes back after seconds, not the template's half hour, so retries and
 # the move to the dead-letter queue can be watched.
@@ -342,7 +344,9 @@ class LocalSystem:
         from local.sandbox import Sandbox
 
         self.sandbox = Sandbox(
-            instances={**SANDBOX_INSTANCES, **PAYOUT_INSTANCES}, host=self.host, port=self.sandbox_port
+            instances={**SANDBOX_INSTANCES, **PAYOUT_INSTANCES, **PROVIDER_INSTANCES},
+            host=self.host,
+            port=self.sandbox_port,
         )
         self.sandbox.start()
         gateways = [
@@ -359,6 +363,12 @@ class LocalSystem:
         }
         ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION)
         secrets = {"GatewayCredentialsParameter": json.dumps(credentials)}
+        # SMS and bank inquiries: the sandbox instances' own credentials, read back from moto's SSM.
+        from local.sandbox.protocols.kavenegar import SANDBOX_API_KEY as SMS_KEY
+        from local.sandbox.protocols.zibal_inquiry import SANDBOX_TOKEN as INQUIRY_TOKEN
+
+        secrets["KavenegarApiKeyParameter"] = SMS_KEY
+        secrets["InquiryTokenParameter"] = INQUIRY_TOKEN
         # Empty: no Telegram messages locally unless a bot token is given.
         if os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN"):
             secrets["TelegramBotTokenParameter"] = os.environ["PAYLINK_TELEGRAM_BOT_TOKEN"]
@@ -387,6 +397,11 @@ class LocalSystem:
             "PayoutProvider": os.environ.get("PAYLINK_PAYOUT_PROVIDER", "jibit"),
             "Stage": os.environ.get("PAYLINK_STAGE", "dev"),
             "PayoutApiUrl": os.environ.get("PAYLINK_PAYOUT_API_URL", f"{self.sandbox.url}/p"),
+            # SMS through Kavenegar's sandbox (sms), inquiries through Zibal's (inq): README "Sandbox".
+            "SmsProvider": os.environ.get("PAYLINK_SMS_PROVIDER", "kavenegar"),
+            "KavenegarApiUrl": f"{self.sandbox.url}/sms",
+            "KavenegarOtpTemplate": "paylink-otp",
+            "InquiryApiUrl": f"{self.sandbox.url}/inq",
         }
         # The payout credentials are SecureStrings named from the stage, as a deployer puts them
         # (README "Deploy"); locally they hold the sandbox's own values.
@@ -633,6 +648,8 @@ paylink is running locally (Ctrl-C stops it).
                         (GET / lists them; POST /a/mode {{"mode": "down"}} switches one)
   Sandbox payouts:      {system.sandbox.url}/p  Jibit's Transferor (payout provider: {payout})
                         (GET /p/calls lists its calls; modes: transfer_fails, transfer_in_progress, ...)
+  Sandbox SMS:          {system.sandbox.url}/sms  Kavenegar (GET /sms/calls: every text and code sent)
+  Sandbox inquiries:    {system.sandbox.url}/inq  Zibal's facility API (modes: shahkar_mismatch, ...)
   DynamoDB, SQS (moto): http://{system.host}:{system.moto_port}
   Queues:               {", ".join(k for k in system.queues if "." not in k) or "none"}
 

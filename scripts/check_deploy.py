@@ -41,6 +41,8 @@ OPTIONAL_PARAMETERS = {
     "SmsSenderId": "empty: the carrier's default sender",
     "AlarmTopicArn": "empty: alarms show in CloudWatch only",
     "TelegramBotTokenParameter": "empty: no Telegram notifications",
+    "KavenegarApiKeyParameter": "empty: only with SmsProvider sns (a template Rule refuses kavenegar)",
+    "InquiryTokenParameter": "empty: no identity checks (sign-up and refunds refuse rather than guess)",
 }
 SECRET_WORDS = re.compile(r"token|secret|password|passwd|apikey|api_key|credential|privatekey", re.IGNORECASE)
 NAME_SUFFIXES = ("_PARAMETER", "_PARAM")

@@ -114,15 +114,21 @@ def load_protocol(name: str) -> type[GatewaySim]:
     """The plugin class for protocol `name`: registered, else `local.sandbox.protocols.{name}.Sim`."""
     if name in _EXTRA_PROTOCOLS:
         return _EXTRA_PROTOCOLS[name]
-    if not _PROTOCOL_RE.match(name) or name == "base":
+    # A published protocol id may have a hyphen (DESIGN section 7: "zibal-inquiry"); its module
+    # has an underscore. Only one hyphen form per module: "zibal_inquiry" itself is refused below
+    # by the Sim's name check, so each protocol has one id.
+    module_name = name.replace("-", "_")
+    if not _PROTOCOL_RE.match(module_name) or module_name == "base":
         raise ValueError(f"unknown sandbox protocol {name!r}")
     try:
-        module = importlib.import_module(f"local.sandbox.protocols.{name}")
+        module = importlib.import_module(f"local.sandbox.protocols.{module_name}")
     except ModuleNotFoundError:
         raise ValueError(f"unknown sandbox protocol {name!r}") from None
     cls = getattr(module, "Sim", None)
     if not (isinstance(cls, type) and issubclass(cls, GatewaySim)) or cls.name != name:
-        raise ValueError(f"local.sandbox.protocols.{name} must define Sim, a GatewaySim named {name!r}")
+        raise ValueError(
+            f"local.sandbox.protocols.{module_name} must define Sim, a GatewaySim named {name!r}"
+        )
     return cls
 
 
@@ -225,7 +231,12 @@ class Sandbox:
     def instances(self) -> list[dict[str, str]]:
         with self._lock:
             return [
-                {"name": i.name, "mode": i.mode, "protocol": i.protocol, "merchant": self.merchant}
+                {
+                    "name": i.name,
+                    "mode": i.mode,
+                    "protocol": i.protocol,
+                    "merchant": i.sim.merchant or self.merchant,
+                }
                 for i in self._instances.values()
             ]
 

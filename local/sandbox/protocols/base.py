@@ -258,6 +258,9 @@ class GatewaySim:
     verify_window: ClassVar[timedelta | None] = timedelta(minutes=30)
     reverse_window: ClassVar[timedelta | None] = None  # None: no reverse API
     modes: ClassVar[tuple[str, ...]] = ()  # modes of this protocol's own, beside the core's MODES
+    # The credential this protocol's instances accept, when not the sandbox's shared merchant id
+    # (an SMS API key, an inquiry token): `GET /` shows it as the instance's `merchant`.
+    merchant: ClassVar[str] = ""
 
     def make_token(self, seq: int) -> str:
         """A new token; `seq` is unique within the sandbox and increasing."""

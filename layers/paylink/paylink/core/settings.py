@@ -70,6 +70,19 @@ class Settings(BaseModel):
     # Invoices sent to payers (paylink.notify.messages): the SES sender address and the SMS sender id.
     email_sender: str = Field(default="", alias="PAYLINK_EMAIL_SENDER")
     sms_sender_id: str = Field(default="", alias="PAYLINK_SMS_SENDER_ID")
+    # SMS provider of invoices, reminders and codes (paylink.notify.messages.notifiers): kavenegar
+    # (Iranian phones) or sns (other countries). Unset (unit tests) keeps SNS; every deployed
+    # function gets the template's SmsProvider, kavenegar by default.
+    sms_provider: str = Field(default="sns", alias="PAYLINK_SMS_PROVIDER")
+    # Kavenegar (paylink.notify.kavenegar): SSM name of the API key, the verify/lookup template of
+    # one-time codes, the API's base URL.
+    kavenegar_api_key_parameter: str = Field(default="", alias="PAYLINK_KAVENEGAR_API_KEY_PARAMETER")
+    kavenegar_otp_template: str = Field(default="", alias="PAYLINK_KAVENEGAR_OTP_TEMPLATE")
+    kavenegar_api_url: str = Field(default="https://api.kavenegar.com", alias="PAYLINK_KAVENEGAR_API_URL")
+    # Bank inquiries (paylink.merchants.identity, Zibal's facility API): SSM name of the Bearer token
+    # and the API's base URL.
+    inquiry_token_parameter: str = Field(default="", alias="PAYLINK_INQUIRY_TOKEN_PARAMETER")
+    inquiry_api_url: str = Field(default="https://api.zibal.ir", alias="PAYLINK_INQUIRY_API_URL")
     # Local runs only: SNS and SES of the moto server.
     notify_endpoint_url: str | None = Field(default=None, alias="PAYLINK_NOTIFY_ENDPOINT_URL")
     # CSV exports (paylink.web.exports): larger than this many bytes they go to the export bucket and

@@ -1,4 +1,5 @@
-"""Messages to payers: one Notifier interface, SMS through Amazon SNS and email through Amazon SES.
+"""Messages to payers: one Notifier interface, SMS through Kavenegar (paylink.notify.kavenegar,
+PAYLINK_SMS_PROVIDER=kavenegar) or Amazon SNS (sns), and email through Amazon SES.
 
 boto3 is imported, and each client made, on the first message (never on import), then reused.
 """
@@ -83,10 +84,20 @@ class EmailNotifier:
 
 @cache
 def notifiers() -> dict[str, Notifier]:
-    """The process-wide notifiers by channel name: `sms` always, `email` only with a sender address
+    """The process-wide notifiers by channel name: `sms` always (Kavenegar or SNS, by
+    PAYLINK_SMS_PROVIDER), `email` only with a sender address
     (a deployment without one does not offer email: callers check the channel is here)."""
     settings = get_settings()
-    found: dict[str, Notifier] = {"sms": SmsNotifier(settings.sms_sender_id, settings.notify_endpoint_url)}
+    sms: Notifier
+    if settings.sms_provider == "kavenegar":
+        from paylink.notify.kavenegar import KavenegarNotifier
+
+        sms = KavenegarNotifier()
+    elif settings.sms_provider == "sns":
+        sms = SmsNotifier(settings.sms_sender_id, settings.notify_endpoint_url)
+    else:
+        raise RuntimeError(f"PAYLINK_SMS_PROVIDER must be kavenegar or sns, not {settings.sms_provider!r}")
+    found: dict[str, Notifier] = {"sms": sms}
     if settings.email_sender:
         found["email"] = EmailNotifier(settings.email_sender, settings.notify_endpoint_url)
     return found
