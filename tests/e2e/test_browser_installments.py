@@ -106,6 +106,8 @@ def test_the_schedule_page_shows_each_installment_and_pays_the_next(runner: Runn
     buyer.look("receipt")
     assert page.locator(".state h1").inner_text() == PAID[lang]
     assert page.locator(".state .big").inner_text() == SECOND_SHOWN[lang]
+    row = page.locator("dl.rows div", has_text="شماره قسط" if lang == "fa" else "Installment")
+    assert row.locator("dd").inner_text() == ("۲" if lang == "fa" else "2")
     # And the schedule now offers installment 3
     buyer.open(_link_url(runner, code, lang), "after")
     assert page.locator("ol.sched li.paid").count() == 2

@@ -156,6 +156,7 @@ _FA: dict[str, str] = {
     "notify.reminder_after.text": "مهلت پرداخت صورت‌حساب «{title}» ({amount}) در {due} گذشته است.",
     # invoices in installments (page and messages)
     "installments.title": "برنامه اقساط",
+    "installments.receipt_label": "شماره قسط",
     "installments.total": "مبلغ کل صورت‌حساب",
     "installments.remaining": "باقی‌مانده",
     "installments.number": "قسط {number}",
@@ -321,6 +322,7 @@ _EN: dict[str, str] = {
     "notify.reminder_after.text": "The invoice “{title}” ({amount}) was due on {due}.",
     # invoices in installments (page and messages)
     "installments.title": "Installments",
+    "installments.receipt_label": "Installment",
     "installments.total": "Invoice total",
     "installments.remaining": "Left to pay",
     "installments.number": "Installment {number}",
