@@ -333,3 +333,14 @@ def test_installment_events_paid_and_overdue_once(api, plan, notify, sqs):  # no
     assert (paid["data"]["id"], paid["data"]["amount"]) == (payment_id, 1_000_000)
     overdue = next(e for e in events if e["type"] == "installment.overdue")
     assert (overdue["data"]["link_code"], overdue["data"]["amount"]) == (plan["code"], 1_200_000)
+
+
+def test_the_merchants_notice_of_an_overdue_installment_reads_well(api, plan, store):
+    from paylink.notify.events import installment_overdue_event
+    from paylink.notify.notifications import notice_text
+
+    link = store.get_link(plan["code"])
+    event = installment_overdue_event(link, link.installments[1])
+    assert notice_text(event) == f"installment.overdue: Sofa, 120,000 Toman ({plan['code']})"
+    # And the same installment's event always has the same id (merchants deduplicate on it)
+    assert installment_overdue_event(link, link.installments[1])["id"] == event["id"]
