@@ -66,3 +66,44 @@ def test_a_callback_makes_at_most_three_dynamodb_calls(api, merchant, store, gat
     # Then: the token, the payment, and one transaction
     assert answer.status == 303
     assert calls == ["GetItem", "GetItem", "TransactWriteItems"]
+
+
+def _installment_invoice(api):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from paylink.merchants.links import market_today
+
+    days = [(market_today() + timedelta(days=d)).isoformat() for d in (5, 35, 65)]
+    body = {"title": "Sofa", "kind": "invoice", "amount": 3_000_000, "payer": {"name": "Sara"},
+            "installments": [{"amount": 1_000_000, "due_date": day} for day in days]}  # fmt: skip
+    answer = api.post_json("/v1/links", body, key=TEST_API_KEY)
+    assert answer.status == 201, answer.text
+    return answer.json()["code"]
+
+
+def test_a_click_on_an_invoice_in_installments_is_one_read_too(api, merchant, store, gateways):
+    # Given an invoice in three installments, the first one paid
+    code = _installment_invoice(api)
+    started = api.post_form(f"/{code}", {"name": "Ali", "phone": "09121234567"})
+    api.get(local_target(act_at_gateway(started.location)))
+    with dynamodb_calls(store) as calls:
+        # When a buyer opens it: the whole schedule and the next installment
+        page = api.get(f"/{code}")
+    # Then the schedule came with the link, in one read
+    assert page.status == 200
+    assert "پرداخت قسط ۲" in page.text
+    assert calls == ["GetItem"]
+
+
+def test_paying_an_installment_keeps_checkout_and_callback_to_three_calls_each(
+    api, merchant, store, gateways
+):
+    code = _installment_invoice(api)
+    with dynamodb_calls(store) as checkout_calls:
+        started = api.post_form(f"/{code}", {"name": "Ali", "phone": "09121234567"})
+    callback = local_target(act_at_gateway(started.location))
+    with dynamodb_calls(store) as callback_calls:
+        answer = api.get(callback)
+    assert answer.status == 303
+    assert checkout_calls == ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]
+    assert callback_calls == ["GetItem", "GetItem", "TransactWriteItems"]

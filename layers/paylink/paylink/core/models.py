@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -23,6 +24,7 @@ from paylink.settlement.money import FeePlan
 
 MIN_AMOUNT = 1_000  # rials: the lowest amount the gateways accept
 MAX_QUANTITY = 100
+MIN_INSTALLMENTS, MAX_INSTALLMENTS = 2, 24
 
 CollectField = Literal["name", "phone", "email", "address", "note"]
 DEFAULT_COLLECT: list[CollectField] = ["name", "phone"]
@@ -123,6 +125,44 @@ Metadata = Annotated[
 ]
 
 
+class InstallmentCreate(Model):
+    """One part of an invoice's schedule: what is due (rials) and when (the market's calendar day)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: StrictInt
+    due_date: date
+
+
+def schedule_problems(installments: list[InstallmentCreate], total: int | None, today: date) -> list[str]:
+    """Every broken rule of an invoice's schedule, in words a merchant can act on (empty: valid)."""
+    problems: list[str] = []
+    if not MIN_INSTALLMENTS <= len(installments) <= MAX_INSTALLMENTS:
+        problems.append(f"an invoice has {MIN_INSTALLMENTS} to {MAX_INSTALLMENTS} installments")
+    small = [str(n) for n, part in enumerate(installments, 1) if part.amount < MIN_AMOUNT]
+    if small:
+        problems.append(f"installment {', '.join(small)}: each installment is at least {MIN_AMOUNT} rials")
+    dates = [part.due_date for part in installments]
+    if any(later <= earlier for earlier, later in pairwise(dates)):
+        problems.append("due dates must increase from one installment to the next")
+    past = [str(n) for n, part in enumerate(installments, 1) if part.due_date < today]
+    if past:
+        problems.append(
+            f"installment {', '.join(past)}: a due date must not be in the past (today is {today})"
+        )
+    added = sum(part.amount for part in installments)
+    if total is not None and added != total:
+        problems.append(f"the installments add up to {added} rials, not the invoice's amount of {total}")
+    return problems
+
+
+def _market_today() -> date:
+    from paylink.core.settings import get_settings
+    from paylink.settlement.business_calendar import local_date
+
+    return local_date(utcnow(), get_settings().timezone)
+
+
 class LinkCreate(Model):
     """Body of `POST /v1/links`."""
 
@@ -143,6 +183,10 @@ class LinkCreate(Model):
     due_date: date | None = None
     reference: Annotated[str, StringConstraints(max_length=100)] | None = None
     metadata: Metadata | None = None
+    installments: Annotated[list[InstallmentCreate], Field(max_length=100)] | None = Field(
+        default=None,
+        description="An invoice paid in parts: 2 to 24, increasing due dates, adding up to `amount`.",
+    )
 
     @field_validator("collect")
     @classmethod
@@ -175,6 +219,14 @@ class LinkCreate(Model):
                 raise ValueError("payer: an invoice needs the payer's name")
             if self.max_quantity != 1:
                 raise ValueError("max_quantity: an invoice is paid once, as one unit")
+        if self.installments is not None:
+            if self.kind is not LinkKind.INVOICE:
+                raise ValueError("installments: only an invoice is paid in installments")
+            if self.due_date is not None:
+                raise ValueError("due_date: an invoice in installments has a due date per installment")
+            problems = schedule_problems(self.installments, self.amount, _market_today())
+            if problems:
+                raise ValueError("installments: " + "; ".join(problems))
         return self
 
 
@@ -258,6 +310,32 @@ class LinkStatus(StrEnum):
     PAID = "paid"
 
 
+class InstallmentStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    OVERDUE = "overdue"
+
+
+class Installment(Model):
+    """One part of an invoice's schedule, stored on the link item (a page stays one read)."""
+
+    number: int
+    amount: int
+    due_date: str
+    payment_id: str | None = None  # set with paid_at, in the transaction that marks its payment paid
+    paid_at: str | None = None
+
+    def status(self, today: date) -> InstallmentStatus:
+        """Paid once its payment is; overdue from the day after its due date (the market's day)."""
+        if self.payment_id:
+            return InstallmentStatus.PAID
+        return (
+            InstallmentStatus.OVERDUE
+            if date.fromisoformat(self.due_date) < today
+            else InstallmentStatus.PENDING
+        )
+
+
 class Link(Model):
     """A stored payment link, with its running paid counters."""
 
@@ -288,13 +366,18 @@ class Link(Model):
     merchant_per_payment_cap: int | None = None
     merchant_daily_cap: int | None = None
     merchant_gateways: list[str] | None = None
+    installments: list[Installment] | None = None  # an invoice's schedule, paid in order
+
+    def next_installment(self) -> Installment | None:
+        """The first unpaid installment (the only one a buyer may pay); None when all are paid."""
+        return next((part for part in self.installments or [] if not part.payment_id), None)
 
     def status(self, now: datetime | None = None) -> LinkStatus:
         """What a buyer opening the link would meet."""
         now = now or utcnow()
         if not self.active:
             return LinkStatus.INACTIVE
-        if self.kind is LinkKind.INVOICE and self.paid_count >= 1:
+        if self.kind is LinkKind.INVOICE and self.paid_count >= len(self.installments or [None]):
             return LinkStatus.PAID
         if self.max_payments is not None and self.paid_count >= self.max_payments:
             return LinkStatus.SOLD_OUT
@@ -367,6 +450,7 @@ class Payment(Model):
     holds: list[str] = Field(default_factory=list)  # its client's hold keys, counted on until it ends
     coupon: str | None = None  # the coupon code used; it holds one use of it until the payment ends unpaid
     discount: int | None = None  # rials taken off by the coupon (`amount` is what is left to pay)
+    installment: int | None = None  # the number of the invoice's installment it pays
 
     @property
     def is_final(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from paylink.core.errors import Conflict, NotFound, ValidationFailed
@@ -22,7 +23,16 @@ INTERNAL_LINK_FIELDS = {
 def create_link(store: Store, merchant: Merchant, request: LinkCreate) -> Link:
     """Store a new link of `merchant` under a fresh code (conditional put; a collision draws again)."""
     cap = merchant.per_payment_cap
-    if cap is not None:
+    if cap is not None and request.installments:
+        # Each installment is one payment: each must fit the limit, not the invoice's total.
+        above = [str(n) for n, part in enumerate(request.installments, 1) if part.amount > cap]
+        if above:
+            raise ValidationFailed(
+                "above the account's limit per payment",
+                fields={"installments": f"installment {', '.join(above)}: a payment may be at most "
+                        f"{cap} rials on this account"},
+            )  # fmt: skip
+    elif cap is not None:
         biggest = request.max_amount if request.kind is LinkKind.OPEN else request.amount
         if biggest is not None and biggest * request.max_quantity > cap:
             field = "max_amount" if request.kind is LinkKind.OPEN else "amount"
@@ -40,6 +50,12 @@ def create_link(store: Store, merchant: Merchant, request: LinkCreate) -> Link:
         data["expires_at"] = iso(request.expires_at)
     if request.kind is LinkKind.INVOICE:
         data["max_payments"] = 1
+    if request.installments:
+        data["max_payments"] = len(request.installments)
+        data["installments"] = [
+            {"number": n, "amount": part.amount, "due_date": part.due_date.isoformat()}
+            for n, part in enumerate(request.installments, 1)
+        ]
     if request.kind is LinkKind.OPEN:
         data.setdefault("min_amount", 1_000)
         data.setdefault("max_amount", cap)
@@ -76,6 +92,11 @@ def update_link(store: Store, merchant: Merchant, code: str, request: LinkUpdate
     expected_max = None
     if "max_payments" in changes:
         current = get_own_link(store, merchant, code)
+        if current.installments:
+            raise ValidationFailed(
+                "an invoice in installments is paid once per installment",
+                fields={"max_payments": "an invoice in installments has one payment per installment"},
+            )
         new_max = changes["max_payments"]
         if new_max is not None and new_max < current.paid_count:
             raise ValidationFailed(
@@ -91,10 +112,23 @@ def update_link(store: Store, merchant: Merchant, code: str, request: LinkUpdate
     return link
 
 
-def public_link(link: Link, base_url: str) -> dict[str, Any]:
-    """The link as the merchant API shows it."""
+def public_link(link: Link, base_url: str, today: date | None = None) -> dict[str, Any]:
+    """The link as the merchant API shows it; an invoice in installments with each one's status."""
     data = link.model_dump(mode="json", exclude=INTERNAL_LINK_FIELDS)
     url = f"{base_url}/{link.code}"
+    if link.installments:
+        day = today or market_today()
+        data["installments"] = [
+            {
+                "number": part.number,
+                "amount": part.amount,
+                "due_date": part.due_date,
+                "status": part.status(day).value,
+                "payment_id": part.payment_id,
+                "paid_at": part.paid_at,
+            }
+            for part in link.installments
+        ]
     return {
         **data,
         "url": url,
@@ -102,6 +136,14 @@ def public_link(link: Link, base_url: str) -> dict[str, Any]:
         "qr_png_url": f"{url}/qr.png",
         "status": link.status().value,
     }
+
+
+def market_today() -> date:
+    """Today in the market's time zone: the day installments fall due on."""
+    from paylink.core.settings import get_settings
+    from paylink.settlement.business_calendar import local_date
+
+    return local_date(utcnow(), get_settings().timezone)
 
 
 def personal_code(username: str) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
-from paylink.core.models import Payment, PaymentStatus, iso, utcnow
+from paylink.core.models import Installment, Link, Payment, PaymentStatus, iso, utcnow
 from paylink.core.observability import logger
 
 EVENT_TYPES: dict[PaymentStatus, str] = {
@@ -64,6 +65,7 @@ def payment_data(payment: Payment, *, tz: str, country: str) -> dict[str, Any]:
         "payer": payer,
         "reference": payment.reference,
         "metadata": payment.metadata or {},
+        "installment": payment.installment,
         "failure_reason": payment.failure_reason,
         "created_at": payment.created_at,
         "paid_at": payment.paid_at,
@@ -117,3 +119,67 @@ def emit_payment_event(payment: Payment) -> str | None:
         return None
     logger.info("merchant notification queued", extra={"payment_id": payment.id, "event_id": evt})
     return evt
+
+
+def installment_paid_event(payment: Payment, *, tz: str, country: str) -> dict[str, Any]:
+    """`installment.paid`: the paid payment of an installment (its `installment` says which)."""
+    return {
+        "id": event_id(payment.id, "installment.paid"),
+        "type": "installment.paid",
+        "created": payment.paid_at or iso(utcnow()),
+        "data": payment_data(payment, tz=tz, country=country),
+    }
+
+
+def installment_overdue_event(link: Link, part: Installment) -> dict[str, Any]:
+    """`installment.overdue`: an installment still unpaid after its due date (one event per installment)."""
+    return {
+        "id": event_id(f"{link.code}#{part.number}", "installment.overdue"),
+        "type": "installment.overdue",
+        "created": iso(utcnow()),
+        "data": {
+            "id": link.code,  # the notices name what the event is about by `id`
+            "merchant_id": link.merchant_id,
+            "link_code": link.code,
+            "link_title": link.title,
+            "installment": part.number,
+            "installments": len(link.installments or []),
+            "amount": part.amount,
+            "due_date": part.due_date,
+            "status": "overdue",
+            "reference": link.reference,
+            "metadata": link.metadata or {},
+        },
+    }
+
+
+def emit_installment_paid(payment: Payment) -> str | None:
+    """Queue `installment.paid` for a payment just credited to an installment (best effort)."""
+    from paylink.core.settings import get_settings
+
+    if payment.installment is None or payment.status is not PaymentStatus.PAID:
+        return None
+    settings = get_settings()
+    return _queue(lambda: installment_paid_event(payment, tz=settings.timezone, country=settings.country))
+
+
+def emit_installment_overdue(link: Link, part: Installment) -> str | None:
+    """Queue `installment.overdue` (the caller claims it first, so it goes once); best effort."""
+    return _queue(lambda: installment_overdue_event(link, part))
+
+
+def _queue(build: Callable[[], dict[str, Any]]) -> str | None:
+    """Queue an event; its id, or None when nothing was queued. A failure is logged, never raised."""
+    from paylink.notify.queues import notify_queue
+
+    try:
+        queue = notify_queue()
+        if queue is None:
+            return None
+        event = build()
+        queue.send_text(encode(event), {"event_id": event["id"], "event_type": event["type"]})
+    except Exception:
+        logger.exception("could not queue a merchant notification")
+        return None
+    logger.info("merchant notification queued", extra={"event_id": event["id"], "event_type": event["type"]})
+    return str(event["id"])

@@ -17,7 +17,7 @@ from paylink.core.errors import NotFound, ValidationFailed
 from paylink.core.models import Payment, PaymentStatus, iso, utcnow
 from paylink.core.observability import correlate, count_payment, logger
 from paylink.core.settings import get_settings
-from paylink.notify.events import emit_payment_event
+from paylink.notify.events import emit_installment_paid, emit_payment_event
 from paylink.settlement.business_calendar import local_date
 from paylink.store import Store
 from paylink.store.payments import PaidResult
@@ -62,6 +62,7 @@ def handle_return(
         )
         # The same event again (same id): heals a notification whose first queueing failed.
         emit_payment_event(payment)
+        emit_installment_paid(payment)
         return payment
 
     foreign = [ref for ref in returned.refs.values() if not store.claim_reference(payment, ref, now)]
@@ -167,6 +168,7 @@ def apply_verification(
                 "card_mask": result.card_mask or payment.card_mask,
             })  # fmt: skip
             emit_payment_event(paid)  # after the durable write; never raises
+            emit_installment_paid(paid)  # an installment's payment: the merchant hears which one
             return paid
         if moved is PaidResult.SOLD_OUT:
             return _reverse_and_fail(store, gateway, payment, refs, "sold_out")

@@ -101,6 +101,9 @@ def read_form(link: Link, form: Mapping[str, str]) -> tuple[dict[str, str], int,
 
 def _amount_and_quantity(link: Link, form: Mapping[str, str], errors: dict[str, str]) -> tuple[int, int]:
     unit_amount = link.amount or 0
+    part = link.next_installment()
+    if part is not None:
+        unit_amount = part.amount  # the schedule's, whatever the form says
     if link.kind is LinkKind.OPEN:
         unit_amount = _open_amount(link, form.get("amount"), errors)
     quantity = 1
@@ -211,6 +214,7 @@ def start_payment(
         holds=client_holds(day, source_ip, payer.get("phone")),
         coupon=priced.coupon,
         discount=priced.discount if priced.coupon else None,
+        installment=installment.number if (installment := link.next_installment()) else None,
     )
     correlate(payment_id=payment.id)
     try:

@@ -8,6 +8,11 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   COUPON#{mid}#{code}/COUPON    coupon with its uses counter; gsi1 MERCHANT#{id}#COUPONS/{created_at}#{code}
   LINK#{code}/LINK           an invoice with a due date is also on gsi2 DUE#{due_date}/{code}
   REMINDER#{code}/{reminder}    an invoice reminder already sent (before_1, after_1, after_3)
+  LINK#{code}/LINK           an invoice in installments holds its schedule (`installments`: number,
+                             amount, due_date, payment_id and paid_at once paid) and open_slots 1
+  INSTALLMENTS_DUE#{date}/{code}#{nn}  installment nn of invoice `code` falls due that day (the
+                             reminders' work list); its reminders are REMINDER#{code}/{n}:{reminder}
+                             and REMINDER#{code}/{n}:overdue (the installment.overdue event, once)
   SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL)
   PAYMENT#{id}/PAYMENT       payment; gsi1 LINK#{code}#PAYMENTS, gsi2 MERCHANT#{id}#PAYMENTS (by created_at),
                              gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,

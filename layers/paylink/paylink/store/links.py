@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from paylink.core.models import (
+    Installment,
     Link,
     LinkKind,
     Merchant,
@@ -39,10 +40,28 @@ class LinkItems(Table):
         if link.kind is LinkKind.INVOICE and link.due_date:
             item["gsi2pk"] = f"DUE#{link.due_date}"  # the reminders' work list for that day
             item["gsi2sk"] = link.code
+        if link.installments:
+            item["installments"] = [
+                part.model_dump(mode="json", exclude_none=True) for part in link.installments
+            ]
+            # One installment at a time: its payment holds the one slot until it ends; a paid one
+            # gives it back for the next (mark_paid), so two buyers never pay the same installment.
+            item["open_slots"] = 1
         try:
-            self.client.put_item(
-                TableName=self.table, Item=_clean(item), ConditionExpression="attribute_not_exists(pk)"
-            )
+            if link.installments:
+                self._write_transaction(
+                    [
+                        self._put(_clean(item), condition="attribute_not_exists(pk)"),
+                        *(
+                            self._put(self._due_item(link.code, part), condition="attribute_not_exists(pk)")
+                            for part in link.installments
+                        ),
+                    ]
+                )
+            else:
+                self.client.put_item(
+                    TableName=self.table, Item=_clean(item), ConditionExpression="attribute_not_exists(pk)"
+                )
         except Exception as exc:
             if _is_conditional_failure(exc):
                 return False
@@ -127,6 +146,31 @@ class LinkItems(Table):
     def invoices_due(self, due_date: str) -> list[Link]:
         """Invoices whose due date is `due_date` (paid or not: the caller checks)."""
         return [Link.model_validate(i) for i in self._query_all("gsi2", "gsi2pk", f"DUE#{due_date}")]
+
+    @staticmethod
+    def _due_item(code: str, part: Installment) -> dict[str, Any]:
+        """An installment's entry in its due day's work list (the reminders read it by day)."""
+        return {
+            "pk": f"INSTALLMENTS_DUE#{part.due_date}",
+            "sk": f"{code}#{part.number:02d}",
+            "link_code": code,
+            "number": part.number,
+        }
+
+    def installments_due(self, due_date: str) -> list[tuple[str, int]]:
+        """(link code, installment number) of every installment due on `due_date` (paid or not)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": f"INSTALLMENTS_DUE#{due_date}"},
+        }
+        found: list[tuple[str, int]] = []
+        while True:
+            answer = self.client.query(**request)
+            found += [(str(i["link_code"]), int(i["number"])) for i in answer.get("Items", [])]
+            if not answer.get("LastEvaluatedKey"):
+                return found
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def claim_reminder(self, code: str, reminder: str, now: datetime) -> bool:
         """Record that reminder `reminder` of invoice `code` is being sent; False if it was before."""

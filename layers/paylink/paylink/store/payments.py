@@ -220,6 +220,21 @@ class PaymentItems(Table):
             "attribute_not_exists(max_payments) OR attribute_not_exists(paid_count) "
             "OR paid_count < max_payments"
         )
+        if payment.installment:
+            # The installment is marked paid in this same transaction, only while it is the next
+            # unpaid one; the slot its payment held goes back for the next installment.
+            part = f"installments[{payment.installment - 1}]"
+            count_on_link["UpdateExpression"] += (
+                f", open_slots :one SET {part}.payment_id = :pid, {part}.paid_at = :at"
+            )
+            count_on_link["ConditionExpression"] = (
+                f"attribute_not_exists({part}.payment_id) AND paid_count = :before"
+            )
+            count_on_link["ExpressionAttributeValues"] |= {
+                ":pid": payment.id,
+                ":at": paid_at,
+                ":before": payment.installment - 1,
+            }
         items: list[dict[str, Any]] = [
             {
                 "Update": {

@@ -15,6 +15,7 @@ from paylink.core.models import (
     CollectField,
     CouponCreate,
     CouponKind,
+    InstallmentStatus,
     LinkCreate,
     LinkKind,
     LinkStatus,
@@ -50,6 +51,17 @@ class Throttled(BaseModel):
     message: str
 
 
+class InstallmentOut(_Answer):
+    """One installment of an invoice's schedule, as reads show it."""
+
+    number: int = Field(ge=1, description="1..n, in the order they are paid.")
+    amount: int = Field(description="Rials.")
+    due_date: str = Field(description="YYYY-MM-DD (the market's calendar day).")
+    status: InstallmentStatus = Field(description="`overdue`: unpaid after its due date.")
+    payment_id: str | None = Field(description="The payment that paid it, once paid.")
+    paid_at: str | None
+
+
 class LinkOut(_Answer):
     code: str
     url: str
@@ -75,6 +87,9 @@ class LinkOut(_Answer):
     created_at: str
     paid_count: int
     paid_total: int
+    installments: list[InstallmentOut] | None = Field(
+        description="An invoice in installments: its schedule (null for any other link)."
+    )
 
 
 class PaymentOut(_Answer):
@@ -99,6 +114,7 @@ class PaymentOut(_Answer):
     net: int | None
     coupon: str | None
     discount: int | None
+    installment: int | None = Field(description="The number of the invoice's installment it pays.")
     expected_settlement_date: str | None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -75,8 +75,16 @@ def _link_page(
         errors=dict(errors),
         quote=quote,
         form_action=_form_action(link.code, lang),
+        next_part=link.next_installment(),
+        today=_market_today() if link.installments else None,
     )
     return html_response(status, html)
+
+
+def _market_today() -> date:
+    from paylink.merchants.links import market_today
+
+    return market_today()
 
 
 def link_page(code: str, lang: str) -> Response[str]:

@@ -154,6 +154,31 @@ _FA: dict[str, str] = {
     "notify.reminder_before.text": "مهلت پرداخت صورت‌حساب «{title}» ({amount}) فردا، {due}، است.",
     "notify.reminder_after.subject": "یادآوری: صورت‌حساب {merchant} هنوز پرداخت نشده است",
     "notify.reminder_after.text": "مهلت پرداخت صورت‌حساب «{title}» ({amount}) در {due} گذشته است.",
+    # invoices in installments (page and messages)
+    "installments.title": "برنامه اقساط",
+    "installments.receipt_label": "شماره قسط",
+    "installments.total": "مبلغ کل صورت‌حساب",
+    "installments.remaining": "باقی‌مانده",
+    "installments.number": "قسط {number}",
+    "installments.due": "سررسید {date}",
+    "installments.paid_on": "پرداخت‌شده در {date}",
+    "installments.status.pending": "در انتظار",
+    "installments.status.paid": "پرداخت‌شده",
+    "installments.status.overdue": "سررسید گذشته",
+    "installments.next": "قسط {number} از {count}",
+    "installments.pay": "پرداخت قسط {number}",
+    "notify.installments.text": (
+        "{merchant} برای «{title}» صورت‌حسابی به مبلغ {amount} در {count} قسط برای شما فرستاده است:"
+    ),
+    "notify.installments.line": "قسط {number}: {amount}، سررسید {due}",
+    "notify.installment_before.subject": "یادآوری: قسط {number} صورت‌حساب {merchant} فردا سررسید می‌شود",
+    "notify.installment_before.text": (
+        "سررسید قسط {number} از {count} صورت‌حساب «{title}» ({amount}) فردا، {due}، است."
+    ),
+    "notify.installment_after.subject": "یادآوری: قسط {number} صورت‌حساب {merchant} هنوز پرداخت نشده است",
+    "notify.installment_after.text": (
+        "سررسید قسط {number} از {count} صورت‌حساب «{title}» ({amount}) در {due} گذشته است."
+    ),
     # personal page /u/{username}
     "personal.title": "پرداخت به {name}",
     "reason.merchant_not_found.title": "صفحه پیدا نشد",
@@ -295,6 +320,35 @@ _EN: dict[str, str] = {
     "notify.reminder_before.text": "The invoice “{title}” ({amount}) is due tomorrow, {due}.",
     "notify.reminder_after.subject": "Reminder: the invoice from {merchant} is not paid yet",
     "notify.reminder_after.text": "The invoice “{title}” ({amount}) was due on {due}.",
+    # invoices in installments (page and messages)
+    "installments.title": "Installments",
+    "installments.receipt_label": "Installment",
+    "installments.total": "Invoice total",
+    "installments.remaining": "Left to pay",
+    "installments.number": "Installment {number}",
+    "installments.due": "Due {date}",
+    "installments.paid_on": "Paid on {date}",
+    "installments.status.pending": "Pending",
+    "installments.status.paid": "Paid",
+    "installments.status.overdue": "Overdue",
+    "installments.next": "Installment {number} of {count}",
+    "installments.pay": "Pay installment {number}",
+    "notify.installments.text": (
+        "{merchant} sent you an invoice for “{title}”: {amount} in {count} installments:"
+    ),
+    "notify.installments.line": "Installment {number}: {amount}, due {due}",
+    "notify.installment_before.subject": (
+        "Reminder: installment {number} of the invoice from {merchant} is due tomorrow"
+    ),
+    "notify.installment_before.text": (
+        "Installment {number} of {count} of “{title}” ({amount}) is due tomorrow, {due}."
+    ),
+    "notify.installment_after.subject": (
+        "Reminder: installment {number} of the invoice from {merchant} is not paid yet"
+    ),
+    "notify.installment_after.text": (
+        "Installment {number} of {count} of “{title}” ({amount}) was due on {due}."
+    ),
     "personal.title": "Pay {name}",
     "reason.merchant_not_found.title": "Page not found",
     "reason.merchant_not_found.message": "There is no merchant with this username. Please check the address.",
