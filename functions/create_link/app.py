@@ -194,7 +194,7 @@ def rotate_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
     security=BEARER,
     responses=answers(202, "WebhookTestQueued", 404, 409, 422, 503),
 )
-def test_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
+def send_test_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
     return json_response(202, merchant_api.send_test_webhook(_merchant()))
 
 

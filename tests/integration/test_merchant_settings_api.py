@@ -25,7 +25,13 @@ from tests.unit.test_webhook_signature import readme_helper
 
 
 def _call(
-    api: ApiClient, method: str, target: str, body: Any = None, *, key: str = TEST_API_KEY, idem: str | None = None
+    api: ApiClient,
+    method: str,
+    target: str,
+    body: Any = None,
+    *,
+    key: str = TEST_API_KEY,
+    idem: str | None = None,
 ) -> Answer:
     headers = {"authorization": f"Bearer {key}"}
     if body is not None:
@@ -239,7 +245,11 @@ def test_deleting_the_endpoint_stops_webhooks_and_its_routes_answer_404(api, sto
     assert deleted.status == 204, deleted.text
     stored = store.get_merchant(merchant.id)
     assert (stored.webhook_url, stored.webhook_secret, stored.webhook_secret_previous) == (None, None, None)
-    for method, target in (("GET", "/v1/webhook"), ("POST", "/v1/webhook/rotate"), ("POST", "/v1/webhook/test")):
+    for method, target in (
+        ("GET", "/v1/webhook"),
+        ("POST", "/v1/webhook/rotate"),
+        ("POST", "/v1/webhook/test"),
+    ):
         assert _call(api, method, target).status == 404
     assert _call(api, "DELETE", "/v1/webhook").status == 404
     # and setting one again shows a fresh secret
@@ -320,7 +330,7 @@ def test_a_new_key_is_shown_once_listed_without_it_and_works(api, store, merchan
     assert key.startswith("plk_")
     listed = _keys(api)
     assert {k["id"] for k in listed} == {created["id"], listed[-1]["id"]}
-    assert [k for k in listed if k["id"] == created["id"]][0]["last4"] == key[-4:]
+    assert next(k for k in listed if k["id"] == created["id"])["last4"] == key[-4:]
     assert key not in json.dumps(listed)
     # and it authenticates as the merchant
     assert _call(api, "GET", "/v1/links", key=key).status == 200
@@ -344,7 +354,7 @@ def test_a_revoked_key_answers_401_like_an_unknown_one(api, store, merchant):
 def test_the_key_in_use_may_be_revoked_when_another_is_active(api, store, merchant):
     # Given the fixture's key and a new one
     created = _new_key(api)
-    mine = [k for k in _keys(api) if k["id"] != created["id"]][0]
+    mine = next(k for k in _keys(api) if k["id"] != created["id"])
     # When the merchant revokes the key it is calling with
     answer = _call(api, "DELETE", f"/v1/api-keys/{mine['id']}")
     # Then it is revoked, and the merchant goes on with the new key
@@ -397,6 +407,9 @@ def test_revoking_a_revoked_key_answers_it_as_it_is(api, store, merchant):
     assert again.json()["revoked_at"] == first.json()["revoked_at"]
 
 
+LONG_AGO = "2026-01-01T00:00:00.000000Z"
+
+
 def test_last_used_at_is_written_at_most_once_a_minute(api, store, merchant, monkeypatch):
     # Given a key used once
     from paylink.core.ids import hash_api_key
@@ -423,11 +436,11 @@ def test_last_used_at_is_written_at_most_once_a_minute(api, store, merchant, mon
     digest = hash_api_key(TEST_API_KEY)
     store.client.update_item(
         TableName=store.table, Key={"pk": f"APIKEY#{digest}", "sk": "APIKEY"},
-        UpdateExpression="SET last_used_at = :t", ExpressionAttributeValues={":t": "2026-01-01T00:00:00.000000Z"},
+        UpdateExpression="SET last_used_at = :t", ExpressionAttributeValues={":t": LONG_AGO},
     )  # fmt: skip
     _call(api, "GET", "/v1/links")
     assert len(writes) == 2
-    assert _keys(api)[0]["last_used_at"] > "2026-01-01T00:00:00.000000Z"
+    assert _keys(api)[0]["last_used_at"] > LONG_AGO
 
 
 def test_a_key_made_before_key_ids_works_and_is_listed_after_its_first_use(api, store, aws):

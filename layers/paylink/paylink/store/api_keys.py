@@ -41,7 +41,9 @@ def api_key_item(
 class ApiKeyItems(Table):
     """API key items and the merchant's count of active keys."""
 
-    def _count_keys(self, merchant_id: str, delta: int, condition: str, values: dict[str, Any]) -> dict[str, Any]:
+    def _count_keys(
+        self, merchant_id: str, delta: int, condition: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
         return {
             "Update": {
                 "TableName": self.table,

@@ -200,7 +200,7 @@ class WebhookEndpoint(_Answer):
 
 
 class WebhookEndpointWithSecret(WebhookEndpoint):
-    """The endpoint as created or rotated: `secret` is shown this once (verify `Paylink-Signature` with it)."""
+    """The endpoint as created or rotated: `secret` is shown this once (it checks `Paylink-Signature`)."""
 
     secret: str
 
