@@ -182,7 +182,7 @@ def delete_webhook() -> Response[None]:
     "/v1/webhook/rotate",
     middlewares=[idempotent],
     security=BEARER,
-    responses=answers(200, "WebhookEndpointWithSecret", 404, 409, 422),
+    responses=answers(200, "WebhookEndpointWithSecret", 400, 404, 409, 422),
 )
 def rotate_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
     return json_response(200, merchant_api.rotate_webhook(_merchant()))
@@ -192,7 +192,7 @@ def rotate_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
     "/v1/webhook/test",
     middlewares=[idempotent],
     security=BEARER,
-    responses=answers(202, "WebhookTestQueued", 404, 409, 422, 503),
+    responses=answers(202, "WebhookTestQueued", 400, 404, 409, 422, 503),
 )
 def send_test_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
     return json_response(202, merchant_api.send_test_webhook(_merchant()))
