@@ -196,6 +196,34 @@ def test_a_test_event_is_signed_delivered_and_listed_in_the_deliveries(
     assert (items[0]["last_status"], items[0]["last_answer"], items[0]["next_try_at"]) == (200, "pong", None)
 
 
+def test_a_test_event_goes_to_the_webhook_only_never_to_telegram_or_email(
+    api,
+    store,
+    notify,  # noqa: F811
+    sqs,  # noqa: F811
+    merchant,
+    monkeypatch,
+):
+    # Given a merchant with a webhook and a Telegram chat
+    from paylink.core.settings import get_settings
+    from paylink.merchants.accounts import set_telegram
+
+    monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN", "123456:test-bot-token")
+    get_settings.cache_clear()
+    _set_hook(api)
+    set_telegram(store, "shop", "123456789")
+    # When a test event is delivered
+    _call(api, "POST", "/v1/webhook/test")
+    with respx.mock(assert_all_called=False) as mock:
+        hook = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
+        telegram = mock.post(url__startswith=get_settings().telegram_api_url).mock(
+            return_value=httpx.Response(200, json={"ok": True})
+        )
+        _poller(sqs, notify).poll_once()
+    # Then the webhook got it and Telegram nothing
+    assert (hook.call_count, telegram.call_count) == (1, 0)
+
+
 def test_a_refused_delivery_is_listed_with_its_answer_and_next_try(
     api,
     store,
