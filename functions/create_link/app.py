@@ -1,4 +1,4 @@
-"""Merchant API: links, QR codes, payments and settlements (read)."""
+"""Merchant API: links, QR codes, payments and settlements (read), the webhook endpoint, API keys."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from paylink.core.observability import logged
 from paylink.web import merchant_api
 from paylink.web.http import error_response, json_body, json_response, query
 from paylink.web.idempotency import idempotent
-from paylink.web.openapi import BEARER, answers, described, image_answers, openapi_document, request_body
+from paylink.web.openapi import (
+    BEARER,
+    answers,
+    described,
+    image_answers,
+    no_content,
+    openapi_document,
+    request_body,
+)
 
 # Validation on: Powertools reads each route's declared parameters. They are declared for the OpenAPI
 # document and passed on as sent (`described`); the domain reads the request and validates it, so its
@@ -142,6 +150,78 @@ def list_settlements(cursor: Cursor = None, format: Format = None) -> Response[s
 )
 def get_settlement(settlement_id: str, format: Format = None) -> Response[str]:
     return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event), _seconds_left())
+
+
+# ---- settings: the webhook endpoint and API keys -------------------------------------------------
+
+
+@app.get("/v1/webhook", security=BEARER, responses=answers(200, "WebhookEndpoint", 404))
+def get_webhook() -> Response[str]:
+    return json_response(200, merchant_api.get_webhook(_merchant()))
+
+
+@app.put(
+    "/v1/webhook",
+    middlewares=[idempotent],
+    security=BEARER,
+    openapi_extensions=request_body("WebhookSet"),
+    responses=answers(200, "WebhookEndpoint", 400, 409, 422, created="WebhookEndpointWithSecret"),
+)
+def put_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
+    status, answer = merchant_api.put_webhook(_merchant(), json_body(app.current_event))
+    return json_response(status, answer)
+
+
+@app.delete("/v1/webhook", security=BEARER, responses=no_content(404))
+def delete_webhook() -> Response[None]:
+    merchant_api.delete_webhook(_merchant())
+    return Response(status_code=204, body=None, headers={"Cache-Control": "no-store"})
+
+
+@app.post(
+    "/v1/webhook/rotate",
+    middlewares=[idempotent],
+    security=BEARER,
+    responses=answers(200, "WebhookEndpointWithSecret", 400, 404, 409, 422),
+)
+def rotate_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
+    return json_response(200, merchant_api.rotate_webhook(_merchant()))
+
+
+@app.post(
+    "/v1/webhook/test",
+    middlewares=[idempotent],
+    security=BEARER,
+    responses=answers(202, "WebhookTestQueued", 400, 404, 409, 422, 503),
+)
+def send_test_webhook(idempotency_key: IdempotencyKey = None) -> Response[str]:
+    return json_response(202, merchant_api.send_test_webhook(_merchant()))
+
+
+@app.get("/v1/webhook/deliveries", security=BEARER, responses=answers(200, "WebhookDeliveryPage", 400))
+def webhook_deliveries(cursor: Cursor = None) -> Response[str]:
+    return json_response(200, merchant_api.webhook_deliveries(_merchant(), query(app.current_event)))
+
+
+@app.get("/v1/api-keys", security=BEARER, responses=answers(200, "ApiKeyList"))
+def list_api_keys() -> Response[str]:
+    return json_response(200, merchant_api.list_api_keys(_merchant()))
+
+
+@app.post(
+    "/v1/api-keys",
+    middlewares=[idempotent],
+    security=BEARER,
+    openapi_extensions=request_body("ApiKeyCreate"),
+    responses=answers(201, "ApiKeyCreated", 400, 409, 422),
+)
+def create_api_key(idempotency_key: IdempotencyKey = None) -> Response[str]:
+    return json_response(201, merchant_api.create_api_key(_merchant(), json_body(app.current_event)))
+
+
+@app.delete("/v1/api-keys/<key_id>", security=BEARER, responses=answers(200, "ApiKeyOut", 404, 409))
+def revoke_api_key(key_id: str) -> Response[str]:
+    return json_response(200, merchant_api.revoke_api_key(_merchant(), key_id))
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

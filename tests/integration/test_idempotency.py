@@ -337,8 +337,9 @@ def test_dynamodb_calls_with_a_key_first_and_on_replay(api, merchant, store):
     with dynamodb_calls(store) as replay, dynamodb_calls(records) as replay_records:
         _send(api, "POST", "/v1/links", LINK, key="order-1009")
     # Then the merchant is looked up once per request (the route reuses the middleware's), the first
-    # adds the record's put and update, and the replay writes nothing but the failed conditional put
-    assert first == ["GetItem", "GetItem", "PutItem"]
+    # notes the key's first use (last_used_at, then not again within the minute) and adds the
+    # record's put and update, and the replay writes nothing but the failed conditional put
+    assert first == ["GetItem", "GetItem", "UpdateItem", "PutItem"]
     assert first_records == ["PutItem", "UpdateItem"]
     assert replay == ["GetItem", "GetItem"]
     assert replay_records == ["PutItem"]

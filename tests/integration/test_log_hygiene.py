@@ -543,3 +543,28 @@ def test_a_checkout_never_logs_its_event_even_when_event_logging_is_switched_on(
     # Then neither the buyer's name nor the address reached a log line
     lines = assert_clean(logs, BUYER["name"])
     assert lines  # the checkout did log (its ids), so an event line would have been seen
+
+
+def test_the_settings_routes_log_no_secret_and_no_key(api, shop, notify, logs):
+    # Given a webhook endpoint set, rotated and tested, and an API key created (under an
+    # Idempotency-Key, then replayed), used and revoked through the merchant API
+    import httpx
+    import respx
+
+    sqs, refs = notify
+    auth = {"authorization": f"Bearer {TEST_API_KEY}", "content-type": "application/json"}
+    put = api.request("PUT", "/v1/webhook", body=b'{"url": "https://merchant.example/hook"}', headers=auth)
+    rotated = api.request("POST", "/v1/webhook/rotate", headers=auth)
+    api.request("POST", "/v1/webhook/test", headers=auth)
+    with respx.mock() as mock:
+        mock.post("https://merchant.example/hook").mock(return_value=httpx.Response(200))
+        _deliver_queued(sqs, refs)
+    body, idem = b'{"name": "ci"}', {**auth, "idempotency-key": "key-77"}
+    created = api.request("POST", "/v1/api-keys", body=body, headers=idem)
+    api.request("POST", "/v1/api-keys", body=body, headers=idem)
+    key = created.json()["key"]
+    api.request("GET", "/v1/links", headers={"authorization": f"Bearer {key}"})
+    api.request("DELETE", f"/v1/api-keys/{created.json()['id']}", headers=auth)
+    # Then no secret and no key was logged
+    assert (put.status, rotated.status, created.status) == (201, 200, 201)
+    assert_clean(logs, put.json()["secret"], rotated.json()["secret"], key)

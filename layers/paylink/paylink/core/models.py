@@ -94,6 +94,13 @@ class Merchant(Model):
     webhook_secret_previous: str | None = Field(default=None, exclude=True, repr=False)
     telegram_chat_id: str | None = None
     notify_email: str | None = None  # an address that receives each payment's notice too
+    # The webhook endpoint's dates (paylink.merchants.webhook_endpoint); written only by the store's
+    # notification settings, so an operator's profile change never rewrites them.
+    webhook_created_at: str | None = Field(default=None, exclude=True)
+    webhook_rotated_at: str | None = Field(default=None, exclude=True)
+    # Until when the previous secret still signs (ISO 8601 UTC); None: until the next rotation
+    # (secrets rotated before this field existed).
+    webhook_secret_previous_until: str | None = Field(default=None, exclude=True)
 
 
 class LinkKind(StrEnum):

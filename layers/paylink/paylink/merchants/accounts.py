@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from paylink.core.errors import NotFound, Unauthorized, ValidationFailed
+from paylink.core.errors import NotFound, ValidationFailed
 from paylink.core.ids import hash_api_key, new_api_key, new_merchant_id
 from paylink.core.models import (
     PERSONAL_DAILY_CAP,
@@ -73,20 +73,24 @@ def create_merchant(
         gateways=gateways,
         created_at=iso(utcnow()),
     )
+    from paylink.merchants.api_keys import ADOPTED_NAME, new_key_id
+    from paylink.store.api_keys import api_key_item
+
     key = api_key or new_api_key()
-    store.create_merchant(merchant, hash_api_key(key))
+    digest = hash_api_key(key)
+    listed = api_key_item(
+        digest, merchant.id, key_id=new_key_id(), name=ADOPTED_NAME, last4=key[-4:],
+        created_at=merchant.created_at,
+    )  # fmt: skip
+    store.create_merchant(merchant, digest, listed)
     return merchant, key
 
 
 def authenticate(store: Store, authorization: str | None) -> Merchant:
-    """The merchant of a `Bearer <api key>` header, or Unauthorized."""
-    scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized("send your API key as 'Authorization: Bearer <api key>'")
-    merchant = store.merchant_for_api_key(hash_api_key(key.strip()))
-    if merchant is None:
-        raise Unauthorized("the API key is not valid")
-    return merchant
+    """The merchant of a `Bearer <api key>` header, or Unauthorized (paylink.merchants.api_keys)."""
+    from paylink.merchants.api_keys import authenticate as by_key
+
+    return by_key(store, authorization)
 
 
 def update_merchant(
@@ -180,11 +184,20 @@ def set_webhook(store: Store, username: str, url: str) -> tuple[Merchant, str]:
 
     merchant = _merchant_by_username(store, username)
     url = _webhook_url(url)
+    from paylink.merchants.webhook_endpoint import ROTATION_WINDOW
+
     secret = new_webhook_secret()
     previous = merchant.webhook_secret
+    now = utcnow()
     store.set_notification_settings(
-        merchant.id, {"webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous}
-    )
+        merchant.id,
+        {
+            "webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous,
+            "webhook_secret_previous_until": iso(now + ROTATION_WINDOW) if previous else None,
+            "webhook_created_at": merchant.webhook_created_at or iso(now),
+            "webhook_rotated_at": iso(now) if previous else None,
+        },
+    )  # fmt: skip
     updated = merchant.model_copy(
         update={"webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous}
     )
@@ -199,10 +212,17 @@ def rotate_webhook_secret(store: Store, username: str) -> tuple[Merchant, str]:
     merchant = _merchant_by_username(store, username)
     if not merchant.webhook_url or not merchant.webhook_secret:
         raise ValidationFailed("the merchant has no webhook", fields={"username": "set a webhook first"})
+    from paylink.merchants.webhook_endpoint import ROTATION_WINDOW
+
     secret = new_webhook_secret()
+    now = utcnow()
     store.set_notification_settings(
-        merchant.id, {"webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret}
-    )
+        merchant.id,
+        {
+            "webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret,
+            "webhook_secret_previous_until": iso(now + ROTATION_WINDOW), "webhook_rotated_at": iso(now),
+        },
+    )  # fmt: skip
     updated = merchant.model_copy(
         update={"webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret}
     )

@@ -33,6 +33,14 @@ class Delivery(StrEnum):
     DEAD_LETTERED = "dead_lettered"  # the last try failed: moved to the dead-letter queue
 
 
+def _iso(moment: float) -> str:
+    from datetime import UTC, datetime
+
+    from paylink.core.models import iso
+
+    return iso(datetime.fromtimestamp(moment, UTC))
+
+
 def clock() -> float:
     """Now, in seconds since the epoch (tests move it to walk a three-day schedule)."""
     return time.time()
@@ -55,11 +63,31 @@ def http_client() -> httpx.Client:
     return httpx.Client(timeout=httpx.Timeout(WEBHOOK_TIMEOUT), follow_redirects=False)
 
 
+ANSWER_SUMMARY = 200  # characters of the merchant's answer kept for its list of deliveries
+
+
 def post_webhook(merchant: Merchant, body: str, event_id: str, now: int | None = None) -> str | None:
     """POST the signed body to a public address of the merchant's host (paylink.notify.egress), following
     no redirect; None when the merchant answered 2xx, else why not."""
+    _, error, _ = post_webhook_answer(merchant, body, event_id, now)
+    return error
+
+
+def _summary(text: str) -> str:
+    """The start of an answer on one line, for the merchant's own list (never logged)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text[: ANSWER_SUMMARY * 2]).split())[
+        :ANSWER_SUMMARY
+    ]
+
+
+def post_webhook_answer(
+    merchant: Merchant, body: str, event_id: str, now: int | None = None
+) -> tuple[int | None, str | None, str]:
+    """`post_webhook` with what the merchant answered: (HTTP status or None, error or None, summary)."""
+    from paylink.merchants.webhook_endpoint import secrets_to_sign
+
     raw = body.encode()
-    secrets = [s for s in (merchant.webhook_secret, merchant.webhook_secret_previous) if s]
+    secrets = secrets_to_sign(merchant)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "paylink-webhooks/1",
@@ -77,10 +105,12 @@ def post_webhook(merchant: Merchant, body: str, event_id: str, now: int | None =
         with egress.pinned_client(url.host, address, WEBHOOK_TIMEOUT) as client:
             answer = client.post(url, content=raw, headers=headers)
     except egress.Refused as exc:
-        return str(exc)
+        return None, str(exc), _summary(str(exc))
     except Exception as exc:  # timeouts, refused connections, TLS errors: all worth a retry
-        return type(exc).__name__
-    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+        return None, type(exc).__name__, type(exc).__name__
+    code = answer.status_code
+    summary = _summary(answer.text) if answer.content else ""
+    return code, (None if 200 <= code < 300 else f"HTTP {code}"), summary
 
 
 def notice_text(event: dict[str, Any]) -> str:
@@ -185,15 +215,23 @@ def deliver(
     if merchant is None:
         logger.warning("event of an unknown merchant dropped", extra=context)
         return Delivery.NOTHING_TO_DO
-    if attempt == 1 and merchant.telegram_chat_id:
+    payment_event = event["type"] != "ping"  # a test event goes to the webhook only
+    if attempt == 1 and payment_event and merchant.telegram_chat_id:
         send_telegram(merchant, event)
-    if attempt == 1 and merchant.notify_email:
+    if attempt == 1 and payment_event and merchant.notify_email:
         send_email(merchant, event)
     if not merchant.webhook_url or not merchant.webhook_secret:
         return Delivery.NOTHING_TO_DO
-    error = post_webhook(merchant, body, event["id"])
+    status, error, summary = post_webhook_answer(merchant, body, event["id"])
+    # What the merchant's list of deliveries shows (paylink.merchants.webhook_endpoint).
+    details = {
+        "merchant_id": merchant.id, "event_type": event["type"], "event_created": event.get("created"),
+        "last_status": status, "last_answer": summary or None, "last_try_at": _iso(moment),
+    }  # fmt: skip
     if error is None:
-        store.record_webhook_try(event["id"], attempt, next_at=moment, done=True)
+        store.record_webhook_try(
+            event["id"], attempt, next_at=moment, done=True, details={**details, "outcome": "delivered"}
+        )
         logger.info("webhook delivered", extra=context)
         return Delivery.DELIVERED
     delay = retry_delay(attempt, retry_scale)
@@ -201,14 +239,18 @@ def deliver(
         if dead_letters is None:
             raise RuntimeError("the last webhook try failed and no dead-letter queue is configured")
         dead_letters.send_text(body, {"event_id": event["id"], "last_error": error, "attempts": str(attempt)})
-        store.record_webhook_try(event["id"], attempt, next_at=moment, done=True)
+        store.record_webhook_try(
+            event["id"], attempt, next_at=moment, done=True, details={**details, "outcome": "failed"}
+        )
         count(Metric.WEBHOOK_DEAD_LETTERED)
         logger.error(
             "webhook failed on its last try; moved to the dead-letter queue",
             extra={**context, "error": error},
         )
         return Delivery.DEAD_LETTERED
-    store.record_webhook_try(event["id"], attempt, next_at=moment + delay, done=False)
+    store.record_webhook_try(
+        event["id"], attempt, next_at=moment + delay, done=False, details={**details, "outcome": "retrying"}
+    )
     queue.hide_for(receipt_handle, min(delay, MAX_HIDE))
     logger.warning("webhook refused; will retry", extra={**context, "error": error, "retry_in": delay})
     raise RetryLater(error)

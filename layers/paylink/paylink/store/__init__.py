@@ -3,7 +3,12 @@
 One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   MERCHANT#{id}/PROFILE      merchant; gsi1 UNSETTLED/{id} while it has unsettled money (sparse)
   USERNAME#{u}/USERNAME      username -> merchant id (uniqueness)
-  APIKEY#{sha256}/APIKEY     hashed API key -> merchant id
+  APIKEY#{sha256}/APIKEY     hashed API key -> merchant id; with its id, name, last 4, created/last
+                             used/revoked dates on gsi1 MERCHANT#{id}#APIKEYS/{created_at}#{key id}
+                             (a key made before ids is adopted on first use; revoked: TTL 30 days);
+                             the profile counts active keys in `api_keys_active`
+  WEBHOOK#{event_id}/DELIVERY  an event's delivery tries and last answer (TTL 7 days);
+                             gsi1 MERCHANT#{id}#WEBHOOKS/{event created}#{event id}
   LINK#{code}/LINK           link; gsi1 MERCHANT#{id}#LINKS/{created_at}#{code}
   COUPON#{mid}#{code}/COUPON    coupon with its uses counter; gsi1 MERCHANT#{id}#COUPONS/{created_at}#{code}
   LINK#{code}/LINK           an invoice with a due date is also on gsi2 DUE#{due_date}/{code}
@@ -47,6 +52,7 @@ from __future__ import annotations
 from functools import cache
 
 from paylink.core.settings import get_settings
+from paylink.store.api_keys import ApiKeyItems
 from paylink.store.coupons import CouponItems
 from paylink.store.gateways import GatewayItems
 from paylink.store.links import LinkItems
@@ -59,6 +65,7 @@ from paylink.store.webhooks import WebhookItems
 
 class Store(
     MerchantItems,
+    ApiKeyItems,
     WebhookItems,
     LinkItems,
     CouponItems,

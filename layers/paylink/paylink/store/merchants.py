@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from paylink.core.errors import Conflict
 from paylink.core.models import (
     Merchant,
@@ -12,9 +14,17 @@ from paylink.store.table import Table, _clean, _is_conditional_failure
 class MerchantItems(Table):
     """Merchants items."""
 
-    def create_merchant(self, merchant: Merchant, api_key_hash: str) -> None:
-        """Store a merchant, its unique username and its hashed API key, all or nothing."""
+    def create_merchant(
+        self, merchant: Merchant, api_key_hash: str, key: dict[str, Any] | None = None
+    ) -> None:
+        """Store a merchant, its unique username and its hashed API key, all or nothing.
+
+        `key`: the key's listed fields (paylink.store.api_keys.api_key_item); without them the key
+        is stored bare and adopted on its first use."""
         item = {"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE", **merchant.model_dump(mode="json")}
+        key_item = key or {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "merchant_id": merchant.id}
+        if key:
+            item["api_keys_active"] = 1
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -23,10 +33,7 @@ class MerchantItems(Table):
                         {"pk": f"USERNAME#{merchant.username}", "sk": "USERNAME", "merchant_id": merchant.id},
                         condition="attribute_not_exists(pk)",
                     ),
-                    self._put(
-                        {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "merchant_id": merchant.id},
-                        condition="attribute_not_exists(pk)",
-                    ),
+                    self._put(key_item, condition="attribute_not_exists(pk)"),
                 ]
             )
         except Exception as exc:
@@ -63,7 +70,27 @@ class MerchantItems(Table):
         ref = self._get(f"USERNAME#{username}", "USERNAME")
         return str(ref["merchant_id"]) if ref else None
 
-    def set_notification_settings(self, merchant_id: str, settings: dict[str, str | None]) -> None:
+    def set_notification_settings_if(
+        self, merchant_id: str, settings: dict[str, str | None], *, secret_is: str | None
+    ) -> bool:
+        """`set_notification_settings` only while the webhook secret is `secret_is` (None: while it
+        has none); False when it is not (another request set or rotated it first)."""
+        try:
+            self.set_notification_settings(merchant_id, settings, secret_is=secret_is, check=True)
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def set_notification_settings(
+        self,
+        merchant_id: str,
+        settings: dict[str, str | None],
+        *,
+        secret_is: str | None = None,
+        check: bool = False,
+    ) -> None:
         """Write a merchant's webhook URL, webhook secrets or Telegram chat (None removes one)."""
         names = {f"#f{i}": name for i, name in enumerate(settings)}
         sets = [f"#f{i} = :v{i}" for i, name in enumerate(settings) if settings[name] is not None]
@@ -71,11 +98,19 @@ class MerchantItems(Table):
         values = {f":v{i}": settings[name] for i, name in enumerate(settings) if settings[name] is not None}
         clauses = [("SET", sets), ("REMOVE", removes)]
         expression = " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses if parts)
+        condition = "attribute_exists(pk)"
+        if check:
+            names["#secret"] = "webhook_secret"
+            if secret_is is None:
+                condition += " AND attribute_not_exists(#secret)"
+            else:
+                condition += " AND #secret = :secret_is"
+                values[":secret_is"] = secret_is
         self.client.update_item(
             TableName=self.table,
             Key={"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
             UpdateExpression=expression,
-            ConditionExpression="attribute_exists(pk)",
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             **({"ExpressionAttributeValues": values} if values else {}),
         )

@@ -194,10 +194,93 @@ class CsvExport(_Answer):
     filename: str
 
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (LinkCreate, LinkUpdate, CouponCreate, InvoiceSend)
+class WebhookSet(BaseModel):
+    """Body of `PUT /v1/webhook`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        max_length=2000, pattern="^https://", description="An https URL of a public host (no credentials)."
+    )
+
+
+class WebhookEndpoint(_Answer):
+    """The merchant's webhook endpoint; its secret is never read back."""
+
+    url: str
+    created_at: str | None
+    rotated_at: str | None
+    previous_secret_expires_at: str | None = Field(
+        description="Until when the secret before the last rotation still signs (a second `v1=`)."
+    )
+
+
+class WebhookEndpointWithSecret(WebhookEndpoint):
+    """The endpoint as created or rotated: `secret` is shown this once (it checks `Paylink-Signature`)."""
+
+    secret: str
+
+
+class WebhookTestQueued(_Answer):
+    """A signed `ping` event queued for the endpoint; it appears in the deliveries once tried."""
+
+    id: str
+    type: Literal["ping"]
+    created: str
+
+
+class WebhookDelivery(_Answer):
+    event_id: str
+    type: str | None
+    created: str | None
+    tries: int
+    outcome: Literal["delivered", "retrying", "failed"]
+    last_try_at: str | None
+    last_status: int | None = Field(description="The HTTP status of the last try; null when none came back.")
+    last_answer: str | None = Field(description="The start of the last answer (or why it failed).")
+    next_try_at: str | None
+
+
+class WebhookDeliveryPage(_Answer):
+    items: list[WebhookDelivery]
+    next_cursor: str | None
+
+
+class ApiKeyCreate(BaseModel):
+    """Body of `POST /v1/api-keys`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=60, description="What the key is for (shown in the list).")
+
+
+class ApiKeyOut(_Answer):
+    id: str
+    name: str
+    last4: str | None
+    created_at: str
+    last_used_at: str | None = Field(description="Updated at most once a minute.")
+    revoked_at: str | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    """The new key: `key` is shown this once (only its SHA-256 is kept)."""
+
+    key: str
+
+
+class ApiKeyList(_Answer):
+    items: list[ApiKeyOut]
+    next_cursor: None = Field(description="Always null: every key is on one page.")
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    LinkCreate, LinkUpdate, CouponCreate, InvoiceSend, WebhookSet, ApiKeyCreate,
+)  # fmt: skip
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     ErrorBody, Throttled, LinkOut, LinkPage, PaymentOut, PaymentPage, SettlementPage, SettlementWithPayments,
-    CouponOut, CouponPage, InvoiceSent, CsvExport,
+    CouponOut, CouponPage, InvoiceSent, CsvExport, WebhookEndpoint, WebhookEndpointWithSecret,
+    WebhookTestQueued, WebhookDeliveryPage, ApiKeyOut, ApiKeyCreated, ApiKeyList,
 )  # fmt: skip
 
 

@@ -310,3 +310,62 @@ def _qr_image(url: str, kind: str) -> Response[Any]:
     if kind == "svg":
         return Response(status_code=200, content_type="image/svg+xml", body=qr_svg(url), headers=headers)
     return Response(status_code=200, content_type="image/png", body=qr_png(url), headers=headers)
+
+
+# ---- settings: the webhook endpoint and API keys (paylink.merchants.webhook_endpoint, api_keys) ----
+
+
+def get_webhook(merchant: Merchant) -> dict[str, Any]:
+    from paylink.merchants import webhook_endpoint
+
+    return webhook_endpoint.get_endpoint(get_store(), merchant)
+
+
+def put_webhook(merchant: Merchant, body: Any) -> tuple[int, dict[str, Any]]:
+    """`PUT /v1/webhook`: 201 with the secret when it creates the endpoint, 200 when it changes the URL."""
+    from paylink.merchants import webhook_endpoint
+
+    answer, created = webhook_endpoint.set_endpoint(get_store(), merchant, body)
+    return (201 if created else 200), answer
+
+
+def rotate_webhook(merchant: Merchant) -> dict[str, Any]:
+    from paylink.merchants import webhook_endpoint
+
+    return webhook_endpoint.rotate_secret(get_store(), merchant)
+
+
+def delete_webhook(merchant: Merchant) -> None:
+    from paylink.merchants import webhook_endpoint
+
+    webhook_endpoint.delete_endpoint(get_store(), merchant)
+
+
+def send_test_webhook(merchant: Merchant) -> dict[str, Any]:
+    from paylink.merchants import webhook_endpoint
+
+    return webhook_endpoint.send_test_event(get_store(), merchant)
+
+
+def webhook_deliveries(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    from paylink.merchants import webhook_endpoint
+
+    return webhook_endpoint.deliveries(get_store(), merchant, params.get("cursor"))
+
+
+def list_api_keys(merchant: Merchant) -> dict[str, Any]:
+    from paylink.merchants import api_keys
+
+    return {"items": api_keys.list_keys(get_store(), merchant), "next_cursor": None}
+
+
+def create_api_key(merchant: Merchant, body: Any) -> dict[str, Any]:
+    from paylink.merchants import api_keys
+
+    return api_keys.create_key(get_store(), merchant, body)
+
+
+def revoke_api_key(merchant: Merchant, key_id: str) -> dict[str, Any]:
+    from paylink.merchants import api_keys
+
+    return api_keys.revoke_key(get_store(), merchant, key_id)

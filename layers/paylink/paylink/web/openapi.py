@@ -36,6 +36,7 @@ ERRORS = {
     410: "The link can no longer be paid.",
     422: "This `Idempotency-Key` was used with another body; or (`export_too_large`) a CSV export that"
     " cannot be made in one request: narrow it with `from` and `to`.",
+    503: "`notifications_off`: this deployment sends no notifications.",
 }
 # Powertools' own validation answer and its parts: never answered here (the domain validates).
 POWERTOOLS_ONLY = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -59,11 +60,24 @@ def request_body(schema: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {JSON: {"schema": _ref(schema)}}}}
 
 
+def no_content(*errors: int) -> dict[int, OpenAPIResponse]:
+    """An authenticated operation that answers 204 with no body, and its errors."""
+    found = answers(204, "ErrorBody", *errors)
+    found[204] = {"description": "Done; no body."}
+    return found
+
+
 def answers(
-    status: int, schema: str, *errors: int, csv: bool = False, rate_limited: bool = False
+    status: int,
+    schema: str,
+    *errors: int,
+    csv: bool = False,
+    rate_limited: bool = False,
+    created: str | None = None,
 ) -> dict[int, OpenAPIResponse]:
     """An authenticated operation's responses: `status` with the `schema` model (or CSV), and its errors;
-    `rate_limited`: its 429 may also be paylink's own `rate_limited`, with `Retry-After`."""
+    `rate_limited`: its 429 may also be paylink's own `rate_limited`, with `Retry-After`; `created`:
+    it may also answer 201 with that model (a PUT that created its object)."""
     ok: OpenAPIResponse = {"description": "OK", "content": {JSON: {"schema": _ref(schema)}}}
     if csv:
         ok = {
@@ -71,6 +85,8 @@ def answers(
             "content": {JSON: {"schema": _ref(schema)}, CSV: {"schema": {"type": "string"}}},
         }
     found: dict[int, OpenAPIResponse] = {status: ok}
+    if created:
+        found[201] = {"description": "Created", "content": {JSON: {"schema": _ref(created)}}}
     if csv:
         found[303] = {
             "description": "A CSV export too large to answer inline: stored for a few minutes, `Location`"
