@@ -61,6 +61,8 @@ DEMO_IBAN = "IR062960000000100324200001"
 SANDBOX_INSTANCES = {"a": "zibal", "b": "payping", "c": "zarinpal", "d": "sep"}
 # The sandbox payout provider the local settle functions pay merchants through (Jibit's Transferor).
 PAYOUT_INSTANCES = {"p": "jibit"}
+# The Telegram Bot API the merchants' bot talks to (issue 17): replies and notices land in its calls.
+BOT_INSTANCES = {"tg": "telegram"}
 TEXT_TYPES = ("application/json", "text/")
 # Locally a failed message comes back after seconds, not the template's half hour, so retries and
 # the move to the dead-letter queue can be watched.
@@ -281,6 +283,7 @@ class LocalSystem:
         self.pollers: list[QueuePoller] = []
         self.queues: dict[str, str] = {}
         self.demo_link_url = ""
+        self.bot_webhook = ""
 
     @property
     def url(self) -> str:
@@ -342,7 +345,9 @@ class LocalSystem:
         from local.sandbox import Sandbox
 
         self.sandbox = Sandbox(
-            instances={**SANDBOX_INSTANCES, **PAYOUT_INSTANCES}, host=self.host, port=self.sandbox_port
+            instances={**SANDBOX_INSTANCES, **PAYOUT_INSTANCES, **BOT_INSTANCES},
+            host=self.host,
+            port=self.sandbox_port,
         )
         self.sandbox.start()
         gateways = [
@@ -359,9 +364,14 @@ class LocalSystem:
         }
         ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION)
         secrets = {"GatewayCredentialsParameter": json.dumps(credentials)}
-        # Empty: no Telegram messages locally unless a bot token is given.
-        if os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN"):
-            secrets["TelegramBotTokenParameter"] = os.environ["PAYLINK_TELEGRAM_BOT_TOKEN"]
+        # The bot: the sandbox's bot token and Bot API (instance tg), unless a real token is given
+        # (then Telegram itself, or PAYLINK_TELEGRAM_API_URL).
+        from local.sandbox.protocols.telegram import SANDBOX_BOT_TOKEN
+
+        real_token = os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN")
+        secrets["TelegramBotTokenParameter"] = real_token or SANDBOX_BOT_TOKEN
+        if not real_token and not os.environ.get("PAYLINK_TELEGRAM_API_URL"):
+            plumbing["PAYLINK_TELEGRAM_API_URL"] = f"{self.sandbox.url}/tg"
         buckets = create_buckets(
             boto3.client("s3", endpoint_url=endpoint, region_name=REGION), self.template, "paylink-local"
         )
@@ -411,6 +421,7 @@ class LocalSystem:
         self.server = ThreadingHTTPServer((self.host, self.port), self._handler_class())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
+        self._register_bot()  # before the front answers its first health check
         self._spawn(self.server.serve_forever)
         for poller in self.pollers:
             self._spawn(partial(poller.run, self._stop))
@@ -449,6 +460,22 @@ class LocalSystem:
             LinkCreate(title="شال دست‌باف", description="شال پشمی دست‌باف، ارسال رایگان", amount=1_200_000),
         )
         self.demo_link_url = f"{self.url}/{link.code}"
+
+    def _register_bot(self) -> None:
+        """What the deploy's custom resource does (TelegramWebhook): setWebhook to this runner's
+        `/telegram/webhook` with the secret token, and setMyCommands, as the bot function."""
+        from paylink.bot.api import BotApiError
+        from paylink.bot.webhook import register
+        from paylink.core.settings import FUNCTION_SETTINGS
+
+        invoker = self.invokers["TelegramBotFunction"]
+        token = FUNCTION_SETTINGS.set(invoker._function_settings())
+        try:
+            self.bot_webhook = register(self.url)
+        except BotApiError as exc:  # a real bot unreachable: the rest of the runner still works
+            print(f"[telegram] webhook not registered: {exc.error_code} {exc.description}", flush=True)
+        finally:
+            FUNCTION_SETTINGS.reset(token)
 
     def _spawn(self, target: Callable[[], object]) -> None:
         thread = threading.Thread(target=target, daemon=True)
@@ -633,6 +660,8 @@ paylink is running locally (Ctrl-C stops it).
                         (GET / lists them; POST /a/mode {{"mode": "down"}} switches one)
   Sandbox payouts:      {system.sandbox.url}/p  Jibit's Transferor (payout provider: {payout})
                         (GET /p/calls lists its calls; modes: transfer_fails, transfer_in_progress, ...)
+  Telegram bot:         {system.sandbox.url}/tg  the Bot API sandbox (GET /tg/calls: the bot's replies)
+                        webhook {system.bot_webhook or "not registered"}
   DynamoDB, SQS (moto): http://{system.host}:{system.moto_port}
   Queues:               {", ".join(k for k in system.queues if "." not in k) or "none"}
 

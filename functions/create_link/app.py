@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.core.errors import PaylinkError
@@ -142,6 +143,31 @@ def list_settlements(cursor: Cursor = None, format: Format = None) -> Response[s
 )
 def get_settlement(settlement_id: str, format: Format = None) -> Response[str]:
     return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event), _seconds_left())
+
+
+@app.post("/v1/telegram/link", security=BEARER, responses=answers(201, "TelegramLink", 503))
+def telegram_link() -> Response[str]:
+    return json_response(201, merchant_api.telegram_link(_merchant()))
+
+
+@app.get("/v1/telegram/chats", security=BEARER, responses=answers(200, "TelegramChats"))
+def telegram_chats() -> Response[str]:
+    return json_response(200, merchant_api.telegram_chats(_merchant()))
+
+
+_UNLINKED: dict[int, OpenAPIResponse] = {
+    204: {"description": "Unlinked: the chat gets no more notices or commands."}
+}
+
+
+@app.delete(
+    "/v1/telegram/chats/<chat_id>",
+    security=BEARER,
+    responses={**_UNLINKED, **{k: v for k, v in answers(204, "TelegramChats", 404).items() if k != 204}},
+)
+def unlink_telegram_chat(chat_id: str) -> Response[str]:
+    merchant_api.unlink_telegram_chat(_merchant(), chat_id)
+    return Response(status_code=204, body="")
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
