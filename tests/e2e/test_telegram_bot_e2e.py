@@ -50,8 +50,11 @@ def _update(chat_id: int, text: str, *, language: str = "fa", update_id: int | N
             "chat": {"id": chat_id, "type": "private", "first_name": "Sara"},
             "from": {"id": chat_id, "is_bot": False, "first_name": "Sara", "language_code": language},
             "text": text,
-            **({"entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}
-               if text.startswith("/") else {}),  # fmt: skip
+            **(
+                {"entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}
+                if text.startswith("/")
+                else {}
+            ),
         },
     }
 
@@ -73,7 +76,9 @@ def _merchant_and_chat(runner: Runner, username: str, language: str = "fa") -> t
     """A new merchant (API key) with a chat linked through the deep link of POST /v1/telegram/link."""
     key = runner.create_merchant(username)
     chat_id = next(_chat_ids)
-    link = httpx.post(f"{runner.url}/v1/telegram/link", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    link = httpx.post(
+        f"{runner.url}/v1/telegram/link", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
     assert link.status_code == 201, link.text
     token = link.json()["deep_link"].split("?start=")[1]
     replies = _say(runner, chat_id, f"/start {token}", language)
@@ -92,13 +97,17 @@ def test_the_runner_registers_the_webhook_with_a_secret_and_the_command_menu(run
     # And the command menu was set in Persian (the default) and in English
     menus = [c["body"] for c in calls if c["path"].endswith("/setMyCommands")]
     assert {m.get("language_code", "") for m in menus} >= {"", "en"}
-    assert {"new", "today", "balance", "links", "help", "stop"} <= {c["command"] for c in menus[0]["commands"]}
+    assert {"new", "today", "balance", "links", "help", "stop"} <= {
+        c["command"] for c in menus[0]["commands"]
+    }
 
 
 def test_the_deep_link_links_the_chat_once(runner: Runner):
     # Given a merchant's deep link
     key = runner.create_merchant("tgshop1")
-    link = httpx.post(f"{runner.url}/v1/telegram/link", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    link = httpx.post(
+        f"{runner.url}/v1/telegram/link", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
     assert link.status_code == 201, link.text
     deep_link = link.json()["deep_link"]
     assert deep_link.startswith("https://t.me/paylink_sandbox_bot?start=")
@@ -109,7 +118,9 @@ def test_the_deep_link_links_the_chat_once(runner: Runner):
     # Then it is linked, and told so
     assert len(replies) == 1
     assert "linked" in replies[0]["text"]
-    chats = httpx.get(f"{runner.url}/v1/telegram/chats", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    chats = httpx.get(
+        f"{runner.url}/v1/telegram/chats", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
     assert [c["id"] for c in chats.json()["items"]] == [str(chat_id)]
     # And the same token in another chat links nothing: it was used
     again = _say(runner, other_chat, f"/start {token}", "en")
@@ -251,7 +262,9 @@ def test_stop_unlinks_the_chat(runner: Runner):
     assert "unlinked" in _say(runner, chat_id, "/stop", "en")[0]["text"]
     # Then its commands are refused and the panel lists no chat
     assert "not linked" in _say(runner, chat_id, "/today", "en")[0]["text"]
-    chats = httpx.get(f"{runner.url}/v1/telegram/chats", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    chats = httpx.get(
+        f"{runner.url}/v1/telegram/chats", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
     assert chats.json()["items"] == []
 
 
