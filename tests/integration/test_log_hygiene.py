@@ -543,3 +543,41 @@ def test_a_checkout_never_logs_its_event_even_when_event_logging_is_switched_on(
     # Then neither the buyer's name nor the address reached a log line
     lines = assert_clean(logs, BUYER["name"])
     assert lines  # the checkout did log (its ids), so an event line would have been seen
+
+
+# ---- the Telegram bot --------------------------------------------------------------------------
+
+
+def test_the_telegram_bot_logs_no_bot_token_or_webhook_secret(api, shop, store, logs, monkeypatch):
+    # Given a bot token, and a link token of the shop for a chat
+    import time
+
+    from paylink.bot.api import webhook_secret
+    from paylink.bot.linking import _hash
+
+    monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+    reset_caches()
+    store.put_telegram_token(_hash("log-hygiene-token"), shop.id, int(time.time()) + 600)
+    secret = webhook_secret(BOT_TOKEN)
+    texts = ["/start log-hygiene-token", "/new 50000 Scarf", "/today", "/balance", "/links", "/stop"]
+    with respx.mock() as mock:
+        sent = mock.post(url__regex=r"^https://api\.telegram\.org/bot").mock(
+            return_value=httpx.Response(200, json={"ok": True, "result": {"username": "shop_bot"}})
+        )
+        # When the chat links itself and sends every command, and a forged update comes too
+        for n, text in enumerate(texts):
+            update = {"update_id": 9000 + n, "message": {"message_id": n, "date": 0, "text": text,
+                      "chat": {"id": 4242, "type": "private"}, "from": {"id": 4242, "is_bot": False}}}  # fmt: skip
+            headers = {"content-type": "application/json", "x-telegram-bot-api-secret-token": secret}
+            answer = api.request(
+                "POST", "/telegram/webhook", body=json.dumps(update).encode(), headers=headers
+            )
+            assert answer.status == 200, answer.text
+        forged = api.request(
+            "POST", "/telegram/webhook", body=b"{}", headers={"x-telegram-bot-api-secret-token": "x"}
+        )
+        assert forged.status == 403
+    # Then the bot answered each, and no line holds the bot token or the webhook's secret
+    assert sent.call_count >= len(texts)
+    lines = assert_clean(logs, secret)
+    assert any("telegram chat linked" in line for line in lines)
