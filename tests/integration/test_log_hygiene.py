@@ -566,8 +566,9 @@ def test_the_telegram_bot_logs_no_bot_token_or_webhook_secret(api, shop, store, 
         )
         # When the chat links itself and sends every command, and a forged update comes too
         for n, text in enumerate(texts):
-            update = {"update_id": 9000 + n, "message": {"message_id": n, "date": 0, "text": text,
-                      "chat": {"id": 4242, "type": "private"}, "from": {"id": 4242, "is_bot": False}}}  # fmt: skip
+            chat = {"id": 4242, "type": "private"}
+            message = {"message_id": n, "date": 0, "text": text, "chat": chat, "from": {"id": 4242}}
+            update = {"update_id": 9000 + n, "message": message}
             headers = {"content-type": "application/json", "x-telegram-bot-api-secret-token": secret}
             answer = api.request(
                 "POST", "/telegram/webhook", body=json.dumps(update).encode(), headers=headers
