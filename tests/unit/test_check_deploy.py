@@ -93,11 +93,12 @@ def test_a_secret_value_in_a_function_environment_is_refused(template):  # type:
 
 
 def test_a_parameter_name_the_function_may_not_read_is_refused(template):  # type: ignore[no-untyped-def]
-    _variables(template, "CreateLinkFunction")["PAYLINK_GATEWAY_CREDENTIALS_PARAMETER"] = {
+    # (RemindFunction reads no secret: it has no ssm:GetParameter at all)
+    _variables(template, "RemindFunction")["PAYLINK_GATEWAY_CREDENTIALS_PARAMETER"] = {
         "Ref": "GatewayCredentialsParameter"
     }
     assert check.check_secrets(template) == [
-        "CreateLinkFunction: PAYLINK_GATEWAY_CREDENTIALS_PARAMETER names a parameter it may not read"
+        "RemindFunction: PAYLINK_GATEWAY_CREDENTIALS_PARAMETER names a parameter it may not read"
     ]
 
 

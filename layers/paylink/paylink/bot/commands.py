@@ -22,6 +22,7 @@ from paylink.core.observability import logger
 from paylink.store import Store
 
 RECENT_LINKS = 5
+MAX_AMOUNT = 10_000_000_000  # rials: the most a link takes (paylink.core.models.Amount)
 # Persian (U+06F0..) and Arabic-Indic (U+0660..) digits, read as Latin ones.
 DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 SEPARATORS = re.compile("[,\u066c\u060c_'\u2019]")  # 1,500,000  ۱٬۵۰۰٬۰۰۰  1،500  1_500
@@ -106,7 +107,9 @@ def _new_link(
     if rials < MIN_AMOUNT:
         return say(lang, "new_too_small", minimum=format_toman(MIN_AMOUNT, lang))
     cap = merchant.per_payment_cap
-    if cap is not None and rials > cap:
+    if cap is None or cap > MAX_AMOUNT:  # a business account without a limit: a link's own limit
+        cap = MAX_AMOUNT
+    if rials > cap:
         return say(lang, "new_above_cap", cap=format_toman(cap, lang))
     try:
         link = create_link(store, merchant, LinkCreate(title=title, amount=rials))
@@ -116,8 +119,8 @@ def _new_link(
             "new_invalid",
             reason="; ".join(f"{k}: {v}" for k, v in (exc.fields or {}).items()) or str(exc),
         )
-    except ValueError as exc:  # pydantic: an amount above the highest a link takes
-        return say(lang, "new_invalid", reason=str(exc.__class__.__name__))
+    except ValueError:  # pydantic: a title it refuses (amounts are checked above)
+        return say(lang, "new_invalid", reason="title")
     url = f"{base_url}/{link.code}"
     amount = format_toman(rials, lang)
     logger.info("link made from telegram", extra={"merchant_id": merchant.id, "link_code": link.code})
