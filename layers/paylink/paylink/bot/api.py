@@ -116,14 +116,15 @@ def send_photo(chat_id: int | str, png: bytes, caption: str) -> None:
     )
 
 
-_username: list[str] = []
+_usernames: dict[str, str] = {}  # by the token's secret: a rotated token asks again
 
 
 def bot_username() -> str:
-    """The bot's @username (getMe, once per process) for deep links."""
-    if not _username:
-        _username.append(str(call("getMe")["username"]))
-    return _username[0]
+    """The bot's @username (getMe, once per process and token) for deep links."""
+    key = webhook_secret(bot_token())
+    if key not in _usernames:
+        _usernames[key] = str(call("getMe")["username"])
+    return _usernames[key]
 
 
 def register_webhook(base_url: str, commands: dict[str, list[dict[str, str]]]) -> str:
