@@ -63,6 +63,8 @@ SANDBOX_INSTANCES = {"a": "zibal", "b": "payping", "c": "zarinpal", "d": "sep"}
 PAYOUT_INSTANCES = {"p": "jibit"}
 # Outside providers (DESIGN section 7): Kavenegar's SMS API and Zibal's bank inquiries (facility API).
 PROVIDER_INSTANCES = {"sms": "kavenegar", "inq": "zibal-inquiry"}
+# The Telegram Bot API the merchants' bot talks to (issue 17): replies and notices land in its calls.
+BOT_INSTANCES = {"tg": "telegram"}
 TEXT_TYPES = ("application/json", "text/")
 # Locally a failed message comes back after seconds, not the template's half hour, so retries and
 # the move to the dead-letter queue can be watched.
@@ -283,6 +285,7 @@ class LocalSystem:
         self.pollers: list[QueuePoller] = []
         self.queues: dict[str, str] = {}
         self.demo_link_url = ""
+        self.bot_webhook = ""
 
     @property
     def url(self) -> str:
@@ -344,7 +347,7 @@ class LocalSystem:
         from local.sandbox import Sandbox
 
         self.sandbox = Sandbox(
-            instances={**SANDBOX_INSTANCES, **PAYOUT_INSTANCES, **PROVIDER_INSTANCES},
+            instances={**SANDBOX_INSTANCES, **PAYOUT_INSTANCES, **PROVIDER_INSTANCES, **BOT_INSTANCES},
             host=self.host,
             port=self.sandbox_port,
         )
@@ -369,9 +372,14 @@ class LocalSystem:
 
         secrets["KavenegarApiKeyParameter"] = SMS_KEY
         secrets["InquiryTokenParameter"] = INQUIRY_TOKEN
-        # Empty: no Telegram messages locally unless a bot token is given.
-        if os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN"):
-            secrets["TelegramBotTokenParameter"] = os.environ["PAYLINK_TELEGRAM_BOT_TOKEN"]
+        # The bot: the sandbox's bot token and Bot API (instance tg), unless a real token is given
+        # (then Telegram itself, or PAYLINK_TELEGRAM_API_URL).
+        from local.sandbox.protocols.telegram import SANDBOX_BOT_TOKEN
+
+        real_token = os.environ.get("PAYLINK_TELEGRAM_BOT_TOKEN")
+        secrets["TelegramBotTokenParameter"] = real_token or SANDBOX_BOT_TOKEN
+        if not real_token and not os.environ.get("PAYLINK_TELEGRAM_API_URL"):
+            plumbing["PAYLINK_TELEGRAM_API_URL"] = f"{self.sandbox.url}/tg"
         buckets = create_buckets(
             boto3.client("s3", endpoint_url=endpoint, region_name=REGION), self.template, "paylink-local"
         )
@@ -426,6 +434,7 @@ class LocalSystem:
         self.server = ThreadingHTTPServer((self.host, self.port), self._handler_class())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
+        self._register_bot()  # before the front answers its first health check
         self._spawn(self.server.serve_forever)
         for poller in self.pollers:
             self._spawn(partial(poller.run, self._stop))
@@ -464,6 +473,22 @@ class LocalSystem:
             LinkCreate(title="شال دست‌باف", description="شال پشمی دست‌باف، ارسال رایگان", amount=1_200_000),
         )
         self.demo_link_url = f"{self.url}/{link.code}"
+
+    def _register_bot(self) -> None:
+        """What the deploy's custom resource does (TelegramWebhook): setWebhook to this runner's
+        `/telegram/webhook` with the secret token, and setMyCommands, as the bot function."""
+        from paylink.bot.api import BotApiError
+        from paylink.bot.webhook import register
+        from paylink.core.settings import FUNCTION_SETTINGS
+
+        invoker = self.invokers["TelegramBotFunction"]
+        token = FUNCTION_SETTINGS.set(invoker._function_settings())
+        try:
+            self.bot_webhook = register(self.url)
+        except BotApiError as exc:  # a real bot unreachable: the rest of the runner still works
+            print(f"[telegram] webhook not registered: {exc.error_code} {exc.description}", flush=True)
+        finally:
+            FUNCTION_SETTINGS.reset(token)
 
     def _spawn(self, target: Callable[[], object]) -> None:
         thread = threading.Thread(target=target, daemon=True)
@@ -650,6 +675,8 @@ paylink is running locally (Ctrl-C stops it).
                         (GET /p/calls lists its calls; modes: transfer_fails, transfer_in_progress, ...)
   Sandbox SMS:          {system.sandbox.url}/sms  Kavenegar (GET /sms/calls: every text and code sent)
   Sandbox inquiries:    {system.sandbox.url}/inq  Zibal's facility API (modes: shahkar_mismatch, ...)
+  Telegram bot:         {system.sandbox.url}/tg  the Bot API sandbox (GET /tg/calls: the bot's replies)
+                        webhook {system.bot_webhook or "not registered"}
   DynamoDB, SQS (moto): http://{system.host}:{system.moto_port}
   Queues:               {", ".join(k for k in system.queues if "." not in k) or "none"}
 

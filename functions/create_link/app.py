@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.core.errors import PaylinkError
@@ -222,6 +223,31 @@ def create_api_key(idempotency_key: IdempotencyKey = None) -> Response[str]:
 @app.delete("/v1/api-keys/<key_id>", security=BEARER, responses=answers(200, "ApiKeyOut", 404, 409))
 def revoke_api_key(key_id: str) -> Response[str]:
     return json_response(200, merchant_api.revoke_api_key(_merchant(), key_id))
+
+
+@app.post("/v1/telegram/link", security=BEARER, responses=answers(201, "TelegramLink", 503))
+def telegram_link() -> Response[str]:
+    return json_response(201, merchant_api.telegram_link(_merchant()))
+
+
+@app.get("/v1/telegram/chats", security=BEARER, responses=answers(200, "TelegramChats"))
+def telegram_chats() -> Response[str]:
+    return json_response(200, merchant_api.telegram_chats(_merchant()))
+
+
+_UNLINKED: dict[int, OpenAPIResponse] = {
+    204: {"description": "Unlinked: the chat gets no more notices or commands."}
+}
+
+
+@app.delete(
+    "/v1/telegram/chats/<chat_id>",
+    security=BEARER,
+    responses={**_UNLINKED, **{k: v for k, v in answers(204, "TelegramChats", 404).items() if k != 204}},
+)
+def unlink_telegram_chat(chat_id: str) -> Response[str]:
+    merchant_api.unlink_telegram_chat(_merchant(), chat_id)
+    return Response(status_code=204, body="")
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

@@ -78,6 +78,7 @@ from local.sandbox.protocols.base import (
     VerifyDecision,
     html_error,
     json_response,
+    multipart_fields,
 )
 
 MODES = (
@@ -541,6 +542,8 @@ class Sandbox:
         recorded_body: Any = (
             body_json if body_json is not None else form or (raw.decode("utf-8", "replace") if raw else None)
         )
+        if content_type == "multipart/form-data":  # uploads are recorded as descriptions, not bytes
+            recorded_body = multipart_fields(headers, raw)
 
         if path in ("", "/") and method in ("GET", "HEAD"):
             return json_response({"instances": self.instances()})

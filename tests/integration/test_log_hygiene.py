@@ -568,3 +568,42 @@ def test_the_settings_routes_log_no_secret_and_no_key(api, shop, notify, logs):
     # Then no secret and no key was logged
     assert (put.status, rotated.status, created.status) == (201, 200, 201)
     assert_clean(logs, put.json()["secret"], rotated.json()["secret"], key)
+
+
+# ---- the Telegram bot --------------------------------------------------------------------------
+
+
+def test_the_telegram_bot_logs_no_bot_token_or_webhook_secret(api, shop, store, logs, monkeypatch):
+    # Given a bot token, and a link token of the shop for a chat
+    import time
+
+    from paylink.bot.api import webhook_secret
+    from paylink.bot.linking import _hash
+
+    monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+    reset_caches()
+    store.put_telegram_token(_hash("log-hygiene-token"), shop.id, int(time.time()) + 600)
+    secret = webhook_secret(BOT_TOKEN)
+    texts = ["/start log-hygiene-token", "/new 50000 Scarf", "/today", "/balance", "/links", "/stop"]
+    with respx.mock() as mock:
+        sent = mock.post(url__regex=r"^https://api\.telegram\.org/bot").mock(
+            return_value=httpx.Response(200, json={"ok": True, "result": {"username": "shop_bot"}})
+        )
+        # When the chat links itself and sends every command, and a forged update comes too
+        for n, text in enumerate(texts):
+            chat = {"id": 4242, "type": "private"}
+            message = {"message_id": n, "date": 0, "text": text, "chat": chat, "from": {"id": 4242}}
+            update = {"update_id": 9000 + n, "message": message}
+            headers = {"content-type": "application/json", "x-telegram-bot-api-secret-token": secret}
+            answer = api.request(
+                "POST", "/telegram/webhook", body=json.dumps(update).encode(), headers=headers
+            )
+            assert answer.status == 200, answer.text
+        forged = api.request(
+            "POST", "/telegram/webhook", body=b"{}", headers={"x-telegram-bot-api-secret-token": "x"}
+        )
+        assert forged.status == 403
+    # Then the bot answered each, and no line holds the bot token or the webhook's secret
+    assert sent.call_count >= len(texts)
+    lines = assert_clean(logs, secret)
+    assert any("telegram chat linked" in line for line in lines)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -354,6 +355,8 @@ SETTINGS = {
     "POST /v1/webhook/test", "GET /v1/webhook/deliveries", "GET /v1/api-keys", "POST /v1/api-keys",
     "DELETE /v1/api-keys/{id}",
 }  # fmt: skip
+# Covered below (test_another_merchants_telegram_chat_...); POST makes a token of the caller's only.
+TELEGRAM = {"POST /v1/telegram/link", "GET /v1/telegram/chats", "DELETE /v1/telegram/chats/{id}"}
 
 
 def test_every_merchant_api_route_of_the_template_is_in_these_tables():
@@ -364,4 +367,30 @@ def test_every_merchant_api_route_of_the_template_is_in_these_tables():
     object_routes = {f"{m} {t.split('?')[0]}" for m, t, _ in OBJECT_ROUTES}
     object_routes = {r.replace("{payment}", "{id}").replace("{settlement}", "{id}") for r in object_routes}
     lists = {f"GET {t.split('?')[0]}" for t in LISTS}
-    assert declared - PUBLIC - CREATES - SETTINGS - object_routes - lists == set()
+    assert declared - PUBLIC - CREATES - SETTINGS - TELEGRAM - object_routes - lists == set()
+
+
+def _linked_chat(store: Any, merchant: Any, chat_id: int) -> None:
+    from paylink.bot.linking import _hash, link_chat
+
+    store.put_telegram_token(_hash(f"token-{chat_id}"), merchant.id, int(time.time()) + 600)
+    assert link_chat(store, f"token-{chat_id}", chat_id, "fa")[0] == "linked"
+
+
+def test_another_merchants_telegram_chat_answers_exactly_like_a_missing_one(
+    api, store, merchant, other_merchant
+):
+    # Given a chat linked to me and one linked to the other merchant
+    _linked_chat(store, merchant, 5551)
+    _linked_chat(store, other_merchant, 5552)
+    # When the other merchant lists its chats, Then mine is not among them
+    listed = api.get("/v1/telegram/chats", key=OTHER_API_KEY).json()["items"]
+    assert [c["id"] for c in listed] == ["5552"]
+    # When it unlinks mine, and one that does not exist, Then both answer 404 byte for byte
+    foreign = _send(api, "DELETE", "/v1/telegram/chats/5551", None, OTHER_API_KEY)
+    missing = _send(api, "DELETE", "/v1/telegram/chats/999", None, OTHER_API_KEY)
+    assert foreign.status == 404
+    assert _same(foreign, missing)
+    # And mine stays linked, while its own unlinks
+    assert [c["id"] for c in api.get("/v1/telegram/chats", key=TEST_API_KEY).json()["items"]] == ["5551"]
+    assert _send(api, "DELETE", "/v1/telegram/chats/5552", None, OTHER_API_KEY).status == 204

@@ -299,11 +299,11 @@ def test_a_merchant_with_a_telegram_chat_gets_one_message(
         )
         # When the event is delivered
         _poller(sqs, notify).poll_once()
-    # Then the chat gets one message naming the event and the merchant's reference
+    # Then the chat gets one message (Persian: an operator-set chat) with the merchant's reference
     assert telegram.call_count == 1
     sent = json.loads(telegram.calls[0].request.content)
     assert sent["chat_id"] == "123456789"
-    assert "payment.paid" in sent["text"]
+    assert "پرداخت تازه" in sent["text"]
     assert "order-42" in sent["text"]
     assert _queued(sqs, notify["NotifyQueue"]) == []
 

@@ -102,6 +102,7 @@ __all__ = [
     "VerifyDecision",
     "html_error",
     "json_response",
+    "multipart_fields",
     "tehran_iso",
 ]
 
@@ -319,3 +320,32 @@ def tehran_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(_TEHRAN).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def multipart_fields(headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
+    """The fields of a multipart/form-data body ({} for any other); a file as a description of it
+    ({"filename", "content_type", "size", "png"}), never its bytes, so call logs stay readable."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        return {}
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        if part.get_filename():
+            fields[name] = {
+                "filename": part.get_filename(),
+                "content_type": part.get_content_type(),
+                "size": len(data),
+                "png": data.startswith(b"\x89PNG\r\n\x1a\n"),
+            }
+        else:
+            fields[name] = data.decode("utf-8", "replace")
+    return fields

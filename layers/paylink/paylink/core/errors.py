@@ -75,6 +75,13 @@ class NoGatewayAvailable(PaylinkError):
     code = "no_gateway"
 
 
+class BotUnavailable(PaylinkError):
+    """This deployment has no Telegram bot, or Telegram did not answer."""
+
+    status = 503
+    code = "bot_unavailable"
+
+
 class PaymentInProgress(PaylinkError):
     """The last units of a link are held by payments still at a gateway; try again shortly."""
 

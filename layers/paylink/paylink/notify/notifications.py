@@ -1,5 +1,6 @@
 """Delivery of queued merchant events: the signed webhook (retried for up to three days, then the
-dead-letter queue) and an optional Telegram message (best effort, sent once on the first try).
+dead-letter queue) and Telegram notices in the merchant's chats (paylink.bot.notices: each chat
+once, retried on the same schedule).
 
 The merchant is read at delivery time, so a retry signs with the secrets active then and goes to
 the URL set then. Secrets and the bot token are never logged.
@@ -141,50 +142,6 @@ def send_email(merchant: Merchant, event: dict[str, Any]) -> bool:
     return True
 
 
-def telegram_token(parameter: str) -> str:
-    """The bot token from SSM (cached); "" when none is configured or it cannot be read (logged)."""
-    from paylink.core.secrets import secret
-
-    try:
-        return secret(parameter)
-    except Exception as exc:  # a missing parameter or a denied read: no message, the webhook still goes
-        logger.error(
-            "telegram bot token unreadable", extra={"parameter": parameter, "error": type(exc).__name__}
-        )
-        return ""
-
-
-def send_telegram(merchant: Merchant, event: dict[str, Any]) -> bool:
-    """One short message to the merchant's Telegram chat; False (logged) when it did not go."""
-    from paylink.core.settings import get_settings
-
-    settings = get_settings()
-    if not merchant.telegram_chat_id:
-        return False
-    token = settings.telegram_bot_token.get_secret_value() or telegram_token(
-        settings.telegram_bot_token_parameter
-    )
-    if not token:
-        return False
-    text = notice_text(event)
-    try:
-        answer = http_client().post(
-            f"{settings.telegram_api_url}/bot{token}/sendMessage",
-            json={"chat_id": merchant.telegram_chat_id, "text": text},
-        )
-        sent = answer.status_code == 200
-    except Exception as exc:
-        logger.warning(
-            "telegram message not sent", extra={"event_id": event["id"], "error": type(exc).__name__}
-        )
-        return False
-    if not sent:
-        logger.warning(
-            "telegram refused the message", extra={"event_id": event["id"], "status": answer.status_code}
-        )
-    return sent
-
-
 def deliver(
     store: Store,
     body: str,
@@ -216,13 +173,23 @@ def deliver(
         logger.warning("event of an unknown merchant dropped", extra=context)
         return Delivery.NOTHING_TO_DO
     payment_event = event["type"] != "ping"  # a test event goes to the webhook only
-    if attempt == 1 and payment_event and merchant.telegram_chat_id:
-        send_telegram(merchant, event)
+    from paylink.bot.notices import announce
+
+    # Every try: each chat not yet told is told now (a chat is told once: paylink.bot.notices).
+    telegram_error = announce(store, merchant, event) if payment_event else None
     if attempt == 1 and payment_event and merchant.notify_email:
         send_email(merchant, event)
+    status: int | None = None
+    summary: str | None = None
     if not merchant.webhook_url or not merchant.webhook_secret:
-        return Delivery.NOTHING_TO_DO
-    status, error, summary = post_webhook_answer(merchant, body, event["id"])
+        if telegram_error is None:
+            return Delivery.NOTHING_TO_DO
+        error: str | None = telegram_error
+    else:
+        # A webhook taken while a chat still waits is posted again at the next try: webhooks are at
+        # least once, with the event id in a header for the merchant to drop a copy.
+        status, webhook_error, summary = post_webhook_answer(merchant, body, event["id"])
+        error = webhook_error or telegram_error
     # What the merchant's list of deliveries shows (paylink.merchants.webhook_endpoint).
     details = {
         "merchant_id": merchant.id, "event_type": event["type"], "event_created": event.get("created"),

@@ -40,6 +40,11 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
   IDEMPOTENCY#{merchant_id}/merchant-api#{sha256}  a merchant request's Idempotency-Key record
                                    (Powertools; TTL one day; one partition per merchant, no hot key)
+  TGTOKEN#{sha256}/TGTOKEN   a one-time Telegram link token (hashed) -> merchant id, until expires_at (TTL)
+  TGCHAT#{chat_id}/TGCHAT    a chat linked to a merchant's bot notices and commands;
+                             gsi1 MERCHANT#{id}#TGCHATS/{linked_at}#{chat_id}
+  TGUPDATE#{update_id}/TGUPDATE  a Telegram update already handled (TTL two days)
+  TGNOTICE#{event_id}/CHAT#{chat_id}  a merchant event announced in a chat (TTL seven days)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 
@@ -60,6 +65,7 @@ from paylink.store.merchants import MerchantItems
 from paylink.store.payments import PaymentItems
 from paylink.store.payouts import PayoutItems
 from paylink.store.settlements import SettlementItems
+from paylink.store.telegram import TelegramItems
 from paylink.store.webhooks import WebhookItems
 
 
@@ -73,6 +79,7 @@ class Store(
     PaymentItems,
     SettlementItems,
     PayoutItems,
+    TelegramItems,
 ):
     """DynamoDB access for every flow; methods say what they do in domain words."""
 

@@ -274,13 +274,33 @@ class ApiKeyList(_Answer):
     next_cursor: None = Field(description="Always null: every key is on one page.")
 
 
+class TelegramLink(_Answer):
+    """`POST /v1/telegram/link`: a one-time deep link that links a Telegram chat to the merchant."""
+
+    deep_link: str = Field(
+        description="`https://t.me/<bot>?start=<token>`: opened in Telegram, it links that chat."
+    )
+    expires_at: str = Field(description="When the link stops working (ISO 8601 UTC); it works once.")
+
+
+class TelegramChat(_Answer):
+    id: str = Field(description="The Telegram chat id.")
+    language: Literal["fa", "en"]
+    linked_at: str
+
+
+class TelegramChats(_Answer):
+    items: list[TelegramChat]
+
+
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     LinkCreate, LinkUpdate, CouponCreate, InvoiceSend, WebhookSet, ApiKeyCreate,
 )  # fmt: skip
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     ErrorBody, Throttled, LinkOut, LinkPage, PaymentOut, PaymentPage, SettlementPage, SettlementWithPayments,
     CouponOut, CouponPage, InvoiceSent, CsvExport, WebhookEndpoint, WebhookEndpointWithSecret,
-    WebhookTestQueued, WebhookDeliveryPage, ApiKeyOut, ApiKeyCreated, ApiKeyList,
+    WebhookTestQueued, WebhookDeliveryPage, ApiKeyOut, ApiKeyCreated, ApiKeyList, TelegramLink, TelegramChat,
+    TelegramChats,
 )  # fmt: skip
 
 

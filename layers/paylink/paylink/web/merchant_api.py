@@ -93,6 +93,30 @@ def send_invoice(merchant: Merchant, code: str, body: Any, event: Any) -> dict[s
     return invoices.send_invoice(get_store(), merchant, code, via, base_url(event), notifiers(), tz=tz)
 
 
+def telegram_link(merchant: Merchant) -> dict[str, Any]:
+    """`POST /v1/telegram/link`: a one-time deep link to link a chat (503 without a bot)."""
+    from paylink.bot.api import BotApiError
+    from paylink.bot.linking import new_link_token
+    from paylink.core.errors import BotUnavailable
+
+    try:
+        return new_link_token(get_store(), merchant)
+    except BotApiError as exc:
+        raise BotUnavailable("the Telegram bot is not available") from exc
+
+
+def telegram_chats(merchant: Merchant) -> dict[str, Any]:
+    from paylink.bot.linking import chats_of
+
+    return {"items": chats_of(get_store(), merchant)}
+
+
+def unlink_telegram_chat(merchant: Merchant, chat_id: str) -> None:
+    from paylink.bot.linking import unlink_chat
+
+    unlink_chat(get_store(), merchant, chat_id)
+
+
 def get_link(merchant: Merchant, code: str, event: Any) -> dict[str, Any]:
     return links.public_link(links.get_own_link(get_store(), merchant, code), base_url(event))
 

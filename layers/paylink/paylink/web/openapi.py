@@ -36,7 +36,10 @@ ERRORS = {
     410: "The link can no longer be paid.",
     422: "This `Idempotency-Key` was used with another body; or (`export_too_large`) a CSV export that"
     " cannot be made in one request: narrow it with `from` and `to`.",
-    503: "`notifications_off`: this deployment sends no notifications.",
+    503: (
+        "`notifications_off`: this deployment sends no notifications; `bot_unavailable`: it has no"
+        " Telegram bot, or Telegram did not answer."
+    ),
 }
 # Powertools' own validation answer and its parts: never answered here (the domain validates).
 POWERTOOLS_ONLY = ("HTTPValidationError", "ValidationError", "ResponseValidationError")

@@ -1,0 +1,1 @@
+"""The merchants' Telegram bot: the Bot API client, linking chats, commands, payment notices."""
