@@ -11,6 +11,8 @@ import httpx
 import respx
 
 from tests.helpers import reset_caches
+from tests.integration.test_concurrent_callbacks import moto_server  # noqa: F401 - the fixture
+from tests.settlement_data import VALID_IBAN
 
 BOT_TOKEN = "123456:linking-test-token"
 
@@ -31,10 +33,14 @@ def test_an_expired_token_links_nothing_and_says_it_expired(store, merchant):
     assert store.telegram_chat("77") is None
 
 
-def test_a_token_used_by_ten_chats_at_once_links_one(store, merchant):
-    # Given one token
+def test_a_token_used_by_ten_chats_at_once_links_one(moto_server):  # noqa: F811
+    # Given one token, on a moto server that applies each request atomically as DynamoDB does
     from paylink.bot.linking import link_chat
+    from paylink.merchants.accounts import create_merchant
+    from paylink.store import get_store
 
+    store = get_store()
+    merchant, _ = create_merchant(store, username="racer", name="Racer", iban=VALID_IBAN)
     _token(store, merchant, "one-token", 600)
     # When ten chats use it at the same moment
     with ThreadPoolExecutor(10) as pool:

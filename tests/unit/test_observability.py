@@ -124,6 +124,9 @@ def test_a_webhook_dead_lettered_after_its_last_try_is_counted(metrics_on, capsy
         def get_merchant(self, merchant_id: str) -> Merchant:
             return merchant
 
+        def telegram_chats_of(self, merchant_id: str) -> list[dict[str, Any]]:
+            return []  # no chat linked: the webhook alone is tried
+
         def record_webhook_try(
             self, event_id: str, attempt: int, *, next_at: float, done: bool, details: object = None
         ) -> None:
