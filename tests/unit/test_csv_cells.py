@@ -12,8 +12,9 @@ import pytest
 from paylink.web.merchant_api import _csv_cell, _csv_response
 
 FORMULA_START = ("=", "+", "-", "@")
-# Where a spreadsheet may start a new cell inside ours: a `;` or tab separator, a line break.
-PART_BREAK = re.compile(r"[;\t\r\n]")
+# Where a spreadsheet may start a new cell inside ours: a `;` or tab separator, a line break, and
+# the Arabic semicolon `؛`, the list separator (so the CSV separator of Excel) of a Persian Windows.
+PART_BREAK = re.compile(r"[;\u061b\t\r\n]")
 ATTACKS = [
     "=1+1",
     "x;=1+1",
@@ -29,6 +30,8 @@ ATTACKS = [
     "\t=1+1",
     "\r=1+1",
     "x;;=1",
+    "x\u061b=1+1",  # Arabic semicolon: a Persian (fa-IR) Windows' list separator
+    "\u0645\u062a\u0646\u061b@SUM(A1)",
 ]
 
 
