@@ -91,7 +91,7 @@ def handle_return(
             # Only a reference the gateway did not refuse is worth a later verify.
             store.save_gateway_refs(payment, refs)
         elif exc.kind is not ErrorKind.TRANSIENT:
-            _release_refused(store, payment, claimed_now)
+            _release_refused(store, gateway, payment, claimed_now)
         logger.warning(
             "verify failed; payment left for reconciliation",
             extra={**context, "kind": str(exc.kind), "code": exc.code},
@@ -108,14 +108,21 @@ def handle_return(
         reconciling=False,
     )
     if not result.paid and not after.is_final:
-        _release_refused(store, payment, claimed_now)
+        _release_refused(store, gateway, payment, claimed_now)
     return after
 
 
-def _release_refused(store: Store, payment: Payment, claimed_now: list[str]) -> None:
+def _release_refused(store: Store, gateway: GatewayAdapter, payment: Payment, claimed_now: list[str]) -> None:
     """Free the references this return claimed when the gateway did not take them as this waiting
     payment's: a forged return must not keep another buyer's reference (its real return would be
-    refused as foreign) beyond the one verify that answered "not yours" or "not paid"."""
+    refused as foreign) beyond the one verify that answered "not yours" or "not paid".
+
+    Only where verify is keyed by our token (PayPing binds a paymentRefId to its code, so a freed
+    reference can never verify another payment). SEP verifies a RefNum alone: there the claim is
+    what keeps a RefNum whose verify hiccuped from being taken by another waiting payment.
+    """
+    if gateway.capabilities.verify_by != "token":
+        return
     for ref in claimed_now:
         store.release_reference(payment, ref)
 
