@@ -128,7 +128,8 @@ def test_a_forged_cancel_return_does_not_stop_a_real_payment(runner, http, force
     real = _pay(http, _at_gateway(runner, http, code, instance))
     # When a forged "cancelled" return for his payment arrives before his real return
     _forged_cancel(instance, real).deliver(http)
-    assert _payments(runner, http, auth)[code]["status"] == "redirected"
+    # (PayPing's report already shows the payment: the forged cancel's own verify may credit it)
+    assert _payments(runner, http, auth)[code]["status"] in ("redirected", "paid")
     real.deliver(http)
     # Then he is credited
     assert _payments(runner, http, auth)[code]["status"] == "paid"
