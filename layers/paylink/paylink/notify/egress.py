@@ -32,8 +32,9 @@ class Refused(Exception):
 
 def is_public(address: IPAddress) -> bool:
     """True for an address on the public internet; False for private, loopback, link-local, shared,
-    multicast, reserved or unspecified addresses (IPv6 site-local too), and for IPv6 forms that carry one of those
-    (IPv4-mapped, NAT64); 6to4 and Teredo tunnels are refused outright (no webhook needs one)."""
+    multicast, reserved or unspecified addresses (IPv6 site-local too), and for IPv6 forms that
+    carry one of those (IPv4-mapped, NAT64); 6to4 and Teredo tunnels are refused outright (no
+    webhook needs one)."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return is_public(address.ipv4_mapped)
