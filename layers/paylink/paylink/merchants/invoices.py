@@ -146,8 +146,12 @@ def remind(
             for channel in channels:
                 try:
                     notifiers[channel].send(_address(link, channel) or "", subject, text)
-                except Exception:
-                    logger.exception("reminder not sent", extra={"link_code": link.code, "channel": channel})
+                except Exception as exc:
+                    # The type only: a provider's refusal may name the recipient (SES in its sandbox).
+                    logger.error(
+                        "reminder not sent",
+                        extra={"link_code": link.code, "channel": channel, "error": type(exc).__name__},
+                    )
             report.sent.append(key)
     return report
 
