@@ -321,6 +321,23 @@ def test_a_reminder_the_provider_refuses_logs_no_address(api, shop, logs, monkey
     assert_clean(logs)
 
 
+def test_a_send_the_provider_refuses_names_no_address_in_its_error(api, shop, logs, monkeypatch):
+    # Given an invoice and mail and SMS providers that name the recipient in their refusals
+    import traceback
+
+    verified_email_sender(monkeypatch, "invoices@pay.example")
+    link = _link(api, kind="invoice", payer={"name": "Sara", "phone": PHONE, "email": PAYER_EMAIL})
+    _refusing_provider(monkeypatch)
+    # When the merchant sends it by email, and the error reaches the Lambda runtime (which logs it)
+    with pytest.raises(Exception) as refused:
+        api.post_json(f"/v1/links/{link['code']}/send", {"via": ["email"]}, key=TEST_API_KEY)
+    printed = "".join(traceback.format_exception(refused.value))
+    # Then neither that error nor any log line holds the address
+    for form in _forms(PAYER_EMAIL):
+        assert form not in printed
+    assert_clean(logs)
+
+
 # ---- buyers ------------------------------------------------------------------------------------
 
 
