@@ -329,7 +329,7 @@ def test_a_send_the_provider_refuses_names_no_address_in_its_error(api, shop, lo
     link = _link(api, kind="invoice", payer={"name": "Sara", "phone": PHONE, "email": PAYER_EMAIL})
     _refusing_provider(monkeypatch)
     # When the merchant sends it by email, and the error reaches the Lambda runtime (which logs it)
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(Exception, match="refused") as refused:
         api.post_json(f"/v1/links/{link['code']}/send", {"via": ["email"]}, key=TEST_API_KEY)
     printed = "".join(traceback.format_exception(refused.value))
     # Then neither that error nor any log line holds the address
