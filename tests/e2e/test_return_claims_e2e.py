@@ -162,3 +162,26 @@ def test_a_forged_payping_return_with_a_made_up_reference_does_not_stop_a_real_p
     _pay(http, page).deliver(http)
     # Then he is credited
     assert _payments(runner, http, auth)[code]["status"] == "paid"
+
+
+def test_a_reference_squatted_by_an_attackers_waiting_payment_does_not_block_its_own_return(
+    runner, http, force
+):
+    # Given PayPing only, an attacker's own payment X waiting at PayPing and a buyer Y who has paid
+    force("b")
+    auth = _merchant(runner, "claims_squat", "b")
+    mine, theirs = _link(runner, http, auth, 500_000), _link(runner, http, auth, 700_000)
+    x_page = _at_gateway(runner, http, mine, "b")
+    x_code = urlsplit(str(x_page.url)).path.rsplit("/", 1)[-1]
+    y_return = _pay(http, _at_gateway(runner, http, theirs, "b"))
+    # When, before Y's return arrives, a forged return for X claims Y's paymentRefId
+    # (PayPing answers that it is not X's)
+    y_data = json.loads(y_return.fields["data"])
+    squat = {**y_data, "paymentCode": x_code, "clientRefId": ""}
+    Return("POST", y_return.url, {**y_return.fields, "data": json.dumps(squat)}).deliver(http)
+    # And then Y's real return arrives
+    answer = y_return.deliver(http)
+    # Then Y is credited by its own return
+    assert answer.status_code == 303
+    assert _payments(runner, http, auth)[theirs]["status"] == "paid"
+    assert _payments(runner, http, auth)[mine]["status"] == "redirected"

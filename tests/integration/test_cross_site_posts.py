@@ -103,8 +103,9 @@ def test_gateway_returns_stay_open_to_other_sites(api, code, gateways):
     # Given a payment started at gateway a
     started = _post(api, f"/{code}", BUYER, {})
     token = started.location.rsplit("/", 1)[1]
+    payment_id = api.get("/v1/payments", key=TEST_API_KEY).json()["items"][0]["id"]
     # When the gateway's page sends the buyer back, cross-site by design
-    target = f"/callback/sandbox-a?trackId={token}&success=0&status=3"
+    target = f"/callback/sandbox-a?trackId={token}&success=0&status=3&orderId={payment_id}"
     answer = api.request("GET", target, headers={"sec-fetch-site": "cross-site"})
     # Then the return is handled (verified server to server), not refused
     assert answer.status == 303

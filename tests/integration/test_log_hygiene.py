@@ -291,6 +291,53 @@ def test_sending_an_invoice_by_sms_and_email_logs_no_address(api, shop, logs, mo
     assert any("invoice sent" in line and link["code"] in line for line in lines)
 
 
+def _refusing_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SES and SNS refusing every message with an error that names its recipient, as SES in its
+    sandbox does ("The following identities failed the check ...: <address>")."""
+    from botocore.exceptions import ClientError
+
+    from paylink.notify.messages import EmailNotifier, SmsNotifier
+
+    def refuse(self: Any, to: str, subject: str, text: str) -> None:
+        error = {"Code": "MessageRejected", "Message": f"The following identities failed the check: {to}"}
+        raise ClientError({"Error": error}, "SendEmail")
+
+    monkeypatch.setattr(EmailNotifier, "send", refuse)
+    monkeypatch.setattr(SmsNotifier, "send", refuse)
+
+
+def test_a_reminder_the_provider_refuses_logs_no_address(api, shop, logs, monkeypatch):
+    # Given an invoice due tomorrow and mail and SMS providers that name the recipient in their refusals
+    from functions.remind.app import lambda_handler
+
+    verified_email_sender(monkeypatch, "invoices@pay.example")
+    payer = {"name": "Sara", "phone": PHONE, "email": PAYER_EMAIL}
+    link = _link(api, kind="invoice", payer=payer, due_date="2026-12-20")
+    _refusing_provider(monkeypatch)
+    # When the schedule runs the day before the due date
+    report = _invoke("RemindFunction", lambda_handler, {"scheduled_time": "2026-12-19T06:30:00Z"})
+    # Then the reminder was tried, and no line holds the phone number or the address it went to
+    assert f"{link['code']}:before_1" in report["sent"]
+    assert_clean(logs)
+
+
+def test_a_send_the_provider_refuses_names_no_address_in_its_error(api, shop, logs, monkeypatch):
+    # Given an invoice and mail and SMS providers that name the recipient in their refusals
+    import traceback
+
+    verified_email_sender(monkeypatch, "invoices@pay.example")
+    link = _link(api, kind="invoice", payer={"name": "Sara", "phone": PHONE, "email": PAYER_EMAIL})
+    _refusing_provider(monkeypatch)
+    # When the merchant sends it by email, and the error reaches the Lambda runtime (which logs it)
+    with pytest.raises(Exception, match="refused") as refused:
+        api.post_json(f"/v1/links/{link['code']}/send", {"via": ["email"]}, key=TEST_API_KEY)
+    printed = "".join(traceback.format_exception(refused.value))
+    # Then neither that error nor any log line holds the address
+    for form in _forms(PAYER_EMAIL):
+        assert form not in printed
+    assert_clean(logs)
+
+
 # ---- buyers ------------------------------------------------------------------------------------
 
 

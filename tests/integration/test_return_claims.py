@@ -174,3 +174,26 @@ def test_a_verify_answer_naming_another_order_credits_nothing(api, merchant, gat
     )
     # Then the payment is not credited
     assert _payments(api)[code]["status"] == "redirected"
+
+
+# -- a return that names only a guessable token ---------------------------------------------------
+
+
+def test_a_zibal_return_with_only_a_track_id_reveals_no_payment(api, merchant, gateways):
+    # Given a buyer who paid at Zibal (trackIds are sequential numbers: a neighbour's is guessable)
+    code = _link(api, 900_000)
+    started = api.post_form(f"/{code}", BUYER)
+    with httpx.Client() as http:
+        back = act(http, open_gateway(http, _AsResponse(started)), "pay")
+    assert isinstance(back, Return)
+    api.request("GET", back.url.replace("https://pay.example", ""))
+    payment = _payments(api)[code]
+    assert payment["status"] == "paid"
+    track_id = back.url.split("trackId=")[1].split("&")[0]
+    # When someone else sends a return with that trackId and no orderId
+    answer = api.request(
+        "GET", f"/callback/sandbox-a?{urlencode({'success': '1', 'trackId': track_id, 'status': '2'})}"
+    )
+    # Then the answer leads to no receipt: the payment id (its receipt's address) is not revealed
+    assert answer.status == 400
+    assert payment["id"] not in answer.headers.get("location", "") + answer.text

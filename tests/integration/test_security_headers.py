@@ -116,7 +116,11 @@ KINDS: dict[str, tuple[str, int, Callable[..., Answer]]] = {
     "receipt-paid": ("page", 200, lambda s, g: _receipt(s)),
     "receipt-failed": ("page", 200, lambda s, g: _failed_receipt(s)),
     "receipt-unknown": ("page", 404, _get("/r/pay_nosuch")),
-    "callback-unknown-token": ("page", 404, _get("/callback/sandbox-a?trackId=9&success=1")),
+    "callback-unknown-token": (
+        "page",
+        404,
+        _get("/callback/sandbox-a?trackId=9&success=1&orderId=pay_unknown"),
+    ),
     "callback-unreadable": ("page", 400, _get("/callback/sandbox-a")),
     "callback-unknown-gateway": ("page", 404, _get("/callback/nosuch?trackId=9")),
     "checkout-redirect": ("redirect", 303, _post("/{code}", BUYER)),

@@ -13,8 +13,9 @@ from paylink.web.exports import csv_export
 from paylink.web.merchant_api import _csv_cell
 
 FORMULA_START = ("=", "+", "-", "@")
-# Where a spreadsheet may start a new cell inside ours: a `;` or tab separator, a line break.
-PART_BREAK = re.compile(r"[;\t\r\n]")
+# Where a spreadsheet may start a new cell inside ours: a `;` or tab separator, a line break, and
+# the Arabic semicolon `؛`, the list separator (so the CSV separator of Excel) of a Persian Windows.
+PART_BREAK = re.compile(r"[;\u061b\t\r\n]")
 ATTACKS = [
     "=1+1",
     "x;=1+1",
@@ -30,6 +31,8 @@ ATTACKS = [
     "\t=1+1",
     "\r=1+1",
     "x;;=1",
+    "x\u061b=1+1",  # Arabic semicolon: a Persian (fa-IR) Windows' list separator
+    "\u0645\u062a\u0646\u061b@SUM(A1)",
 ]
 
 
@@ -62,8 +65,9 @@ def test_ordinary_text_is_written_as_it_is(value):
 
 def test_an_export_of_an_attack_reads_back_safe():
     # Given a CSV document with every attack in a cell
-    answer = csv_export(["v"], ({"v": _csv_cell(v)} for v in ATTACKS), filename="x.csv", owner="mer_x")
-    # When it is read back with a `;` separator, as a spreadsheet in a `;` locale does
-    for row in csv.reader(io.StringIO(answer.body), delimiter=";"):
-        for cell in row:
-            assert not _visible(cell).startswith(FORMULA_START), row
+    answer = csv_export(["v"], ({"v": _csv_cell(v)} for v in ATTACKS), filename="x.csv", owner="m")
+    # When it is read back with a `;` or `؛` separator, as a spreadsheet in such a locale does
+    for separator in (";", "\u061b"):
+        for row in csv.reader(io.StringIO(answer.body), delimiter=separator):
+            for cell in row:
+                assert not _visible(cell).startswith(FORMULA_START), row

@@ -21,6 +21,7 @@ NOT_PUBLIC = [
     "::ffff:169.254.169.254", "2002:7f00:1::1", "2002:a9fe:a9fe::1", "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1",
     "64:ff9b:1::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:db8::1",
     "2002:5db8:d70e::1",
+    "fec0::1", "feff:ffff::1",  # deprecated site-local (RFC 3879): still routed inside some networks
 ]  # fmt: skip
 PUBLIC = ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::5db8:d70e"]
 

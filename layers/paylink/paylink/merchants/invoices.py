@@ -121,7 +121,12 @@ def send_invoice(
     _count_send(store, merchant, link, tz, now or utcnow())
     subject, text = message(link, f"{base_url}/{link.code}")
     for channel in via:
-        notifiers[channel].send(_address(link, channel) or "", subject, text)
+        try:
+            notifiers[channel].send(_address(link, channel) or "", subject, text)
+        except Exception as exc:
+            # Re-raised without the provider's message (the runtime logs it): it may name the
+            # recipient (SES in its sandbox lists the addresses that failed its check).
+            raise RuntimeError(f"the {channel} provider refused the invoice ({type(exc).__name__})") from None
     logger.info("invoice sent", extra={"link_code": link.code, "via": list(via)})
     return {"sent": list(via)}
 
@@ -177,8 +182,12 @@ def remind(
             for channel in channels:
                 try:
                     notifiers[channel].send(_address(link, channel) or "", subject, text)
-                except Exception:
-                    logger.exception("reminder not sent", extra={"link_code": link.code, "channel": channel})
+                except Exception as exc:
+                    # The type only: a provider's refusal may name the recipient (SES in its sandbox).
+                    logger.error(
+                        "reminder not sent",
+                        extra={"link_code": link.code, "channel": channel, "error": type(exc).__name__},
+                    )
             report.sent.append(key)
         _remind_installments(store, now, today, offset, name, base_url, notifiers, report)
     return report

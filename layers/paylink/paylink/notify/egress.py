@@ -32,8 +32,9 @@ class Refused(Exception):
 
 def is_public(address: IPAddress) -> bool:
     """True for an address on the public internet; False for private, loopback, link-local, shared,
-    multicast, reserved or unspecified addresses, and for IPv6 forms that carry one of those
-    (IPv4-mapped, NAT64); 6to4 and Teredo tunnels are refused outright (no webhook needs one)."""
+    multicast, reserved or unspecified addresses (IPv6 site-local too), and for IPv6 forms that
+    carry one of those (IPv4-mapped, NAT64); 6to4 and Teredo tunnels are refused outright (no
+    webhook needs one)."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return is_public(address.ipv4_mapped)
@@ -41,6 +42,8 @@ def is_public(address: IPAddress) -> bool:
             return False
         if address in NAT64:
             return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.is_site_local:  # fec0::/10: deprecated, yet still a network's own inside
+            return False
     elif address in SHARED:
         return False
     return address.is_global and not (

@@ -73,6 +73,8 @@ def handle_return(
         logger.warning("gateway return carries another payment's reference; ignored", extra=context)
         raise ValidationFailed("this return does not belong to its payment")
     refs = {**(payment.gateway_refs or {}), **returned.refs}
+    # Claimed by this return only: kept while the gateway may yet say they are this payment's.
+    claimed_now = [ref for ref in returned.refs.values() if ref not in (payment.gateway_refs or {}).values()]
     try:
         result = gateway.verify(token=returned.token, amount_irr=payment.amount, refs=refs)
     except GatewayError as exc:
@@ -89,12 +91,14 @@ def handle_return(
         if exc.kind is ErrorKind.TRANSIENT and returned.refs and refs != (payment.gateway_refs or {}):
             # Only a reference the gateway did not refuse is worth a later verify.
             store.save_gateway_refs(payment, refs)
+        elif exc.kind is not ErrorKind.TRANSIENT:
+            _release_refused(store, gateway, payment, claimed_now)
         logger.warning(
             "verify failed; payment left for reconciliation",
             extra={**context, "kind": str(exc.kind), "code": exc.code},
         )
         return payment
-    return apply_verification(
+    after = apply_verification(
         store,
         gateway,
         payment,
@@ -104,6 +108,24 @@ def handle_return(
         now=now,
         reconciling=False,
     )
+    if not result.paid and not after.is_final:
+        _release_refused(store, gateway, payment, claimed_now)
+    return after
+
+
+def _release_refused(store: Store, gateway: GatewayAdapter, payment: Payment, claimed_now: list[str]) -> None:
+    """Free the references this return claimed when the gateway did not take them as this waiting
+    payment's: a forged return must not keep another buyer's reference (its real return would be
+    refused as foreign) beyond the one verify that answered "not yours" or "not paid".
+
+    Only where verify is keyed by our token (PayPing binds a paymentRefId to its code, so a freed
+    reference can never verify another payment). SEP verifies a RefNum alone: there the claim is
+    what keeps a RefNum whose verify hiccuped from being taken by another waiting payment.
+    """
+    if gateway.capabilities.verify_by != "token":
+        return
+    for ref in claimed_now:
+        store.release_reference(payment, ref)
 
 
 def disown_references(store: Store, payment: Payment, refs: Mapping[str, str], now: datetime) -> None:

@@ -41,7 +41,10 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 FORMULA_START = frozenset("=+-@")
-CELL_BREAK = re.compile(r"([;\t\r\n])")  # kept by split: the breaks are written back as they were
+# `;` or `؛` (Excel's CSV separator where it is the list separator: many European locales, and
+# the Arabic semicolon of Arabic-script Windows locales), a tab, a line break. Kept by split: the
+# breaks are written back as they were.
+CELL_BREAK = re.compile(r"([;\u061b\t\r\n])")
 # Unicode categories a spreadsheet does not show before a formula: format (zero-width, bidi),
 # control, and space/separator characters.
 INVISIBLE = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
@@ -233,7 +236,7 @@ def _csv_response(
 def _csv_cell(value: Any) -> str:
     """Text for a spreadsheet cell; formulas are neutralised (CSV injection).
 
-    A spreadsheet may split a cell at `;` (its separator in many locales), a tab or a line break, and
+    A spreadsheet may split a cell at `;` or `؛` (its separator in many locales), a tab or a line break, and
     reads past invisible characters and full-width forms (`＝`), so every part is checked as it
     reads and one that would start a formula gets a leading `'`. Nothing else is changed (Persian
     text keeps its zero-width non-joiners).

@@ -156,6 +156,10 @@ class ZibalAdapter:
         success = fields.get("success")
         if success not in (None, "0", "1"):
             raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "success must be 0 or 1")
+        if not fields.get("orderId"):
+            # Zibal echoes the orderId we sent (our payment id). Without it, a return names only a
+            # trackId, a sequential number: answering it would lead anyone to a neighbour's receipt.
+            raise GatewayError(ErrorKind.BUSINESS, "malformed_callback", "orderId missing")
         status_text = fields.get("status")
         status: int | None = None
         if status_text:
