@@ -211,7 +211,7 @@ def start_payment(
         lang=lang,
         created_at=iso(now),
         holds_slot=link.open_slots is not None,
-        holds=client_holds(day, source_ip, payer.get("phone")),
+        holds=client_holds(day, source_ip),
         coupon=priced.coupon,
         discount=priced.discount if priced.coupon else None,
         installment=installment.number if (installment := link.next_installment()) else None,

@@ -3,9 +3,10 @@
 A payment holds its amount of the merchant's daily cap (and a unit of stock, a coupon use) from
 the moment it is recorded until it ends, paid or not. Without a bound per client, one address
 opening payments it never pays would hold the whole day and block every real buyer. So each
-open payment is also counted on its client's holds (its source address, and its phone when the
-form collects one): a client may always have one open payment, and beyond that at most
-`client_open_payments` of them, together within `client_cap_share_percent` of the daily cap.
+open payment is also counted on its client's hold: the source address API Gateway reports (never
+a phone or a name from the form: those are claims, and counting them would let anyone lock a buyer
+out by typing the buyer's phone). A client may always have one open payment, and beyond that at
+most `client_open_payments` of them, together within `client_cap_share_percent` of the daily cap.
 """
 
 from __future__ import annotations
@@ -33,15 +34,10 @@ def share_for(daily_cap: int | None, settings: Settings) -> ClientShare:
     return ClientShare(max_open=settings.client_open_payments, max_amount=max_amount)
 
 
-def client_holds(day: str, source_ip: str | None, phone: str | None) -> list[str]:
+def client_holds(day: str, source_ip: str | None) -> list[str]:
     """The hold keys a payment of this client counts on for `day` (hashed: no address is stored)."""
-    clients = []
     network = _network(source_ip)
-    if network:
-        clients.append(f"ip-{_digest(network)}")
-    if phone:
-        clients.append(f"phone-{_digest(phone)}")
-    return [f"{day}#{client}" for client in clients]
+    return [f"{day}#ip-{_digest(network)}"] if network else []
 
 
 def _network(source_ip: str | None) -> str | None:

@@ -26,7 +26,7 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
   HOLD#{mid}#{date}#{client}/HOLD  one client's open payments at a merchant that day (count, rials;
-                                   client = hashed source address or phone; TTL two days)
+                                   client = hashed source address (IPv6: its /64); TTL two days)
   SETTLEMENT#{sid}/SETTLEMENT   also gsi3 MERCHANT#{id}#PAYOUTS_DUE/{date}#{sid} until it is paid
   PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record (one per settlement)
   PAYOUT#{sid}/ATTEMPT#{n}      a bank batch line, attempt n; gsi1 BATCH#{day}/{sid}#{n}
