@@ -30,6 +30,14 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
   IDEMPOTENCY#{merchant_id}/merchant-api#{sha256}  a merchant request's Idempotency-Key record
                                    (Powertools; TTL one day; one partition per merchant, no hot key)
+Merchant panel sign-in (paylink.panel; {subject} = sha256 of the phone, {addr} = of a source address):
+  OTP#{subject}/OTP             the phone's current one-time code: salted hash, expiry, tries, used_at (TTL)
+  OTPLOCK#{subject}/LOCK        a phone locked after too many wrong codes, until a time (TTL)
+  OTPSEND#{subject}#{window}/COUNT, OTPSEND#IP#{addr}#{window}/COUNT  codes sent per phone and per
+                                source address in a window (conditional counters, TTL)
+  SESSION#{sha256}/SESSION      a panel session by its hashed id: subject, created_at, last_seen,
+                                ended_at; gsi1 SESSIONS#{subject}/{created_at} until ended (TTL)
+  PHONE#{subject}/MERCHANT      phone -> merchant id (one merchant per phone)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 
@@ -47,6 +55,7 @@ from paylink.store.gateways import GatewayItems
 from paylink.store.links import LinkItems
 from paylink.store.merchants import MerchantItems
 from paylink.store.payments import PaymentItems
+from paylink.store.panel import PanelItems
 from paylink.store.payouts import PayoutItems
 from paylink.store.settlements import SettlementItems
 from paylink.store.webhooks import WebhookItems
@@ -61,6 +70,7 @@ class Store(
     PaymentItems,
     SettlementItems,
     PayoutItems,
+    PanelItems,
 ):
     """DynamoDB access for every flow; methods say what they do in domain words."""
 
