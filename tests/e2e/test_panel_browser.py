@@ -21,8 +21,17 @@ import pytest
 
 from tests.e2e import buyer
 from tests.e2e.conftest import Runner
-from tests.e2e.test_browser import ASCII_DIGITS, CHROMIUM, CHROMIUM_ARGS, HEIGHT, OVERFLOW_JS, SCREENSHOTS
-from tests.e2e.test_browser import TEXT_WITHOUT_LTR_JS, WIDTH, _missing_browser
+from tests.e2e.test_browser import (
+    ASCII_DIGITS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HEIGHT,
+    OVERFLOW_JS,
+    SCREENSHOTS,
+    TEXT_WITHOUT_LTR_JS,
+    WIDTH,
+    _missing_browser,
+)
 
 pytestmark = pytest.mark.e2e
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
@@ -153,7 +162,8 @@ def test_a_merchant_signs_up_makes_a_link_and_finds_its_payment(runner: Runner, 
     me.submit()
     me.look("link")
     link_url = page.locator("#link-url").get_attribute("href")
-    assert link_url and re.fullmatch(rf"{re.escape(runner.url)}/\w+", link_url)
+    assert link_url
+    assert re.fullmatch(rf"{re.escape(runner.url)}/\w+", link_url)
     assert shop["shown"] in page.locator("main").inner_text()
     # And a buyer pays it
     _pay_as_buyer(runner, link_url)
