@@ -43,6 +43,7 @@ SHOP = {
            "title": "Wool scarf", "amount": "120,000", "shown": "120,000 Toman", "birth": "1370/01/31"},
 }  # fmt: skip
 NATIONAL_CODE = "0499370899"
+PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
 IBAN = "IR062960000000100324200001"
 
 
@@ -80,6 +81,8 @@ class Merchant:
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"panel-{self.lang}-{step}.png"), full_page=True)
         layout = page.evaluate(OVERFLOW_JS)
+        # a mobile viewport widens to fit content that overflows: it must stay the phone's own width
+        assert layout["innerWidth"] == WIDTH, (step, layout)
         assert layout["scrollWidth"] <= layout["innerWidth"], (step, layout)
         assert layout["offenders"] == [], (step, layout["offenders"])
         html = page.locator("html")
@@ -89,6 +92,8 @@ class Merchant:
             assert not ASCII_DIGITS.search(text), (step, ASCII_DIGITS.findall(text))
         else:
             assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("en", "ltr")
+            text = page.locator("body").inner_text()
+            assert not PERSIAN_LETTERS.search(text.replace("فارسی", "")), (step, text)
         violations = self.axe.run(page).response["violations"]
         assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations] == [], step
 
