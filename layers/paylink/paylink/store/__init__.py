@@ -54,8 +54,8 @@ from paylink.store.coupons import CouponItems
 from paylink.store.gateways import GatewayItems
 from paylink.store.links import LinkItems
 from paylink.store.merchants import MerchantItems
-from paylink.store.payments import PaymentItems
 from paylink.store.panel import PanelItems
+from paylink.store.payments import PaymentItems
 from paylink.store.payouts import PayoutItems
 from paylink.store.settlements import SettlementItems
 from paylink.store.webhooks import WebhookItems
