@@ -176,3 +176,31 @@ def test_a_cross_site_code_request_is_refused(aws, texts, headers):
 
     assert answer.status == 403
     assert texts.sent == []
+
+
+def test_a_new_code_does_not_buy_more_wrong_tries(aws, texts, store):
+    from paylink.core.models import utcnow
+    from paylink.panel import codes
+
+    now = utcnow()
+    codes.send_code(store, E164, "203.0.113.9", now=now)
+    verdicts = [codes.check_code(store, E164, "xxxxxx", now=now).reason for _ in range(3)]
+    codes.send_code(store, E164, "203.0.113.9", now=now)
+    verdicts += [codes.check_code(store, E164, "xxxxxx", now=now).reason for _ in range(2)]
+
+    assert verdicts == ["wrong", "wrong", "wrong", "wrong", "locked"]
+    assert codes.check_code(store, E164, texts.last(E164), now=now).reason == "locked"
+
+
+def test_the_right_code_sent_ten_times_at_once_signs_in_once(aws, texts, store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from paylink.panel import codes
+
+    codes.send_code(store, E164, "203.0.113.9")
+    code = texts.last(E164)
+
+    with ThreadPoolExecutor(10) as pool:
+        verdicts = list(pool.map(lambda _: codes.check_code(store, E164, code).ok, range(10)))
+
+    assert verdicts.count(True) == 1

@@ -1,7 +1,7 @@
 """One-time sign-in codes sent by SMS: 6 digits from `secrets`, kept only as a salted hash.
 
-A code lives CODE_SECONDS and is used once. MAX_TRIES wrong answers spend it and lock the phone for
-LOCK_SECONDS. Sends are limited per phone and per source address (conditional counters per fixed
+A code lives CODE_SECONDS and is used once. MAX_TRIES wrong answers (to one code, or to any of a
+phone's codes within a LOCK_SECONDS window) lock the phone for LOCK_SECONDS. Sends are limited per phone and per source address (conditional counters per fixed
 window). Whether the phone has an account changes nothing here: every phone gets the same answer
 and a code, so the login form tells nobody who is a merchant.
 Nothing here logs a phone or a code.
@@ -129,7 +129,12 @@ def check_code(store: Store, phone: str, code: str, now: datetime | None = None)
             return Verdict(True)
         return Verdict(False, "expired")  # used meanwhile by a parallel request
     tries = store.count_code_try(subject, str(item["code_id"]), MAX_TRIES)
-    if tries is None or tries >= MAX_TRIES:
+    # Wrong tries also count per phone over the lock window, whatever the code: asking for a new
+    # code does not buy more guesses.
+    stamp = _epoch(now)
+    window = stamp // LOCK_SECONDS
+    within = store.count_within(f"OTPFAIL#{subject}#{window}", MAX_TRIES - 1, (window + 2) * LOCK_SECONDS)
+    if tries is None or tries >= MAX_TRIES or not within:
         until = now + timedelta(seconds=LOCK_SECONDS)
         store.lock_subject(subject, iso(until), _epoch(until) + 60)
         return Verdict(False, "locked")
