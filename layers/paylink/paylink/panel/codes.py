@@ -1,9 +1,10 @@
 """One-time sign-in codes sent by SMS: 6 digits from `secrets`, kept only as a salted hash.
 
 A code lives CODE_SECONDS and is used once. MAX_TRIES wrong answers (to one code, or to any of a
-phone's codes within a LOCK_SECONDS window) lock the phone for LOCK_SECONDS. Sends are limited per phone and per source address (conditional counters per fixed
-window). Whether the phone has an account changes nothing here: every phone gets the same answer
-and a code, so the login form tells nobody who is a merchant.
+phone's codes within a LOCK_SECONDS window) lock the phone for LOCK_SECONDS. Sends are limited per
+phone and per source address (conditional counters per fixed window). Whether the phone has an
+account changes nothing here: every phone gets the same answer and a code, so the login form
+tells nobody who is a merchant.
 Nothing here logs a phone or a code.
 """
 
