@@ -12,7 +12,13 @@ from paylink.panel.signup import parse_birth_date
 
 @pytest.mark.parametrize(
     ("typed", "rials"),
-    [("120000", 1_200_000), ("120,000", 1_200_000), ("۱۲۰٬۰۰۰", 1_200_000), ("١٢٠٠٠٠", 1_200_000), (" 5 ", 50)],
+    [
+        ("120000", 1_200_000),
+        ("120,000", 1_200_000),
+        ("۱۲۰٬۰۰۰", 1_200_000),
+        ("١٢٠٠٠٠", 1_200_000),
+        (" 5 ", 50),
+    ],
 )
 def test_toman_in_persian_or_latin_digits_become_rials(typed, rials):
     assert parse_toman(typed) == rials
