@@ -102,7 +102,10 @@ validate: lint-template build
 # boto3: tests/artifact runs every handler in it (rebuilt when the requirements change).
 bare-artifact: $(BARE)/.built
 
-$(BARE)/.built: layers/paylink/requirements.txt layers/paylink/Makefile Makefile
+# Rebuilt when the package changes too: a stale copy of it would test yesterday's code.
+LAYER_SOURCES := $(shell find layers/paylink/paylink -type f -not -path '*/__pycache__/*')
+
+$(BARE)/.built: layers/paylink/requirements.txt layers/paylink/Makefile Makefile $(LAYER_SOURCES)
 	rm -rf $(BARE)
 	$(MAKE) -C layers/paylink build-PaylinkLayer ARTIFACTS_DIR=$(CURDIR)/$(BARE)/layer \
 	  PLATFORM=manylinux2014_x86_64 PYTHON=$(CURDIR)/$(PY)

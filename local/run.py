@@ -680,6 +680,11 @@ paylink is running locally (Ctrl-C stops it).
   DynamoDB, SQS (moto): http://{system.host}:{system.moto_port}
   Queues:               {", ".join(k for k in system.queues if "." not in k) or "none"}
 
+Merchant panel (sign up or sign in with any Iranian mobile, e.g. 09121234567):
+  Sign in:              {system.url}/login   (English: {system.url}/login?lang=en)
+  The SMS code:         {system.sandbox.url}/sms/calls   (the last call's body.token)
+  Sign-up checks pass in the sandbox: any valid national code, IBAN and Jalali birth date
+
 Create a link:
   curl -s {system.url}/v1/links -H 'Authorization: Bearer {system.demo_api_key}' \\
        -H 'Content-Type: application/json' -d '{{"title": "Scarf", "amount": 1200000}}'

@@ -45,6 +45,7 @@ class Answer:
     body: bytes
     function_id: str = ""
     event: dict[str, Any] = field(default_factory=dict)
+    cookies: list[str] = field(default_factory=list)  # the answer's Set-Cookie values (HTTP API v2)
 
     @property
     def text(self) -> str:
@@ -91,7 +92,12 @@ class ApiClient:
         raw = result.get("body") or ""
         data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
         return Answer(
-            int(result["statusCode"]), dict(result.get("headers") or {}), data, route.function_id, event
+            int(result["statusCode"]),
+            dict(result.get("headers") or {}),
+            data,
+            route.function_id,
+            event,
+            list(result.get("cookies") or []),
         )
 
     def get(self, target: str, *, key: str | None = None) -> Answer:

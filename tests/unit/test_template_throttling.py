@@ -25,6 +25,9 @@ PROBED = [
     "GET /callback/{gateway}", "POST /callback/{gateway}",
 ]  # fmt: skip
 MERCHANT_API = sorted(key for key in ROUTE_KEYS if key.split(" ", 1)[1].startswith("/v1/"))
+# The merchant panel (issue 14): each sends an SMS, checks a code or runs paid inquiries, or reads per id.
+PANEL_PREFIXES = ("/login", "/signup", "/logout", "/dashboard")
+PANEL = sorted(key for key in ROUTE_KEYS if key.split(" ", 1)[1].startswith(PANEL_PREFIXES))
 
 
 def test_the_default_route_settings_stay():
@@ -44,7 +47,7 @@ def test_every_route_setting_names_a_route_of_the_template():
     assert set(SETTINGS) - ROUTE_KEYS == set()
 
 
-@pytest.mark.parametrize("route", PROBED + MERCHANT_API)
+@pytest.mark.parametrize("route", PROBED + MERCHANT_API + PANEL)
 def test_a_probe_able_route_is_throttled_below_the_default(route):
     # Given a public route answering per code, id or username, or a merchant API route
     settings = SETTINGS[route]

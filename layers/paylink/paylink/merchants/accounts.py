@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from paylink.core.errors import NotFound, ValidationFailed
+from paylink.core.errors import Conflict, NotFound, ValidationFailed
 from paylink.core.ids import hash_api_key, new_api_key, new_merchant_id
 from paylink.core.models import (
     PERSONAL_DAILY_CAP,
@@ -46,8 +46,12 @@ def create_merchant(
     daily_cap: int | None = None,
     api_key: str | None = None,
     gateways: list[str] | None = None,
+    owner_subject: str | None = None,
 ) -> tuple[Merchant, str]:
-    """Create a merchant and return it with its API key (the only time the key is seen in clear)."""
+    """Create a merchant and return it with its API key (the only time the key is seen in clear).
+
+    `owner_subject` (the panel's phone key, paylink.panel.codes.subject_key) links the merchant to
+    the phone that signed up, in the same transaction: one merchant per phone."""
     fields: dict[str, str] = {}
     if not USERNAME.fullmatch(username):
         fields["username"] = "3-30 lower-case letters, digits or _, starting with a letter or digit"
@@ -82,7 +86,14 @@ def create_merchant(
         digest, merchant.id, key_id=new_key_id(), name=ADOPTED_NAME, last4=key[-4:],
         created_at=merchant.created_at,
     )  # fmt: skip
-    store.create_merchant(merchant, digest, listed)
+    if owner_subject is None:
+        store.create_merchant(merchant, digest, listed)
+        return merchant, key
+    refused = store.create_merchant_for_phone(merchant, digest, owner_subject, listed)
+    if refused == "phone":
+        raise Conflict("this phone already has a merchant", fields={"phone": "already has a merchant"})
+    if refused:
+        raise Conflict("username already taken", fields={"username": "already taken"})
     return merchant, key
 
 

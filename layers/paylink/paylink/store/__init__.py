@@ -45,6 +45,15 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
                              gsi1 MERCHANT#{id}#TGCHATS/{linked_at}#{chat_id}
   TGUPDATE#{update_id}/TGUPDATE  a Telegram update already handled (TTL two days)
   TGNOTICE#{event_id}/CHAT#{chat_id}  a merchant event announced in a chat (TTL seven days)
+Merchant panel sign-in (paylink.panel; {subject} = sha256 of the phone, {addr} = of a source address):
+  OTP#{subject}/OTP             the phone's current one-time code: salted hash, expiry, tries, used_at (TTL)
+  OTPLOCK#{subject}/LOCK        a phone locked after too many wrong codes, until a time (TTL)
+  OTPSEND#{subject}#{window}/COUNT, OTPSEND#IP#{addr}#{window}/COUNT  codes sent per phone and per
+                                source address in a window (conditional counters, TTL)
+  OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone in a lock window (TTL)
+  SESSION#{sha256}/SESSION      a panel session by its hashed id: subject, created_at, last_seen,
+                                ended_at; gsi1 SESSIONS#{subject}/{created_at} until ended (TTL)
+  PHONE#{subject}/MERCHANT      phone -> merchant id (one merchant per phone)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 
@@ -62,6 +71,7 @@ from paylink.store.coupons import CouponItems
 from paylink.store.gateways import GatewayItems
 from paylink.store.links import LinkItems
 from paylink.store.merchants import MerchantItems
+from paylink.store.panel import PanelItems
 from paylink.store.payments import PaymentItems
 from paylink.store.payouts import PayoutItems
 from paylink.store.settlements import SettlementItems
@@ -80,6 +90,7 @@ class Store(
     SettlementItems,
     PayoutItems,
     TelegramItems,
+    PanelItems,
 ):
     """DynamoDB access for every flow; methods say what they do in domain words."""
 

@@ -1,0 +1,106 @@
+"""The merchant panel: sign-in by SMS code, sign-up, and the dashboard pages (paylink.panel)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from paylink.core.observability import logged
+from paylink.panel import pages
+
+app = APIGatewayHttpResolver()
+
+
+@app.get("/login")
+def login_form() -> Response[str]:
+    return pages.login_form(app.current_event)
+
+
+@app.post("/login")
+def login_submit() -> Response[str]:
+    return pages.login_submit(app.current_event)
+
+
+@app.post("/login/verify")
+def verify() -> Response[str]:
+    return pages.verify_submit(app.current_event)
+
+
+@app.post("/logout")
+def logout() -> Response[str]:
+    return pages.logout(app.current_event)
+
+
+@app.get("/signup")
+def signup_form() -> Response[str]:
+    return pages.signup_form(app.current_event)
+
+
+@app.post("/signup")
+def signup_submit() -> Response[str]:
+    return pages.signup_submit(app.current_event)
+
+
+@app.get("/dashboard")
+def home() -> Response[str]:
+    return pages.home(app.current_event)
+
+
+@app.get("/dashboard/links")
+def links() -> Response[str]:
+    return pages.links_list(app.current_event)
+
+
+@app.get("/dashboard/links/new")
+def link_new_form() -> Response[str]:
+    return pages.link_new_form(app.current_event)
+
+
+@app.post("/dashboard/links/new")
+def link_new_submit() -> Response[str]:
+    return pages.link_new_submit(app.current_event)
+
+
+@app.get("/dashboard/links/<code>")
+def link_page(code: str) -> Response[str]:
+    return pages.link_page(app.current_event, code)
+
+
+@app.post("/dashboard/links/<code>/deactivate")
+def link_deactivate(code: str) -> Response[str]:
+    return pages.link_deactivate(app.current_event, code)
+
+
+@app.get("/dashboard/payments")
+def payments() -> Response[str]:
+    return pages.payments_list(app.current_event)
+
+
+@app.get("/dashboard/payments/<payment_id>")
+def payment(payment_id: str) -> Response[str]:
+    return pages.payment_page(app.current_event, payment_id)
+
+
+@app.get("/dashboard/settlements")
+def settlements() -> Response[str]:
+    return pages.settlements_list(app.current_event)
+
+
+@app.get("/dashboard/settings")
+def settings() -> Response[str]:
+    return pages.settings_page(app.current_event)
+
+
+@app.post("/dashboard/settings/sessions/end")
+def end_session() -> Response[str]:
+    return pages.end_other_session(app.current_event)
+
+
+@app.not_found
+def no_route(_: Exception) -> Response[str]:
+    return pages.not_found(pages.lang_of(app.current_event))
+
+
+@logged(http=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

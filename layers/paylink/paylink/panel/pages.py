@@ -1,0 +1,392 @@
+"""The panel's pages, one function per route: session checked, forms guarded, HTML out.
+
+Each takes the API Gateway event (Powertools' wrapper) and answers a Response. Another merchant's
+link or payment answers exactly what a missing one answers (the same 404 page).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.shared.cookies import Cookie
+
+from paylink.core.errors import NotFound, PaylinkError, ValidationFailed
+from paylink.core.models import Merchant, PaymentStatus
+from paylink.merchants import identity
+from paylink.panel import codes, guard, sessions
+from paylink.panel.render import parse_toman, render
+from paylink.store import get_store
+from paylink.web.http import form_fields, html_response, query, redirect
+
+logger = logging.getLogger(__name__)
+Page = Callable[..., Response[str]]
+
+
+def lang_of(event: Any, form: dict[str, str] | None = None) -> str:
+    value = (query(event).get("lang") or (form or {}).get("lang") or "").strip()
+    return "en" if value == "en" else "fa"
+
+
+def page(status: int, template: str, lang: str, **context: Any) -> Response[str]:
+    return html_response(status, render(template, lang=lang, **context))
+
+
+def forbidden(lang: str) -> Response[str]:
+    return page(403, "panel/message.html", lang, title="forbidden.title", message="forbidden.message")
+
+
+def not_found(lang: str, merchant: Merchant | None = None) -> Response[str]:
+    return page(
+        404, "panel/message.html", lang, title="notfound.title", message="notfound.message", merchant=merchant
+    )
+
+
+def with_cookie(response: Response[str], cookie: Cookie) -> Response[str]:
+    response.cookies = [cookie]
+    return response
+
+
+# -- sign-in -------------------------------------------------------------------------------------
+def login_form(event: Any) -> Response[str]:
+    lang = lang_of(event)
+    if guard.session_of(event):
+        return guard.to_dashboard(lang)
+    return page(200, "panel/login.html", lang, phone="", errors={})
+
+
+def login_submit(event: Any) -> Response[str]:
+    form = form_fields(event)
+    lang = lang_of(event, form)
+    if guard.refused(event):
+        return forbidden(lang)
+    phone = identity.normal_mobile(form.get("phone", ""))
+    if phone is None:
+        return page(
+            400,
+            "panel/login.html",
+            lang,
+            phone=form.get("phone", "")[:40],
+            errors={"phone": "login.err.phone"},
+        )
+    source_ip = event.request_context.http.source_ip or ""
+    try:
+        codes.send_code(get_store(), phone, source_ip)
+    except codes.TooManyCodes as exc:
+        key = "login.err.locked" if exc.reason == "locked" else "login.err.too_many"
+        minutes = max(1, (exc.retry_after + 59) // 60)
+        response = page(
+            429,
+            "panel/login.html",
+            lang,
+            phone=form.get("phone", "")[:40],
+            errors={"phone": key},
+            minutes=minutes,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except PaylinkError as exc:  # the SMS provider refused or is down (SmsError, 503)
+        logger.warning("sign-in code not sent", extra={"error": type(exc).__name__})
+        return page(
+            503, "panel/login.html", lang, phone=form.get("phone", "")[:40], errors={"phone": "login.err.sms"}
+        )
+    return _code_form(200, lang, phone, {})
+
+
+def _code_form(status: int, lang: str, phone: str, errors: dict[str, str], **extra: Any) -> Response[str]:
+    return page(
+        status, "panel/code.html", lang, phone=phone, errors=errors,
+        digits=codes.CODE_DIGITS, code_minutes=codes.CODE_SECONDS // 60, **extra,
+    )  # fmt: skip
+
+
+def verify_submit(event: Any) -> Response[str]:
+    form = form_fields(event)
+    lang = lang_of(event, form)
+    if guard.refused(event):
+        return forbidden(lang)
+    phone = identity.normal_mobile(form.get("phone", ""))
+    if phone is None:
+        return guard.to_login(lang)
+    verdict = codes.check_code(get_store(), phone, form.get("code", "")[:20])
+    if not verdict.ok:
+        status = 429 if verdict.reason == "locked" else 400
+        minutes = codes.LOCK_SECONDS // 60
+        return _code_form(status, lang, phone, {"code": f"login.err.{verdict.reason}"}, lock_minutes=minutes)
+    user_agent = str((event.get("headers") or {}).get("user-agent", ""))
+    subject = guard.subject_of(phone)
+    session_id = sessions.start_session(get_store(), subject, phone, user_agent)
+    has_merchant = get_store().merchant_id_for_phone(subject) is not None
+    target = guard.to_dashboard(lang) if has_merchant else guard.to_signup(lang)
+    return with_cookie(target, sessions.cookie(session_id))
+
+
+def logout(event: Any) -> Response[str]:
+    form = form_fields(event)
+    lang = lang_of(event, form)
+    if guard.refused(event):
+        return forbidden(lang)
+    sessions.end_session(get_store(), sessions.cookie_value(event.get("cookies")))
+    return with_cookie(guard.to_login(lang), sessions.clearing_cookie())
+
+
+# -- sign-up -------------------------------------------------------------------------------------
+def signup_form(event: Any) -> Response[str]:
+    lang = lang_of(event)
+    session = guard.session_of(event)
+    if session is None:
+        return guard.to_login(lang)
+    if guard.merchant_of(session):
+        return guard.to_dashboard(lang)
+    return page(200, "panel/signup.html", lang, form={}, errors={})
+
+
+def signup_submit(event: Any) -> Response[str]:
+    from paylink.panel.signup import FIELDS, sign_up
+
+    form = form_fields(event)
+    lang = lang_of(event, form)
+    if guard.refused(event):
+        return forbidden(lang)
+    session = guard.session_of(event)
+    if session is None:
+        return guard.to_login(lang)
+    if guard.merchant_of(session):
+        return guard.to_dashboard(lang)
+    result = sign_up(get_store(), session.phone, form)
+    if result.merchant:
+        return guard.to_dashboard(lang)
+    shown = {name: form.get(name, "")[:100] for name in FIELDS}
+    status = 503 if result.unavailable else 400
+    return page(
+        status, "panel/signup.html", lang, form=shown, errors=result.errors, unavailable=result.unavailable
+    )
+
+
+# -- the dashboard -------------------------------------------------------------------------------
+def signed_in(view: Callable[..., Response[str]]) -> Callable[..., Response[str]]:
+    """Runs `view(event, merchant, session, lang, *args)` for a signed-in merchant; otherwise 303 to
+    /login (no session) or /signup (no merchant yet). POSTs are refused cross-site first."""
+
+    def wrapped(event: Any, *args: str) -> Response[str]:
+        posted = event.request_context.http.method == "POST"
+        lang = lang_of(event, form_fields(event) if posted else None)
+        if posted and guard.refused(event):
+            return forbidden(lang)
+        session = guard.session_of(event)
+        if session is None:
+            return guard.to_login(lang)
+        merchant = guard.merchant_of(session)
+        if merchant is None:
+            return guard.to_signup(lang)
+        try:
+            return view(event, merchant, session, lang, *args)
+        except NotFound:
+            return not_found(lang, merchant)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@signed_in
+def home(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    from paylink.panel.overview import chart, overview
+
+    figures = overview(merchant)
+    return page(
+        200, "panel/home.html", lang, merchant=merchant, nav="home", o=figures, bars=chart(figures.days)
+    )
+
+
+@signed_in
+def links_list(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    from paylink.web import merchant_api
+
+    params = query(event)
+    try:
+        found = merchant_api.list_links(merchant, {"cursor": params.get("cursor", "")}, event)
+    except ValidationFailed:
+        found = merchant_api.list_links(merchant, {}, event)
+    return page(
+        200,
+        "panel/links.html",
+        lang,
+        merchant=merchant,
+        nav="links",
+        links=found["items"],
+        next_cursor=found["next_cursor"],
+    )
+
+
+@signed_in
+def link_new_form(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    return page(
+        200, "panel/link_new.html", lang, merchant=merchant, nav="links", form={"kind": "item"}, errors={}
+    )
+
+
+LINK_FIELD_ERRORS = {
+    "title": "link.err.title",
+    "description": "link.err.description",
+    "kind": "link.err.kind",
+}
+
+
+@signed_in
+def link_new_submit(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    from paylink.web import merchant_api
+
+    form = form_fields(event)
+    shown = {name: form.get(name, "")[:600] for name in ("title", "amount", "description", "kind")}
+    kind = form.get("kind") or "item"
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {"title": form.get("title", "").strip(), "kind": kind}
+    if form.get("description", "").strip():
+        body["description"] = form["description"].strip()
+    amount_text = form.get("amount", "").strip()
+    if amount_text or kind != "open":
+        amount = parse_toman(amount_text)
+        if amount is None:
+            errors["amount"] = "link.err.amount"
+        else:
+            body["amount"] = amount
+    if kind not in ("item", "invoice", "open"):
+        errors["kind"] = "link.err.kind"
+    if kind == "open" and "amount" in body:
+        body["max_amount"] = body.pop("amount")
+    if not errors:
+        try:
+            created = merchant_api.create_link(merchant, body, event)
+        except ValidationFailed as exc:
+            for name, why in exc.fields.items():
+                field = name.split(".")[0]
+                if field in ("amount", "max_amount", "min_amount"):
+                    errors["amount"] = (
+                        "link.err.amount_limit" if "limit" in why or "at most" in why else "link.err.amount"
+                    )
+                else:
+                    errors[field if field in LINK_FIELD_ERRORS else "title"] = LINK_FIELD_ERRORS.get(
+                        field, "link.err.title"
+                    )
+        else:
+            return redirect(f"/dashboard/links/{quote(created['code'])}" + guard.lang_query(lang))
+    return page(400, "panel/link_new.html", lang, merchant=merchant, nav="links", form=shown, errors=errors)
+
+
+@signed_in
+def link_page(
+    event: Any, merchant: Merchant, session: sessions.Session, lang: str, code: str
+) -> Response[str]:
+    from paylink.web import merchant_api
+
+    link = merchant_api.get_link(merchant, code, event)
+    text = f"{link['title']} {link['url']}"
+    share = {
+        "telegram": "https://t.me/share/url?" + urlencode({"url": link["url"], "text": link["title"]}),
+        "whatsapp": "https://wa.me/?" + urlencode({"text": text}),
+    }
+    payments = merchant_api._payments_page(
+        merchant, {"link": code, "status": None, "since": None, "until": None}, None, 10
+    )[0]
+    return page(
+        200,
+        "panel/link.html",
+        lang,
+        merchant=merchant,
+        nav="links",
+        link=link,
+        share=share,
+        payments=payments,
+    )
+
+
+@signed_in
+def link_deactivate(
+    event: Any, merchant: Merchant, session: sessions.Session, lang: str, code: str
+) -> Response[str]:
+    from paylink.web import merchant_api
+
+    merchant_api.update_link(merchant, code, {"active": False}, event)
+    return redirect(f"/dashboard/links/{quote(code)}" + guard.lang_query(lang))
+
+
+PAYMENT_FILTERS = ("status", "link", "from", "to")
+
+
+@signed_in
+def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    from paylink.web import merchant_api
+
+    params = query(event)
+    filters = {name: params[name].strip() for name in PAYMENT_FILTERS if params.get(name, "").strip()}
+    if params.get("format") == "csv":
+        return merchant_api.list_payments(merchant, {**filters, "format": "csv"})
+    statuses = [s.value for s in PaymentStatus]
+    try:
+        chosen = merchant_api._payment_filters(
+            merchant, {**filters, **({"cursor": params["cursor"]} if params.get("cursor") else {})}
+        )
+        items, cursor = merchant_api._payments_page(merchant, chosen, params.get("cursor") or None)
+        bad = False
+    except ValidationFailed:
+        items, cursor, bad = [], None, True
+    except NotFound:  # a link filter naming another merchant's (or no) link: nothing to show
+        items, cursor, bad = [], None, True
+    keep = {**filters, **({"lang": "en"} if lang == "en" else {})}
+    csv_url = "/dashboard/payments?" + urlencode({**keep, "format": "csv"})
+    next_url = "/dashboard/payments?" + urlencode({**keep, "cursor": cursor}) if cursor else None
+    return page(
+        400 if bad else 200, "panel/payments.html", lang, merchant=merchant, nav="payments", payments=items,
+        filters=filters, statuses=statuses, csv_url=csv_url, next_url=next_url, bad=bad,
+    )  # fmt: skip
+
+
+@signed_in
+def payment_page(
+    event: Any, merchant: Merchant, session: sessions.Session, lang: str, payment_id: str
+) -> Response[str]:
+    from paylink.web import merchant_api
+
+    payment = merchant_api.get_payment(merchant, payment_id)
+    settlement = None
+    if payment.get("settlement_id"):
+        try:
+            settlement = merchant_api.public_settlement(get_store().get_settlement(payment["settlement_id"]))  # type: ignore[arg-type]
+        except Exception:  # the timeline shows what it can
+            settlement = None
+    return page(
+        200, "panel/payment.html", lang, merchant=merchant, nav="payments", p=payment, settlement=settlement
+    )
+
+
+@signed_in
+def settlements_list(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    items, _ = get_store().settlements_of(merchant.id, None)
+    return page(200, "panel/settlements.html", lang, merchant=merchant, nav="settlements", settlements=items)
+
+
+@signed_in
+def settings_page(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    active = sessions.sessions_of(get_store(), session.subject)
+    return page(
+        200,
+        "panel/settings.html",
+        lang,
+        merchant=merchant,
+        nav="settings",
+        sessions=active,
+        current=session.handle,
+    )
+
+
+@signed_in
+def end_other_session(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    handle = form_fields(event).get("session", "")
+    sessions.end_session_of(get_store(), session.subject, handle)
+    if handle == session.handle:
+        return with_cookie(guard.to_login(lang), sessions.clearing_cookie())
+    return redirect("/dashboard/settings" + guard.lang_query(lang))

@@ -1,0 +1,88 @@
+"""Sign-up of a signed-in phone: a personal-account merchant after the identity inquiries.
+
+Fields: name, username, national_code (checksum), iban (IR + 24 digits, mod 97), birth_date (Jalali
+yyyy/mm/dd, Persian or Latin digits: the IBAN-owner inquiry needs it). The mobile must belong to the
+national code (Shahkar) and the IBAN to the same person; a definite "no" is a field error, an
+inquiry that could not run is a page-level error to try later (nothing is created either way).
+Errors are translation keys of paylink.web.pages.i18n ("signup.err.*").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from paylink.core.errors import Conflict
+from paylink.core.models import Merchant
+from paylink.merchants import identity
+from paylink.merchants.accounts import USERNAME, create_merchant
+from paylink.notify.messages import EASTERN_DIGITS
+from paylink.panel.codes import subject_key
+from paylink.store import Store
+
+FIELDS = ("name", "username", "national_code", "iban", "birth_date")
+
+
+@dataclass
+class SignupResult:
+    merchant: Merchant | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # field -> translation key
+    unavailable: bool = False  # an inquiry could not run: try again later
+
+
+def parse_birth_date(text: str) -> date | None:
+    """A Jalali yyyy/mm/dd (or yyyy-mm-dd) as a Gregorian date, or None when it is not one."""
+    import jdatetime
+
+    match = re.fullmatch(
+        r"(1[2-4][0-9]{2})[/\-.]([0-9]{1,2})[/\-.]([0-9]{1,2})", text.strip().translate(EASTERN_DIGITS)
+    )
+    if not match:
+        return None
+    try:
+        day = jdatetime.date(*(int(part) for part in match.groups())).togregorian()
+    except ValueError:
+        return None
+    return day if day < date.today() else None
+
+
+def sign_up(store: Store, phone: str, form: dict[str, str]) -> SignupResult:
+    """Create the merchant of `phone` from the form, or say what is wrong with it."""
+    errors: dict[str, str] = {}
+    name = form.get("name", "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = "signup.err.name"
+    username = form.get("username", "").strip().lower()
+    if not USERNAME.fullmatch(username):
+        errors["username"] = "signup.err.username"
+    national_code = identity.normal_national_code(form.get("national_code", ""))
+    if national_code is None:
+        errors["national_code"] = "signup.err.national_code"
+    iban = identity.normal_iban(form.get("iban", "").replace(" ", ""))
+    if iban is None:
+        errors["iban"] = "signup.err.iban"
+    birth = parse_birth_date(form.get("birth_date", ""))
+    if birth is None:
+        errors["birth_date"] = "signup.err.birth_date"
+    if not errors and store.merchant_id_for_username(username):
+        errors["username"] = "signup.err.username_taken"
+    if errors or national_code is None or iban is None or birth is None:
+        return SignupResult(errors=errors)
+    try:
+        if not identity.shahkar_matches(phone, national_code):
+            return SignupResult(errors={"national_code": "signup.err.shahkar"})
+        if not identity.iban_matches_national_code(national_code, birth, iban):
+            return SignupResult(errors={"iban": "signup.err.iban_owner"})
+    except identity.InquiryRejected:
+        return SignupResult(errors={"iban": "signup.err.iban"})
+    except identity.InquiryUnavailable:
+        return SignupResult(unavailable=True)
+    try:
+        merchant, _ = create_merchant(
+            store, username=username, name=name, iban=iban, owner_subject=subject_key(phone)
+        )
+    except Conflict as exc:
+        key = "signup.err.username_taken" if "username" in exc.fields else "signup.err.has_merchant"
+        return SignupResult(errors={next(iter(exc.fields)): key})
+    return SignupResult(merchant=merchant)

@@ -1,0 +1,197 @@
+"""A merchant in a real browser (Debian's chromium, Playwright, 360x740) on the local runner: signs up
+with a code read from the SMS sandbox, makes a link in the panel, a buyer pays it, and the merchant
+finds the payment on the home page, in the payments list and in its CSV; Persian and English.
+
+Every panel page is checked for horizontal overflow, Persian digits on Persian pages, axe-core
+violations (axe-playwright-python, axe-core bundled in the wheel), and saved as a screenshot under
+tests/e2e/screenshots/ (ignored by git) to be looked at.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e import buyer
+from tests.e2e.conftest import Runner
+from tests.e2e.test_browser import (
+    ASCII_DIGITS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HEIGHT,
+    OVERFLOW_JS,
+    SCREENSHOTS,
+    TEXT_WITHOUT_LTR_JS,
+    WIDTH,
+    _missing_browser,
+)
+
+pytestmark = pytest.mark.e2e
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+SHOP = {
+    "fa": {"phone": "۰۹۱۲۷۶۵۴۳۲۱", "e164": "09127654321", "username": "panel_fa", "name": "کتاب‌فروشی تهران",
+           "title": "شال دست‌باف", "amount": "۱۲۰٬۰۰۰", "shown": "۱۲۰٬۰۰۰ تومان", "birth": "۱۳۷۰/۰۱/۳۱"},
+    "en": {"phone": "09357654321", "e164": "09357654321", "username": "panel_en", "name": "Tehran Books",
+           "title": "Wool scarf", "amount": "120,000", "shown": "120,000 Toman", "birth": "1370/01/31"},
+}  # fmt: skip
+NATIONAL_CODE = "0499370899"
+PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
+IBAN = "IR062960000000100324200001"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing_browser("the playwright package is not installed (requirements-dev.txt)")
+    if not CHROMIUM.exists():
+        _missing_browser(f"{CHROMIUM} is missing")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Merchant:
+    """A phone's browser tab: every page it opens is checked, run through axe and saved."""
+
+    def __init__(self, chromium: Any, runner: Runner, lang: str) -> None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        self.context = chromium.new_context(
+            viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=2, is_mobile=True, has_touch=True
+        )
+        self.context.set_default_timeout(15_000)
+        self.page = self.context.new_page()
+        self.runner, self.lang, self.axe = runner, lang, Axe()
+        self.q = "?lang=en" if lang == "en" else ""
+
+    def look(self, step: str) -> None:
+        page = self.page
+        page.wait_for_load_state("load")
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"panel-{self.lang}-{step}.png"), full_page=True)
+        layout = page.evaluate(OVERFLOW_JS)
+        # a mobile viewport widens to fit content that overflows: it must stay the phone's own width
+        assert layout["innerWidth"] == WIDTH, (step, layout)
+        assert layout["scrollWidth"] <= layout["innerWidth"], (step, layout)
+        assert layout["offenders"] == [], (step, layout["offenders"])
+        html = page.locator("html")
+        if self.lang == "fa":
+            assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("fa", "rtl")
+            text = page.evaluate(TEXT_WITHOUT_LTR_JS)
+            assert not ASCII_DIGITS.search(text), (step, ASCII_DIGITS.findall(text))
+        else:
+            assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("en", "ltr")
+            text = page.locator("body").inner_text()
+            assert not PERSIAN_LETTERS.search(text.replace("فارسی", "")), (step, text)
+        violations = self.axe.run(page).response["violations"]
+        assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations] == [], step
+
+    def open(self, path: str, step: str) -> None:
+        answer = self.page.goto(
+            self.runner.url + path + (self.q if "?" not in path else "&lang=en" * bool(self.q))
+        )
+        assert answer is not None
+        assert answer.status == 200, (path, answer.status)
+        self.look(step)
+
+    def submit(self, button: str | None = None) -> None:
+        with self.page.expect_navigation():
+            if button:
+                self.page.locator(button).click()
+            else:
+                self.page.locator("main form button[type=submit]").last.click()
+
+
+def _code_sent(runner: Runner, phone: str) -> str:
+    calls = httpx.get(f"{runner.sandbox_url}/sms/calls", timeout=10).json()
+    codes = [
+        c["body"]["token"]
+        for c in calls
+        if isinstance(c.get("body"), dict) and c["body"].get("receptor") == phone
+    ]
+    assert codes, calls
+    return str(codes[-1])
+
+
+def _pay_as_buyer(runner: Runner, link_url: str) -> None:
+    with httpx.Client(timeout=15, headers={"user-agent": "buyer"}) as http:
+        started = http.post(link_url, data={"name": "Ali Rezaei", "phone": "09121234567"})
+        back = buyer.act(http, buyer.open_gateway(http, started), "pay")
+        assert back is not None
+        receipt = back.deliver(http)
+        assert receipt.status_code in (200, 303), receipt.text[:300]
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_a_merchant_signs_up_makes_a_link_and_finds_its_payment(runner: Runner, chromium: Any, lang: str):
+    shop = SHOP[lang]
+    me = Merchant(chromium, runner, lang)
+    page = me.page
+    # Given a phone with no account signs in with the code the SMS sandbox received
+    me.open("/login", "login")
+    page.locator("#f-phone").fill(shop["phone"])
+    me.submit()
+    me.look("code")
+    page.locator("#f-code").fill(_code_sent(runner, shop["e164"]))
+    me.submit()
+    assert page.url.startswith(f"{runner.url}/signup")
+    me.look("signup")
+    # An empty sign-up form shows its errors
+    me.submit()
+    me.look("signup-errors")
+    assert page.locator(".field-error").count() >= 4
+    # When it signs up
+    page.locator("#f-name").fill(shop["name"])
+    page.locator("#f-username").fill(shop["username"])
+    page.locator("#f-national_code").fill(NATIONAL_CODE)
+    page.locator("#f-birth_date").fill(shop["birth"])
+    page.locator("#f-iban").fill(IBAN)
+    me.submit()
+    assert page.url.startswith(f"{runner.url}/dashboard"), page.url
+    me.look("home-empty")
+    # And makes a link of 120,000 toman in the panel
+    me.open("/dashboard/links/new", "link-new")
+    page.locator("#f-title").fill(shop["title"])
+    page.locator("#f-amount").fill(shop["amount"])
+    me.submit()
+    me.look("link")
+    link_url = page.locator("#link-url").get_attribute("href")
+    assert link_url
+    assert re.fullmatch(rf"{re.escape(runner.url)}/\w+", link_url)
+    assert shop["shown"] in page.locator("main").inner_text()
+    # And a buyer pays it
+    _pay_as_buyer(runner, link_url)
+    # Then the payment is on the home page, in the payments list and in its CSV
+    me.open("/dashboard", "home")
+    assert page.locator("#sales-today").inner_text() == shop["shown"]
+    assert page.locator("#latest a").count() == 1
+    me.open("/dashboard/payments", "payments")
+    href = page.locator("#payments a").first.get_attribute("href")
+    payment_id = re.search(r"pay_\w+", href or "").group(0)
+    csv_href = page.locator("#csv").get_attribute("href")
+    exported = me.context.request.get(runner.url + csv_href)
+    rows = list(csv.DictReader(io.StringIO(exported.text().lstrip("\ufeff"))))
+    assert [(r["id"], r["status"], r["amount"]) for r in rows] == [(payment_id, "paid", "1200000")]
+    me.open(f"/dashboard/payments/{payment_id}", "payment")
+    assert page.locator("#timeline li").count() >= 2
+    # And every other page of the panel passes the same checks
+    me.open("/dashboard/links", "links")
+    me.open("/dashboard/settlements", "settlements")
+    me.open("/dashboard/settings", "settings")
+    me.open("/dashboard/payments?status=failed", "payments-filtered")
+    # Sign-out ends the session
+    me.submit("nav form button")
+    assert page.url.startswith(f"{runner.url}/login")
+    assert me.page.goto(runner.url + "/dashboard").url.startswith(f"{runner.url}/login")
+    me.context.close()

@@ -1,0 +1,72 @@
+"""Shared fixtures of the panel tests: codes captured from the SMS adapter, the inquiry sandbox,
+a browser-like client that keeps its session cookie."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from tests.helpers import Answer, ApiClient
+
+if TYPE_CHECKING:
+    from tests.integration.panel.conftest import Texts
+
+PHONE = "09121234567"
+NATIONAL_CODE = "0499370899"
+IBAN = "IR062960000000100324200001"
+INQUIRY_TOKEN_NAME = "/paylink/test/inquiry-token"
+SAME_ORIGIN = {"sec-fetch-site": "same-origin", "origin": "https://pay.example"}
+
+
+class Browser:
+    """A client that keeps the session cookie it is given, posting forms as a same-origin page."""
+
+    def __init__(self, source_ip: str = "203.0.113.9") -> None:
+        self.client = ApiClient(source_ip)
+        self.cookie = ""
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**({"cookie": self.cookie} if self.cookie else {}), **(extra or {})}
+
+    def _keep(self, answer: Answer) -> Answer:
+        for value in answer.cookies:
+            name_value = value.split(";", 1)[0]
+            if name_value.startswith("paylink_session="):
+                self.cookie = "" if name_value == "paylink_session=" else name_value
+        return answer
+
+    def get(self, target: str) -> Answer:
+        return self._keep(self.client.request("GET", target, headers=self._headers()))
+
+    def post(self, target: str, fields: dict[str, str], headers: dict[str, str] | None = None) -> Answer:
+        answer = self.client.request(
+            "POST",
+            target,
+            body=urlencode(fields).encode(),
+            headers=self._headers(
+                {"content-type": "application/x-www-form-urlencoded", **(headers or SAME_ORIGIN)}
+            ),
+        )
+        return self._keep(answer)
+
+    def sign_in(self, texts: Texts, phone: str = PHONE) -> Answer:
+        sent = self.post("/login", {"phone": phone})
+        assert sent.status == 200, sent.text
+        return self.post("/login/verify", {"phone": hidden(sent.text, "phone"), "code": texts.last(phone)})
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden field {name}"
+    return match.group(1)
+
+
+def to_e164(phone: str) -> str:
+    return "+98" + phone[1:]
+
+
+def sign_up(browser: Browser, **fields: Any) -> Answer:
+    form = {"name": "Scarf Shop", "username": "scarves", "national_code": NATIONAL_CODE,
+            "iban": IBAN, "birth_date": "1370/01/31", **fields}  # fmt: skip
+    return browser.post("/signup", form)
