@@ -1,4 +1,4 @@
-"""Merchant API: links, QR codes, payments and settlements (read)."""
+"""Merchant API: links, QR codes, payments and settlements (read), and their CSV export jobs."""
 
 from __future__ import annotations
 
@@ -142,6 +142,11 @@ def list_settlements(cursor: Cursor = None, format: Format = None) -> Response[s
 )
 def get_settlement(settlement_id: str, format: Format = None) -> Response[str]:
     return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event), _seconds_left())
+
+
+@app.get("/v1/exports/<export_id>", security=BEARER, responses=answers(200, "ExportJob", 404))
+def get_export(export_id: str) -> Response[str]:
+    return json_response(200, merchant_api.get_export(_merchant(), export_id))
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

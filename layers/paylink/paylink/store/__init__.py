@@ -28,6 +28,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GWREF#{gw}#{reference}/CLAIM  the payment whose return first carried that reference (the only
                                 payment it may ever verify, credit or reverse)
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
+  EXPORT#{id}/EXPORT            a CSV export job (paylink.exports.jobs): what to export for which
+                                merchant, status, rows, bytes, the running upload; TTL one day
   IDEMPOTENCY#{merchant_id}/merchant-api#{sha256}  a merchant request's Idempotency-Key record
                                    (Powertools; TTL one day; one partition per merchant, no hot key)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
@@ -43,6 +45,7 @@ from functools import cache
 
 from paylink.core.settings import get_settings
 from paylink.store.coupons import CouponItems
+from paylink.store.exports import ExportItems
 from paylink.store.gateways import GatewayItems
 from paylink.store.links import LinkItems
 from paylink.store.merchants import MerchantItems
@@ -61,6 +64,7 @@ class Store(
     PaymentItems,
     SettlementItems,
     PayoutItems,
+    ExportItems,
 ):
     """DynamoDB access for every flow; methods say what they do in domain words."""
 
