@@ -14,6 +14,7 @@ import pytest
 
 from local.queues import QueuePoller
 from local.template import create_queues, load_template, queue_sources
+from paylink.web.api_schema import ExportJob
 from tests.conftest import OTHER_API_KEY, TEST_API_KEY
 from tests.helpers import ApiClient, reset_caches
 from tests.settlement_data import add_paid_payment
@@ -112,6 +113,7 @@ def test_an_export_past_the_inline_limit_answers_202_with_a_pending_job_and_its_
     job = answer.json()
     assert job["status"] == "pending"
     assert set(job) == {"id", "status", "rows", "bytes", "created_at"}
+    ExportJob.model_validate(job)  # as the OpenAPI document declares it
     assert answer.location == f"/v1/exports/{job['id']}"
     assert answer.headers["Cache-Control"] == "no-store"
 
@@ -125,6 +127,7 @@ def test_the_worker_writes_the_job_and_its_status_hands_over_a_fresh_short_lived
     job = _exported(api, worker)
     # Then it is done with every payment, behind a link signed for five minutes only
     assert job["status"] == "done"
+    ExportJob.model_validate(job)
     assert job["rows"] == 60
     text, query = _stored(job["url"])
     assert sorted(_ids(text)) == ids
@@ -259,6 +262,7 @@ def test_the_last_failed_attempt_marks_the_job_failed_and_reports_its_message(
     job = api.get(started.location, key=TEST_API_KEY).json()
     assert job["status"] == "failed"
     assert "ask again" in job["error"]
+    ExportJob.model_validate(job)
     # (SQS moves it at the receive after the last)
     assert worker.poll_once() == 0
     sqs = boto3.client("sqs", region_name="us-east-1")
@@ -288,6 +292,13 @@ def test_another_merchants_export_answers_404_exactly_like_a_missing_one(
     assert foreign.status == missing.status == 404
     assert (foreign.body, foreign.headers["Content-Type"]) == (missing.body, missing.headers["Content-Type"])
     assert job["id"] not in foreign.text
+
+
+@pytest.mark.parametrize("export_id", ["exp_" + "a" * 3000, "exp_a-b%20c", "pay_" + "Z" * 22, "EXPORT"])
+def test_an_export_id_that_is_no_job_id_is_a_404_not_a_500(api, store, merchant, worker, export_id):
+    answer = api.get(f"/v1/exports/{export_id}", key=TEST_API_KEY)
+    assert answer.status == 404, answer.text
+    assert answer.json()["error"]["code"] == "not_found"
 
 
 def test_an_export_job_expires_after_a_day(api, store, merchant, worker, monkeypatch):

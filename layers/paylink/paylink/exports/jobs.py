@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,7 @@ MAX_ATTEMPTS = 3
 # Past this a job still pending or running was lost (its messages dead-lettered): it reads as failed.
 STALE_SECONDS = MAX_ATTEMPTS * 1800 + 600
 NARROW = "narrow it with from and to"
+EXPORT_ID = re.compile(r"exp_[0-9A-Za-z]{1,40}")  # anything else is no job (and no oversized key)
 
 
 class ExportTooLarge(PaylinkError):
@@ -109,7 +111,7 @@ def public_job(job: ExportJob) -> dict[str, Any]:
 
 def export_status(store: Store, merchant_id: str, export_id: str) -> dict[str, Any]:
     """`GET /v1/exports/{id}`: another merchant's job, an expired one and none answer alike."""
-    job = store.get_export_job(export_id) if export_id.startswith("exp_") else None
+    job = store.get_export_job(export_id) if EXPORT_ID.fullmatch(export_id) else None
     if job is None or job.merchant_id != merchant_id or job.ttl <= utcnow().timestamp():
         raise NotFound("no such export")
     return public_job(job)
