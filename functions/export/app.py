@@ -20,7 +20,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def _export_record(record: SQSRecord) -> None:
     begin_record(record.message_id)
-    run_queued(record.body, int(record.attributes.approximate_receive_count or 1))
+    # SQS counts the deliveries: the last one marks a failing job failed before it is dead-lettered.
+    run_queued(record.body, int(record.attributes.get("ApproximateReceiveCount") or 1))
 
 
 @logged()
