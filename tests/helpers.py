@@ -18,11 +18,11 @@ def reset_caches() -> None:
     """Forget settings, the store and the gateways: each test reads its own environment."""
     from paylink.core.secrets import forget_secrets
     from paylink.core.settings import get_settings
+    from paylink.exports.upload import s3_client
     from paylink.notify.messages import notifiers
     from paylink.payments.routing import adapters, http_client
     from paylink.store import get_store
     from paylink.store.idempotency import _idempotency_client, idempotency_persistence
-    from paylink.web.exports import s3_client
 
     for cached in (
         get_settings,

@@ -1,4 +1,5 @@
-"""Merchant API: links, QR codes, payments and settlements (read), the webhook endpoint, API keys."""
+"""Merchant API: links, QR codes, payments and settlements (read) and their CSV export jobs, the
+webhook endpoint, API keys, Telegram chats."""
 
 from __future__ import annotations
 
@@ -248,6 +249,11 @@ _UNLINKED: dict[int, OpenAPIResponse] = {
 def unlink_telegram_chat(chat_id: str) -> Response[str]:
     merchant_api.unlink_telegram_chat(_merchant(), chat_id)
     return Response(status_code=204, body="")
+
+
+@app.get("/v1/exports/<export_id>", security=BEARER, responses=answers(200, "ExportJob", 404))
+def get_export(export_id: str) -> Response[str]:
+    return json_response(200, merchant_api.get_export(_merchant(), export_id))
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

@@ -263,3 +263,8 @@ def test_the_settle_worker_settles_a_queued_merchant(stack):  # type: ignore[no-
 
 def test_the_notify_worker_answers_for_a_message_naming_nothing(stack):  # type: ignore[no-untyped-def]
     assert set(invoke(stack, "NotifyWorkerFunction", _batch("{}"))) == {"batchItemFailures"}
+
+
+def test_the_export_worker_leaves_a_job_that_is_gone(stack):  # type: ignore[no-untyped-def]
+    body = json.dumps({"id": "exp_" + "Z" * 22})
+    assert invoke(stack, "ExportFunction", _batch(body)) == {"batchItemFailures": []}

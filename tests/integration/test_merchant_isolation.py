@@ -24,7 +24,10 @@ from tests.helpers import Answer, ApiClient
 from tests.integration.test_invoice_notify import outbox  # noqa: F401 - the fixture
 
 BUYER = {"name": "Ali", "phone": "09121234567"}
-MISSING = {"code": "nosuchcode00", "payment": "pay_" + "Z" * 22, "settlement": "stl_20261123_" + "Z" * 16}
+MISSING = {
+    "code": "nosuchcode00", "payment": "pay_" + "Z" * 22, "settlement": "stl_20261123_" + "Z" * 16,
+    "export": "exp_" + "Z" * 22,
+}  # fmt: skip
 # (paid at, the business day that settles it): two settlements per merchant
 DAYS = (
     ("2026-11-22T08:00:00.000000Z", date(2026, 11, 23)),
@@ -41,10 +44,16 @@ class Shop:
     settlement: str
     coupon: str
     merchant_id: str
+    export: str  # a CSV export job
 
     @property
     def ids(self) -> dict[str, str]:
-        return {"code": self.code, "payment": self.payment, "settlement": self.settlement}
+        return {
+            "code": self.code,
+            "payment": self.payment,
+            "settlement": self.settlement,
+            "export": self.export,
+        }
 
 
 def _made(answer: Answer) -> Any:
@@ -73,7 +82,22 @@ def _shop(api: ApiClient, store: Any, merchant: Any, key: str, prefix: str) -> S
         settlements.append(api.get("/v1/settlements", key=key).json()["items"][0]["id"])
     assert len(set(settlements)) == 2
     payment = api.get("/v1/payments", key=key).json()["items"][0]["id"]
-    return Shop(key, code, invoice["code"], payment, settlements[0], f"{prefix}A25", merchant.id)
+    export = _export_job(store, merchant.id)
+    return Shop(key, code, invoice["code"], payment, settlements[0], f"{prefix}A25", merchant.id, export)
+
+
+def _export_job(store: Any, merchant_id: str) -> str:
+    """A pending CSV export job of the merchant's payments (as the API starts one past the inline size)."""
+    from paylink.core.models import iso, utcnow
+    from paylink.exports.jobs import JOB_TTL_SECONDS, job_id
+    from paylink.exports.model import ExportJob
+
+    now = utcnow()
+    job = ExportJob(
+        id=job_id(merchant_id, "payments", {}, 0), merchant_id=merchant_id, kind="payments",
+        filename="payments.csv", created_at=iso(now), ttl=int(now.timestamp()) + JOB_TTL_SECONDS,
+    )  # fmt: skip
+    return store.add_export_job(job)[0].id
 
 
 @pytest.fixture
@@ -115,6 +139,7 @@ OBJECT_ROUTES = [
     ("GET", "/v1/payments?link={code}&format=csv", None),
     ("GET", "/v1/settlements/{settlement}", None),
     ("GET", "/v1/settlements/{settlement}?format=csv", None),
+    ("GET", "/v1/exports/{export}", None),
 ]
 
 
@@ -176,7 +201,11 @@ def _every_page(api: ApiClient, target: str, key: str) -> list[dict[str, Any]]:
 
 
 def _mine_in(text: str, mine: Shop) -> list[str]:
-    found = [v for v in (mine.code, mine.invoice, mine.payment, mine.settlement, mine.coupon) if v in text]
+    found = [
+        v
+        for v in (mine.code, mine.invoice, mine.payment, mine.settlement, mine.coupon, mine.export)
+        if v in text
+    ]
     return found + ([mine.merchant_id] if mine.merchant_id in text else [])
 
 
@@ -365,7 +394,10 @@ def test_every_merchant_api_route_of_the_template_is_in_these_tables():
     declared = {f"{r.method} {r.path}" for r in template_routes if r.function_id == "CreateLinkFunction"}
     # Then each is checked above (its path parameters named as the template names them), or public
     object_routes = {f"{m} {t.split('?')[0]}" for m, t, _ in OBJECT_ROUTES}
-    object_routes = {r.replace("{payment}", "{id}").replace("{settlement}", "{id}") for r in object_routes}
+    object_routes = {
+        r.replace("{payment}", "{id}").replace("{settlement}", "{id}").replace("{export}", "{id}")
+        for r in object_routes
+    }
     lists = {f"GET {t.split('?')[0]}" for t in LISTS}
     assert declared - PUBLIC - CREATES - SETTINGS - TELEGRAM - object_routes - lists == set()
 

@@ -159,6 +159,39 @@ def test_sending_an_invoice_documents_its_own_429_with_retry_after(document):
     assert answer["headers"]["Retry-After"]["schema"]["type"] == "integer"
 
 
+@pytest.mark.parametrize("path", ["/v1/payments", "/v1/settlements", "/v1/settlements/{settlement_id}"])
+def test_a_csv_export_documents_its_202_export_job_with_its_location(document, path):
+    # Given an operation that answers CSV with format=csv
+    answers = document["paths"][path]["get"]["responses"]
+    # Then past the inline size it is a 202 with an export job and its Location, and no more a 303
+    assert answers["202"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ExportJob"
+    }
+    assert "Location" in answers["202"]["headers"]
+    assert "303" not in answers
+
+
+def test_an_export_jobs_status_is_documented_with_its_404(document):
+    answers = document["paths"]["/v1/exports/{export_id}"]["get"]["responses"]
+    assert answers["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ExportJob"
+    }
+    assert "404" in answers
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "exp_1", "status": "pending", "rows": 0, "bytes": 0, "created_at": NOW},
+        {"id": "exp_1", "status": "done", "rows": 2, "bytes": 300, "created_at": NOW, "url": "https://s3/x",
+         "expires_at": NOW},
+        {"id": "exp_1", "status": "failed", "rows": 0, "bytes": 0, "created_at": NOW, "error": "ask again"},
+    ],
+)  # fmt: skip
+def test_export_job_model_takes_what_the_api_answers(body):
+    assert api_schema.ExportJob.model_validate(body).model_dump(exclude_unset=True) == body
+
+
 JSON_ROUTES = [("/v1/links", "post"), ("/v1/links/{code}", "patch"), ("/v1/coupons", "post"),
                ("/v1/links/{code}/send", "post")]  # fmt: skip
 

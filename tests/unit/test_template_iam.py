@@ -94,6 +94,7 @@ def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template)
         ("RemindFunction", {"PutItem", "Query@"}),
         ("SettleFunction", {"Query@"}),
         ("PanelFunction", {"GetItem", "PutItem", "UpdateItem", "Query@"}),
+        ("ExportFunction", {"GetItem", "UpdateItem", "Query@"}),
     ],
 )
 def test_a_function_is_granted_exactly_what_its_code_calls(template, function_id, grants):

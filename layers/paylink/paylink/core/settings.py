@@ -85,10 +85,13 @@ class Settings(BaseModel):
     inquiry_api_url: str = Field(default="https://api.zibal.ir", alias="PAYLINK_INQUIRY_API_URL")
     # Local runs only: SNS and SES of the moto server.
     notify_endpoint_url: str | None = Field(default=None, alias="PAYLINK_NOTIFY_ENDPOINT_URL")
-    # CSV exports (paylink.web.exports): larger than this many bytes they go to the export bucket and
-    # the answer is a short-lived link to them. Lambda answers at most 6 MB of JSON, in which the
-    # CSV is escaped (a Persian letter, 2 bytes of UTF-8, may take 6): 1 MB keeps a wide margin.
+    # CSV exports (paylink.web.exports): larger than this many bytes they become an export job, written
+    # to the export bucket by the export worker and handed over as a short-lived link. Lambda answers
+    # at most 6 MB of JSON, in which the CSV is escaped (a Persian letter, 2 bytes of UTF-8, may take
+    # 6): 1 MB keeps a wide margin.
     export_bucket: str = Field(default="", alias="EXPORT_BUCKET")
+    # The queue of export jobs (paylink.exports.jobs) the export worker runs; empty: no large exports.
+    export_queue_url: str = Field(default="", alias="EXPORT_QUEUE_URL")
     s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
     csv_inline_max_bytes: int = Field(default=1_000_000, gt=0, alias="PAYLINK_CSV_INLINE_MAX_BYTES")
     export_url_seconds: int = Field(default=300, gt=0, le=3600, alias="PAYLINK_EXPORT_URL_SECONDS")

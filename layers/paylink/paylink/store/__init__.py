@@ -38,6 +38,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   GWREF#{gw}#{reference}/CLAIM  the payment whose return first carried that reference (the only
                                 payment it may ever verify, credit or reverse)
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
+  EXPORT#{id}/EXPORT            a CSV export job (paylink.exports.jobs): what to export for which
+                                merchant, status, rows, bytes, the running upload; TTL one day
   IDEMPOTENCY#{merchant_id}/merchant-api#{sha256}  a merchant request's Idempotency-Key record
                                    (Powertools; TTL one day; one partition per merchant, no hot key)
   TGTOKEN#{sha256}/TGTOKEN   a one-time Telegram link token (hashed) -> merchant id, until expires_at (TTL)
@@ -68,6 +70,7 @@ from functools import cache
 from paylink.core.settings import get_settings
 from paylink.store.api_keys import ApiKeyItems
 from paylink.store.coupons import CouponItems
+from paylink.store.exports import ExportItems
 from paylink.store.gateways import GatewayItems
 from paylink.store.links import LinkItems
 from paylink.store.merchants import MerchantItems
@@ -91,6 +94,7 @@ class Store(
     PayoutItems,
     TelegramItems,
     PanelItems,
+    ExportItems,
 ):
     """DynamoDB access for every flow; methods say what they do in domain words."""
 

@@ -184,14 +184,20 @@ class InvoiceSent(_Answer):
     sent: list[Literal["sms", "email"]]
 
 
-class CsvExport(_Answer):
-    """A CSV export too large for one answer (`format=csv`): stored, and `303` to this `url`."""
+class ExportJob(_Answer):
+    """A CSV export too large to answer inline (`format=csv`): `202` at first, then
+    `GET /v1/exports/{id}` until `done` (with `url`) or `failed` (with `error`)."""
 
-    url: str = Field(description="Where to GET the CSV document (the `Location` too); a short-lived link.")
-    expires_at: str = Field(description="When `url` stops working (ISO 8601 UTC).")
-    rows: int
-    bytes: int
-    filename: str
+    id: str
+    status: Literal["pending", "running", "done", "failed"]
+    rows: int = Field(description="Rows written so far (all of them once done).")
+    bytes: int = Field(description="Bytes written so far (the document's size once done).")
+    created_at: str
+    url: str | None = Field(
+        default=None, description="Only when done: where to GET the CSV document; a link valid a few minutes."
+    )
+    expires_at: str | None = Field(default=None, description="Only when done: when `url` stops working.")
+    error: str | None = Field(default=None, description="Only when failed: why (ask again, or narrow it).")
 
 
 class WebhookSet(BaseModel):
@@ -298,9 +304,9 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
 )  # fmt: skip
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     ErrorBody, Throttled, LinkOut, LinkPage, PaymentOut, PaymentPage, SettlementPage, SettlementWithPayments,
-    CouponOut, CouponPage, InvoiceSent, CsvExport, WebhookEndpoint, WebhookEndpointWithSecret,
+    CouponOut, CouponPage, InvoiceSent, WebhookEndpoint, WebhookEndpointWithSecret,
     WebhookTestQueued, WebhookDeliveryPage, ApiKeyOut, ApiKeyCreated, ApiKeyList, TelegramLink, TelegramChat,
-    TelegramChats,
+    TelegramChats, ExportJob,
 )  # fmt: skip
 
 

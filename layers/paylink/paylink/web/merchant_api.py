@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
-import unicodedata
-from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,40 +20,26 @@ from paylink.core.models import (
 )
 from paylink.core.settings import get_settings
 from paylink.core.validation import parse
+from paylink.exports import rows as export_rows
 from paylink.merchants import accounts as merchants
 from paylink.merchants import links
 from paylink.settlement.business_calendar import start_of_day_utc
 from paylink.settlement.daily import expected_settlement_date
 from paylink.store import get_store
-from paylink.store.table import EXPORT_PAGE_SIZE
 from paylink.web import exports
 from paylink.web.http import IMAGE_HEADERS, base_url, json_response
 
 CSV_MAX_ROWS = exports.MAX_ROWS
-CSV_COLUMNS = [
-    "id", "created_at", "paid_at", "status", "link_code", "link_title", "amount", "quantity", "fee", "net",
-    "gateway", "gateway_reference", "card_mask", "payer_name", "payer_phone", "payer_email", "reference",
-    "metadata", "coupon", "discount", "settlement_id", "failure_reason",
-]  # fmt: skip
-
-FORMULA_START = frozenset("=+-@")
-# `;` or `؛` (Excel's CSV separator where it is the list separator: many European locales, and
-# the Arabic semicolon of Arabic-script Windows locales), a tab, a line break. Kept by split: the
-# breaks are written back as they were.
-CELL_BREAK = re.compile(r"([;\u061b\t\r\n])")
-# Unicode categories a spreadsheet does not show before a formula: format (zero-width, bidi),
-# control, and space/separator characters.
-INVISIBLE = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+# The CSV's columns and cells live with the exports (the export worker writes the same rows).
+CSV_COLUMNS = export_rows.CSV_COLUMNS
+SETTLEMENT_CSV_COLUMNS = export_rows.SETTLEMENT_CSV_COLUMNS
+_csv_cell = export_rows.csv_cell
+_csv_row = export_rows.payment_row
 
 INTERNAL_PAYMENT_FIELDS = {
     "merchant_id", "gateway_token", "merchant_name", "lang", "redirected_at", "gateway_refs", "holds_slot",
     "holds",
 }  # fmt: skip
-
-SETTLEMENT_CSV_COLUMNS = [
-    "id", "date", "status", "payment_count", "gross", "fee", "net", "iban", "payout_reference",
-    "payout_attempts", "held_reason", "failure_reason", "created_at", "submitted_at", "paid_at",
-]  # fmt: skip
 
 __all__ = ["NotFound"]
 
@@ -187,80 +169,22 @@ def _payment_filters(merchant: Merchant, params: dict[str, str]) -> dict[str, An
 def _payments_page(
     merchant: Merchant, filters: dict[str, Any], cursor: str | None, page_size: int | None = None
 ) -> tuple[list[Payment], str | None]:
-    store = get_store()
-    since, until = filters["since"], filters["until"]
-    if filters["link"]:
-        items, cursor = store.payments_of_link(
-            filters["link"], cursor, page_size=page_size, since=since, until=until
-        )
-        if filters["status"]:
-            items = [p for p in items if p.status.value == filters["status"]]
-        return items, cursor
-    return store.payments_of_merchant(
-        merchant.id, cursor, status=filters["status"], page_size=page_size, since=since, until=until
-    )
+    return export_rows.payments_page(get_store(), merchant.id, filters, cursor, page_size)
 
 
 def list_payments(
     merchant: Merchant, params: dict[str, str], seconds_left: float | None = None
 ) -> Response[str]:
     """Payments of a merchant, filtered; JSON pages, or one CSV of every match with `format=csv`
-    (a large one as a link to it: paylink.web.exports)."""
+    (inline when small, else an export job: paylink.web.exports)."""
     filters = _payment_filters(merchant, params)
     if params.get("format") != "csv":
         items, cursor = _payments_page(merchant, filters, params.get("cursor"))
         return json_response(200, {"items": [public_payment(p) for p in items], "next_cursor": cursor})
-
-    def rows() -> Iterator[dict[str, str]]:
-        cursor = None
-        while True:
-            items, cursor = _payments_page(merchant, filters, cursor, EXPORT_PAGE_SIZE)
-            yield from (_csv_row(payment) for payment in items)
-            if not cursor:
-                return
-
-    return _csv_response(CSV_COLUMNS, rows(), "payments.csv", merchant, seconds_left)
-
-
-def _csv_response(
-    columns: list[str],
-    rows: Iterable[dict[str, str]],
-    filename: str,
-    merchant: Merchant,
-    seconds_left: float | None = None,
-) -> Response[str]:
-    """One CSV document of at most CSV_MAX_ROWS rows (cells already made safe by `_csv_cell`)."""
-    return exports.csv_export(columns, rows, filename=filename, owner=merchant.id, seconds_left=seconds_left)
-
-
-def _csv_cell(value: Any) -> str:
-    """Text for a spreadsheet cell; formulas are neutralised (CSV injection).
-
-    A spreadsheet may split a cell at `;` or `؛` (its separator in many locales), a tab or a line break, and
-    reads past invisible characters and full-width forms (`＝`), so every part is checked as it
-    reads and one that would start a formula gets a leading `'`. Nothing else is changed (Persian
-    text keeps its zero-width non-joiners).
-    """
-    text = "" if value is None else str(value)
-    return "".join(
-        part if CELL_BREAK.fullmatch(part) else _unformula(part) for part in CELL_BREAK.split(text)
+    kept = {name: value for name, value in filters.items() if value}
+    return exports.csv_export(
+        "payments", kept, merchant_id=merchant.id, filename="payments.csv", seconds_left=seconds_left
     )
-
-
-def _unformula(part: str) -> str:
-    shown = unicodedata.normalize(
-        "NFKC", "".join(c for c in part if unicodedata.category(c) not in INVISIBLE)
-    )
-    return "'" + part if shown[:1] in FORMULA_START else part
-
-
-def _csv_row(payment: Payment) -> dict[str, str]:
-    data = payment.model_dump(mode="json")
-    for key in ("name", "phone", "email"):
-        data[f"payer_{key}"] = payment.payer.get(key)
-    if payment.metadata:
-        data["metadata"] = json.dumps(payment.metadata, ensure_ascii=False, sort_keys=True)
-    return {column: _csv_cell(data.get(column)) for column in CSV_COLUMNS}
 
 
 def get_payment(merchant: Merchant, payment_id: str) -> dict[str, Any]:
@@ -284,18 +208,9 @@ def list_settlements(
     if not _wants_csv(params):
         items, cursor = store.settlements_of(merchant.id, params.get("cursor"))
         return json_response(200, {"items": [public_settlement(s) for s in items], "next_cursor": cursor})
-
-    def rows() -> Iterator[dict[str, str]]:
-        cursor = None
-        while True:
-            items, cursor = store.settlements_of(merchant.id, cursor, page_size=EXPORT_PAGE_SIZE)
-            for settlement in items:
-                data = public_settlement(settlement)
-                yield {column: _csv_cell(data.get(column)) for column in SETTLEMENT_CSV_COLUMNS}
-            if not cursor:
-                return
-
-    return _csv_response(SETTLEMENT_CSV_COLUMNS, rows(), "settlements.csv", merchant, seconds_left)
+    return exports.csv_export(
+        "settlements", {}, merchant_id=merchant.id, filename="settlements.csv", seconds_left=seconds_left
+    )
 
 
 def get_settlement(
@@ -307,12 +222,24 @@ def get_settlement(
     settlement = store.get_settlement(settlement_id)
     if settlement is None or settlement.merchant_id != merchant.id:
         raise NotFound("no such settlement")
-    payments = store.payments_of_settlement(settlement_id)
     if wants_csv:
-        csv_rows = (_csv_row(p) for p in payments)
-        return _csv_response(CSV_COLUMNS, csv_rows, f"{settlement_id}.csv", merchant, seconds_left)
+        return exports.csv_export(
+            "settlement_payments",
+            {"settlement_id": settlement_id},
+            merchant_id=merchant.id,
+            filename=f"{settlement_id}.csv",
+            seconds_left=seconds_left,
+        )
+    payments = store.payments_of_settlement(settlement_id)
     body = {**public_settlement(settlement), "payments": [public_payment(p) for p in payments]}
     return json_response(200, body)
+
+
+def get_export(merchant: Merchant, export_id: str) -> dict[str, Any]:
+    """`GET /v1/exports/{id}`: an export job's status, and a fresh short-lived link once it is done."""
+    from paylink.exports.jobs import export_status
+
+    return export_status(get_store(), merchant.id, export_id)
 
 
 def qr(code: str, kind: str, event: Any) -> Response[Any]:

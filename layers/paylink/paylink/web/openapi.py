@@ -34,8 +34,8 @@ ERRORS = {
     404: "No such object of this merchant (another merchant's answers the same).",
     409: "A conflicting change, or the first request with this `Idempotency-Key` still running.",
     410: "The link can no longer be paid.",
-    422: "This `Idempotency-Key` was used with another body; or (`export_too_large`) a CSV export that"
-    " cannot be made in one request: narrow it with `from` and `to`.",
+    422: "This `Idempotency-Key` was used with another body; or (`export_too_large`) a CSV export too"
+    " large for a deployment without export jobs: narrow it with `from` and `to`.",
     503: (
         "`notifications_off`: this deployment sends no notifications; `bot_unavailable`: it has no"
         " Telegram bot, or Telegram did not answer."
@@ -91,11 +91,12 @@ def answers(
     if created:
         found[201] = {"description": "Created", "content": {JSON: {"schema": _ref(created)}}}
     if csv:
-        found[303] = {
-            "description": "A CSV export too large to answer inline: stored for a few minutes, `Location`"
-            " (and `url` in the body) is a short-lived link to it.",
-            "headers": {"Location": {"description": "The CSV document's URL.", "schema": {"type": "string"}}},
-            "content": {JSON: {"schema": _ref("CsvExport")}},
+        found[202] = {
+            "description": "A CSV export larger than answers inline (1 MB): an export job, written by a"
+            " worker; `GET /v1/exports/{id}` (the `Location`) answers its status and, once done, a"
+            " short-lived link to the document.",
+            "headers": {"Location": {"description": "`/v1/exports/{id}`.", "schema": {"type": "string"}}},
+            "content": {JSON: {"schema": _ref("ExportJob")}},
         }
     for code in sorted({*errors, 401}):
         found[code] = {"description": ERRORS[code], "content": {JSON: {"schema": _ref("ErrorBody")}}}
