@@ -13,7 +13,7 @@ from paylink.core.errors import PaylinkError
 from paylink.core.models import Merchant, PaymentStatus
 from paylink.core.observability import logged
 from paylink.web import merchant_api
-from paylink.web.http import error_response, json_body, json_response, query
+from paylink.web.http import error_response, json_body, json_response, query, raw_body
 from paylink.web.idempotency import idempotent
 from paylink.web.openapi import BEARER, answers, described, image_answers, openapi_document, request_body
 
@@ -128,6 +128,24 @@ def list_payments(
 @app.get("/v1/payments/<payment_id>", security=BEARER, responses=answers(200, "PaymentOut", 404))
 def get_payment(payment_id: str) -> Response[str]:
     return json_response(200, merchant_api.get_payment(_merchant(), payment_id))
+
+
+@app.post(
+    "/v1/payments/<payment_id>/refunds",
+    middlewares=[idempotent],
+    security=BEARER,
+    openapi_extensions=request_body("RefundCreate"),
+    responses=answers(201, "RefundOut", 400, 404, 409, 422),
+)
+def create_refund(payment_id: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
+    # The body is optional: none refunds all that is left.
+    body = json_body(app.current_event) if raw_body(app.current_event).strip() else {}
+    return json_response(201, merchant_api.create_refund(_merchant(), payment_id, body, app.current_event))
+
+
+@app.get("/v1/payments/<payment_id>/refunds", security=BEARER, responses=answers(200, "RefundList", 404))
+def list_refunds(payment_id: str) -> Response[str]:
+    return json_response(200, merchant_api.list_refunds(_merchant(), payment_id))
 
 
 @app.get("/v1/settlements", security=BEARER, responses=answers(200, "SettlementPage", 400, 422, csv=True))

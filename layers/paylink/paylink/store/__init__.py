@@ -30,6 +30,14 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
   IDEMPOTENCY#{merchant_id}/merchant-api#{sha256}  a merchant request's Idempotency-Key record
                                    (Powertools; TTL one day; one partition per merchant, no hot key)
+Refunds (paylink.refunds, store/refunds.py):
+  PAYMENT#{id}/PAYMENT          also `refundable` (what is left to refund) and `amount_refunded`: the
+                                conditional counter every refund takes from in its transaction
+  REFUND#{rid}/REFUND           refund; gsi1 PAYMENT#{pid}#REFUNDS/{created_at}#{rid}, gsi3
+                                MERCHANT#{id}#REFUNDS_DUE/{created_at}#{rid} until a settlement nets it
+  REFUNDTOKEN#{sha256}/REFUNDTOKEN  the payer's refund page token (hashed) -> refund id
+  MERCHANT#{id}/PROFILE         also `owed`: what refunds left owing after its last settlement (carried)
+  PAYOUT#{rfd_...}/TRANSFER#{n}  a refund's own payout transfer (settlement.jibit_payout, id from the refund)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 
@@ -48,6 +56,7 @@ from paylink.store.links import LinkItems
 from paylink.store.merchants import MerchantItems
 from paylink.store.payments import PaymentItems
 from paylink.store.payouts import PayoutItems
+from paylink.store.refunds import RefundItems
 from paylink.store.settlements import SettlementItems
 from paylink.store.webhooks import WebhookItems
 
@@ -61,6 +70,7 @@ class Store(
     PaymentItems,
     SettlementItems,
     PayoutItems,
+    RefundItems,
 ):
     """DynamoDB access for every flow; methods say what they do in domain words."""
 

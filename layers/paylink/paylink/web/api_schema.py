@@ -20,6 +20,9 @@ from paylink.core.models import (
     LinkStatus,
     LinkUpdate,
     PaymentStatus,
+    RefundCreate,
+    RefundMethod,
+    RefundStatus,
     SettlementStatus,
 )
 from paylink.web.openapi import COMPONENTS
@@ -99,6 +102,7 @@ class PaymentOut(_Answer):
     net: int | None
     coupon: str | None
     discount: int | None
+    amount_refunded: int = Field(description="The sum of its refunds that have not failed (rials).")
     expected_settlement_date: str | None
 
 
@@ -109,7 +113,10 @@ class SettlementOut(_Answer):
     payment_count: int
     gross: int
     fee: int
-    net: int
+    refunds: int = Field(description="Refunds (not failed) created in its period, netted here.")
+    carried_in: int = Field(description="What earlier refunds left owing, taken from this settlement.")
+    carried_out: int = Field(description="What is still owing after it: carried to the next settlement.")
+    net: int = Field(description="gross - fee - refunds - carried_in, never below zero.")
     iban: str
     payout_reference: str | None
     payout_attempts: int
@@ -168,6 +175,21 @@ class InvoiceSent(_Answer):
     sent: list[Literal["sms", "email"]]
 
 
+class RefundOut(_Answer):
+    id: str
+    payment_id: str
+    amount: int
+    status: RefundStatus
+    method: RefundMethod
+    reason: str | None
+    created_at: str
+    completed_at: str | None
+
+
+class RefundList(_Answer):
+    items: list[RefundOut]
+
+
 class CsvExport(_Answer):
     """A CSV export too large for one answer (`format=csv`): stored, and `303` to this `url`."""
 
@@ -178,10 +200,16 @@ class CsvExport(_Answer):
     filename: str
 
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (LinkCreate, LinkUpdate, CouponCreate, InvoiceSend)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    LinkCreate,
+    LinkUpdate,
+    CouponCreate,
+    InvoiceSend,
+    RefundCreate,
+)
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     ErrorBody, Throttled, LinkOut, LinkPage, PaymentOut, PaymentPage, SettlementPage, SettlementWithPayments,
-    CouponOut, CouponPage, InvoiceSent, CsvExport,
+    CouponOut, CouponPage, InvoiceSent, CsvExport, RefundOut, RefundList,
 )  # fmt: skip
 
 
