@@ -13,7 +13,7 @@ from paylink.core.errors import PaylinkError
 from paylink.core.models import Merchant, PaymentStatus
 from paylink.core.observability import logged
 from paylink.web import merchant_api
-from paylink.web.http import error_response, json_body, json_response, query, raw_body
+from paylink.web.http import error_response, form_fields, json_body, json_response, query, raw_body
 from paylink.web.idempotency import idempotent
 from paylink.web.openapi import BEARER, answers, described, image_answers, openapi_document, request_body
 
@@ -160,6 +160,24 @@ def list_settlements(cursor: Cursor = None, format: Format = None) -> Response[s
 )
 def get_settlement(settlement_id: str, format: Format = None) -> Response[str]:
     return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event), _seconds_left())
+
+
+# The payer's page of a transfer refund (public, HTML): not part of the merchant API's document.
+@app.get("/refund/<token>", include_in_schema=False, enable_validation=False)
+def refund_page(token: str) -> Response[Any]:
+    from paylink.refunds import page
+    from paylink.web.hosted import language
+
+    return page.show(token, language(query(app.current_event)))
+
+
+@app.post("/refund/<token>", include_in_schema=False, enable_validation=False)
+def refund_submit(token: str) -> Response[Any]:
+    from paylink.refunds import page
+    from paylink.web.hosted import language
+
+    form = form_fields(app.current_event)
+    return page.submit(token, form, language(query(app.current_event)), app.current_event)
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
