@@ -24,7 +24,6 @@ def test_fifty_concurrent_partial_refunds_never_exceed_the_payment(moto_server):
     from paylink.core.ids import hash_api_key
 
     store.client.put_item(  # the merchant answers to TEST_API_KEY too
-
         TableName=store.table,
         Item={"pk": f"APIKEY#{hash_api_key(TEST_API_KEY)}", "sk": "APIKEY", "merchant_id": merchant.id},
     )
