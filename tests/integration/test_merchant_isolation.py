@@ -361,7 +361,7 @@ def test_my_idempotency_key_on_a_coupon_gives_another_merchant_its_own_coupon(ap
 PUBLIC = {
     "GET /{code}/qr.svg", "GET /{code}/qr.png", "GET /u/{username}/qr.svg", "GET /u/{username}/qr.png",
     "GET /v1/openapi.json",  # the API description: the same document for everyone
-    # the payer's page of a refund: per unguessable token, no merchant (tests/integration/test_refund_payer.py)
+    # the payer's page of a refund: per unguessable token, no merchant (test_refund_payer.py)
     "GET /refund/{token}", "POST /refund/{token}",
 }  # fmt: skip
 CREATES = {

@@ -36,7 +36,7 @@ class FakeGateway:
     reverse_calls: int = 0
     calls: list[str] = field(default_factory=list)
 
-    class config:  # noqa: N801 - the adapter's attribute
+    class config:  # the adapter's attribute
         protocol = "sep"
 
     def reverse(self, *, token: str, amount_irr: int, refs: Any = None) -> bool:
@@ -171,7 +171,7 @@ def test_a_reverse_killed_after_any_write_gives_the_money_back_once(aws, faked):
         if current is not None:
             service.resolve(store, current)
 
-    writes, expected = _crash_each_write("reverse", start, carry_on)
+    _, expected = _crash_each_write("reverse", start, carry_on)
     assert expected == (1_000_000, [(1_000_000, "reverse", "succeeded")], [])
 
 
@@ -230,7 +230,8 @@ def test_a_settle_run_killed_after_any_write_nets_each_refund_once(aws, faked):
     counter = CrashingClient(clean.client, crash_after=None)
     step(Store(clean.table, counter))
     expected = outcome(clean)
-    assert expected[3] == 400_000 and expected[5] == expected[1] - expected[2] - 400_000
+    assert expected[3] == 400_000
+    assert expected[5] == expected[1] - expected[2] - 400_000
     assert expected[7] == expected[5]
     for k in range(1, counter.writes + 1):
         store = new_store(f"net-{k}")

@@ -96,7 +96,8 @@ def test_the_card_that_paid_receives_the_refund_through_its_own_payout(api, awai
     assert answer.status == 303
     assert _refund(api, payment["id"])["status"] == "succeeded"
     payout = store.get_payout("rfd_" + refund["id"].removeprefix("ref_"))
-    assert payout is not None and payout["amount"] == 300_000
+    assert payout is not None
+    assert payout["amount"] == 300_000
 
 
 def test_another_card_is_refused_and_nothing_is_paid(api, awaiting, store):
@@ -111,7 +112,7 @@ def test_another_card_is_refused_and_nothing_is_paid(api, awaiting, store):
 
 
 def test_a_cross_site_post_is_refused(api, awaiting, store):
-    payment, refund, token = awaiting
+    payment, _, token = awaiting
     answer = _post_card(
         api,
         token,
@@ -129,7 +130,8 @@ def test_a_second_post_of_the_card_pays_nothing_more(api, awaiting, store):
     again = _post_card(api, token, card)
     assert again.status == 303
     payout = store.get_payout("rfd_" + refund["id"].removeprefix("ref_"))
-    assert payout is not None and payout["attempt"] == 1
+    assert payout is not None
+    assert payout["attempt"] == 1
 
 
 def test_an_expired_link_takes_no_card(api, awaiting, store):
@@ -148,6 +150,6 @@ def test_an_expired_link_takes_no_card(api, awaiting, store):
 def test_a_reminder_replaces_the_link(api, awaiting, store, merchant):
     from paylink.refunds import service
 
-    payment, refund, token = awaiting
+    _, refund, token = awaiting
     service.remind_payer(store, merchant, refund["id"], "https://pay.example")
     assert api.get(f"/refund/{token}").status == 404

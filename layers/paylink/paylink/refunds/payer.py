@@ -16,6 +16,7 @@ from datetime import date
 from paylink.core.models import Payment, Refund, RefundStatus, Settlement, SettlementStatus, iso, utcnow
 from paylink.core.observability import logger
 from paylink.refunds.service import _finish, token_hash
+from paylink.settlement.payouts import PayoutProvider
 from paylink.store import Store
 
 CARD = re.compile(r"^[0-9]{16}$")
@@ -106,7 +107,7 @@ def submit_card(store: Store, token: str, card_number: str) -> Refund:
     return resolve_transfer(store, store.get_refund(refund.id) or refund)
 
 
-def _payout(store: Store):  # type: ignore[no-untyped-def]
+def _payout(store: Store) -> PayoutProvider:
     from paylink.core.settings import get_settings
     from paylink.settlement.payouts import payout_provider
 
