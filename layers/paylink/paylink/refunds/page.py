@@ -41,8 +41,15 @@ def _unknown(lang: str) -> Response[str]:
 
 def show(token: str, lang: str) -> Response[str]:
     """`GET /refund/{token}`: the refund, and the card form while it awaits the payer."""
-    view = payer.view(get_store(), token)
-    return _unknown(lang) if view is None else _page(view, token, lang, None)
+    store = get_store()
+    view = payer.view(store, token)
+    if view is None:
+        return _unknown(lang)
+    if view.refund.status.value == "pending":  # its payout may have settled since: ask (once, cheap)
+        from paylink.refunds.service import resolve
+
+        view = payer.PayerView(resolve(store, view.refund), view.payment, view.expired)
+    return _page(view, token, lang, None)
 
 
 def submit(token: str, form: Mapping[str, str], lang: str, event: Any) -> Response[str]:

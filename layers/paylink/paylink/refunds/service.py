@@ -178,8 +178,11 @@ def refund_payment(
 
 
 def refunds_of(store: Store, merchant: Merchant, payment_id: str) -> list[Refund]:
+    """A payment's refunds; pending ones are carried on first (a lost reverse answer asked about,
+    a payout's outcome read), so what the merchant sees is as current as the providers know."""
     _own_payment(store, merchant, payment_id)
-    return store.refunds_of_payment(payment_id)
+    refunds = store.refunds_of_payment(payment_id)
+    return [resolve(store, r) if r.status is RefundStatus.PENDING else r for r in refunds]
 
 
 def payer_link(base_url: str, token: str) -> str:
