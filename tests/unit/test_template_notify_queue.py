@@ -52,7 +52,7 @@ def test_an_alarm_fires_on_the_first_dead_lettered_notification(template):
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
-def test_only_the_functions_that_decide_payments_may_queue_notifications(template):
+def test_only_the_functions_that_decide_payments_or_refunds_may_queue_notifications(template):
     # Given every function's policies
     senders = {
         logical_id
@@ -63,5 +63,6 @@ def test_only_the_functions_that_decide_payments_may_queue_notifications(templat
         and policy.get("SQSSendMessagePolicy", {}).get("QueueName")
         == {"Fn::GetAtt": ["NotifyQueue", "QueueName"]}
     }
-    # Then the callback and the reconciler send, nothing else
-    assert senders == {"CallbackFunction", "ReconcileFunction"}
+    # Then the callback and the reconciler send, and the merchant API for refunds (issue 15: it
+    # decides a refund's reverse and its payer's transfer), nothing else
+    assert senders == {"CallbackFunction", "ReconcileFunction", "CreateLinkFunction"}
