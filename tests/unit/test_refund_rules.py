@@ -119,5 +119,20 @@ def test_each_refund_change_is_one_event_with_a_stable_id(monkeypatch, status, k
     assert first == again == body["id"]
     assert body["type"] == kind
     assert body["data"]["id"] == "ref_1"
+    assert body["data"]["merchant_id"] == "mer_x"
     assert "secret-hash" not in queue.sent[0][0]
     assert "IR0000" not in queue.sent[0][0]
+
+
+def test_a_refund_event_reads_as_a_notice_for_telegram_and_email(monkeypatch):
+    from paylink.notify import queues
+    from paylink.notify.notifications import notice_text
+
+    queue = Queue()
+    monkeypatch.setattr(queues, "notify_queue", lambda: queue)
+    refund = Refund(
+        id="ref_1", payment_id="pay_x", merchant_id="mer_x", amount=50_000, status=RefundStatus.SUCCEEDED,
+        method=RefundMethod.REVERSE, created_at=iso(NOW),
+    )  # fmt: skip
+    service.emit_refund_event(refund)
+    assert notice_text(json.loads(queue.sent[0][0])).startswith("refund.succeeded")

@@ -169,7 +169,7 @@ def refund_payment(
         "refund created",
         extra={"refund_id": refund.id, "payment_id": payment.id, "method": method.value, "amount": value},
     )
-    emit_refund_event(refund)
+    emit_refund_event(refund, store)
     if method is RefundMethod.REVERSE:
         return resolve(store, refund, first=True)
     assert token is not None
@@ -289,14 +289,15 @@ def _finish(store: Store, refund: Refund, target: RefundStatus, reason: str | No
     if store.move_refund(refund, (RefundStatus.PENDING, RefundStatus.AWAITING_PAYER), target, **fields):
         logger.info("refund finished", extra={"refund_id": refund.id, "status": target.value})
         current = store.get_refund(refund.id) or refund
-        emit_refund_event(current)
+        emit_refund_event(current, store)
         return current
     return store.get_refund(refund.id) or refund
 
 
-def emit_refund_event(refund: Refund) -> str | None:
+def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
     """Queue `refund.created|succeeded|failed` (id from refund id and status: a repeat is the same
-    event). Best effort, after the change is durable."""
+    event). Best effort, after the change is durable. Its data carries what the delivery worker
+    and the Telegram/email notice read (merchant_id, link_title) beside the refund's own fields."""
     from paylink.notify.events import encode, event_id
     from paylink.notify.queues import notify_queue
 
@@ -306,7 +307,12 @@ def emit_refund_event(refund: Refund) -> str | None:
         queue = notify_queue()
         if queue is None:
             return None
-        event = {"id": evt, "type": kind, "created": iso(utcnow()), "data": public_refund(refund)}
+        payment = store.get_payment(refund.payment_id) if store is not None else None
+        data = public_refund(refund) | {
+            "merchant_id": refund.merchant_id,
+            "link_title": payment.link_title if payment else "",
+        }
+        event = {"id": evt, "type": kind, "created": iso(utcnow()), "data": data}
         queue.send_text(encode(event), {"event_id": evt, "event_type": kind})
     except Exception:
         logger.exception("could not queue a refund event", extra={"refund_id": refund.id})
