@@ -241,3 +241,20 @@ def test_a_settle_run_killed_after_any_write_nets_each_refund_once(aws, faked):
             step(Store(store.table, CrashingClient(store.client, crash_after=k)))
         step(store)
         assert outcome(store) == expected, f"after a crash at write {k} of {counter.writes}"
+
+
+def test_a_request_retried_after_a_crash_with_its_key_finds_its_refund(aws, faked):
+    # Given a refund request whose worker died right after the refund was written
+    store = new_store("keyed")
+    merchant, _ = _seed(store)
+    with pytest.raises(Crash):
+        service.refund_payment(
+            Store(store.table, CrashingClient(store.client, crash_after=1)),
+            merchant, "pay_crash_000", 300_000, None, base_url="https://x", request_key="k-1",
+        )  # fmt: skip
+    # When the merchant retries with the same Idempotency-Key
+    again = service.refund_payment(store, merchant, "pay_crash_000", 300_000, None, base_url="https://x",
+                                   request_key="k-1")  # fmt: skip
+    # Then it is the same refund: nothing more is refunded
+    assert [r.id for r in store.refunds_of_payment("pay_crash_000")] == [again.id]
+    assert store.get_payment("pay_crash_000").amount_refunded == 300_000  # type: ignore[union-attr]

@@ -128,8 +128,13 @@ def refund_payment(
     reason: str | None,
     *,
     base_url: str,
+    request_key: str | None = None,
 ) -> Refund:
-    """Refund part or all of a merchant's payment (the API's and the panel's one entry point)."""
+    """Refund part or all of a merchant's payment (the API's and the panel's one entry point).
+
+    With `request_key` (the API's Idempotency-Key) the refund's id is derived from it, so a retry
+    after a crash that left the refund written (but no answer, nor the idempotency record's
+    completion) finds that refund instead of making a second one."""
     body = RefundCreate(amount=amount, reason=reason)
     payment = _own_payment(store, merchant, payment_id)
     if payment.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
@@ -147,8 +152,12 @@ def refund_payment(
     now = utcnow()
     method = choose_method(payment, value, now)
     token = secrets.token_urlsafe(24) if method is RefundMethod.TRANSFER else None
+    if request_key:
+        earlier = store.get_refund(_keyed_id(merchant.id, payment.id, request_key))
+        if earlier is not None:
+            return earlier
     refund = Refund(
-        id=new_refund_id(),
+        id=_keyed_id(merchant.id, payment.id, request_key) if request_key else new_refund_id(),
         payment_id=payment.id,
         merchant_id=merchant.id,
         amount=value,
@@ -160,6 +169,9 @@ def refund_payment(
         expires_at=iso(now + LINK_LIFETIME) if token else None,
     )
     if not store.create_refund(payment, refund):
+        earlier = store.get_refund(refund.id)
+        if earlier is not None:  # the same request, at the same time: one refund
+            return earlier
         current = store.get_payment(payment.id) or payment
         if current.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
             raise Conflict("only a paid or settled payment can be refunded")
@@ -175,6 +187,11 @@ def refund_payment(
     assert token is not None
     send_payer_link(payment, refund, token, base_url)
     return refund
+
+
+def _keyed_id(merchant_id: str, payment_id: str, request_key: str) -> str:
+    digest = hashlib.sha256(f"{merchant_id}:{payment_id}:{request_key}".encode()).hexdigest()
+    return "ref_" + digest[:22]
 
 
 def refunds_of(store: Store, merchant: Merchant, payment_id: str) -> list[Refund]:

@@ -252,8 +252,15 @@ def create_refund(merchant: Merchant, payment_id: str, body: Any, event: Any) ->
     from paylink.refunds import service
 
     request = parse(RefundCreate, body if body is not None else {})
+    headers = {str(k).lower(): str(v) for k, v in (getattr(event, "headers", None) or {}).items()}
     refund = service.refund_payment(
-        get_store(), merchant, payment_id, request.amount, request.reason, base_url=base_url(event)
+        get_store(),
+        merchant,
+        payment_id,
+        request.amount,
+        request.reason,
+        base_url=base_url(event),
+        request_key=headers.get("idempotency-key") or None,
     )
     return service.public_refund(refund)
 
