@@ -153,3 +153,23 @@ def test_a_reminder_replaces_the_link(api, awaiting, store, merchant):
     _, refund, token = awaiting
     service.remind_payer(store, merchant, refund["id"], "https://pay.example")
     assert api.get(f"/refund/{token}").status == 404
+
+
+def test_a_reminder_after_the_link_expired_gives_the_payer_a_working_link(
+    api, awaiting, store, merchant, monkeypatch
+):
+    from paylink.refunds import service
+
+    payment, refund, _ = awaiting
+    store.client.update_item(
+        TableName=store.table,
+        Key={"pk": f"REFUND#{refund['id']}", "sk": "REFUND"},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": "2020-01-01T00:00:00.000000Z"},
+    )
+    sent: list[str] = []
+    monkeypatch.setattr(service, "send_payer_link", lambda p, r, token, base: sent.append(token))
+    service.remind_payer(store, merchant, refund["id"], "https://pay.example")
+    answer = _post_card(api, sent[-1], matching_card(payment["card_mask"]))
+    assert answer.status == 303
+    assert _refund(api, payment["id"])["status"] == "succeeded"

@@ -44,7 +44,7 @@ REVERSE_WINDOWS: dict[str, timedelta] = {
 }
 # A margin so that a reverse is not asked seconds before the window closes (clocks differ).
 REVERSE_MARGIN = timedelta(minutes=1)
-LINK_LIFETIME = timedelta(days=7)  # the payer's page link; a reminder does not extend it
+LINK_LIFETIME = timedelta(days=7)  # the payer's page link; a reminder's new link lives as long again
 MAX_REMINDERS = 3
 
 EVENT_TYPES = {
@@ -228,14 +228,16 @@ def send_payer_link(payment: Payment, refund: Refund, token: str, base_url: str)
 
 
 def remind_payer(store: Store, merchant: Merchant, refund_id: str, base_url: str) -> Refund:
-    """A new link for a refund still awaiting its payer (the old token stops working)."""
+    """A new link for a refund still awaiting its payer, also after the old one expired (the old
+    token stops working): a refund is never stranded while the merchant can remind."""
     refund = store.get_refund(refund_id)
     if refund is None or refund.merchant_id != merchant.id:
         raise NotFound("no such refund")
     if refund.status is not RefundStatus.AWAITING_PAYER or refund.reminders >= MAX_REMINDERS:
         raise Conflict("this refund is not awaiting its payer, or was reminded enough")
     token = secrets.token_urlsafe(24)
-    store.replace_refund_token(refund, token_hash(token))
+    if not store.replace_refund_token(refund, token_hash(token), iso(utcnow() + LINK_LIFETIME)):
+        raise Conflict("this refund changed meanwhile; try again")
     payment = store.get_payment(refund.payment_id)
     if payment is not None:
         send_payer_link(payment, refund, token, base_url)

@@ -85,19 +85,21 @@ class RefundItems(Table):
         item = self._get(f"REFUNDTOKEN#{token_hash}", "REFUNDTOKEN", consistent=True)
         return self.get_refund(str(item["refund_id"])) if item else None
 
-    def replace_refund_token(self, refund: Refund, new_hash: str) -> bool:
-        """A reminder's new payer link: the old token stops working, the count of reminders grows."""
+    def replace_refund_token(self, refund: Refund, new_hash: str, expires_at: str | None = None) -> bool:
+        """A reminder's new payer link: the old token stops working, the count of reminders grows,
+        the link's life starts again (`expires_at`)."""
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": {"pk": f"REFUND#{refund.id}", "sk": "REFUND"},
-                    "UpdateExpression": "SET token_hash = :new, "
+                    "UpdateExpression": "SET token_hash = :new, expires_at = :exp, "
                     "reminders = if_not_exists(reminders, :zero) + :one",
                     "ConditionExpression": "#s = :awaiting AND token_hash = :old",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": {
                         ":new": new_hash,
+                        ":exp": expires_at or refund.expires_at or "",
                         ":old": refund.token_hash,
                         ":zero": 0,
                         ":one": 1,
