@@ -259,7 +259,10 @@ def resolve(store: Store, refund: Refund, *, first: bool = False) -> Refund:
     payment = store.get_payment(refund.payment_id)
     gateway = adapter(payment.gateway) if payment and payment.gateway else None
     if payment is None or gateway is None or not payment.gateway_token:
-        return _finish(store, refund, RefundStatus.FAILED, "the payment's gateway is not configured")
+        # Not known here (a gateway taken out of the configuration): a reverse may have been made,
+        # so nothing is decided; it stays pending for an operator, never failed on a guess.
+        logger.error("refund reverse cannot be resolved here", extra={"refund_id": refund.id})
+        return refund
     refs = _reverse_refs(payment, gateway.config.protocol)
     if not first:
         try:
