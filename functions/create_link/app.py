@@ -15,7 +15,7 @@ from paylink.core.errors import PaylinkError
 from paylink.core.models import Merchant, PaymentStatus
 from paylink.core.observability import logged
 from paylink.web import merchant_api
-from paylink.web.http import error_response, json_body, json_response, query
+from paylink.web.http import error_response, form_fields, json_body, json_response, query, raw_body
 from paylink.web.idempotency import idempotent
 from paylink.web.openapi import (
     BEARER,
@@ -140,6 +140,24 @@ def get_payment(payment_id: str) -> Response[str]:
     return json_response(200, merchant_api.get_payment(_merchant(), payment_id))
 
 
+@app.post(
+    "/v1/payments/<payment_id>/refunds",
+    middlewares=[idempotent],
+    security=BEARER,
+    openapi_extensions=request_body("RefundCreate"),
+    responses=answers(201, "RefundOut", 400, 404, 409, 422),
+)
+def create_refund(payment_id: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
+    # The body is optional: none refunds all that is left.
+    body = json_body(app.current_event) if raw_body(app.current_event).strip() else {}
+    return json_response(201, merchant_api.create_refund(_merchant(), payment_id, body, app.current_event))
+
+
+@app.get("/v1/payments/<payment_id>/refunds", security=BEARER, responses=answers(200, "RefundList", 404))
+def list_refunds(payment_id: str) -> Response[str]:
+    return json_response(200, merchant_api.list_refunds(_merchant(), payment_id))
+
+
 @app.get("/v1/settlements", security=BEARER, responses=answers(200, "SettlementPage", 400, 422, csv=True))
 def list_settlements(cursor: Cursor = None, format: Format = None) -> Response[str]:
     return merchant_api.list_settlements(_merchant(), query(app.current_event), _seconds_left())
@@ -254,6 +272,24 @@ def unlink_telegram_chat(chat_id: str) -> Response[str]:
 @app.get("/v1/exports/<export_id>", security=BEARER, responses=answers(200, "ExportJob", 404))
 def get_export(export_id: str) -> Response[str]:
     return json_response(200, merchant_api.get_export(_merchant(), export_id))
+
+
+# The payer's page of a transfer refund (public, HTML): not part of the merchant API's document.
+@app.get("/refund/<token>", include_in_schema=False, enable_validation=False)
+def refund_page(token: str) -> Response[Any]:
+    from paylink.refunds import page
+    from paylink.web.hosted import language
+
+    return page.show(token, language(query(app.current_event)))
+
+
+@app.post("/refund/<token>", include_in_schema=False, enable_validation=False)
+def refund_submit(token: str) -> Response[Any]:
+    from paylink.refunds import page
+    from paylink.web.hosted import language
+
+    form = form_fields(app.current_event)
+    return page.submit(token, form, language(query(app.current_event)), app.current_event)
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

@@ -135,6 +135,7 @@ OBJECT_ROUTES = [
     ("PATCH", "/v1/links/{code}", {"max_payments": 5}),
     ("POST", "/v1/links/{code}/send", {"via": ["sms", "email"]}),
     ("GET", "/v1/payments/{payment}", None),
+    ("GET", "/v1/payments/{payment}/refunds", None),
     ("GET", "/v1/payments?link={code}", None),
     ("GET", "/v1/payments?link={code}&format=csv", None),
     ("GET", "/v1/settlements/{settlement}", None),
@@ -177,6 +178,21 @@ def test_another_merchants_writes_change_and_send_nothing_of_mine(api, shops, ou
     # Then nothing of mine changed and nothing was sent to my payer
     assert [api.get(f"/v1/links/{c}", key=mine.key).json() for c in (mine.code, mine.invoice)] == before
     assert outbox() == {"sms": [], "email": []}
+
+
+def test_another_merchants_refund_of_my_payment_answers_like_a_missing_payment_and_refunds_nothing(
+    api, shops
+):
+    # Given my payment, seen by the other merchant
+    mine, theirs = shops
+    # When it posts a refund of it, and of a payment that does not exist
+    foreign = _send(api, "POST", f"/v1/payments/{mine.payment}/refunds", {"amount": 1_000}, theirs.key)
+    missing = _send(api, "POST", f"/v1/payments/{MISSING['payment']}/refunds", {"amount": 1_000}, theirs.key)
+    # Then both answer 404, byte for byte the same, and my payment has no refund
+    assert foreign.status == 404, foreign.text
+    assert _same(foreign, missing)
+    assert api.get(f"/v1/payments/{mine.payment}", key=mine.key).json()["amount_refunded"] == 0
+    assert api.get(f"/v1/payments/{mine.payment}/refunds", key=mine.key).json()["items"] == []
 
 
 # ---- lists -------------------------------------------------------------------------------------
@@ -375,8 +391,14 @@ def test_my_idempotency_key_on_a_coupon_gives_another_merchant_its_own_coupon(ap
 PUBLIC = {
     "GET /{code}/qr.svg", "GET /{code}/qr.png", "GET /u/{username}/qr.svg", "GET /u/{username}/qr.png",
     "GET /v1/openapi.json",  # the API description: the same document for everyone
+    # the payer's page of a refund: per unguessable token, no merchant (test_refund_payer.py)
+    "GET /refund/{token}", "POST /refund/{token}",
 }  # fmt: skip
-CREATES = {"POST /v1/links", "POST /v1/coupons"}  # covered above by idempotency, coupons and test_idempotency
+CREATES = {
+    "POST /v1/links",
+    "POST /v1/coupons",
+    "POST /v1/payments/{id}/refunds",
+}  # covered above by idempotency, coupons and test_idempotency
 # The merchant's own settings: tests/integration/test_merchant_settings_api.py (another merchant's
 # endpoint and deliveries invisible, another's key id answers exactly like a missing one).
 SETTINGS = {

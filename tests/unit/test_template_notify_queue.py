@@ -52,7 +52,9 @@ def test_an_alarm_fires_on_the_first_dead_lettered_notification(template):
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
-def test_only_the_functions_that_decide_payments_or_send_a_test_event_may_queue_notifications(template):
+def test_only_the_functions_that_decide_payments_or_refunds_or_send_a_test_event_may_queue_notifications(
+    template,
+):
     # Given every function's policies
     senders = {
         logical_id
@@ -64,5 +66,5 @@ def test_only_the_functions_that_decide_payments_or_send_a_test_event_may_queue_
         == {"Fn::GetAtt": ["NotifyQueue", "QueueName"]}
     }
     # Then the callback and the reconciler send, and the merchant API (a merchant's `ping` test
-    # event, POST /v1/webhook/test), nothing else
+    # event, POST /v1/webhook/test; refunds, whose reverse and payer's transfer it decides), nothing else
     assert senders == {"CallbackFunction", "ReconcileFunction", "CreateLinkFunction"}

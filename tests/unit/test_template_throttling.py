@@ -23,6 +23,7 @@ PROBED = [
     "GET /{code}", "POST /{code}", "GET /{code}/qr.svg", "GET /{code}/qr.png", "GET /r/{payment_id}",
     "GET /u/{username}", "POST /u/{username}", "GET /u/{username}/qr.svg", "GET /u/{username}/qr.png",
     "GET /callback/{gateway}", "POST /callback/{gateway}",
+    "GET /refund/{token}", "POST /refund/{token}",  # the payer's page of a refund (issue 15)
 ]  # fmt: skip
 MERCHANT_API = sorted(key for key in ROUTE_KEYS if key.split(" ", 1)[1].startswith("/v1/"))
 # The merchant panel (issue 14): each sends an SMS, checks a code or runs paid inquiries, or reads per id.

@@ -23,6 +23,10 @@ def new_payment_id() -> str:
     return "pay_" + random_base62(22)
 
 
+def new_refund_id() -> str:
+    return "ref_" + random_base62(22)
+
+
 def new_merchant_id() -> str:
     return "mer_" + random_base62(16)
 

@@ -402,6 +402,7 @@ class PaymentStatus(StrEnum):
     EXPIRED = "expired"
     SETTLED = "settled"
     REVERSED = "reversed"
+    REFUNDED = "refunded"  # shown only: amount_refunded reached the amount (see Payment.amount_refunded)
 
 
 ALLOWED_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
@@ -458,6 +459,10 @@ class Payment(Model):
     coupon: str | None = None  # the coupon code used; it holds one use of it until the payment ends unpaid
     discount: int | None = None  # rials taken off by the coupon (`amount` is what is left to pay)
     installment: int | None = None  # the number of the invoice's installment it pays
+    # Refunds (paylink.refunds): the sum of its refunds not failed, kept by a conditional counter so
+    # that concurrent refunds never exceed `amount`. The stored status stays paid/settled (settlement
+    # moves on it); the API shows `refunded` once this reaches the amount.
+    amount_refunded: int = 0
 
     @property
     def is_final(self) -> bool:
@@ -494,9 +499,55 @@ class Settlement(Model):
     net: int = 0
     iban: str
     payout_reference: str | None = None
+    refunds: int = 0  # refunds (not failed) netted in this settlement (created in its period)
+    carried_in: int = 0  # what earlier refunds left owing, taken from this settlement
+    carried_out: int = 0  # what is still owing after it (net never below zero): the next one's carried_in
     payout_attempts: int = 0  # attempts submitted to the payout provider; each has its own reference
     held_reason: str | None = None
     failure_reason: str | None = None  # why the last payout attempt failed
     created_at: str
     submitted_at: str | None = None
     paid_at: str | None = None
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # created; its money is on its way (a reverse being asked, a transfer sent)
+    AWAITING_PAYER = "awaiting_payer"  # a transfer waiting for the payer to name the card that paid
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class RefundMethod(StrEnum):
+    REVERSE = "reverse"  # the gateway's reverse call: the whole payment, inside its reverse window
+    TRANSFER = "transfer"  # a payout to the payer's own card (checked), any amount, any time
+
+
+class Refund(Model):
+    """Money given back for one payment; `amount` in rials."""
+
+    id: str
+    payment_id: str
+    merchant_id: str
+    amount: int
+    status: RefundStatus
+    method: RefundMethod
+    reason: str | None = None
+    created_at: str
+    completed_at: str | None = None
+    failure_reason: str | None = None
+    token_hash: str | None = Field(default=None, exclude=True, repr=False)  # the payer page's token
+    expires_at: str | None = None  # when the payer's link stops working
+    reminders: int = 0
+    transfer_attempts: int = 0
+    iban: str | None = Field(default=None, exclude=True, repr=False)  # the checked account of the paying card
+    payout_reference: str | None = None
+    settlement_id: str | None = None  # the settlement that netted it
+
+
+class RefundCreate(Model):
+    """Body of `POST /v1/payments/{id}/refunds`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Annotated[StrictInt, Field(ge=1, le=10_000_000_000)] | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None

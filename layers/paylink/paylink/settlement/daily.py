@@ -76,7 +76,8 @@ def settle_day(store: Store, day: date, *, tz: str, country: str, payout: Payout
         if settlement is not None:
             report.settlements.append(
                 settlement.model_dump(
-                    mode="json", include={"id", "status", "payment_count", "gross", "fee", "net"}
+                    mode="json",
+                    include={"id", "status", "payment_count", "gross", "fee", "refunds", "carried_in", "net"},
                 )
             )
     return report
@@ -114,6 +115,9 @@ def settle_merchant(
     moved = 0
     if settlement is not None and settlement.status is SettlementStatus.OPEN:
         moved = store.settle_payments([(p, *split(p.amount, merchant.fee)) for p in payments], sid)
+        # Refunds created before the cutoff are netted here (DESIGN 9), each once.
+        for refund in store.refunds_due(merchant_id, before=cutoff):
+            store.net_refund(refund, sid)
     # Payments of later days, or of this day arriving after its settlement closed, wait for a later run.
     payments_left = len(unsettled) > moved
     earlier = [due.id for due in store.payouts_due(merchant_id) if due.id != sid]
@@ -154,12 +158,7 @@ def advance_settlement(
     if settlement is None:
         return None
     if settlement.status is SettlementStatus.OPEN:
-        if iban_is_valid(settlement.iban):
-            closed = store.move_settlement(sid, SettlementStatus.OPEN, SettlementStatus.PENDING)
-        else:
-            closed = store.move_settlement(
-                sid, SettlementStatus.OPEN, SettlementStatus.HELD, held_reason=HELD_INVALID_IBAN
-            )
+        closed = _close(store, settlement)
         settlement = store.get_settlement(sid) or settlement
         if closed:
             _count_closed(settlement)  # read after the close: its totals can no longer grow
@@ -177,6 +176,26 @@ def advance_settlement(
     if settlement.status is SettlementStatus.SUBMITTED:
         settlement = check_submitted(store, settlement, payout)
     return settlement
+
+
+def _close(store: Store, settlement: Settlement) -> bool:
+    """open -> pending (or held): its net after its refunds and what earlier ones left owing, never
+    below zero; what is still owing is carried to the merchant's next settlement. The settlement and
+    the merchant's carried balance move in one transaction, conditional on the balance read."""
+    owed = store.merchant_owed(settlement.merchant_id)
+    total = settlement.gross - settlement.fee - settlement.refunds - owed
+    net = max(0, total)
+    held = not iban_is_valid(settlement.iban)
+    return store.close_settlement(
+        settlement.id,
+        settlement.merchant_id,
+        SettlementStatus.HELD if held else SettlementStatus.PENDING,
+        owed_seen=owed,
+        net=net,
+        carried_in=owed,
+        carried_out=net - total,
+        **({"held_reason": HELD_INVALID_IBAN} if held else {}),
+    )
 
 
 def _count_closed(settlement: Settlement) -> None:

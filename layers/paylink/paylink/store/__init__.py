@@ -56,6 +56,14 @@ Merchant panel sign-in (paylink.panel; {subject} = sha256 of the phone, {addr} =
   SESSION#{sha256}/SESSION      a panel session by its hashed id: subject, created_at, last_seen,
                                 ended_at; gsi1 SESSIONS#{subject}/{created_at} until ended (TTL)
   PHONE#{subject}/MERCHANT      phone -> merchant id (one merchant per phone)
+Refunds (paylink.refunds, store/refunds.py):
+  PAYMENT#{id}/PAYMENT          also `refundable` (what is left to refund) and `amount_refunded`: the
+                                conditional counter every refund takes from in its transaction
+  REFUND#{rid}/REFUND           refund; gsi1 PAYMENT#{pid}#REFUNDS/{created_at}#{rid}, gsi3
+                                MERCHANT#{id}#REFUNDS_DUE/{created_at}#{rid} until a settlement nets it
+  REFUNDTOKEN#{sha256}/REFUNDTOKEN  the payer's refund page token (hashed) -> refund id
+  MERCHANT#{id}/PROFILE         also `owed`: what refunds left owing after its last settlement (carried)
+  PAYOUT#{rfd_...}/TRANSFER#{n}  a refund's own payout transfer (settlement.jibit_payout, id from the refund)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 
@@ -74,12 +82,12 @@ from paylink.store.exports import ExportItems
 from paylink.store.gateways import GatewayItems
 from paylink.store.links import LinkItems
 from paylink.store.merchants import MerchantItems
+from paylink.store.notices import TelegramItems, WebhookItems
 from paylink.store.panel import PanelItems
 from paylink.store.payments import PaymentItems
 from paylink.store.payouts import PayoutItems
+from paylink.store.refunds import RefundItems
 from paylink.store.settlements import SettlementItems
-from paylink.store.telegram import TelegramItems
-from paylink.store.webhooks import WebhookItems
 
 
 class Store(
@@ -95,6 +103,7 @@ class Store(
     TelegramItems,
     PanelItems,
     ExportItems,
+    RefundItems,
 ):
     """DynamoDB access for every flow; methods say what they do in domain words."""
 

@@ -21,6 +21,9 @@ from paylink.core.models import (
     LinkStatus,
     LinkUpdate,
     PaymentStatus,
+    RefundCreate,
+    RefundMethod,
+    RefundStatus,
     SettlementStatus,
 )
 from paylink.web.openapi import COMPONENTS
@@ -115,6 +118,7 @@ class PaymentOut(_Answer):
     coupon: str | None
     discount: int | None
     installment: int | None = Field(description="The number of the invoice's installment it pays.")
+    amount_refunded: int = Field(description="The sum of its refunds that have not failed (rials).")
     expected_settlement_date: str | None
 
 
@@ -125,7 +129,10 @@ class SettlementOut(_Answer):
     payment_count: int
     gross: int
     fee: int
-    net: int
+    refunds: int = Field(description="Refunds (not failed) created in its period, netted here.")
+    carried_in: int = Field(description="What earlier refunds left owing, taken from this settlement.")
+    carried_out: int = Field(description="What is still owing after it: carried to the next settlement.")
+    net: int = Field(description="gross - fee - refunds - carried_in, never below zero.")
     iban: str
     payout_reference: str | None
     payout_attempts: int
@@ -182,6 +189,21 @@ class InvoiceSend(BaseModel):
 
 class InvoiceSent(_Answer):
     sent: list[Literal["sms", "email"]]
+
+
+class RefundOut(_Answer):
+    id: str
+    payment_id: str
+    amount: int
+    status: RefundStatus
+    method: RefundMethod
+    reason: str | None
+    created_at: str
+    completed_at: str | None
+
+
+class RefundList(_Answer):
+    items: list[RefundOut]
 
 
 class ExportJob(_Answer):
@@ -300,13 +322,13 @@ class TelegramChats(_Answer):
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
-    LinkCreate, LinkUpdate, CouponCreate, InvoiceSend, WebhookSet, ApiKeyCreate,
+    LinkCreate, LinkUpdate, CouponCreate, InvoiceSend, WebhookSet, ApiKeyCreate, RefundCreate,
 )  # fmt: skip
 ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     ErrorBody, Throttled, LinkOut, LinkPage, PaymentOut, PaymentPage, SettlementPage, SettlementWithPayments,
     CouponOut, CouponPage, InvoiceSent, WebhookEndpoint, WebhookEndpointWithSecret,
     WebhookTestQueued, WebhookDeliveryPage, ApiKeyOut, ApiKeyCreated, ApiKeyList, TelegramLink, TelegramChat,
-    TelegramChats, ExportJob,
+    TelegramChats, ExportJob, RefundOut, RefundList,
 )  # fmt: skip
 
 

@@ -119,7 +119,10 @@ def update_link(merchant: Merchant, code: str, body: Any, event: Any) -> dict[st
 
 def public_payment(payment: Payment) -> dict[str, Any]:
     """A payment as the merchant API shows it; a paid one says which business day pays it out."""
+    from paylink.refunds.service import shown_status
+
     data = payment.model_dump(mode="json", exclude=INTERNAL_PAYMENT_FIELDS)
+    data["status"] = shown_status(payment).value
     data["expected_settlement_date"] = None
     if payment.status is PaymentStatus.PAID and payment.paid_at:
         settings = get_settings()
@@ -192,6 +195,33 @@ def get_payment(merchant: Merchant, payment_id: str) -> dict[str, Any]:
     if payment is None or payment.merchant_id != merchant.id:
         raise NotFound("no such payment")
     return public_payment(payment)
+
+
+def create_refund(merchant: Merchant, payment_id: str, body: Any, event: Any) -> dict[str, Any]:
+    """`POST /v1/payments/{id}/refunds` (DESIGN section 9)."""
+    from paylink.core.models import RefundCreate
+    from paylink.refunds import service
+
+    request = parse(RefundCreate, body if body is not None else {})
+    headers = {str(k).lower(): str(v) for k, v in (getattr(event, "headers", None) or {}).items()}
+    refund = service.refund_payment(
+        get_store(),
+        merchant,
+        payment_id,
+        request.amount,
+        request.reason,
+        base_url=base_url(event),
+        request_key=headers.get("idempotency-key") or None,
+    )
+    return service.public_refund(refund)
+
+
+def list_refunds(merchant: Merchant, payment_id: str) -> dict[str, Any]:
+    from paylink.refunds import service
+
+    return {
+        "items": [service.public_refund(r) for r in service.refunds_of(get_store(), merchant, payment_id)]
+    }
 
 
 def _wants_csv(params: dict[str, str]) -> bool:

@@ -1,0 +1,138 @@
+"""A transfer refund's payer side: the page's link, the card that paid, and its own payout.
+
+The payer names the card to receive the money. It must be the card that paid (its first six and
+last four digits equal the gateway's masked card), its account is found and checked through the
+inquiry provider (card to IBAN, the IBAN's owner active), and only then is the refund paid out as
+its own transfer through the payout provider, under a transfer id derived from the refund, so a
+repeat (a double submit, a crash and a retry) asks about the same transfer and never pays twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from paylink.core.models import Payment, Refund, RefundStatus, Settlement, SettlementStatus, iso, utcnow
+from paylink.core.observability import logger
+from paylink.refunds.service import _finish, token_hash
+from paylink.settlement.payouts import PayoutProvider
+from paylink.store import Store
+
+CARD = re.compile(r"^[0-9]{16}$")
+TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+
+class PayerError(ValueError):
+    """What the payer's page shows (a stable code, the page chooses the words)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class PayerView:
+    refund: Refund
+    payment: Payment
+    expired: bool
+
+
+def view(store: Store, token: str) -> PayerView | None:
+    """The refund a page token names, or None (unknown, or replaced by a reminder's)."""
+    if not token or len(token) > 100:
+        return None
+    refund = store.refund_for_token(token_hash(token))
+    if refund is None or refund.token_hash != token_hash(token):
+        return None
+    payment = store.get_payment(refund.payment_id)
+    if payment is None:
+        return None
+    expired = bool(refund.expires_at and refund.expires_at < iso(utcnow()))
+    return PayerView(refund, payment, expired)
+
+
+def card_matches(card: str, card_mask: str | None) -> bool:
+    """First six and last four digits equal the masked card the gateway reported."""
+    if not card_mask:
+        return False
+    mask = card_mask.replace("-", "").replace(" ", "")
+    return len(mask) == 16 and card[:6] == mask[:6] and card[-4:] == mask[-4:]
+
+
+def _pseudo_settlement(refund: Refund) -> Settlement:
+    """The refund as a payout order: its own id (never a settlement's), the payer's checked IBAN."""
+    return Settlement(
+        id="rfd_" + refund.id.removeprefix("ref_"),
+        merchant_id=refund.merchant_id,
+        date=date.today().isoformat(),
+        status=SettlementStatus.PENDING,
+        net=refund.amount,
+        gross=refund.amount,
+        iban=refund.iban or "",
+        payout_attempts=refund.transfer_attempts,
+        created_at=refund.created_at,
+    )
+
+
+def submit_card(store: Store, token: str, card_number: str) -> Refund:
+    """The payer's card: checked, its account checked, then the refund paid out. PayerError says why not."""
+    from paylink.merchants import identity
+
+    current = view(store, token)
+    if current is None:
+        raise PayerError("unknown")
+    if current.refund.status is not RefundStatus.AWAITING_PAYER:
+        return current.refund  # already on its way (a double submit): nothing again
+    if current.expired:
+        raise PayerError("expired")
+    card = re.sub(r"[\s-]", "", card_number.translate(TO_LATIN))
+    if not CARD.fullmatch(card) or not card_matches(card, current.payment.card_mask):
+        raise PayerError("card_mismatch")
+    try:
+        owner = identity.card_to_iban(card)
+        account = identity.iban_owner(owner.iban)
+    except identity.InquiryRejected:
+        raise PayerError("card_refused") from None
+    except (identity.InquiryUnavailable, ValueError):
+        raise PayerError("inquiry_unavailable") from None
+    if not account.active or not account.names:
+        raise PayerError("account_inactive")
+    refund = current.refund
+    if not store.move_refund(
+        refund, (RefundStatus.AWAITING_PAYER,), RefundStatus.PENDING, iban=owner.iban, transfer_attempts=1
+    ):
+        return store.get_refund(refund.id) or refund
+    logger.info("refund payee checked; paying out", extra={"refund_id": refund.id})
+    return resolve_transfer(store, store.get_refund(refund.id) or refund)
+
+
+def _payout(store: Store) -> PayoutProvider:
+    from paylink.core.settings import get_settings
+    from paylink.settlement.payouts import payout_provider
+
+    settings = get_settings()
+    return payout_provider(settings.payout_provider, store, stage=settings.stage)
+
+
+def resolve_transfer(store: Store, refund: Refund) -> Refund:
+    """Send (or ask about) the refund's transfer: the provider answers a repeat of the same attempt
+    without paying again, so a crash anywhere here only means asking again."""
+    from paylink.settlement.payouts import PayoutDeferred, PayoutStatus
+
+    if refund.status is not RefundStatus.PENDING or not refund.iban:
+        return refund
+    payout = _payout(store)
+    order = _pseudo_settlement(refund)
+    try:
+        receipt = payout.submit(order, attempt=refund.transfer_attempts, day=order.date)
+    except PayoutDeferred:
+        return refund
+    if receipt.confirmed:
+        return _finish(store, refund, RefundStatus.SUCCEEDED)
+    outcome = payout.status(order)
+    if outcome is PayoutStatus.PAID:
+        return _finish(store, refund, RefundStatus.SUCCEEDED)
+    if outcome is PayoutStatus.FAILED:
+        return _finish(store, refund, RefundStatus.FAILED, "the bank did not make the transfer")
+    return refund

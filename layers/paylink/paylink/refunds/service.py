@@ -1,0 +1,342 @@
+"""A merchant's refund of a payment: how much, by which method, and carried to its end exactly once.
+
+Every refund first takes its amount from the payment's conditional counter (store.create_refund):
+concurrent refunds never exceed the payment. Then:
+
+- `reverse` (the whole payment, nothing refunded yet, inside the gateway's reverse window): the
+  adapter's reverse call; an answer lost (timeout) leaves the refund `pending`, and `resolve`
+  asks the gateway's inquiry (or verify) what became of the payment before anything else is tried.
+- `transfer` (otherwise): `awaiting_payer`; the payer gets an SMS link to paylink.refunds.payer.
+
+A refund that fails gives its amount back to the payment's counter in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from paylink.core.errors import Conflict, NotFound, ValidationFailed
+from paylink.core.ids import new_refund_id
+from paylink.core.models import (
+    Merchant,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundCreate,
+    RefundMethod,
+    RefundStatus,
+    iso,
+    utcnow,
+)
+from paylink.core.observability import logger
+from paylink.settlement.money import split
+from paylink.store import Store
+
+# Reverse windows after payment, by gateway protocol (GATEWAYS.md): Zarinpal 30 min, PayPing 30 min
+# for isReversible payments (ours are created so), SEP 50 min. Others (Zibal) have no reverse here.
+REVERSE_WINDOWS: dict[str, timedelta] = {
+    "zarinpal": timedelta(minutes=30),
+    "payping": timedelta(minutes=30),
+    "sep": timedelta(minutes=50),
+}
+# A margin so that a reverse is not asked seconds before the window closes (clocks differ).
+REVERSE_MARGIN = timedelta(minutes=1)
+LINK_LIFETIME = timedelta(days=7)  # the payer's page link; a reminder's new link lives as long again
+MAX_REMINDERS = 3
+
+EVENT_TYPES = {
+    RefundStatus.PENDING: "refund.created",
+    RefundStatus.AWAITING_PAYER: "refund.created",
+    RefundStatus.SUCCEEDED: "refund.succeeded",
+    RefundStatus.FAILED: "refund.failed",
+}
+
+
+class InsufficientBalance(Conflict):
+    code = "insufficient_balance"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def public_refund(refund: Refund) -> dict[str, Any]:
+    return refund.model_dump(
+        mode="json",
+        include={"id", "payment_id", "amount", "status", "method", "reason", "created_at", "completed_at"},
+    )
+
+
+def shown_status(payment: Payment) -> PaymentStatus:
+    """`refunded` once its refunds (not failed) reach the amount; its stored status otherwise."""
+    if (
+        payment.status in (PaymentStatus.PAID, PaymentStatus.SETTLED)
+        and payment.amount_refunded >= payment.amount
+    ):
+        return PaymentStatus.REFUNDED
+    return payment.status
+
+
+def _own_payment(store: Store, merchant: Merchant, payment_id: str) -> Payment:
+    payment = store.get_payment(payment_id)
+    if payment is None or payment.merchant_id != merchant.id:
+        raise NotFound("no such payment")  # another merchant's payment is not there for this one
+    return payment
+
+
+def _protocol(payment: Payment) -> str | None:
+    from paylink.payments.routing import adapter
+
+    gateway = adapter(payment.gateway) if payment.gateway else None
+    return gateway.config.protocol if gateway else None
+
+
+def choose_method(payment: Payment, amount: int, now: datetime) -> RefundMethod:
+    """`reverse` only for the whole payment, nothing refunded yet, inside its gateway's window."""
+    window = REVERSE_WINDOWS.get(_protocol(payment) or "")
+    if (
+        window is None
+        or amount != payment.amount
+        or payment.amount_refunded
+        or payment.status is not PaymentStatus.PAID
+        or not payment.paid_at
+    ):
+        return RefundMethod.TRANSFER
+    paid_at = datetime.fromisoformat(payment.paid_at.replace("Z", "+00:00"))
+    return RefundMethod.REVERSE if now < paid_at + window - REVERSE_MARGIN else RefundMethod.TRANSFER
+
+
+def coverable(store: Store, merchant: Merchant, payment: Payment) -> int:
+    """What the merchant's ledger can cover now: the net of its payments not yet settled, less its
+    refunds not yet netted and what earlier refunds left owing, plus, for a payment already settled,
+    the net we paid out for it. We never lend: a refund is paid from money we hold for the merchant
+    or recover from money we paid it for this very payment (our fee is kept)."""
+    unsettled = sum(split(p.amount, merchant.fee)[1] for p in store.unsettled_payments(merchant.id))
+    due = sum(r.amount for r in store.refunds_due(merchant.id))
+    own = (payment.net or 0) if payment.status is PaymentStatus.SETTLED else 0
+    return unsettled - due - store.merchant_owed(merchant.id) + own
+
+
+def refund_payment(
+    store: Store,
+    merchant: Merchant,
+    payment_id: str,
+    amount: int | None,
+    reason: str | None,
+    *,
+    base_url: str,
+    request_key: str | None = None,
+) -> Refund:
+    """Refund part or all of a merchant's payment (the API's and the panel's one entry point).
+
+    With `request_key` (the API's Idempotency-Key) the refund's id is derived from it, so a retry
+    after a crash that left the refund written (but no answer, nor the idempotency record's
+    completion) finds that refund instead of making a second one."""
+    body = RefundCreate(amount=amount, reason=reason)
+    payment = _own_payment(store, merchant, payment_id)
+    if payment.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
+        raise Conflict("only a paid or settled payment can be refunded")
+    left = payment.amount - payment.amount_refunded
+    value = body.amount if body.amount is not None else left
+    if left <= 0:
+        raise ValidationFailed(
+            "nothing is left to refund", fields={"amount": "the payment is fully refunded"}
+        )
+    if value > left:
+        raise ValidationFailed("too much", fields={"amount": f"at most {left} rials are left to refund"})
+    if value > coverable(store, merchant, payment):
+        raise InsufficientBalance("the merchant's balance cannot cover this refund now")
+    now = utcnow()
+    method = choose_method(payment, value, now)
+    token = secrets.token_urlsafe(24) if method is RefundMethod.TRANSFER else None
+    if request_key:
+        earlier = store.get_refund(_keyed_id(merchant.id, payment.id, request_key))
+        if earlier is not None:
+            return earlier
+    refund = Refund(
+        id=_keyed_id(merchant.id, payment.id, request_key) if request_key else new_refund_id(),
+        payment_id=payment.id,
+        merchant_id=merchant.id,
+        amount=value,
+        status=RefundStatus.PENDING if method is RefundMethod.REVERSE else RefundStatus.AWAITING_PAYER,
+        method=method,
+        reason=body.reason,
+        created_at=iso(now),
+        token_hash=token_hash(token) if token else None,
+        expires_at=iso(now + LINK_LIFETIME) if token else None,
+    )
+    if not store.create_refund(payment, refund):
+        earlier = store.get_refund(refund.id)
+        if earlier is not None:  # the same request, at the same time: one refund
+            return earlier
+        current = store.get_payment(payment.id) or payment
+        if current.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
+            raise Conflict("only a paid or settled payment can be refunded")
+        left = current.amount - current.amount_refunded
+        raise ValidationFailed("too much", fields={"amount": f"at most {left} rials are left to refund"})
+    logger.info(
+        "refund created",
+        extra={"refund_id": refund.id, "payment_id": payment.id, "method": method.value, "amount": value},
+    )
+    emit_refund_event(refund, store)
+    if method is RefundMethod.REVERSE:
+        return resolve(store, refund, first=True)
+    assert token is not None
+    send_payer_link(payment, refund, token, base_url)
+    return refund
+
+
+def _keyed_id(merchant_id: str, payment_id: str, request_key: str) -> str:
+    digest = hashlib.sha256(f"{merchant_id}:{payment_id}:{request_key}".encode()).hexdigest()
+    return "ref_" + digest[:22]
+
+
+def refunds_of(store: Store, merchant: Merchant, payment_id: str) -> list[Refund]:
+    """A payment's refunds; pending ones are carried on first (a lost reverse answer asked about,
+    a payout's outcome read), so what the merchant sees is as current as the providers know."""
+    _own_payment(store, merchant, payment_id)
+    refunds = store.refunds_of_payment(payment_id)
+    return [resolve(store, r) if r.status is RefundStatus.PENDING else r for r in refunds]
+
+
+def payer_link(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/refund/{token}"
+
+
+def send_payer_link(payment: Payment, refund: Refund, token: str, base_url: str) -> bool:
+    """The SMS with the payer's page link; best effort (the merchant can remind, or the payer's
+    receipt shows the refund). True when sent."""
+    from paylink.notify.messages import notifiers
+
+    phone = (payment.payer or {}).get("phone")
+    sms = notifiers().get("sms")
+    if not phone or sms is None:
+        return False
+    text = (
+        f"بازپرداخت {refund.amount // 10:,} تومان از {payment.merchant_name}: کارت پرداخت‌کننده را وارد کنید\n"
+        f"{payer_link(base_url, token)}"
+    )
+    try:
+        sms.send(phone, "refund", text)
+    except Exception:
+        logger.exception("refund link SMS not sent", extra={"refund_id": refund.id})
+        return False
+    return True
+
+
+def remind_payer(store: Store, merchant: Merchant, refund_id: str, base_url: str) -> Refund:
+    """A new link for a refund still awaiting its payer, also after the old one expired (the old
+    token stops working): a refund is never stranded while the merchant can remind."""
+    refund = store.get_refund(refund_id)
+    if refund is None or refund.merchant_id != merchant.id:
+        raise NotFound("no such refund")
+    if refund.status is not RefundStatus.AWAITING_PAYER or refund.reminders >= MAX_REMINDERS:
+        raise Conflict("this refund is not awaiting its payer, or was reminded enough")
+    token = secrets.token_urlsafe(24)
+    if not store.replace_refund_token(refund, token_hash(token), iso(utcnow() + LINK_LIFETIME)):
+        raise Conflict("this refund changed meanwhile; try again")
+    payment = store.get_payment(refund.payment_id)
+    if payment is not None:
+        send_payer_link(payment, refund, token, base_url)
+    return store.get_refund(refund.id) or refund
+
+
+def resolve(store: Store, refund: Refund, *, first: bool = False) -> Refund:
+    """Carry a pending refund towards its end. A reverse asks the gateway what became of the payment
+    before any (new) reverse call unless this is the very first call; a transfer asks its payout."""
+    if refund.status is not RefundStatus.PENDING:
+        return refund
+    if refund.method is RefundMethod.TRANSFER:
+        from paylink.refunds.payer import resolve_transfer
+
+        return resolve_transfer(store, refund)
+    from paylink.payments.gateways.base import ErrorKind, GatewayError, VerifyOutcome
+    from paylink.payments.routing import adapter
+
+    payment = store.get_payment(refund.payment_id)
+    gateway = adapter(payment.gateway) if payment and payment.gateway else None
+    if payment is None or gateway is None or not payment.gateway_token:
+        # Not known here (a gateway taken out of the configuration): a reverse may have been made,
+        # so nothing is decided; it stays pending for an operator, never failed on a guess.
+        logger.error("refund reverse cannot be resolved here", extra={"refund_id": refund.id})
+        return refund
+    refs = _reverse_refs(payment, gateway.config.protocol)
+    if not first:
+        try:
+            state = gateway.inquire(token=payment.gateway_token, amount_irr=payment.amount, refs=refs)
+        except GatewayError as exc:
+            if exc.kind is not ErrorKind.CONFIG:
+                return refund  # not known yet: stays pending, asked again later
+            state = gateway.verify(token=payment.gateway_token, amount_irr=payment.amount, refs=refs)
+        if state.outcome is VerifyOutcome.REVERSED:
+            return _finish(store, refund, RefundStatus.SUCCEEDED)
+        if not state.paid:
+            return refund  # the gateway's answer is not clear: nothing more is tried now
+        if choose_method(payment.model_copy(update={"amount_refunded": 0}), refund.amount, utcnow()) is not (
+            RefundMethod.REVERSE
+        ):
+            return _finish(store, refund, RefundStatus.FAILED, "the reverse window closed")
+    try:
+        done = gateway.reverse(token=payment.gateway_token, amount_irr=payment.amount, refs=refs)
+    except GatewayError as exc:
+        if exc.kind is ErrorKind.TRANSIENT:
+            logger.warning("refund reverse answer lost; inquiry decides", extra={"refund_id": refund.id})
+            return refund
+        return _finish(store, refund, RefundStatus.FAILED, f"the gateway refused the reverse: {exc.code}")
+    if done:
+        return _finish(store, refund, RefundStatus.SUCCEEDED)
+    return refund
+
+
+# The key under which each protocol's reverse reads the bank reference that verify reported.
+REFERENCE_KEYS = {"sep": "RefNum", "payping": "paymentRefId"}
+
+
+def _reverse_refs(payment: Payment, protocol: str) -> dict[str, str]:
+    """What the reverse call needs besides the token: the verified payment's own reference."""
+    refs = dict(payment.gateway_refs or {})
+    key = REFERENCE_KEYS.get(protocol)
+    if key and payment.gateway_reference:
+        refs[key] = payment.gateway_reference
+    return refs
+
+
+def _finish(store: Store, refund: Refund, target: RefundStatus, reason: str | None = None) -> Refund:
+    fields: dict[str, str] = {"completed_at": iso(utcnow())}
+    if reason:
+        fields["failure_reason"] = reason
+    if store.move_refund(refund, (RefundStatus.PENDING, RefundStatus.AWAITING_PAYER), target, **fields):
+        logger.info("refund finished", extra={"refund_id": refund.id, "status": target.value})
+        current = store.get_refund(refund.id) or refund
+        emit_refund_event(current, store)
+        return current
+    return store.get_refund(refund.id) or refund
+
+
+def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
+    """Queue `refund.created|succeeded|failed` (id from refund id and status: a repeat is the same
+    event). Best effort, after the change is durable. Its data carries what the delivery worker
+    and the Telegram/email notice read (merchant_id, link_title) beside the refund's own fields."""
+    from paylink.notify.events import encode, event_id
+    from paylink.notify.queues import notify_queue
+
+    kind = EVENT_TYPES[refund.status]
+    evt = event_id(refund.id, "created" if kind == "refund.created" else refund.status.value)
+    try:
+        queue = notify_queue()
+        if queue is None:
+            return None
+        payment = store.get_payment(refund.payment_id) if store is not None else None
+        data = public_refund(refund) | {
+            "merchant_id": refund.merchant_id,
+            "link_title": payment.link_title if payment else "",
+        }
+        event = {"id": evt, "type": kind, "created": iso(utcnow()), "data": data}
+        queue.send_text(encode(event), {"event_id": evt, "event_type": kind})
+    except Exception:
+        logger.exception("could not queue a refund event", extra={"refund_id": refund.id})
+        return None
+    return evt

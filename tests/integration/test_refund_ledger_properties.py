@@ -1,0 +1,103 @@
+"""Property: for any sequence of payments, refunds (some failing) and settle runs, per merchant,
+
+    sum of every payout - what is carried owing - refunds not yet netted
+        == gross - fees - refunds (not failed)
+
+over the payments settled, every payout is never below zero, and no payment is refunded beyond its
+amount. Driven through the real store and settle code (moto), so examples are few but whole.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paylink.core.models import Refund, RefundMethod, RefundStatus, iso
+from paylink.settlement.business_calendar import next_business_day, start_of_day_utc
+from paylink.settlement.daily import settle_merchant
+from paylink.settlement.money import FeePlan
+from paylink.settlement.payouts import SandboxPayout
+from tests.settlement_data import VALID_IBAN, add_merchant, add_paid_payment
+
+_merchants = itertools.count()
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("pay"), st.integers(1_000, 5_000_000)),
+        # refund: which payment (index mod count), what share of what is left (percent), fails later?
+        st.tuples(st.just("refund"), st.integers(0, 50), st.integers(1, 100), st.booleans()),
+        st.tuples(st.just("settle")),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def _business_days(count: int) -> list[date]:
+    days, day = [], date(2026, 11, 22)
+    for _ in range(count):
+        day = next_business_day(day, "IR")
+        days.append(day)
+    return days
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS, bps=st.integers(0, 300))
+def test_payouts_and_what_is_carried_add_up_to_gross_less_fees_and_refunds(aws, ops, bps):
+    from paylink.store import get_store
+
+    store = get_store()
+    merchant = add_merchant(store, f"ledger{next(_merchants)}", VALID_IBAN, FeePlan(bps=bps))
+    payout = SandboxPayout(store)
+    days = _business_days(len(ops) + 1)
+    period = 0  # the settle day that will carry what happens now
+    payments: list[str] = []
+    counter = itertools.count()
+    for op in ops:
+        cutoff = start_of_day_utc(days[period], "Asia/Tehran")
+        moment = iso(cutoff - timedelta(hours=3, minutes=next(counter)))
+        if op[0] == "pay":
+            pid = f"pay_{merchant.id}_{len(payments)}"
+            add_paid_payment(store, merchant, pid, op[1], paid_at=moment)
+            payments.append(pid)
+        elif op[0] == "refund" and payments:
+            payment = store.get_payment(payments[op[1] % len(payments)])
+            assert payment is not None
+            left = payment.amount - payment.amount_refunded
+            amount = max(1, left * op[2] // 100)
+            refund = Refund(
+                id=f"ref_{merchant.id}_{next(counter)}",
+                payment_id=payment.id,
+                merchant_id=merchant.id,
+                amount=amount,
+                status=RefundStatus.AWAITING_PAYER,
+                method=RefundMethod.TRANSFER,
+                created_at=moment,
+            )
+            created = store.create_refund(payment, refund)
+            assert created == (left >= amount and left > 0)
+            if created and op[3]:
+                store.move_refund(refund, (RefundStatus.AWAITING_PAYER,), RefundStatus.FAILED)
+        elif op[0] == "settle":
+            settle_merchant(store, merchant.id, days[period], iso(cutoff), payout)
+            period += 1
+    settlements, _ = store.settlements_of(merchant.id, None, page_size=100)
+    settled = [p for s in settlements for p in store.payments_of_settlement(s.id)]
+    refunds = [r for pid in payments for r in store.refunds_of_payment(pid)]
+    alive = [r for r in refunds if r.status is not RefundStatus.FAILED]
+    due = sum(r.amount for r in store.refunds_due(merchant.id))
+    paid_out = sum((store.get_payout(s.id) or {}).get("amount", 0) for s in settlements)
+    assert all(s.net >= 0 for s in settlements)
+    assert paid_out == sum(s.net for s in settlements)
+    owed = store.merchant_owed(merchant.id)
+    gross, fees = sum(p.amount for p in settled), sum(p.fee or 0 for p in settled)
+    assert paid_out - owed - due == gross - fees - sum(r.amount for r in alive)
+    for pid in payments:
+        payment = store.get_payment(pid)
+        assert payment is not None
+        assert (
+            payment.amount_refunded == sum(r.amount for r in alive if r.payment_id == pid) <= payment.amount
+        )
