@@ -15,14 +15,12 @@ from paylink.core.models import utcnow
 from paylink.settlement.business_calendar import local_date
 from tests.e2e.buyer import act, open_gateway
 from tests.e2e.conftest import Runner
-from tests.e2e.test_browser import (  # noqa: F401 - the fixtures
+from tests.e2e.test_browser import (
     LANGS,
     MERCHANT,
     PAID,
     Buyer,
     _link_url,
-    browser,
-    page,
 )
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +80,7 @@ def _invoice_with_a_paid_and_an_overdue_installment(runner: Runner, lang: str) -
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_the_schedule_page_shows_each_installment_and_pays_the_next(runner: Runner, page: Any, lang: str):  # noqa: F811
+def test_the_schedule_page_shows_each_installment_and_pays_the_next(runner: Runner, page: Any, lang: str):
     buyer = Buyer(page, "installments", lang)
     code = _invoice_with_a_paid_and_an_overdue_installment(runner, lang)
     # When the payer opens the invoice

@@ -13,7 +13,6 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,14 +22,11 @@ from tests.e2e import buyer
 from tests.e2e.conftest import Runner
 from tests.e2e.test_browser import (
     ASCII_DIGITS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     HEIGHT,
     OVERFLOW_JS,
     SCREENSHOTS,
     TEXT_WITHOUT_LTR_JS,
     WIDTH,
-    _missing_browser,
 )
 
 pytestmark = pytest.mark.e2e
@@ -48,17 +44,9 @@ IBAN = "IR062960000000100324200001"
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing_browser("the playwright package is not installed (requirements-dev.txt)")
-    if not CHROMIUM.exists():
-        _missing_browser(f"{CHROMIUM} is missing")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def chromium(browser: Any) -> Any:
+    """The session's one Chromium (conftest.py)."""
+    return browser
 
 
 class Merchant:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from paylink.core.errors import Gone, RateLimited, ValidationFailed
+from paylink.core.errors import Gone, PaylinkError, RateLimited, ValidationFailed
 from paylink.core.formatting import format_date, format_number, format_toman
 from paylink.core.models import Installment, Link, LinkKind, LinkStatus, Merchant, utcnow
 from paylink.core.observability import logger
@@ -123,6 +123,8 @@ def send_invoice(
     for channel in via:
         try:
             notifiers[channel].send(_address(link, channel) or "", subject, text)
+        except PaylinkError:
+            raise  # our own errors (e.g. SmsError, a 503) carry no provider text: answered as they are
         except Exception as exc:
             # Re-raised without the provider's message (the runtime logs it): it may name the
             # recipient (SES in its sandbox lists the addresses that failed its check).
