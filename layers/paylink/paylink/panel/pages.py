@@ -323,8 +323,6 @@ def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lan
 
     params = query(event)
     filters = {name: params[name].strip() for name in PAYMENT_FILTERS if params.get(name, "").strip()}
-    if params.get("format") == "csv":
-        return merchant_api.list_payments(merchant, {**filters, "format": "csv"})
     statuses = [s.value for s in PaymentStatus]
     try:
         chosen = merchant_api._payment_filters(
@@ -336,6 +334,8 @@ def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lan
         items, cursor, bad = [], None, True
     except NotFound:  # a link filter naming another merchant's (or no) link: nothing to show
         items, cursor, bad = [], None, True
+    if params.get("format") == "csv" and not bad:  # a bad filter gets the list's 400 page, not a 500
+        return merchant_api.list_payments(merchant, {**filters, "format": "csv"})
     keep = {**filters, **({"lang": "en"} if lang == "en" else {})}
     csv_url = "/dashboard/payments?" + urlencode({**keep, "format": "csv"})
     next_url = "/dashboard/payments?" + urlencode({**keep, "cursor": cursor}) if cursor else None

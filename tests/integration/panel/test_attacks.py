@@ -1,0 +1,25 @@
+"""Attacks on the panel that once worked (docs/SECURITY.md, "The merchant panel and the bot")."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.panel.support import Browser, sign_up
+
+
+@pytest.fixture
+def shop(aws, texts, inquiry):
+    browser = Browser("203.0.113.9")
+    browser.sign_in(texts, phone="09121234567")
+    assert sign_up(browser, username="scarves").status == 303
+    return browser
+
+
+@pytest.mark.parametrize("bad", ["status=bogus", "from=not-a-date", "to=2026-13-45"])
+def test_a_csv_download_with_a_bad_filter_is_a_400_page_not_a_500(shop, bad):
+    # Given a signed-in merchant
+    # When the CSV download is asked with a filter that is not one
+    answer = shop.get(f"/dashboard/payments?format=csv&{bad}")
+    # Then it is the list's own 400 page (no CSV, no crash)
+    assert answer.status == 400, answer.text[:200]
+    assert answer.headers["Content-Type"].startswith("text/html")
