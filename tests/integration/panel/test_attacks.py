@@ -23,3 +23,24 @@ def test_a_csv_download_with_a_bad_filter_is_a_400_page_not_a_500(shop, bad):
     # Then it is the list's own 400 page (no CSV, no crash)
     assert answer.status == 400, answer.text[:200]
     assert answer.headers["Content-Type"].startswith("text/html")
+
+
+def test_a_session_cookie_tossed_from_a_sibling_subdomain_never_replaces_the_merchants_own(
+    aws, texts, inquiry
+):
+    # Given a merchant signed in, and an attacker signed in to a shop of their own
+    victim = Browser("203.0.113.9")
+    victim.sign_in(texts, phone="09121234567")
+    assert sign_up(victim, username="victimshop").status == 303
+    attacker = Browser("203.0.113.66")
+    attacker.sign_in(texts, phone="09351112233")
+    assert sign_up(attacker, username="attackershop").status == 303
+    attacker_id = attacker.cookie.split("=", 1)[1]
+    # When a page on a sibling subdomain sets the attacker's session under the cookie's plain name
+    # (`Domain=.example; Path=/dashboard`: the victim's browser then sends it first)
+    victim.cookie = f"paylink_session={attacker_id}; {victim.cookie}"
+    page = victim.get("/dashboard/settings")
+    # Then the victim still works in their own shop (links they make pay their own IBAN)
+    assert page.status == 200
+    assert "victimshop" in page.text
+    assert "attackershop" not in page.text
