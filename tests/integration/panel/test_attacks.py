@@ -44,3 +44,20 @@ def test_a_session_cookie_tossed_from_a_sibling_subdomain_never_replaces_the_mer
     assert page.status == 200
     assert "victimshop" in page.text
     assert "attackershop" not in page.text
+
+
+def test_a_signed_in_phone_cannot_pump_paid_identity_inquiries_by_resubmitting_sign_up(
+    aws, texts, inquiry
+):
+    from paylink.panel.signup import INQUIRIES_PER_DAY
+
+    # Given a signed-in phone whose national code never matches it
+    browser = Browser("203.0.113.9")
+    browser.sign_in(texts, phone="09121234567")
+    inquiry.set_mode("inq", "shahkar_mismatch")
+    # When it submits the sign-up form again and again (each try a paid Shahkar inquiry)
+    answers = [sign_up(browser, username=f"shop{n}") for n in range(INQUIRIES_PER_DAY + 5)]
+    # Then only the day's allowance reaches the provider; the rest are a 429 page
+    assert len(inquiry.calls("inq")) == INQUIRIES_PER_DAY
+    assert [a.status for a in answers[INQUIRIES_PER_DAY:]] == [429] * 5
+    assert "Retry-After" in answers[-1].headers

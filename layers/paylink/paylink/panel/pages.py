@@ -160,10 +160,14 @@ def signup_submit(event: Any) -> Response[str]:
     if result.merchant:
         return guard.to_dashboard(lang)
     shown = {name: form.get(name, "")[:100] for name in FIELDS}
-    status = 503 if result.unavailable else 400
-    return page(
-        status, "panel/signup.html", lang, form=shown, errors=result.errors, unavailable=result.unavailable
-    )
+    status = 429 if result.retry_after else 503 if result.unavailable else 400
+    response = page(
+        status, "panel/signup.html", lang, form=shown, errors=result.errors, unavailable=result.unavailable,
+        limited=bool(result.retry_after),
+    )  # fmt: skip
+    if result.retry_after:
+        response.headers["Retry-After"] = str(result.retry_after)
+    return response
 
 
 # -- the dashboard -------------------------------------------------------------------------------
