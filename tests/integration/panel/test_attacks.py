@@ -46,9 +46,7 @@ def test_a_session_cookie_tossed_from_a_sibling_subdomain_never_replaces_the_mer
     assert "attackershop" not in page.text
 
 
-def test_a_signed_in_phone_cannot_pump_paid_identity_inquiries_by_resubmitting_sign_up(
-    aws, texts, inquiry
-):
+def test_a_signed_in_phone_cannot_pump_paid_identity_inquiries_by_resubmitting_sign_up(aws, texts, inquiry):
     from paylink.panel.signup import INQUIRIES_PER_DAY
 
     # Given a signed-in phone whose national code never matches it
