@@ -16,7 +16,7 @@ from paylink.core.models import Merchant, PaymentStatus
 from paylink.core.observability import logged
 from paylink.web import merchant_api
 from paylink.web.http import error_response, form_fields, json_body, json_response, query, raw_body
-from paylink.web.idempotency import idempotent
+from paylink.web.idempotency import forget, idempotent
 from paylink.web.openapi import (
     BEARER,
     answers,
@@ -236,6 +236,7 @@ def list_api_keys() -> Response[str]:
     responses=answers(201, "ApiKeyCreated", 400, 409, 422),
 )
 def create_api_key(idempotency_key: IdempotencyKey = None) -> Response[str]:
+    forget(app, "key")  # only the key's SHA-256 is kept: a replay shows its metadata, `key` null
     return json_response(201, merchant_api.create_api_key(_merchant(), json_body(app.current_event)))
 
 

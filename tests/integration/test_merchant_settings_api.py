@@ -13,7 +13,7 @@ import pytest
 import respx
 
 from tests.conftest import OTHER_API_KEY, TEST_API_KEY
-from tests.helpers import Answer, ApiClient
+from tests.helpers import Answer, ApiClient, table_items
 from tests.integration.test_webhooks import (  # noqa: F401 - fixtures
     HOOK_URL,
     _poller,
@@ -530,8 +530,21 @@ def test_a_key_creation_repeated_with_its_idempotency_key_makes_one_key(api, mer
     again = _call(api, "POST", "/v1/api-keys", {"name": "ci"}, idem="key-1")
     assert (first.status, again.status) == (201, 201)
     assert again.headers.get("Idempotent-Replayed") == "true"
-    assert again.json()["key"] == first.json()["key"]
+    assert again.json() == {**first.json(), "key": None}  # the same key's metadata, never the key
     assert len(_keys(api)) == 2
+
+
+def test_a_new_key_is_never_kept_in_clear_nor_replayed(api, merchant, aws):
+    # Given a key created with an Idempotency-Key (a day-long replay record is written)
+    first = _call(api, "POST", "/v1/api-keys", {"name": "ci"}, idem="key-clear")
+    new_key = first.json()["key"]
+    # When the table is read (a backup, an export) and the request is replayed
+    stored = json.dumps([i for i in table_items(aws) if i["pk"].startswith("IDEMPOTENCY#")], default=str)
+    again = _call(api, "POST", "/v1/api-keys", {"name": "ci"}, idem="key-clear")
+    # Then the key is in neither: only its SHA-256 is kept, and it is shown once
+    assert new_key not in stored
+    assert new_key not in again.text
+    assert again.json()["id"] == first.json()["id"]
 
 
 def test_my_idempotency_key_never_replays_my_new_key_to_another_merchant(api, merchant, other_merchant):

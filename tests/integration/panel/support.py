@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from tests.integration.panel.conftest import Texts
 
 PHONE = "09121234567"
+COOKIE = "__Host-paylink_session"  # paylink.panel.sessions.COOKIE
 NATIONAL_CODE = "0499370899"
 IBAN = "IR062960000000100324200001"
 INQUIRY_TOKEN_NAME = "/paylink/test/inquiry-token"
@@ -32,8 +33,8 @@ class Browser:
     def _keep(self, answer: Answer) -> Answer:
         for value in answer.cookies:
             name_value = value.split(";", 1)[0]
-            if name_value.startswith("paylink_session="):
-                self.cookie = "" if name_value == "paylink_session=" else name_value
+            if name_value.startswith(f"{COOKIE}="):
+                self.cookie = "" if name_value == f"{COOKIE}=" else name_value
         return answer
 
     def get(self, target: str) -> Answer:

@@ -101,7 +101,7 @@ def test_a_session_ends_at_its_absolute_limit_however_busy(aws, store):
 
 def test_a_forged_or_unknown_cookie_is_signed_out(aws):
     browser = Browser()
-    browser.cookie = "paylink_session=" + "A" * 43
+    browser.cookie = "__Host-paylink_session=" + "A" * 43
 
     assert browser.get("/dashboard").location == "/login"
 

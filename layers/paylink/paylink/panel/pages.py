@@ -160,10 +160,14 @@ def signup_submit(event: Any) -> Response[str]:
     if result.merchant:
         return guard.to_dashboard(lang)
     shown = {name: form.get(name, "")[:100] for name in FIELDS}
-    status = 503 if result.unavailable else 400
-    return page(
-        status, "panel/signup.html", lang, form=shown, errors=result.errors, unavailable=result.unavailable
-    )
+    status = 429 if result.retry_after else 503 if result.unavailable else 400
+    response = page(
+        status, "panel/signup.html", lang, form=shown, errors=result.errors, unavailable=result.unavailable,
+        limited=bool(result.retry_after),
+    )  # fmt: skip
+    if result.retry_after:
+        response.headers["Retry-After"] = str(result.retry_after)
+    return response
 
 
 # -- the dashboard -------------------------------------------------------------------------------
@@ -323,8 +327,6 @@ def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lan
 
     params = query(event)
     filters = {name: params[name].strip() for name in PAYMENT_FILTERS if params.get(name, "").strip()}
-    if params.get("format") == "csv":
-        return merchant_api.list_payments(merchant, {**filters, "format": "csv"})
     statuses = [s.value for s in PaymentStatus]
     try:
         chosen = merchant_api._payment_filters(
@@ -336,6 +338,8 @@ def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lan
         items, cursor, bad = [], None, True
     except NotFound:  # a link filter naming another merchant's (or no) link: nothing to show
         items, cursor, bad = [], None, True
+    if params.get("format") == "csv" and not bad:  # a bad filter gets the list's 400 page, not a 500
+        return merchant_api.list_payments(merchant, {**filters, "format": "csv"})
     keep = {**filters, **({"lang": "en"} if lang == "en" else {})}
     csv_url = "/dashboard/payments?" + urlencode({**keep, "format": "csv"})
     next_url = "/dashboard/payments?" + urlencode({**keep, "cursor": cursor}) if cursor else None

@@ -1,9 +1,12 @@
 """Panel sessions: a random id in a cookie, only its hash in the table, idle and absolute expiry.
 
-The cookie is `HttpOnly; Secure; SameSite=Lax; Path=/`. A session belongs to a phone (its subject
-key): the merchant is looked up from the phone at each request, so a phone that signs up mid-session
-needs no new session. Ending a session marks it ended in the table (sign-out works server-side even
-if the browser keeps the cookie); expiry is checked here, the item's TTL only cleans up.
+The cookie is `__Host-paylink_session`, `HttpOnly; Secure; SameSite=Lax; Path=/`: the `__Host-`
+prefix makes browsers refuse it from any other host, so a sibling subdomain cannot toss its own
+session in front of the merchant's (which would have the merchant make links that pay the attacker).
+A session belongs to a phone (its subject key): the merchant is looked up from the phone at each
+request, so a phone that signs up mid-session needs no new session. Ending a session marks it ended
+in the table (sign-out works server-side even if the browser keeps the cookie); expiry is checked
+here, the item's TTL only cleans up.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from paylink.core.models import iso, utcnow
 from paylink.store import Store
 
-COOKIE = "paylink_session"
+COOKIE = "__Host-paylink_session"  # no Domain, Path=/, Secure: the prefix's rules
 IDLE_SECONDS = 12 * 3600  # a phone left a night signs in again
 ABSOLUTE_SECONDS = 14 * 24 * 3600
 TOUCH_SECONDS = 300  # last_seen is written at most this often (one write per few page views)

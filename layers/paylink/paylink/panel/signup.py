@@ -4,12 +4,15 @@ Fields: name, username, national_code (checksum), iban (IR + 24 digits, mod 97),
 yyyy/mm/dd, Persian or Latin digits: the IBAN-owner inquiry needs it). The mobile must belong to the
 national code (Shahkar) and the IBAN to the same person; a definite "no" is a field error, an
 inquiry that could not run is a page-level error to try later (nothing is created either way).
+The inquiries are paid calls: a phone gets INQUIRIES_PER_DAY sign-up tries that reach them per UTC
+day (a conditional counter taken before the first call), so resubmitting the form bills us no more.
 Errors are translation keys of paylink.web.pages.i18n ("signup.err.*").
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -22,6 +25,8 @@ from paylink.panel.codes import subject_key
 from paylink.store import Store
 
 FIELDS = ("name", "username", "national_code", "iban", "birth_date")
+INQUIRIES_PER_DAY = 5
+DAY_SECONDS = 86_400
 
 
 @dataclass
@@ -29,6 +34,7 @@ class SignupResult:
     merchant: Merchant | None = None
     errors: dict[str, str] = field(default_factory=dict)  # field -> translation key
     unavailable: bool = False  # an inquiry could not run: try again later
+    retry_after: int = 0  # > 0: the phone used its inquiries for today (seconds until tomorrow)
 
 
 def parse_birth_date(text: str) -> date | None:
@@ -69,6 +75,12 @@ def sign_up(store: Store, phone: str, form: dict[str, str]) -> SignupResult:
         errors["username"] = "signup.err.username_taken"
     if errors or national_code is None or iban is None or birth is None:
         return SignupResult(errors=errors)
+    stamp = int(time.time())
+    day = stamp // DAY_SECONDS
+    if not store.count_within(
+        f"SIGNUPINQ#{subject_key(phone)}#{day}", INQUIRIES_PER_DAY, (day + 2) * DAY_SECONDS
+    ):
+        return SignupResult(retry_after=(day + 1) * DAY_SECONDS - stamp)
     try:
         if not identity.shahkar_matches(phone, national_code):
             return SignupResult(errors={"national_code": "signup.err.shahkar"})

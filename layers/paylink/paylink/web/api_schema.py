@@ -294,7 +294,10 @@ class ApiKeyOut(_Answer):
 class ApiKeyCreated(ApiKeyOut):
     """The new key: `key` is shown this once (only its SHA-256 is kept)."""
 
-    key: str
+    key: str | None = Field(
+        description="The key, shown this once; null in a replay (`Idempotent-Replayed: true`): the key "
+        "is kept nowhere, so revoke this one by `id` and create another if it was lost."
+    )
 
 
 class ApiKeyList(_Answer):

@@ -5,6 +5,10 @@ same body gets the first answer again (with `Idempotent-Replayed: true`), anothe
 a retry while the first still runs gets a retryable 409. Answers of 4xx/5xx are not remembered, so a
 merchant can fix the body and send it again with the same key. Powertools is imported only when a
 request carries the header.
+
+A route whose answer holds a secret kept nowhere else (a new API key: only its SHA-256 is stored)
+names it with `forget(app, "key")`: the record keeps that field as null, so the table never holds
+the secret in clear and a replay answers the same object without it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ MAX_KEY_LENGTH = 255
 KEEP_SECONDS = 86_400
 KEY_PREFIX = "merchant-api"
 REPLAYED_HEADER = "Idempotent-Replayed"
+FORGOTTEN = "idempotency_forgotten_fields"
+
+
+def forget(app: APIGatewayHttpResolver, *fields: str) -> None:
+    """Keep these top-level fields of the route's JSON answer out of its replay record."""
+    app.append_context(**{FORGOTTEN: fields})
 
 
 class _NotRemembered(Exception):
@@ -108,6 +118,7 @@ def _run_once(
     # An in-flight record of a request that died with its Lambda frees the key when the Lambda times out.
     config.register_lambda_context(app.lambda_context)
     ran = False
+    first: Response[Any] | None = None
 
     @idempotent_function(
         data_keyword_argument="request",
@@ -116,12 +127,13 @@ def _run_once(
         key_prefix=KEY_PREFIX,
     )
     def answer(request: dict[str, Any]) -> dict[str, Any]:
-        nonlocal ran
+        nonlocal ran, first
         ran = True
         response = route()
         if response.status_code >= 400:
             raise _NotRemembered(response)
-        return _to_record(response)
+        first = response
+        return _to_record(response, app.context.get(FORGOTTEN) or ())
 
     try:
         recorded = answer(request=request)
@@ -137,17 +149,22 @@ def _run_once(
             "a request with this Idempotency-Key is still in progress; retry shortly",
             fields={HEADER: "in progress"},
         ) from exc
+    if ran and first is not None:  # the first answer as the route made it (with any secret in it)
+        return first
     response = _from_record(recorded)
-    if not ran:
-        response.headers[REPLAYED_HEADER] = "true"
+    response.headers[REPLAYED_HEADER] = "true"
     return response
 
 
-def _to_record(response: Response[Any]) -> dict[str, Any]:
+def _to_record(response: Response[Any], forgotten: tuple[str, ...] = ()) -> dict[str, Any]:
     body = response.body
     if body is not None and not isinstance(body, str):  # the merchant API answers JSON text
         body = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return {"status": response.status_code, "headers": response.headers, "body": body}
+    if forgotten and body:
+        answer = json.loads(body)
+        answer.update(dict.fromkeys(set(forgotten) & set(answer)))
+        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+    return {"status": response.status_code, "headers": dict(response.headers), "body": body}
 
 
 def _from_record(record: dict[str, Any]) -> Response[Any]:
