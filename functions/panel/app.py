@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.core.observability import logged
 from paylink.panel import pages
+from paylink.panel import settings as panel_settings
 
 app = APIGatewayHttpResolver()
 
@@ -88,7 +89,22 @@ def settlements() -> Response[str]:
 
 @app.get("/dashboard/settings")
 def settings() -> Response[str]:
-    return pages.settings_page(app.current_event)
+    return panel_settings.settings_get(app.current_event)
+
+
+# Settings actions (paylink.panel.settings): each answers the settings page, a secret shown once.
+SETTINGS_ACTIONS = {
+    "/dashboard/settings/webhook": panel_settings.webhook_set,
+    "/dashboard/settings/webhook/rotate": panel_settings.webhook_rotate,
+    "/dashboard/settings/webhook/delete": panel_settings.webhook_delete,
+    "/dashboard/settings/webhook/test": panel_settings.webhook_test,
+    "/dashboard/settings/keys": panel_settings.key_create,
+    "/dashboard/settings/keys/revoke": panel_settings.key_revoke,
+    "/dashboard/settings/telegram": panel_settings.telegram_link,
+    "/dashboard/settings/telegram/unlink": panel_settings.telegram_unlink,
+}
+for _path, _view in SETTINGS_ACTIONS.items():
+    app.post(_path)(lambda view=_view: view(app.current_event))
 
 
 @app.post("/dashboard/settings/sessions/end")
