@@ -102,6 +102,7 @@ SETTINGS_ACTIONS = {
     "/dashboard/settings/keys/revoke": panel_settings.key_revoke,
     "/dashboard/settings/telegram": panel_settings.telegram_link,
     "/dashboard/settings/telegram/unlink": panel_settings.telegram_unlink,
+    "/dashboard/settings/iban": panel_settings.iban_change,
 }
 for _path, _view in SETTINGS_ACTIONS.items():
     app.post(_path)(lambda view=_view: view(app.current_event))

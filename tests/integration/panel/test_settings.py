@@ -232,3 +232,53 @@ def _subject() -> str:
     from paylink.panel.guard import subject_of
 
     return subject_of("+989121234567")
+
+
+# -- IBAN change ---------------------------------------------------------------------------------
+NEW_IBAN = "IR820540102680020817909002"
+OWNER = {"national_code": "0499370899", "birth_date": "۱۳۷۰/۰۱/۳۱"}
+
+
+def test_a_new_iban_of_the_same_person_is_saved_after_the_inquiries(shop, store):
+    answer = shop.post("/dashboard/settings/iban", {"iban": NEW_IBAN, **OWNER})
+
+    assert answer.status == 200, answer.text
+    merchant = store.get_merchant(store.merchant_id_for_phone(_subject()))
+    assert merchant.iban == NEW_IBAN
+
+
+def test_an_iban_of_someone_else_is_refused_and_nothing_changes(shop, store, inquiry):
+    inquiry.set_mode("inq", "iban_mismatch")
+    before = store.get_merchant(store.merchant_id_for_phone(_subject())).iban
+
+    answer = shop.post("/dashboard/settings/iban", {"iban": NEW_IBAN, **OWNER})
+
+    assert answer.status == 400
+    assert 'id="e-iban"' in answer.text
+    assert store.get_merchant(store.merchant_id_for_phone(_subject())).iban == before
+
+
+def test_a_national_code_not_of_the_signed_in_mobile_is_refused(shop, store, inquiry):
+    inquiry.set_mode("inq", "shahkar_mismatch")
+
+    answer = shop.post("/dashboard/settings/iban", {"iban": NEW_IBAN, **OWNER})
+
+    assert answer.status == 400
+    assert 'id="e-national_code"' in answer.text
+    assert store.get_merchant(store.merchant_id_for_phone(_subject())).iban != NEW_IBAN
+
+
+def test_an_inquiry_that_cannot_run_changes_nothing_and_says_so(shop, store, inquiry):
+    inquiry.set_mode("inq", "down")
+
+    answer = shop.post("/dashboard/settings/iban", {"iban": NEW_IBAN, **OWNER})
+
+    assert answer.status == 503
+    assert store.get_merchant(store.merchant_id_for_phone(_subject())).iban != NEW_IBAN
+
+
+def test_a_cross_site_iban_change_is_refused(shop, store):
+    answer = shop.post("/dashboard/settings/iban", {"iban": NEW_IBAN, **OWNER}, headers=CROSS_SITE)
+
+    assert answer.status == 403
+    assert store.get_merchant(store.merchant_id_for_phone(_subject())).iban != NEW_IBAN

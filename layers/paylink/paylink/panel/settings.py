@@ -155,3 +155,19 @@ def telegram_unlink(event: Any, merchant: Merchant, session: sessions.Session, l
 def settings_get(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
     """The settings page: never a secret (those were shown once, when made)."""
     return settings_view(merchant, session, lang)
+
+
+# -- IBAN ----------------------------------------------------------------------------------------
+@signed_in
+def iban_change(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+    """A new IBAN, re-checked by the inquiries as at sign-up (paylink.panel.iban_change)."""
+    from paylink.panel.iban_change import FIELDS, change_iban
+
+    form = form_fields(event)
+    result = change_iban(get_store(), merchant, session.phone, form)
+    if result.merchant is not None:
+        return settings_view(result.merchant, session, lang, notice="settings.iban_changed")
+    typed = {name: form.get(name, "")[:40] for name in FIELDS}
+    if result.unavailable:
+        return settings_view(merchant, session, lang, 503, notice="settings.err.inquiry", iban_form=typed)
+    return settings_view(merchant, session, lang, 400, errors=result.errors, iban_form=typed)

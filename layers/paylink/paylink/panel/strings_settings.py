@@ -4,6 +4,12 @@ paylink.panel.strings)."""
 from __future__ import annotations
 
 FA: dict[str, str] = {
+    "settings.iban_change": "تغییر شبا",
+    "settings.iban_intro": "شبای تازه باید به نام صاحب همین شماره موبایل باشد؛ پیش از ذخیره استعلام می‌شود.",
+    "settings.new_iban": "شبای تازه",
+    "settings.iban_save": "استعلام و ذخیره‌ی شبا",
+    "settings.iban_changed": "شبا تغییر کرد. تسویه‌های بعدی به این حساب واریز می‌شود.",
+    "settings.err.inquiry": "استعلام اکنون ممکن نیست؛ چیزی تغییر نکرد. کمی بعد دوباره امتحان کنید.",
     "settings.webhook": "وب‌هوک",
     "settings.no_hook": "هنوز نشانی وب‌هوکی ثبت نشده است.",
     "settings.hook_url": "نشانی وب‌هوک",
@@ -58,6 +64,14 @@ FA: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "settings.iban_change": "Change IBAN",
+    "settings.iban_intro": (
+        "The new IBAN must belong to the holder of this mobile number; it is checked before saving."
+    ),
+    "settings.new_iban": "New IBAN",
+    "settings.iban_save": "Check and save IBAN",
+    "settings.iban_changed": "IBAN changed. Later settlements are paid into this account.",
+    "settings.err.inquiry": "The check cannot run now; nothing changed. Try again a little later.",
     "settings.webhook": "Webhook",
     "settings.no_hook": "No webhook URL is set yet.",
     "settings.hook_url": "Webhook URL",
