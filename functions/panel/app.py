@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from paylink.core.observability import logged
 from paylink.panel import pages
 from paylink.panel import settings as panel_settings
+from paylink.panel import settlements as panel_settlements
 
 app = APIGatewayHttpResolver()
 
@@ -85,6 +86,11 @@ def payment(payment_id: str) -> Response[str]:
 @app.get("/dashboard/settlements")
 def settlements() -> Response[str]:
     return pages.settlements_list(app.current_event)
+
+
+@app.get("/dashboard/settlements/<settlement_id>")
+def settlement(settlement_id: str) -> Response[str]:
+    return panel_settlements.settlement_page(app.current_event, settlement_id)
 
 
 @app.get("/dashboard/settings")

@@ -4,6 +4,24 @@ paylink.panel.strings)."""
 from __future__ import annotations
 
 FA: dict[str, str] = {
+    "settlement.title": "تسویه‌ی",
+    "settlement.status": "وضعیت",
+    "settlement.count": "تعداد پرداخت‌ها",
+    "settlement.gross": "جمع پرداخت‌ها",
+    "settlement.fee": "کارمزد",
+    "settlement.net": "واریزی",
+    "settlement.iban": "به شبای",
+    "settlement.reference": "شناسه‌ی واریز",
+    "settlement.paid_at": "واریز شده در",
+    "settlement.why": "دلیل",
+    "settlement.payments": "پرداخت‌های این تسویه",
+    "settlement.back": "همه‌ی تسویه‌ها",
+    "sstatus.open": "در حال جمع‌آوری",
+    "sstatus.pending": "در صف واریز",
+    "sstatus.submitted": "فرستاده به بانک",
+    "sstatus.paid": "واریزشده",
+    "sstatus.failed": "ناموفق، دوباره تلاش می‌شود",
+    "sstatus.held": "نگه‌داشته",
     "settings.iban_change": "تغییر شبا",
     "settings.iban_intro": "شبای تازه باید به نام صاحب همین شماره موبایل باشد؛ پیش از ذخیره استعلام می‌شود.",
     "settings.new_iban": "شبای تازه",
@@ -64,6 +82,24 @@ FA: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "settlement.title": "Settlement of",
+    "settlement.status": "Status",
+    "settlement.count": "Payments",
+    "settlement.gross": "Gross",
+    "settlement.fee": "Fee",
+    "settlement.net": "Paid out",
+    "settlement.iban": "To IBAN",
+    "settlement.reference": "Payout reference",
+    "settlement.paid_at": "Paid on",
+    "settlement.why": "Reason",
+    "settlement.payments": "Payments in this settlement",
+    "settlement.back": "All settlements",
+    "sstatus.open": "gathering",
+    "sstatus.pending": "queued",
+    "sstatus.submitted": "sent to the bank",
+    "sstatus.paid": "paid",
+    "sstatus.failed": "failed, will retry",
+    "sstatus.held": "held",
     "settings.iban_change": "Change IBAN",
     "settings.iban_intro": (
         "The new IBAN must belong to the holder of this mobile number; it is checked before saving."
