@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.core.observability import logged
+from paylink.panel import coupons as panel_coupons
 from paylink.panel import pages
 from paylink.panel import settings as panel_settings
 from paylink.panel import settlements as panel_settlements
@@ -91,6 +92,16 @@ def settlements() -> Response[str]:
 @app.get("/dashboard/settlements/<settlement_id>")
 def settlement(settlement_id: str) -> Response[str]:
     return panel_settlements.settlement_page(app.current_event, settlement_id)
+
+
+@app.get("/dashboard/coupons")
+def coupons() -> Response[str]:
+    return panel_coupons.coupons_page(app.current_event)
+
+
+@app.post("/dashboard/coupons")
+def coupon_create() -> Response[str]:
+    return panel_coupons.coupon_create(app.current_event)
 
 
 @app.get("/dashboard/settings")
