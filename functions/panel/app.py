@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.core.observability import logged
 from paylink.panel import coupons as panel_coupons
+from paylink.panel import link_edit as panel_link_edit
 from paylink.panel import pages
 from paylink.panel import settings as panel_settings
 from paylink.panel import settlements as panel_settlements
@@ -72,6 +73,21 @@ def link_page(code: str) -> Response[str]:
 @app.post("/dashboard/links/<code>/deactivate")
 def link_deactivate(code: str) -> Response[str]:
     return pages.link_deactivate(app.current_event, code)
+
+
+@app.get("/dashboard/links/<code>/edit")
+def link_edit_form(code: str) -> Response[str]:
+    return panel_link_edit.edit_form(app.current_event, code)
+
+
+@app.post("/dashboard/links/<code>/edit")
+def link_edit_submit(code: str) -> Response[str]:
+    return panel_link_edit.edit_submit(app.current_event, code)
+
+
+@app.post("/dashboard/links/<code>/send")
+def link_send(code: str) -> Response[str]:
+    return panel_link_edit.send_sms(app.current_event, code)
 
 
 @app.get("/dashboard/payments")

@@ -301,6 +301,7 @@ def link_page(
         link=link,
         share=share,
         payments=payments,
+        sent=query(event).get("sent") == "sms",
     )
 
 

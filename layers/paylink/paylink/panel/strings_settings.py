@@ -4,12 +4,32 @@ paylink.panel.strings)."""
 from __future__ import annotations
 
 FA: dict[str, str] = {
+    "linkedit.title": "ویرایش لینک",
+    "linkedit.expires_on": "معتبر تا (شمسی)",
+    "linkedit.expires_hint": "خالی یعنی بدون تاریخ پایان، مثلاً ۱۴۰۵/۱۲/۲۹",
+    "linkedit.max_payments": "حداکثر تعداد پرداخت",
+    "linkedit.max_payments_hint": "خالی یعنی بی‌حد",
+    "linkedit.active": "فعال است و پرداخت می‌پذیرد",
+    "linkedit.save": "ذخیره",
+    "linkedit.back": "بازگشت به لینک",
+    "linkedit.send_sms": "فرستادن فاکتور با پیامک",
+    "linkedit.sent": "فاکتور برای پرداخت‌کننده پیامک شد.",
+    "linkedit.not_sent_title": "پیامک فرستاده نشد",
+    "linkedit.not_sent": (
+        "این فاکتور اکنون فرستاده نمی‌شود: شاید پرداخت شده، شماره‌ی موبایل ندارد"
+        " یا سهم امروز پیامک‌ها تمام شده است."
+    ),
+    "linkedit.err.title": "عنوان را وارد کنید (حداکثر ۱۰۰ نویسه).",
+    "linkedit.err.description": "توضیح حداکثر ۵۰۰ نویسه است.",
+    "linkedit.err.expires_on": "تاریخی در آینده به شکل ۱۴۰۵/۱۲/۲۹ وارد کنید.",
+    "linkedit.err.max_payments": "یک عدد درست مثبت، نه کمتر از پرداخت‌های انجام‌شده.",
+    "linkedit.err.active": "وضعیت درست نیست.",
     "nav.coupons": "کوپن‌ها",
     "coupons.title": "کوپن‌های تخفیف",
     "coupons.none": "هنوز کوپنی نساخته‌اید.",
     "coupons.new": "کوپن تازه",
     "coupons.code": "کد کوپن",
-    "coupons.code_hint": "۳ تا ۲۰ حرف انگلیسی یا رقم، مثلاً NOROOZ20",
+    "coupons.code_hint": "۳ تا ۲۰ حرف انگلیسی یا رقم، مثلاً NOROOZ",
     "coupons.kind": "نوع تخفیف",
     "coupons.kind.percent": "درصدی",
     "coupons.kind.fixed": "مبلغ ثابت (تومان)",
@@ -107,6 +127,26 @@ FA: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "linkedit.title": "Edit link",
+    "linkedit.expires_on": "Valid until (Jalali)",
+    "linkedit.expires_hint": "Empty for no end date, e.g. 1405/12/29",
+    "linkedit.max_payments": "Most payments",
+    "linkedit.max_payments_hint": "Empty for no limit",
+    "linkedit.active": "Active: takes payments",
+    "linkedit.save": "Save",
+    "linkedit.back": "Back to the link",
+    "linkedit.send_sms": "Send the invoice by SMS",
+    "linkedit.sent": "The invoice was texted to its payer.",
+    "linkedit.not_sent_title": "SMS not sent",
+    "linkedit.not_sent": (
+        "This invoice cannot be sent now: it may be paid, have no mobile number,"
+        " or today's SMS share is used up."
+    ),
+    "linkedit.err.title": "Enter a title (at most 100 characters).",
+    "linkedit.err.description": "A description is at most 500 characters.",
+    "linkedit.err.expires_on": "Enter a future date like 1405/12/29.",
+    "linkedit.err.max_payments": "A whole positive number, not below the payments made.",
+    "linkedit.err.active": "Not a valid state.",
     "nav.coupons": "Coupons",
     "coupons.title": "Discount coupons",
     "coupons.none": "You have no coupons yet.",
