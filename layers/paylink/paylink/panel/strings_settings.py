@@ -4,6 +4,23 @@ paylink.panel.strings)."""
 from __future__ import annotations
 
 FA: dict[str, str] = {
+    "invoice.legend": "فاکتور",
+    "invoice.intro": "برای نوع «فاکتور»: نام و موبایل پرداخت‌کننده، و اگر خواستید پرداخت در چند قسط.",
+    "invoice.payer_name": "نام پرداخت‌کننده",
+    "invoice.payer_phone": "موبایل پرداخت‌کننده",
+    "invoice.schedule": "پرداخت قسطی (اختیاری)",
+    "invoice.schedule_hint": (
+        "۲ تا ۲۴ قسط با تاریخ‌های پشت سر هم؛ جمع مبلغ‌ها برابر مبلغ"
+        " فاکتور. مبلغ به تومان، تاریخ شمسی مثل ۱۴۰۵/۱۰/۰۱."
+    ),
+    "invoice.part_amount": "مبلغ قسط {n}",
+    "invoice.part_due": "سررسید قسط {n}",
+    "invoice.err.phone": "یک شماره موبایل ایرانی وارد کنید، مثل ۰۹۱۲۱۲۳۴۵۶۷.",
+    "invoice.err.row": "هر قسط یک مبلغ به تومان و یک تاریخ شمسی مثل ۱۴۰۵/۱۰/۰۱ می‌خواهد.",
+    "invoice.err.installments": (
+        "اقساط درست نیستند: ۲ تا ۲۴ قسط، تاریخ‌های آینده و پشت سر هم، و جمع برابر مبلغ فاکتور."
+    ),
+    "invoice.err.payer": "اطلاعات پرداخت‌کننده درست نیست.",
     "linkedit.title": "ویرایش لینک",
     "linkedit.expires_on": "معتبر تا (شمسی)",
     "linkedit.expires_hint": "خالی یعنی بدون تاریخ پایان، مثلاً ۱۴۰۵/۱۲/۲۹",
@@ -127,6 +144,25 @@ FA: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "invoice.legend": "Invoice",
+    "invoice.intro": (
+        "For the “invoice” kind: the payer's name and mobile, and if you like, payment in installments."
+    ),
+    "invoice.payer_name": "Payer's name",
+    "invoice.payer_phone": "Payer's mobile",
+    "invoice.schedule": "Installments (optional)",
+    "invoice.schedule_hint": (
+        "2 to 24 parts with increasing dates, adding up to the invoice's"
+        " amount. Amounts in toman, Jalali dates like 1405/10/01."
+    ),
+    "invoice.part_amount": "Installment {n} amount",
+    "invoice.part_due": "Installment {n} due",
+    "invoice.err.phone": "Enter an Iranian mobile number, like 09121234567.",
+    "invoice.err.row": "Each installment needs an amount in toman and a Jalali date like 1405/10/01.",
+    "invoice.err.installments": (
+        "The installments are not valid: 2 to 24 parts, future increasing dates, adding up to the amount."
+    ),
+    "invoice.err.payer": "The payer's details are not valid.",
     "linkedit.title": "Edit link",
     "linkedit.expires_on": "Valid until (Jalali)",
     "linkedit.expires_hint": "Empty for no end date, e.g. 1405/12/29",
