@@ -196,6 +196,19 @@ def test_a_merchant_signs_up_makes_a_link_and_finds_its_payment(runner: Runner, 
     # And every other page of the panel passes the same checks
     me.open("/dashboard/links", "links")
     me.open("/dashboard/settlements", "settlements")
+    # An invoice in two installments, made in the new-link form
+    me.open("/dashboard/links/new", "link-new-invoice")
+    page.locator("#f-title").fill(shop["title"])
+    page.locator("#f-amount").fill(shop["amount"])
+    page.locator("#k-invoice").check()
+    page.locator("#f-payer_name").fill("Sara")
+    page.locator("#f-payer_phone").fill(shop["phone"])
+    page.locator("#f-installments summary").click()
+    page.locator("#f-inst_amount_1").fill(shop["amount"])
+    page.locator("#f-inst_due_1").fill(shop["birth"].replace("۱۳۷۰", "۱۴۹۹").replace("1370", "1499"))
+    me.submit("main form button[type=submit]")
+    me.look("link-new-invoice-errors")
+    assert page.locator("#e-installments").count() == 1
     me.open("/dashboard/coupons", "coupons-empty")
     page.locator("#f-code").fill("NOROOZ20")
     page.locator("#f-value").fill(shop["percent"])
