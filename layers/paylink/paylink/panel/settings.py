@@ -1,4 +1,4 @@
-"""The settings page's actions: webhook endpoint, API keys and Telegram chats, through the merchant
+"""The settings page's actions: webhook endpoint, API keys, Telegram chats and the IBAN, through the merchant
 API's own domain functions (paylink.merchants.webhook_endpoint, .api_keys, paylink.bot.linking).
 
 A secret (the webhook's signing secret, a new API key) is shown once, in the answer to the POST that
@@ -9,15 +9,19 @@ checked); another merchant's key or chat answers exactly as a missing one (the 4
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
 from paylink.core.errors import Conflict, NotFound, PaylinkError, ValidationFailed
 from paylink.core.models import Merchant
+from paylink.merchants import identity
+from paylink.merchants.accounts import update_merchant
 from paylink.panel import sessions
 from paylink.panel.pages import page, signed_in
-from paylink.store import get_store
+from paylink.panel.signup import parse_birth_date
+from paylink.store import Store, get_store
 from paylink.web.http import form_fields
 
 logger = logging.getLogger(__name__)
@@ -158,16 +162,53 @@ def settings_get(event: Any, merchant: Merchant, session: sessions.Session, lang
 
 
 # -- IBAN ----------------------------------------------------------------------------------------
+# A new IBAN is re-checked as at sign-up: the signed-in mobile must belong to the national code typed
+# (Shahkar) and the IBAN to the same person (IBAN-owner inquiry). Only then is it changed, through
+# the operator's own `update_merchant` (which checks it again and refreshes the links' snapshots).
+IBAN_FIELDS = ("iban", "national_code", "birth_date")
+
+
+@dataclass
+class IbanChange:
+    merchant: Merchant | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # field -> translation key
+    unavailable: bool = False  # an inquiry could not run: nothing changed, try later
+
+
+def change_iban(store: Store, merchant: Merchant, phone: str, form: dict[str, str]) -> IbanChange:
+    """Change `merchant`'s IBAN for the signed-in `phone`, or say why not (nothing written then)."""
+    errors: dict[str, str] = {}
+    iban = identity.normal_iban(form.get("iban", "").replace(" ", ""))
+    if iban is None:
+        errors["iban"] = "signup.err.iban"
+    national_code = identity.normal_national_code(form.get("national_code", ""))
+    if national_code is None:
+        errors["national_code"] = "signup.err.national_code"
+    birth = parse_birth_date(form.get("birth_date", ""))
+    if birth is None:
+        errors["birth_date"] = "signup.err.birth_date"
+    if errors or iban is None or national_code is None or birth is None:
+        return IbanChange(errors=errors)
+    try:
+        if not identity.shahkar_matches(phone, national_code):
+            return IbanChange(errors={"national_code": "signup.err.shahkar"})
+        if not identity.iban_matches_national_code(national_code, birth, iban):
+            return IbanChange(errors={"iban": "signup.err.iban_owner"})
+    except identity.InquiryRejected:
+        return IbanChange(errors={"iban": "signup.err.iban"})
+    except identity.InquiryUnavailable:
+        return IbanChange(unavailable=True)
+    return IbanChange(merchant=update_merchant(store, merchant.username, iban=iban))
+
+
 @signed_in
 def iban_change(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
     """A new IBAN, re-checked by the inquiries as at sign-up (paylink.panel.iban_change)."""
-    from paylink.panel.iban_change import FIELDS, change_iban
-
     form = form_fields(event)
     result = change_iban(get_store(), merchant, session.phone, form)
     if result.merchant is not None:
         return settings_view(result.merchant, session, lang, notice="settings.iban_changed")
-    typed = {name: form.get(name, "")[:40] for name in FIELDS}
+    typed = {name: form.get(name, "")[:40] for name in IBAN_FIELDS}
     if result.unavailable:
         return settings_view(merchant, session, lang, 503, notice="settings.err.inquiry", iban_form=typed)
     return settings_view(merchant, session, lang, 400, errors=result.errors, iban_form=typed)
