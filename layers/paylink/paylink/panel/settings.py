@@ -144,7 +144,7 @@ def telegram_link(event: Any, merchant: Merchant, session: sessions.Session, lan
     except Exception as exc:  # no bot configured, or Telegram unreachable: say so, change nothing
         logger.warning("telegram deep link not made", extra={"error": type(exc).__name__})
         return settings_view(merchant, session, lang, 503, notice="settings.err.telegram")
-    return settings_view(merchant, session, lang, deep_link=link)
+    return settings_view(merchant, session, lang, deep_link=link, notice="settings.deep_link_made")
 
 
 @signed_in

@@ -4,6 +4,7 @@ paylink.panel.strings)."""
 from __future__ import annotations
 
 FA: dict[str, str] = {
+    "settings.deep_link_made": "پیوند وصل کردن تلگرام آماده است؛ در بخش تلگرام پایین همین صفحه.",
     "invoice.legend": "فاکتور",
     "invoice.intro": "برای نوع «فاکتور»: نام و موبایل پرداخت‌کننده، و اگر خواستید پرداخت در چند قسط.",
     "invoice.payer_name": "نام پرداخت‌کننده",
@@ -144,6 +145,7 @@ FA: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "settings.deep_link_made": "The Telegram link is ready in the Telegram section below.",
     "invoice.legend": "Invoice",
     "invoice.intro": (
         "For the “invoice” kind: the payer's name and mobile, and if you like, payment in installments."
