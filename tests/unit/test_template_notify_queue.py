@@ -63,6 +63,6 @@ def test_only_the_functions_that_decide_payments_or_send_a_test_event_may_queue_
         and policy.get("SQSSendMessagePolicy", {}).get("QueueName")
         == {"Fn::GetAtt": ["NotifyQueue", "QueueName"]}
     }
-    # Then the callback and the reconciler send, and the merchant API (a merchant's `ping` test
-    # event, POST /v1/webhook/test), nothing else
-    assert senders == {"CallbackFunction", "ReconcileFunction", "CreateLinkFunction"}
+    # Then the callback and the reconciler send, and the merchant API and the panel (a merchant's
+    # `ping` test event: POST /v1/webhook/test, POST /dashboard/settings/webhook/test), nothing else
+    assert senders == {"CallbackFunction", "ReconcileFunction", "CreateLinkFunction", "PanelFunction"}
