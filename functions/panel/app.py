@@ -6,7 +6,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from paylink.core.observability import logged
+from paylink.panel import coupons as panel_coupons
+from paylink.panel import link_edit as panel_link_edit
 from paylink.panel import pages
+from paylink.panel import settings as panel_settings
+from paylink.panel import settlements as panel_settlements
 
 app = APIGatewayHttpResolver()
 
@@ -71,6 +75,21 @@ def link_deactivate(code: str) -> Response[str]:
     return pages.link_deactivate(app.current_event, code)
 
 
+@app.get("/dashboard/links/<code>/edit")
+def link_edit_form(code: str) -> Response[str]:
+    return panel_link_edit.edit_form(app.current_event, code)
+
+
+@app.post("/dashboard/links/<code>/edit")
+def link_edit_submit(code: str) -> Response[str]:
+    return panel_link_edit.edit_submit(app.current_event, code)
+
+
+@app.post("/dashboard/links/<code>/send")
+def link_send(code: str) -> Response[str]:
+    return panel_link_edit.send_sms(app.current_event, code)
+
+
 @app.get("/dashboard/payments")
 def payments() -> Response[str]:
     return pages.payments_list(app.current_event)
@@ -86,9 +105,40 @@ def settlements() -> Response[str]:
     return pages.settlements_list(app.current_event)
 
 
+@app.get("/dashboard/settlements/<settlement_id>")
+def settlement(settlement_id: str) -> Response[str]:
+    return panel_settlements.settlement_page(app.current_event, settlement_id)
+
+
+@app.get("/dashboard/coupons")
+def coupons() -> Response[str]:
+    return panel_coupons.coupons_page(app.current_event)
+
+
+@app.post("/dashboard/coupons")
+def coupon_create() -> Response[str]:
+    return panel_coupons.coupon_create(app.current_event)
+
+
 @app.get("/dashboard/settings")
 def settings() -> Response[str]:
-    return pages.settings_page(app.current_event)
+    return panel_settings.settings_get(app.current_event)
+
+
+# Settings actions (paylink.panel.settings): each answers the settings page, a secret shown once.
+SETTINGS_ACTIONS = {
+    "/dashboard/settings/webhook": panel_settings.webhook_set,
+    "/dashboard/settings/webhook/rotate": panel_settings.webhook_rotate,
+    "/dashboard/settings/webhook/delete": panel_settings.webhook_delete,
+    "/dashboard/settings/webhook/test": panel_settings.webhook_test,
+    "/dashboard/settings/keys": panel_settings.key_create,
+    "/dashboard/settings/keys/revoke": panel_settings.key_revoke,
+    "/dashboard/settings/telegram": panel_settings.telegram_link,
+    "/dashboard/settings/telegram/unlink": panel_settings.telegram_unlink,
+    "/dashboard/settings/iban": panel_settings.iban_change,
+}
+for _path, _view in SETTINGS_ACTIONS.items():
+    app.post(_path)(lambda view=_view: view(app.current_event))
 
 
 @app.post("/dashboard/settings/sessions/end")

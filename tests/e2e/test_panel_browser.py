@@ -34,9 +34,11 @@ os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 SHOP = {
     "fa": {"phone": "۰۹۱۲۷۶۵۴۳۲۱", "e164": "09127654321", "username": "panel_fa", "name": "کتاب‌فروشی تهران",
-           "title": "شال دست‌باف", "amount": "۱۲۰٬۰۰۰", "shown": "۱۲۰٬۰۰۰ تومان", "birth": "۱۳۷۰/۰۱/۳۱"},
+           "title": "شال دست‌باف", "amount": "۱۲۰٬۰۰۰", "shown": "۱۲۰٬۰۰۰ تومان", "birth": "۱۳۷۰/۰۱/۳۱",
+           "percent": "۲۰"},
     "en": {"phone": "09357654321", "e164": "09357654321", "username": "panel_en", "name": "Tehran Books",
-           "title": "Wool scarf", "amount": "120,000", "shown": "120,000 Toman", "birth": "1370/01/31"},
+           "title": "Wool scarf", "amount": "120,000", "shown": "120,000 Toman", "birth": "1370/01/31",
+           "percent": "20"},
 }  # fmt: skip
 NATIONAL_CODE = "0499370899"
 PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
@@ -173,10 +175,57 @@ def test_a_merchant_signs_up_makes_a_link_and_finds_its_payment(runner: Runner, 
     assert [(r["id"], r["status"], r["amount"]) for r in rows] == [(payment_id, "paid", "1200000")]
     me.open(f"/dashboard/payments/{payment_id}", "payment")
     assert page.locator("#timeline li").count() >= 2
+    link_code = link_url.rsplit("/", 1)[1]
+    me.open(f"/dashboard/links/{link_code}/edit", "link-edit")
+    page.locator("#f-max_payments").fill("abc")
+    me.submit()
+    me.look("link-edit-errors")
+    assert page.locator("#e-max_payments").count() == 1
     # And every other page of the panel passes the same checks
     me.open("/dashboard/links", "links")
     me.open("/dashboard/settlements", "settlements")
+    # An invoice in two installments, made in the new-link form
+    me.open("/dashboard/links/new", "link-new-invoice")
+    page.locator("#f-title").fill(shop["title"])
+    page.locator("#f-amount").fill(shop["amount"])
+    page.locator("#k-invoice").check()
+    page.locator("#f-payer_name").fill("Sara")
+    page.locator("#f-payer_phone").fill(shop["phone"])
+    page.locator("#f-installments summary").click()
+    page.locator("#f-inst_amount_1").fill(shop["amount"])
+    page.locator("#f-inst_due_1").fill(shop["birth"].replace("۱۳۷۰", "۱۴۹۹").replace("1370", "1499"))
+    me.submit("main form button[type=submit]")
+    me.look("link-new-invoice-errors")
+    assert page.locator("#e-installments").count() == 1
+    me.open("/dashboard/coupons", "coupons-empty")
+    page.locator("#f-code").fill("NOROOZ20")
+    page.locator("#f-value").fill(shop["percent"])
+    me.submit()
+    me.look("coupons")
+    assert page.locator("#coupons li").count() == 1
+    page.locator("#f-code").fill("NOROOZ20")
+    page.locator("#f-value").fill("150")
+    me.submit()
+    me.look("coupons-errors")
+    assert page.locator(".field-error").count() >= 1
     me.open("/dashboard/settings", "settings")
+    # Settings: the webhook's secret, a new API key and a Telegram deep link are shown once
+    page.locator("#f-url").fill("https://merchant.example/hooks")
+    me.submit("form:has(#f-url) button[type=submit]")
+    me.look("settings-webhook")
+    assert page.locator("#hook-secret").inner_text().startswith("whsec_")
+    page.locator("#f-name").fill("web shop")
+    me.submit("form:has(#f-name) button[type=submit]")
+    me.look("settings-key")
+    assert page.locator("#new-key").count() == 1
+    assert page.locator("#hook-secret").count() == 0
+    me.submit("form[action^='/dashboard/settings/telegram'] button[type=submit]")
+    me.look("settings-telegram")
+    assert (page.locator("#deep-link").get_attribute("href") or "").startswith("https://t.me/")
+    page.locator("#f-iban").fill("IR000000000000000000000000")
+    me.submit("form:has(#f-iban) button[type=submit]")
+    me.look("settings-iban-errors")
+    assert page.locator("#e-iban").count() == 1
     me.open("/dashboard/payments?status=failed", "payments-filtered")
     # Sign-out ends the session
     me.submit("nav form button")

@@ -93,7 +93,8 @@ def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template)
         ("CreateLinkFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
         ("RemindFunction", {"PutItem", "Query@"}),
         ("SettleFunction", {"Query@"}),
-        ("PanelFunction", {"GetItem", "PutItem", "UpdateItem", "Query@"}),
+        # DeleteItem: unlinking a Telegram chat from the settings page (store.unlink_telegram_chat)
+        ("PanelFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
         ("ExportFunction", {"GetItem", "UpdateItem", "Query@"}),
     ],
 )

@@ -65,6 +65,7 @@ def test_only_the_functions_that_decide_payments_or_refunds_or_send_a_test_event
         and policy.get("SQSSendMessagePolicy", {}).get("QueueName")
         == {"Fn::GetAtt": ["NotifyQueue", "QueueName"]}
     }
-    # Then the callback and the reconciler send, and the merchant API (a merchant's `ping` test
-    # event, POST /v1/webhook/test; refunds, whose reverse and payer's transfer it decides), nothing else
-    assert senders == {"CallbackFunction", "ReconcileFunction", "CreateLinkFunction"}
+    # Then the callback and the reconciler send, and the merchant API and the panel (a merchant's
+    # `ping` test event: POST /v1/webhook/test, POST /dashboard/settings/webhook/test; refunds, whose
+    # reverse and payer's transfer the merchant API decides), nothing else
+    assert senders == {"CallbackFunction", "ReconcileFunction", "CreateLinkFunction", "PanelFunction"}

@@ -147,6 +147,11 @@ ROUTES = [
     ("GET", "/dashboard/payments/{id}"),
     ("GET", "/dashboard/payments?link={code}"),
     ("GET", "/dashboard/payments?link={code}&format=csv"),
+    ("GET", "/dashboard/links/{code}/edit"),
+    ("POST", "/dashboard/links/{code}/edit"),
+    ("POST", "/dashboard/links/{code}/send"),
+    # a payment id here; another merchant's real settlement: tests/integration/panel/test_settlements.py
+    ("GET", "/dashboard/settlements/{id}"),
 ]
 
 

@@ -229,8 +229,9 @@ def links_list(event: Any, merchant: Merchant, session: sessions.Session, lang: 
 @signed_in
 def link_new_form(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
     return page(
-        200, "panel/link_new.html", lang, merchant=merchant, nav="links", form={"kind": "item"}, errors={}
-    )
+        200, "panel/link_new.html", lang, merchant=merchant, nav="links", form={"kind": "item"}, errors={},
+        rows=_rows(query(event)),
+    )  # fmt: skip
 
 
 LINK_FIELD_ERRORS = {
@@ -245,10 +246,18 @@ def link_new_submit(event: Any, merchant: Merchant, session: sessions.Session, l
     from paylink.web import merchant_api
 
     form = form_fields(event)
+    from paylink.panel.invoice_form import FIELDS as INVOICE_FIELDS
+    from paylink.panel.invoice_form import invoice_parts
+
     shown = {name: form.get(name, "")[:600] for name in ("title", "amount", "description", "kind")}
+    shown.update({name: form.get(name, "")[:40] for name in INVOICE_FIELDS})
     kind = form.get("kind") or "item"
     errors: dict[str, str] = {}
     body: dict[str, Any] = {"title": form.get("title", "").strip(), "kind": kind}
+    detail = ""
+    if kind == "invoice":  # the payer and an optional schedule (paylink.panel.invoice_form)
+        extra, errors = invoice_parts(form)
+        body.update(extra)
     if form.get("description", "").strip():
         body["description"] = form["description"].strip()
     amount_text = form.get("amount", "").strip()
@@ -268,7 +277,10 @@ def link_new_submit(event: Any, merchant: Merchant, session: sessions.Session, l
         except ValidationFailed as exc:
             for name, why in exc.fields.items():
                 field = name.split(".")[0]
-                if field in ("amount", "max_amount", "min_amount"):
+                if field in ("installments", "payer"):
+                    errors[field if field == "installments" else "payer_phone"] = f"invoice.err.{field}"
+                    detail = str(why)[:200]
+                elif field in ("amount", "max_amount", "min_amount"):
                     errors["amount"] = (
                         "link.err.amount_limit" if "limit" in why or "at most" in why else "link.err.amount"
                     )
@@ -278,7 +290,17 @@ def link_new_submit(event: Any, merchant: Merchant, session: sessions.Session, l
                     )
         else:
             return redirect(f"/dashboard/links/{quote(created['code'])}" + guard.lang_query(lang))
-    return page(400, "panel/link_new.html", lang, merchant=merchant, nav="links", form=shown, errors=errors)
+    return page(
+        400, "panel/link_new.html", lang, merchant=merchant, nav="links", form=shown, errors=errors,
+        schedule_detail=detail, rows=_rows(form),
+    )  # fmt: skip
+
+
+def _rows(form: dict[str, str]) -> int:
+    """Installment rows the form shows: all of them (no JavaScript to add rows; they fold away)."""
+    from paylink.panel.invoice_form import MAX_ROWS
+
+    return MAX_ROWS
 
 
 @signed_in
@@ -305,6 +327,7 @@ def link_page(
         link=link,
         share=share,
         payments=payments,
+        sent=query(event).get("sent") == "sms",
     )
 
 

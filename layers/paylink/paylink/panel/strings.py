@@ -291,6 +291,12 @@ EN: dict[str, str] = {
     "forbidden.message": "This form was sent from another site. Open the page again.",
 }
 
+# The settings page's sections, kept in their own module.
+from paylink.panel import strings_settings as _settings  # noqa: E402
+
+FA.update(_settings.FA)
+EN.update(_settings.EN)
+
 
 def translate(key: str, lang: str, **fmt: object) -> str:
     """A panel string in `lang`, else the buyer pages' string of that key."""
