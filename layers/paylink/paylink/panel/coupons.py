@@ -20,7 +20,7 @@ from paylink.core.models import Merchant
 from paylink.notify.messages import EASTERN_DIGITS
 from paylink.panel import guard, sessions
 from paylink.panel.pages import page, signed_in
-from paylink.panel.render import parse_toman
+from paylink.panel.render import jalali_day, parse_toman
 from paylink.web.http import form_fields, query, redirect
 
 FIELDS = ("code", "kind", "value", "max_uses", "expires_on")
@@ -34,16 +34,8 @@ def _whole(text: str) -> int | None:
 
 def _expiry(text: str) -> datetime | None:
     """The end of a Jalali day (yyyy/mm/dd) in Tehran, or None when it is not a date."""
-    import jdatetime
-
-    match = re.fullmatch(
-        r"(1[3-4][0-9]{2})[/\-.]([0-9]{1,2})[/\-.]([0-9]{1,2})", text.strip().translate(EASTERN_DIGITS)
-    )
-    if not match:
-        return None
-    try:
-        day = jdatetime.date(*(int(part) for part in match.groups())).togregorian()
-    except ValueError:
+    day = jalali_day(text)
+    if day is None:
         return None
     return datetime.combine(day + timedelta(days=1), time(0), TEHRAN) - timedelta(seconds=1)
 

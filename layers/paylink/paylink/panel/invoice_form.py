@@ -6,12 +6,9 @@ are shown on the form. Persian or Latin digits everywhere."""
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any
 
-from paylink.notify.messages import EASTERN_DIGITS
-from paylink.panel.render import parse_toman
+from paylink.panel.render import jalali_day, parse_toman
 
 MAX_ROWS = 24
 FIELDS = (
@@ -19,21 +16,6 @@ FIELDS = (
     "payer_phone",
     *(f"inst_{part}_{n}" for n in range(1, MAX_ROWS + 1) for part in ("amount", "due")),
 )
-
-
-def jalali_day(text: str) -> date | None:
-    """A Jalali yyyy/mm/dd as a Gregorian date, or None."""
-    import jdatetime
-
-    match = re.fullmatch(
-        r"(1[3-4][0-9]{2})[/\-.]([0-9]{1,2})[/\-.]([0-9]{1,2})", text.strip().translate(EASTERN_DIGITS)
-    )
-    if not match:
-        return None
-    try:
-        return jdatetime.date(*(int(part) for part in match.groups())).togregorian()
-    except ValueError:
-        return None
 
 
 def invoice_parts(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,18 @@ def parse_toman(text: str) -> int | None:
         return None
     toman = int(cleaned)
     return toman * 10 if toman > 0 else None
+
+
+def jalali_day(text: str) -> date | None:
+    """A Jalali yyyy/mm/dd (or yyyy-mm-dd, Persian or Latin digits) as a Gregorian date, or None."""
+    import jdatetime
+
+    match = re.fullmatch(
+        r"(1[2-4][0-9]{2})[/\-.]([0-9]{1,2})[/\-.]([0-9]{1,2})", text.strip().translate(EASTERN_DIGITS)
+    )
+    if not match:
+        return None
+    try:
+        return jdatetime.date(*(int(part) for part in match.groups())).togregorian()
+    except ValueError:
+        return None

@@ -11,7 +11,6 @@ Errors are translation keys of paylink.web.pages.i18n ("signup.err.*").
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,8 +19,8 @@ from paylink.core.errors import Conflict
 from paylink.core.models import Merchant
 from paylink.merchants import identity
 from paylink.merchants.accounts import USERNAME, create_merchant
-from paylink.notify.messages import EASTERN_DIGITS
 from paylink.panel.codes import subject_key
+from paylink.panel.render import jalali_day
 from paylink.store import Store
 
 FIELDS = ("name", "username", "national_code", "iban", "birth_date")
@@ -38,19 +37,9 @@ class SignupResult:
 
 
 def parse_birth_date(text: str) -> date | None:
-    """A Jalali yyyy/mm/dd (or yyyy-mm-dd) as a Gregorian date, or None when it is not one."""
-    import jdatetime
-
-    match = re.fullmatch(
-        r"(1[2-4][0-9]{2})[/\-.]([0-9]{1,2})[/\-.]([0-9]{1,2})", text.strip().translate(EASTERN_DIGITS)
-    )
-    if not match:
-        return None
-    try:
-        day = jdatetime.date(*(int(part) for part in match.groups())).togregorian()
-    except ValueError:
-        return None
-    return day if day < date.today() else None
+    """A Jalali yyyy/mm/dd (or yyyy-mm-dd) birth date as a Gregorian date, or None when it is not one."""
+    day = jalali_day(text)
+    return day if day is not None and day < date.today() else None
 
 
 def sign_up(store: Store, phone: str, form: dict[str, str]) -> SignupResult:
