@@ -71,3 +71,11 @@ def sign_up(browser: Browser, **fields: Any) -> Answer:
     form = {"name": "Scarf Shop", "username": "scarves", "national_code": NATIONAL_CODE,
             "iban": IBAN, "birth_date": "1370/01/31", **fields}  # fmt: skip
     return browser.post("/signup", form)
+
+
+def signed_up(texts: Any, phone: str, username: str, ip: str) -> Browser:
+    """A browser at `ip` that signed in as `phone` and signed up as `username`."""
+    browser = Browser(ip)
+    browser.sign_in(texts, phone=phone)
+    assert sign_up(browser, username=username).status == 303
+    return browser

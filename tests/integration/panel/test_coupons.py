@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.panel.support import Browser, sign_up
+from tests.integration.panel.support import Browser, signed_up
 
 CROSS_SITE = {"sec-fetch-site": "cross-site", "origin": "https://evil.example"}
 
 
-def _merchant(texts, phone: str, username: str, ip: str) -> Browser:  # type: ignore[no-untyped-def]
-    browser = Browser(ip)
-    browser.sign_in(texts, phone=phone)
-    assert sign_up(browser, username=username).status == 303
-    return browser
-
-
 @pytest.fixture
 def shop(aws, texts, inquiry):  # type: ignore[no-untyped-def]
-    return _merchant(texts, "09121234567", "scarves", "203.0.113.9")
+    return signed_up(texts, "09121234567", "scarves", "203.0.113.9")
 
 
 def _coupons(store, username: str):  # type: ignore[no-untyped-def]
@@ -76,7 +69,7 @@ def test_a_code_used_twice_is_a_field_error(shop):
 
 def test_another_merchants_coupons_are_not_listed(shop, texts):
     shop.post("/dashboard/coupons", {"code": "MINE10", "kind": "percent", "value": "10"})
-    rival = _merchant(texts, "09351234567", "hats", "203.0.113.10")
+    rival = signed_up(texts, "09351234567", "hats", "203.0.113.10")
 
     assert "MINE10" not in rival.get("/dashboard/coupons").text
 

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.panel.support import Browser, sign_up
+from tests.integration.panel.support import signed_up
 
 
 @pytest.fixture
 def shop(aws, texts, inquiry):  # type: ignore[no-untyped-def]
-    browser = Browser("203.0.113.9")
-    browser.sign_in(texts, phone="09121234567")
-    assert sign_up(browser, username="scarves").status == 303
-    return browser
+    return signed_up(texts, "09121234567", "scarves", "203.0.113.9")
 
 
 INVOICE = {"title": "Design work", "amount": "۴۵۰٬۰۰۰", "kind": "invoice",

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.panel.support import Browser, sign_up
+from tests.integration.panel.support import Browser, signed_up
 from tests.integration.test_invoice_notify import outbox  # noqa: F401 - fixture
 
 CROSS_SITE = {"sec-fetch-site": "cross-site", "origin": "https://evil.example"}
 MISSING = "nosuchcode00"
 
 
-def _merchant(texts, phone: str, username: str, ip: str) -> Browser:  # type: ignore[no-untyped-def]
-    browser = Browser(ip)
-    browser.sign_in(texts, phone=phone)
-    assert sign_up(browser, username=username).status == 303
-    return browser
-
-
 @pytest.fixture
 def shop(aws, texts, inquiry):  # type: ignore[no-untyped-def]
-    return _merchant(texts, "09121234567", "scarves", "203.0.113.9")
+    return signed_up(texts, "09121234567", "scarves", "203.0.113.9")
 
 
 def _new_link(browser: Browser) -> str:
@@ -78,7 +71,7 @@ def test_a_past_expiry_is_a_field_error(shop, store):
 
 def test_another_merchants_link_answers_like_a_missing_one(shop, texts, store):
     code = _new_link(shop)
-    rival = _merchant(texts, "09351234567", "hats", "203.0.113.10")
+    rival = signed_up(texts, "09351234567", "hats", "203.0.113.10")
 
     for method, suffix in (("get", "edit"), ("post", "edit"), ("post", "send")):
         if method == "get":

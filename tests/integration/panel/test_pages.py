@@ -10,17 +10,10 @@ import re
 import pytest
 
 from tests.helpers import ApiClient, act_at_gateway, local_target
-from tests.integration.panel.support import Browser, sign_up
+from tests.integration.panel.support import Browser, signed_up
 
 BUYER = {"name": "Ali Rezaei", "phone": "09121234567"}
 MISSING = {"code": "nosuchcode00", "id": "pay_" + "Z" * 22}
-
-
-def _merchant(texts, phone: str, username: str, ip: str) -> Browser:
-    browser = Browser(ip)
-    browser.sign_in(texts, phone=phone)
-    assert sign_up(browser, username=username).status == 303
-    return browser
 
 
 def _new_link(browser: Browser, **fields: str) -> str:
@@ -40,7 +33,7 @@ def _pay(code: str) -> str:
 
 @pytest.fixture
 def shop(aws, texts, inquiry, gateways):
-    return _merchant(texts, "09121234567", "scarves", "203.0.113.9")
+    return signed_up(texts, "09121234567", "scarves", "203.0.113.9")
 
 
 def test_a_link_made_in_the_form_shows_its_url_qr_and_share_buttons(shop):
@@ -132,8 +125,8 @@ def test_every_page_has_an_english_version(shop):
 
 @pytest.fixture
 def two_shops(aws, texts, inquiry, gateways):
-    mine = _merchant(texts, "09121234567", "mine", "203.0.113.9")
-    theirs = _merchant(texts, "09351112233", "theirs", "203.0.113.10")
+    mine = signed_up(texts, "09121234567", "mine", "203.0.113.9")
+    theirs = signed_up(texts, "09351112233", "theirs", "203.0.113.10")
     their_code = _new_link(theirs)
     _pay(their_code)
     listed = theirs.get("/dashboard/payments").text

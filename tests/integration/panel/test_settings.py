@@ -11,28 +11,21 @@ import pytest
 import respx
 
 from tests.helpers import reset_caches
-from tests.integration.panel.support import Browser, sign_up
+from tests.integration.panel.support import Browser, signed_up
 from tests.integration.test_webhooks import notify, sqs  # noqa: F401 - fixtures
 
 HOOK = "https://merchant.example/hooks"
 CROSS_SITE = {"sec-fetch-site": "cross-site", "origin": "https://evil.example"}
 
 
-def _merchant(texts, phone: str, username: str, ip: str) -> Browser:  # type: ignore[no-untyped-def]
-    browser = Browser(ip)
-    browser.sign_in(texts, phone=phone)
-    assert sign_up(browser, username=username).status == 303
-    return browser
-
-
 @pytest.fixture
 def shop(aws, texts, inquiry):  # type: ignore[no-untyped-def]
-    return _merchant(texts, "09121234567", "scarves", "203.0.113.9")
+    return signed_up(texts, "09121234567", "scarves", "203.0.113.9")
 
 
 @pytest.fixture
 def rival(shop, texts):  # type: ignore[no-untyped-def]
-    return _merchant(texts, "09351234567", "hats", "203.0.113.10")
+    return signed_up(texts, "09351234567", "hats", "203.0.113.10")
 
 
 def _secret(html: str, element: str) -> str:

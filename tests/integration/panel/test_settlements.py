@@ -8,17 +8,10 @@ from datetime import date
 
 import pytest
 
-from tests.integration.panel.support import Browser, sign_up
+from tests.integration.panel.support import Browser, signed_up
 
 PAID_AT, DAY = "2026-11-22T08:00:00.000000Z", date(2026, 11, 23)
 MISSING = "stl_20261123_" + "Z" * 16
-
-
-def _merchant(texts, phone: str, username: str, ip: str) -> Browser:  # type: ignore[no-untyped-def]
-    browser = Browser(ip)
-    browser.sign_in(texts, phone=phone)
-    assert sign_up(browser, username=username).status == 303
-    return browser
 
 
 def _settle(store, username: str) -> str:  # type: ignore[no-untyped-def]
@@ -35,7 +28,7 @@ def _settle(store, username: str) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def shop(aws, texts, inquiry):  # type: ignore[no-untyped-def]
-    return _merchant(texts, "09121234567", "scarves", "203.0.113.9")
+    return signed_up(texts, "09121234567", "scarves", "203.0.113.9")
 
 
 def test_the_list_links_to_each_settlement(shop, store):
@@ -61,7 +54,7 @@ def test_a_settlement_shows_its_payments_and_payout_reference(shop, store):
 
 def test_another_merchants_settlement_answers_like_a_missing_one(shop, store, texts):
     theirs = _settle(store, "scarves")
-    rival = _merchant(texts, "09351234567", "hats", "203.0.113.10")
+    rival = signed_up(texts, "09351234567", "hats", "203.0.113.10")
 
     foreign = rival.get(f"/dashboard/settlements/{theirs}")
     missing = rival.get(f"/dashboard/settlements/{MISSING}")
