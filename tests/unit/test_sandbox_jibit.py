@@ -161,3 +161,9 @@ def test_calls_are_recorded_like_every_instances(sandbox, http):
     assert {"name": "p", "mode": "ok", "protocol": "jibit"} in [
         {k: i[k] for k in ("name", "mode", "protocol")} for i in listed
     ]
+
+
+def test_the_listing_names_the_api_key_the_instance_accepts(sandbox, http):
+    # Given the sandbox's Jibit instance, When it is listed, Then `merchant` is the credential it accepts
+    listed = {i["name"]: i for i in http.get(f"{sandbox.url}/").json()["instances"]}
+    assert listed["p"]["merchant"] == SANDBOX_API_KEY

@@ -62,6 +62,7 @@ def _error(status: int, code: str, message: str) -> Response:
 
 class Sim(GatewaySim):
     name = "jibit"
+    merchant = SANDBOX_API_KEY  # `GET /` names the key (with SANDBOX_SECRET_KEY) this instance accepts
     modes = ("transfer_fails", "transfer_in_progress", "rejected", "answer_lost", "insufficient_balance")
 
     def __init__(self) -> None:
