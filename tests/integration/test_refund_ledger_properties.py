@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from paylink.core.models import Refund, RefundMethod, RefundStatus, iso
 from paylink.settlement.business_calendar import next_business_day, start_of_day_utc
 from paylink.settlement.daily import settle_merchant
+from paylink.settlement.ledger import own_allowance, read_cover
+from paylink.store.refunds import RefundWrite
 from paylink.settlement.money import FeePlan
 from paylink.settlement.payouts import SandboxPayout
 from tests.settlement_data import VALID_IBAN, add_merchant, add_paid_payment
@@ -77,8 +79,14 @@ def test_payouts_and_what_is_carried_add_up_to_gross_less_fees_and_refunds(aws, 
                 method=RefundMethod.TRANSFER,
                 created_at=moment,
             )
-            created = store.create_refund(payment, refund)
-            assert created == (left >= amount and left > 0)
+            cover = read_cover(store, merchant)
+            room = cover.room + own_allowance(store, payment)
+            written = store.create_refund(
+                payment, refund, cover.seen, cover.pending + own_allowance(store, payment)
+            )
+            created = written is RefundWrite.CREATED
+            # a refund is made exactly when the payment has it left and the ledger covers it
+            assert created == (left >= amount and left > 0 and amount <= room)
             if created and op[3]:
                 store.move_refund(refund, (RefundStatus.AWAITING_PAYER,), RefundStatus.FAILED)
         elif op[0] == "settle":
