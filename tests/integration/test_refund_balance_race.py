@@ -63,7 +63,8 @@ def test_refunds_of_different_settled_payments_at_once_never_exceed_what_the_led
         add_paid_payment(store, merchant, pid, AMOUNT)
     cutoff = iso(start_of_day_utc(SETTLE_DAY, "Asia/Tehran"))
     settled = settle_merchant(store, merchant.id, SETTLE_DAY, cutoff, SandboxPayout(store))
-    assert settled is not None and settled.net == COUNT * NET
+    assert settled is not None
+    assert settled.net == COUNT * NET
     # When each of them is refunded by its net at the same moment
     answers = _refund_each_at_once(ids, NET)
     # Then only one is made: after it the merchant owes one payment's net, the most we lend

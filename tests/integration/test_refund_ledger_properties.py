@@ -19,9 +19,9 @@ from paylink.core.models import Refund, RefundMethod, RefundStatus, iso
 from paylink.settlement.business_calendar import next_business_day, start_of_day_utc
 from paylink.settlement.daily import settle_merchant
 from paylink.settlement.ledger import own_allowance, read_cover
-from paylink.store.refunds import RefundWrite
 from paylink.settlement.money import FeePlan
 from paylink.settlement.payouts import SandboxPayout
+from paylink.store.refunds import RefundWrite
 from tests.settlement_data import VALID_IBAN, add_merchant, add_paid_payment
 
 _merchants = itertools.count()
