@@ -134,7 +134,7 @@ def ledger_page(
     for item in items:
         kind = str(item["type"])
         at, object_id = str(item["created_at"]), str(item["object_id"])
-        rows.append((str(item["sk"]), [_entry(kind, int(item["amount"]), at, OBJECTS[kind], object_id)]))
+        rows.append((str(item["gsi1sk"]), [_entry(kind, int(item["amount"]), at, OBJECTS[kind], object_id)]))
     rows.sort(key=lambda row: row[0], reverse=True)
     shown = rows[:limit]
     more = more_payments or more_items or len(rows) > limit

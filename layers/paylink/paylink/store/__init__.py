@@ -69,9 +69,10 @@ Refunds (paylink.refunds, store/refunds.py):
                                 (bumped by every close; every refund's transaction conditions on it and
                                 on claims staying within what the ledger covers); gsi1 UNSETTLED/{id}
                                 while a refund waits to be netted (the settle run's list, as payments)
-  LEDGER#{id}/{at}#{type}#{object id}  a ledger entry: refund (-), reversal (+, a refund that failed),
-                                payout (-net, at a settlement's close); payment and fee entries are the
-                                payment items themselves (gsi2 MERCHANT#{id}#PAYMENTS)
+  LEDGER#{type}#{object id}/LEDGER  a ledger entry: refund (-), reversal (+, a refund that failed),
+                                payout (-net, at a settlement's close); gsi1 MERCHANT#{id}#LEDGER/
+                                {at}#{type}#{object id}; payment and fee entries are the payment items
+                                themselves (gsi2 MERCHANT#{id}#PAYMENTS)
   PAYOUT#{rfd_...}/TRANSFER#{n}  a refund's own payout transfer (settlement.jibit_payout, id from the refund)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.

@@ -34,7 +34,7 @@ def refunds_due_key(merchant_id: str) -> str:
 
 
 def ledger_key(merchant_id: str) -> str:
-    return f"LEDGER#{merchant_id}"
+    return f"MERCHANT#{merchant_id}#LEDGER"
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,10 @@ class RefundItems(Table):
         """One ledger entry (a Put). Its key is made of its time, kind and object, so the transaction
         that writes it (a change made once) writes it once."""
         item = {
-            "pk": ledger_key(merchant_id),
-            "sk": f"{at}#{kind}#{object_id}",
+            "pk": f"LEDGER#{kind}#{object_id}",
+            "sk": "LEDGER",
+            "gsi1pk": ledger_key(merchant_id),
+            "gsi1sk": f"{at}#{kind}#{object_id}",
             "type": kind,
             "amount": amount,
             "created_at": at,
@@ -255,24 +257,25 @@ class RefundItems(Table):
         """A merchant's ledger items, newest first: keys below `below` (a cursor), from `since` to
         `until` (ISO instants); and whether more may follow."""
         highs = [h for h in (below, until + "\uffff" if until else None) if h]
-        condition, values = "pk = :pk", {":pk": ledger_key(merchant_id)}
+        condition, values = "gsi1pk = :pk", {":pk": ledger_key(merchant_id)}
         if since and highs:
-            condition += " AND sk BETWEEN :low AND :high"
+            condition += " AND gsi1sk BETWEEN :low AND :high"
             values |= {":low": since, ":high": min(highs)}
         elif since:
-            condition += " AND sk >= :low"
+            condition += " AND gsi1sk >= :low"
             values[":low"] = since
         elif highs:
-            condition += " AND sk <= :high"
+            condition += " AND gsi1sk <= :high"
             values[":high"] = min(highs)
         answer = self.client.query(
             TableName=self.table,
+            IndexName="gsi1",
             KeyConditionExpression=condition,
             ExpressionAttributeValues=values,
             ScanIndexForward=False,
             Limit=limit + 1,
         )
-        items = [i for i in _plain(answer.get("Items", [])) if not below or i["sk"] < below]
+        items = [i for i in _plain(answer.get("Items", [])) if not below or i["gsi1sk"] < below]
         return items[:limit], len(items) > limit or bool(answer.get("LastEvaluatedKey"))
 
     def get_refund(self, refund_id: str) -> Refund | None:
