@@ -165,3 +165,45 @@ def test_a_refund_only_settle_run_killed_after_any_write_ends_like_a_clean_run(a
             _run(Store(store.table, CrashingClient(store.client, crash_after=k)), NEXT_DAY)
         _run(store, NEXT_DAY)
         assert _outcome(store) == expected, f"after a crash at write {k} of {counter.writes}"
+
+
+def _ledger(store: Store) -> list[dict[str, Any]]:
+    from paylink.settlement.ledger import ledger_page
+
+    merchant = store.get_merchant("mer_quiet")
+    assert merchant is not None
+    entries, cursor = ledger_page(store, merchant, cursor=None, since=None, until=None, limit=50)
+    assert cursor is None
+    return entries
+
+
+def test_the_ledger_of_a_refund_only_day_adds_up_to_what_is_owed(aws):
+    # Given the payment settled and paid out, then the refund-only day settled
+    store = new_store("quiet-ledger")
+    _seed(store)
+    _run(store, NEXT_DAY)
+    # Then the ledger holds the payment, its fee, its payout and the refund (no payout of nothing)
+    entries = _ledger(store)
+    assert sorted((e["type"], e["amount"]) for e in entries) == sorted(
+        [("payment", AMOUNT), ("fee", NET - AMOUNT), ("payout", -NET), ("refund", -REFUNDED)]
+    )
+    # And they add up to the balance: minus what the merchant owes
+    assert sum(e["amount"] for e in entries) == -store.merchant_owed("mer_quiet") == -REFUNDED
+
+
+def test_a_refund_that_fails_after_it_was_netted_is_a_reversal_entry_and_a_credit(aws):
+    # Given the refund-only day settled (600,000 owed)
+    store = new_store("quiet-reversal")
+    _seed(store)
+    _run(store, NEXT_DAY)
+    refund = store.get_refund("ref_quiet_1")
+    assert refund is not None
+    # When the refund fails (the payer never named the card)
+    assert store.move_refund(refund, (RefundStatus.AWAITING_PAYER,), RefundStatus.FAILED)
+    # Then a reversal entry gives the amount back, and nothing is owed any more
+    entries = _ledger(store)
+    assert ("reversal", REFUNDED, "ref_quiet_1") in [
+        (e["type"], e["amount"], e["object_id"]) for e in entries
+    ]
+    assert store.merchant_owed("mer_quiet") == 0
+    assert sum(e["amount"] for e in entries) == 0

@@ -391,7 +391,7 @@ class RefundItems(Table):
             )
             at = str(fields.get("completed_at") or iso(utcnow()))
             items.append(self._ledger_entry(refund.merchant_id, "reversal", refund.amount, at, refund.id))
-        return self._transact_once(items)
+        return not self._transact_codes(items)
 
     def merchant_owed(self, merchant_id: str) -> int:
         """What the merchant's refunds left owing after its last closed settlement (carried balance;
@@ -475,7 +475,7 @@ class RefundItems(Table):
         ]
         if net:
             items.append(self._ledger_entry(merchant_id, "payout", -net, at, settlement_id))
-        return self._transact_once(items)
+        return not self._transact_codes(items)
 
 
 def _version_is(version: int) -> str:
