@@ -14,6 +14,7 @@ from paylink.core.ids import hash_api_key
 from paylink.core.models import Merchant, RefundStatus, iso
 from paylink.settlement.business_calendar import start_of_day_utc
 from paylink.settlement.daily import settle_merchant
+from paylink.settlement.ledger import read_cover
 from paylink.settlement.money import FeePlan, split
 from paylink.settlement.payouts import SandboxPayout
 from tests.conftest import TEST_API_KEY
@@ -104,3 +105,29 @@ def test_honest_refunds_of_different_payments_at_once_all_succeed_when_covered(m
     assert sorted(a["statusCode"] for a in answers) == [201] * COUNT
     assert _alive_refunds(store, ids) == COUNT * 40_000
     assert store.merchant_balance(merchant.id).claims == COUNT * 40_000
+
+
+def test_refunds_racing_a_settle_run_never_leave_more_owing_than_one_payments_net(moto_server):  # noqa: F811
+    # Given twenty payments of 100,000 rials made before the day's cutoff, nothing else
+    store, merchant = _merchant("racing")
+    ids = [f"pay_racing_{n:02}" for n in range(COUNT)]
+    for pid in ids:
+        add_paid_payment(store, merchant, pid, AMOUNT)
+    cutoff = iso(start_of_day_utc(SETTLE_DAY, "Asia/Tehran"))
+    # When the day is settled while each payment is refunded by 60,000 rials at the same moment
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        settling = pool.submit(settle_merchant, store, merchant.id, SETTLE_DAY, cutoff, SandboxPayout(store))
+        answers = pool.submit(_refund_each_at_once, ids, 60_000).result()
+        settling.result()
+    settle_merchant(store, merchant.id, SETTLE_DAY, cutoff, SandboxPayout(store))  # finishes what it left
+    # Then every refund made was netted from the payout, or made after it against what its payment
+    # was paid out (a debt, taken from the next settlements): never more than one payment's net
+    made = sum(60_000 for a in answers if a["statusCode"] == 201)
+    assert {a["statusCode"] for a in answers} <= {201, 409}
+    assert made == _alive_refunds(store, ids)
+    settlements, _ = store.settlements_of(merchant.id, None)
+    paid_out = sum(s.net for s in settlements)
+    cover = read_cover(store, merchant)
+    debt = cover.seen.claims - cover.pending
+    assert paid_out + made == COUNT * NET + debt
+    assert 0 <= debt <= NET
