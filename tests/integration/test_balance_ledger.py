@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from paylink.settlement.money import FeePlan, split
+from paylink.web import api_schema
 from tests.conftest import OTHER_API_KEY, TEST_API_KEY
 from tests.integration.test_refunds import _pay
 
@@ -47,6 +48,7 @@ def test_a_new_merchant_has_an_empty_balance_and_ledger(api, merchant):
     ledger = api.get("/v1/ledger", key=TEST_API_KEY).json()
     # Then nothing waits and nothing is listed
     assert balance == {"pending": 0, "refunds_due": 0, "owed": 0, "waiting": 0, "next_settlement_date": None}
+    assert api_schema.BalanceOut.model_validate(balance).model_dump(mode="json") == balance
     assert ledger == {"items": [], "next_cursor": None}
 
 
