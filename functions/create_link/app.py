@@ -172,6 +172,20 @@ def get_settlement(settlement_id: str, format: Format = None) -> Response[str]:
     return merchant_api.get_settlement(_merchant(), settlement_id, query(app.current_event), _seconds_left())
 
 
+@app.get("/v1/balance", security=BEARER, responses=answers(200, "BalanceOut"))
+def get_balance() -> Response[str]:
+    return json_response(200, merchant_api.get_balance(_merchant()))
+
+
+@app.get("/v1/ledger", security=BEARER, responses=answers(200, "LedgerPage", 400, 422))
+def list_ledger(
+    since: Annotated[str | None, Query(alias="from", description="First day, YYYY-MM-DD."), Day] = None,
+    until: Annotated[str | None, Query(alias="to", description="Last day, YYYY-MM-DD."), Day] = None,
+    cursor: Cursor = None,
+) -> Response[str]:
+    return json_response(200, merchant_api.list_ledger(_merchant(), query(app.current_event)))
+
+
 # ---- settings: the webhook endpoint and API keys -------------------------------------------------
 
 

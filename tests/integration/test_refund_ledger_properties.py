@@ -3,8 +3,11 @@
     sum of every payout - what is carried owing - refunds not yet netted
         == gross - fees - refunds (not failed)
 
-over the payments settled, every payout is never below zero, and no payment is refunded beyond its
-amount. Driven through the real store and settle code (moto), so examples are few but whole.
+over the payments settled, every payout is never below zero, no payment is refunded beyond its
+amount, a refund is made exactly when its payment has it left and the ledger covers it, and the
+ledger's entries add up to the balance (so its entries other than payouts to the payouts plus the
+balance: what waits less what is owed). Driven through the real store and settle code (moto), so
+examples are few but whole.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from hypothesis import strategies as st
 from paylink.core.models import Refund, RefundMethod, RefundStatus, iso
 from paylink.settlement.business_calendar import next_business_day, start_of_day_utc
 from paylink.settlement.daily import settle_merchant
+from paylink.settlement.ledger import ledger_page, own_allowance, read_cover
 from paylink.settlement.money import FeePlan
 from paylink.settlement.payouts import SandboxPayout
+from paylink.store.refunds import RefundWrite
 from tests.settlement_data import VALID_IBAN, add_merchant, add_paid_payment
 
 _merchants = itertools.count()
@@ -77,8 +82,14 @@ def test_payouts_and_what_is_carried_add_up_to_gross_less_fees_and_refunds(aws, 
                 method=RefundMethod.TRANSFER,
                 created_at=moment,
             )
-            created = store.create_refund(payment, refund)
-            assert created == (left >= amount and left > 0)
+            cover = read_cover(store, merchant)
+            room = cover.room + own_allowance(store, payment)
+            written = store.create_refund(
+                payment, refund, cover.seen, cover.pending + own_allowance(store, payment)
+            )
+            created = written is RefundWrite.CREATED
+            # a refund is made exactly when the payment has it left and the ledger covers it
+            assert created == (left >= amount and left > 0 and amount <= room)
             if created and op[3]:
                 store.move_refund(refund, (RefundStatus.AWAITING_PAYER,), RefundStatus.FAILED)
         elif op[0] == "settle":
@@ -95,6 +106,20 @@ def test_payouts_and_what_is_carried_add_up_to_gross_less_fees_and_refunds(aws, 
     owed = store.merchant_owed(merchant.id)
     gross, fees = sum(p.amount for p in settled), sum(p.fee or 0 for p in settled)
     assert paid_out - owed - due == gross - fees - sum(r.amount for r in alive)
+    # The ledger: its entries add up to the balance (what waits less what is owed), and its payout
+    # entries are the payouts, so its other entries add up to the payouts plus the balance
+    entries, cursor = [], None
+    while True:
+        page, cursor = ledger_page(store, merchant, cursor=cursor, since=None, until=None, limit=7)
+        entries += page
+        if cursor is None:
+            break
+    cover = read_cover(store, merchant)
+    balance = cover.pending - cover.seen.claims
+    assert cover.seen.owed == owed
+    assert sum(e["amount"] for e in entries) == balance
+    assert -sum(e["amount"] for e in entries if e["type"] == "payout") == paid_out
+    assert sum(e["amount"] for e in entries if e["type"] != "payout") == paid_out + balance
     for pid in payments:
         payment = store.get_payment(pid)
         assert payment is not None

@@ -203,3 +203,21 @@ def test_every_json_route_documents_its_400_for_a_body_nested_too_deep(document,
     answer = document["paths"][path][method]["responses"]["400"]
     assert "nested" in answer["description"]
     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_ledger_answer_model_takes_what_the_api_answers():
+    # Given a page of ledger entries as `GET /v1/ledger` answers it
+    from paylink.settlement import ledger
+
+    answer = {
+        "items": [
+            ledger._entry("payment", 1_000_000, NOW, "payment", "pay_1"),
+            ledger._entry("fee", -15_000, NOW, "payment", "pay_1"),
+            ledger._entry("refund", -300_000, NOW, "refund", "ref_1"),
+            ledger._entry("reversal", 300_000, NOW, "refund", "ref_1"),
+            ledger._entry("payout", -985_000, NOW, "settlement", "stl_1"),
+        ],
+        "next_cursor": None,
+    }
+    # Then the answer model takes it as it is
+    assert api_schema.LedgerPage.model_validate(answer).model_dump(mode="json") == answer

@@ -499,7 +499,7 @@ class Settlement(Model):
     net: int = 0
     iban: str
     payout_reference: str | None = None
-    refunds: int = 0  # refunds (not failed) netted in this settlement (created in its period)
+    refunds: int = 0  # refunds (not failed) netted in this settlement: every one waiting when it closed
     carried_in: int = 0  # what earlier refunds left owing, taken from this settlement
     carried_out: int = 0  # what is still owing after it (net never below zero): the next one's carried_in
     payout_attempts: int = 0  # attempts submitted to the payout provider; each has its own reference

@@ -1,7 +1,9 @@
 """A merchant's refund of a payment: how much, by which method, and carried to its end exactly once.
 
-Every refund first takes its amount from the payment's conditional counter (store.create_refund):
-concurrent refunds never exceed the payment. Then:
+Every refund first takes its amount from the payment's conditional counter and from the merchant's
+balance item in one transaction (store.create_refund): concurrent refunds never exceed the payment,
+and all of a merchant's refunds never exceed what its ledger covers (paylink.settlement.ledger).
+Then:
 
 - `reverse` (the whole payment, nothing refunded yet, inside the gateway's reverse window): the
   adapter's reverse call; an answer lost (timeout) leaves the refund `pending`, and `resolve`
@@ -14,7 +16,9 @@ A refund that fails gives its amount back to the payment's counter in the same t
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,8 +36,9 @@ from paylink.core.models import (
     utcnow,
 )
 from paylink.core.observability import logger
-from paylink.settlement.money import split
+from paylink.settlement.ledger import own_allowance, read_cover
 from paylink.store import Store
+from paylink.store.refunds import RefundWrite
 
 # Reverse windows after payment, by gateway protocol (GATEWAYS.md): Zarinpal 30 min, PayPing 30 min
 # for isReversible payments (ours are created so), SEP 50 min. Others (Zibal) have no reverse here.
@@ -110,14 +115,13 @@ def choose_method(payment: Payment, amount: int, now: datetime) -> RefundMethod:
 
 
 def coverable(store: Store, merchant: Merchant, payment: Payment) -> int:
-    """What the merchant's ledger can cover now: the net of its payments not yet settled, less its
-    refunds not yet netted and what earlier refunds left owing, plus, for a payment already settled,
-    the net we paid out for it. We never lend: a refund is paid from money we hold for the merchant
-    or recover from money we paid it for this very payment (our fee is kept)."""
-    unsettled = sum(split(p.amount, merchant.fee)[1] for p in store.unsettled_payments(merchant.id))
-    due = sum(r.amount for r in store.refunds_due(merchant.id))
-    own = (payment.net or 0) if payment.status is PaymentStatus.SETTLED else 0
-    return unsettled - due - store.merchant_owed(merchant.id) + own
+    """What the merchant's ledger can cover now (paylink.settlement.ledger): the net of its payments
+    not yet in a closed settlement, less what its refunds already claim (refunds not yet taken from
+    a payout, and what earlier ones left owing), plus, for a payment whose settlement closed, the net
+    we paid out for it. We never lend beyond that: a refund is paid from money we hold for the
+    merchant, or recovered from its next settlements up to what we paid it for this very payment
+    (our fee is kept)."""
+    return read_cover(store, merchant).room + own_allowance(store, payment)
 
 
 def refund_payment(
@@ -147,8 +151,6 @@ def refund_payment(
         )
     if value > left:
         raise ValidationFailed("too much", fields={"amount": f"at most {left} rials are left to refund"})
-    if value > coverable(store, merchant, payment):
-        raise InsufficientBalance("the merchant's balance cannot cover this refund now")
     now = utcnow()
     method = choose_method(payment, value, now)
     token = secrets.token_urlsafe(24) if method is RefundMethod.TRANSFER else None
@@ -168,10 +170,12 @@ def refund_payment(
         token_hash=token_hash(token) if token else None,
         expires_at=iso(now + LINK_LIFETIME) if token else None,
     )
-    if not store.create_refund(payment, refund):
+    written = _write_refund(store, merchant, payment, refund)
+    if written is RefundWrite.DUPLICATE:
         earlier = store.get_refund(refund.id)
         if earlier is not None:  # the same request, at the same time: one refund
             return earlier
+    if written is not RefundWrite.CREATED:
         current = store.get_payment(payment.id) or payment
         if current.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
             raise Conflict("only a paid or settled payment can be refunded")
@@ -187,6 +191,27 @@ def refund_payment(
     assert token is not None
     send_payer_link(payment, refund, token, base_url)
     return refund
+
+
+BALANCE_TRIES = 12  # reads again after a settlement closed (or others took the room) meanwhile
+
+
+def _write_refund(store: Store, merchant: Merchant, payment: Payment, refund: Refund) -> RefundWrite:
+    """Write the refund if the merchant's ledger covers it, decided atomically per merchant: the
+    write is conditional on the balance read with the cover, so another refund or a settlement
+    closing in between makes it read again; InsufficientBalance when the cover is too small."""
+    for attempt in range(BALANCE_TRIES):
+        cover = read_cover(store, merchant)
+        own = own_allowance(store, payment)  # its settlement may have closed since the last try
+        if refund.amount > cover.room + own:
+            raise InsufficientBalance("the merchant's balance cannot cover this refund now")
+        written = store.create_refund(payment, refund, cover.seen, cover.pending + own)
+        if written is RefundWrite.NOT_COVERED:
+            raise InsufficientBalance("the merchant's balance cannot cover this refund now")
+        if written is not RefundWrite.BALANCE_CHANGED:
+            return written
+        time.sleep(random.uniform(0.0, 0.02) * (attempt + 1))  # jitter, not a secret
+    raise Conflict("the merchant's balance is changing; try again")
 
 
 def _keyed_id(merchant_id: str, payment_id: str, request_key: str) -> str:

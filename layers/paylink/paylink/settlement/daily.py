@@ -101,7 +101,10 @@ def settle_merchant(
     unsettled = list(store.unsettled_payments(merchant_id))  # one query: due now, and later ones
     payments = [p for p in unsettled if (p.paid_at or "") < cutoff]
     settlement = store.get_settlement(sid)
-    if settlement is None and payments:
+    # A day with refunds waiting and no payment still gets its settlement (gross 0): the refunds are
+    # netted and what they leave owing is carried, instead of waiting for the merchant's next sale.
+    refunds_waiting = bool(store.refunds_due(merchant_id, before=cutoff)) if not payments else False
+    if settlement is None and (payments or refunds_waiting):
         settlement = store.open_settlement(
             Settlement(
                 id=sid,
@@ -115,9 +118,6 @@ def settle_merchant(
     moved = 0
     if settlement is not None and settlement.status is SettlementStatus.OPEN:
         moved = store.settle_payments([(p, *split(p.amount, merchant.fee)) for p in payments], sid)
-        # Refunds created before the cutoff are netted here (DESIGN 9), each once.
-        for refund in store.refunds_due(merchant_id, before=cutoff):
-            store.net_refund(refund, sid)
     # Payments of later days, or of this day arriving after its settlement closed, wait for a later run.
     payments_left = len(unsettled) > moved
     earlier = [due.id for due in store.payouts_due(merchant_id) if due.id != sid]
@@ -178,24 +178,42 @@ def advance_settlement(
     return settlement
 
 
+CLOSE_TRIES = 5  # refunds arriving while it closes make it net them and try again
+
+
 def _close(store: Store, settlement: Settlement) -> bool:
-    """open -> pending (or held): its net after its refunds and what earlier ones left owing, never
-    below zero; what is still owing is carried to the merchant's next settlement. The settlement and
-    the merchant's carried balance move in one transaction, conditional on the balance read."""
-    owed = store.merchant_owed(settlement.merchant_id)
-    total = settlement.gross - settlement.fee - settlement.refunds - owed
-    net = max(0, total)
-    held = not iban_is_valid(settlement.iban)
-    return store.close_settlement(
-        settlement.id,
-        settlement.merchant_id,
-        SettlementStatus.HELD if held else SettlementStatus.PENDING,
-        owed_seen=owed,
-        net=net,
-        carried_in=owed,
-        carried_out=net - total,
-        **({"held_reason": HELD_INVALID_IBAN} if held else {}),
-    )
+    """open -> pending (or held): every refund still waiting is netted into it (DESIGN 9: a refund
+    is netted when the settlement after it closes), then its net after its refunds and what earlier
+    ones left owing, never below zero; what is still owing is carried to the merchant's next
+    settlement. The settlement, the merchant's balance and the payout's ledger entry move in one
+    transaction, conditional on the balance read before the netting: a refund made (or failed)
+    meanwhile makes the close net again, so no refund is left counting on money this payout takes."""
+    for _ in range(CLOSE_TRIES):
+        seen = store.merchant_balance(settlement.merchant_id)
+        for refund in store.refunds_due(settlement.merchant_id):
+            store.net_refund(refund, settlement.id)
+        current = store.get_settlement(settlement.id)
+        if current is None or current.status is not SettlementStatus.OPEN:
+            return False
+        owed = seen.owed
+        total = current.gross - current.fee - current.refunds - owed
+        net = max(0, total)
+        held = not iban_is_valid(current.iban)
+        if store.close_settlement(
+            current.id,
+            current.merchant_id,
+            SettlementStatus.HELD if held else SettlementStatus.PENDING,
+            seen=seen,
+            claims=seen.claims - current.refunds - owed + (net - total),
+            net=net,
+            carried_in=owed,
+            carried_out=net - total,
+            at=iso(utcnow()),
+            **({"held_reason": HELD_INVALID_IBAN} if held else {}),
+        ):
+            return True
+    logger.warning("settlement left open: its balance kept changing", extra={"settlement_id": settlement.id})
+    return False
 
 
 def _count_closed(settlement: Settlement) -> None:
@@ -210,9 +228,14 @@ def _count_closed(settlement: Settlement) -> None:
     )
 
 
+NOTHING_TO_PAY = "none"  # the payout reference of a settlement whose net is 0: no transfer is made
+
+
 def _submit(
     store: Store, settlement: Settlement, merchant: Merchant, payout: PayoutProvider, run_day: str
 ) -> Settlement:
+    if settlement.net == 0:
+        return _nothing_to_pay(store, settlement)
     attempt = settlement.payout_attempts + 1
     iban = settlement.iban
     if settlement.status is SettlementStatus.FAILED and iban_is_valid(merchant.iban):
@@ -252,6 +275,8 @@ def check_submitted(store: Store, settlement: Settlement, payout: PayoutProvider
     """A submitted settlement moved to what its provider says of its latest attempt."""
     if settlement.status is not SettlementStatus.SUBMITTED:
         return settlement
+    if settlement.net == 0 and settlement.payout_reference == NOTHING_TO_PAY:
+        return _nothing_to_pay(store, settlement)
     outcome = payout.status(settlement)
     attempts = settlement.payout_attempts
     if outcome is PayoutStatus.PAID:
@@ -281,6 +306,25 @@ def check_submitted(store: Store, settlement: Settlement, payout: PayoutProvider
     return store.get_settlement(settlement.id) or settlement
 
 
+def _nothing_to_pay(store: Store, settlement: Settlement) -> Settlement:
+    """A settlement whose refunds took all its money (net 0) is done without asking for a transfer
+    of nothing: pending -> submitted (reference `none`) -> paid, each move conditional."""
+    if settlement.status is not SettlementStatus.SUBMITTED:
+        store.move_settlement(
+            settlement.id,
+            settlement.status,
+            SettlementStatus.SUBMITTED,
+            attempts=settlement.payout_attempts,
+            payout_reference=NOTHING_TO_PAY,
+            submitted_at=iso(utcnow()),
+            remove=["failure_reason"],
+        )
+    store.move_settlement(
+        settlement.id, SettlementStatus.SUBMITTED, SettlementStatus.PAID, paid_at=iso(utcnow())
+    )
+    return store.get_settlement(settlement.id) or settlement
+
+
 def confirm_bank_batch(
     store: Store, day: str, failed: dict[str, str], payout: PayoutProvider
 ) -> list[Settlement]:
@@ -302,13 +346,21 @@ def confirm_bank_batch(
 
 
 def _unflag_if_done(
-    store: Store, merchant_id: str, last_paid_seen: str | None, settlement: Settlement | None
+    store: Store,
+    merchant_id: str,
+    last_paid_seen: str | None,
+    settlement: Settlement | None,
 ) -> None:
-    """Take the merchant off the list to visit once nothing is left: no payment waiting, no payout due.
+    """Take the merchant off the list to visit once nothing is left: no payment waiting, no payout
+    due, no refund waiting to be netted.
 
     The caller has already seen no payment for a later day and no earlier payout left unpaid;
-    a payment paid since it looked keeps the flag (the condition on last_paid_at).
+    a payment paid since it looked keeps the flag (the condition on last_paid_at), and so does a
+    refund made since the balance was read (the condition on its claims and version).
     """
     if settlement is not None and settlement.status is not SettlementStatus.PAID:
         return  # stays on the list of merchants to visit until its payout is done
     store.clear_unsettled_flag(merchant_id, last_paid_seen)
+    balance = store.merchant_balance(merchant_id)  # before the refunds waiting are listed
+    if balance.flagged and not store.refunds_due(merchant_id):
+        store.clear_refund_flag(merchant_id, balance)

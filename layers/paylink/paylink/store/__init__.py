@@ -63,7 +63,16 @@ Refunds (paylink.refunds, store/refunds.py):
   REFUND#{rid}/REFUND           refund; gsi1 PAYMENT#{pid}#REFUNDS/{created_at}#{rid}, gsi3
                                 MERCHANT#{id}#REFUNDS_DUE/{created_at}#{rid} until a settlement nets it
   REFUNDTOKEN#{sha256}/REFUNDTOKEN  the payer's refund page token (hashed) -> refund id
-  MERCHANT#{id}/PROFILE         also `owed`: what refunds left owing after its last settlement (carried)
+  MERCHANT#{id}/BALANCE         the merchant's balance (paylink.settlement.ledger): `claims` (refunds
+                                not netted + refunds netted in open settlements + `owed`), `owed` (what
+                                refunds left owing after its last closed settlement, carried), `version`
+                                (bumped by every close; every refund's transaction conditions on it and
+                                on claims staying within what the ledger covers); gsi1 UNSETTLED/{id}
+                                while a refund waits to be netted (the settle run's list, as payments)
+  LEDGER#{type}#{object id}/LEDGER  a ledger entry: refund (-), reversal (+, a refund that failed),
+                                payout (-net, at a settlement's close); gsi1 MERCHANT#{id}#LEDGER/
+                                {at}#{type}#{object id}; payment and fee entries are the payment items
+                                themselves (gsi2 MERCHANT#{id}#PAYMENTS)
   PAYOUT#{rfd_...}/TRANSFER#{n}  a refund's own payout transfer (settlement.jibit_payout, id from the refund)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.

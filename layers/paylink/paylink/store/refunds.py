@@ -1,10 +1,15 @@
-"""Refunds: the payment's conditional refund counter, refund items, the payer's link token, and the
-merchant's ledger of refunds (due to be netted, netted, carried owing). See paylink.refunds.
+"""Refunds: the payment's conditional refund counter, refund items, the payer's link token, the
+merchant's balance item (what its refunds claim, what it owes, a version every close bumps) and its
+ledger entries (refund, reversal, payout). See paylink.refunds and paylink.settlement.ledger.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from paylink.core.models import (
@@ -13,14 +18,43 @@ from paylink.core.models import (
     Refund,
     RefundStatus,
     SettlementStatus,
+    iso,
+    utcnow,
 )
-from paylink.store.table import Table, _clean, _is_conditional_failure
+from paylink.store.table import Table, _cancellation_codes, _clean, _is_conditional_failure, _plain
 
 REFUNDABLE = (PaymentStatus.PAID.value, PaymentStatus.SETTLED.value)
+UNSETTLED_MERCHANTS = "UNSETTLED"  # the settle run's list of merchants to visit (store.settlements)
+ROOM_LEFT = "(attribute_not_exists(claims) OR claims <= :room)"
+CONFLICT_TRIES = 8  # a refund's transaction cancelled only by another one on the balance item at once
 
 
 def refunds_due_key(merchant_id: str) -> str:
     return f"MERCHANT#{merchant_id}#REFUNDS_DUE"
+
+
+def ledger_key(merchant_id: str) -> str:
+    return f"MERCHANT#{merchant_id}#LEDGER"
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The merchant's balance item as read: `claims` is what its refunds hold against the money we
+    keep for it (refunds not yet netted + refunds netted in open settlements + `owed`); `owed` what
+    refunds left owing after its last closed settlement; `version` grows with every close."""
+
+    version: int = 0
+    claims: int = 0
+    owed: int = 0
+    flagged: bool = False  # on the settle run's list (a refund came since it was last cleared)
+
+
+class RefundWrite(Enum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"  # a refund with this id is already there (the same request)
+    PAYMENT_REFUSED = "payment_refused"  # not refundable, or less left than asked
+    BALANCE_CHANGED = "balance_changed"  # a settlement closed, or other refunds took the room
+    NOT_COVERED = "not_covered"  # `cover` leaves no room for it beside the claims seen: nothing written
 
 
 class RefundItems(Table):
@@ -44,10 +78,15 @@ class RefundItems(Table):
             }
         return _clean(item)
 
-    def create_refund(self, payment: Payment, refund: Refund) -> bool:
-        """The refund and the payment's counter in one transaction: False when the payment is not
-        refundable (status) or has less than `refund.amount` left. Concurrent refunds are decided by
-        the condition on `refundable` (what is left), never by a value read before."""
+    def create_refund(self, payment: Payment, refund: Refund, seen: Balance, cover: int) -> RefundWrite:
+        """The refund, the payment's counter, the merchant's balance and the refund's ledger entry in
+        one transaction. The payment's condition on `refundable` keeps its refunds within its amount;
+        the balance's keeps all the merchant's refunds within `cover` (what the ledger covers, read
+        after `seen`): its claims must still leave room for this one and no settlement may have
+        closed since (`version`). Concurrent refunds of one merchant are decided by those conditions,
+        never by a value read before."""
+        if refund.amount > cover - seen.claims:
+            return RefundWrite.NOT_COVERED  # (with no claims stored yet, the condition below cannot tell)
         items: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -67,6 +106,14 @@ class RefundItems(Table):
                 }
             },
             self._put(self._refund_item(refund), condition="attribute_not_exists(pk)"),
+            self._balance_update(
+                refund.merchant_id,
+                "ADD claims :amt SET gsi1pk = :flag, gsi1sk = :mid, merchant_id = :mid",
+                {":amt": refund.amount, ":room": cover - refund.amount, ":flag": UNSETTLED_MERCHANTS},
+                condition=_version_is(seen.version) + " AND " + ROOM_LEFT,
+                version=seen.version,
+            ),
+            self._ledger_entry(refund.merchant_id, "refund", -refund.amount, refund.created_at, refund.id),
         ]
         if refund.token_hash:
             items.append(
@@ -75,7 +122,161 @@ class RefundItems(Table):
                     condition="attribute_not_exists(pk)",
                 )
             )
-        return self._transact_once(items)
+        codes = self._transact_codes(items)
+        if not codes:
+            return RefundWrite.CREATED
+        if codes[1] == "ConditionalCheckFailed":
+            return RefundWrite.DUPLICATE
+        if codes[0] == "ConditionalCheckFailed":
+            return RefundWrite.PAYMENT_REFUSED
+        return RefundWrite.BALANCE_CHANGED
+
+    def _transact_codes(self, items: Sequence[dict[str, Any]]) -> list[str]:
+        """Write a transaction; [] when written, else the cancellation reasons of its refused
+        conditions. A cancellation only by another transaction on one of its items at that moment
+        (TransactionConflict: the merchant's balance under concurrent refunds) is tried again."""
+        for attempt in range(CONFLICT_TRIES):
+            try:
+                self.client.transact_write_items(TransactItems=list(items))
+                return []
+            except Exception as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+                codes = _cancellation_codes(exc)
+                if "ConditionalCheckFailed" in codes:
+                    return codes
+                if "TransactionConflict" not in codes or attempt == CONFLICT_TRIES - 1:
+                    raise
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # jitter, not a secret
+        raise AssertionError("unreachable")
+
+    def _balance_update(
+        self,
+        merchant_id: str,
+        expression: str,
+        values: dict[str, Any],
+        *,
+        condition: str | None = None,
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": f"MERCHANT#{merchant_id}", "sk": "BALANCE"},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values
+            | ({":mid": merchant_id} if ":mid" in expression else {})
+            | ({":v": version} if condition and ":v" in condition else {}),
+        }
+        if condition:
+            update["ConditionExpression"] = condition
+        return {"Update": update}
+
+    def _ledger_entry(
+        self, merchant_id: str, kind: str, amount: int, at: str, object_id: str, **extra: Any
+    ) -> dict[str, Any]:
+        """One ledger entry (a Put). Its key is made of its time, kind and object, so the transaction
+        that writes it (a change made once) writes it once."""
+        item = {
+            "pk": f"LEDGER#{kind}#{object_id}",
+            "sk": "LEDGER",
+            "gsi1pk": ledger_key(merchant_id),
+            "gsi1sk": f"{at}#{kind}#{object_id}",
+            "type": kind,
+            "amount": amount,
+            "created_at": at,
+            "object_id": object_id,
+            **extra,
+        }
+        return {"Put": {"TableName": self.table, "Item": _clean(item)}}
+
+    def paid_payments_page(
+        self, merchant_id: str, *, below: str | None, since: str | None, until: str | None, limit: int
+    ) -> tuple[list[Payment], bool]:
+        """A merchant's paid or settled payments, newest first by start (gsi2, the payments list's
+        index), keys below `below`, started from `since` to `until`; and whether more may follow."""
+        highs = [h for h in (below, until + "\uffff" if until else None) if h]
+        condition, values = "gsi2pk = :pk", {":pk": f"MERCHANT#{merchant_id}#PAYMENTS"}
+        if since and highs:
+            condition += " AND gsi2sk BETWEEN :low AND :high"
+            values |= {":low": since, ":high": min(highs)}
+        elif since:
+            condition += " AND gsi2sk >= :low"
+            values[":low"] = since
+        elif highs:
+            condition += " AND gsi2sk <= :high"
+            values[":high"] = min(highs)
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi2",
+            "KeyConditionExpression": condition,
+            "FilterExpression": "#s IN (:paid, :settled)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": values | {":paid": REFUNDABLE[0], ":settled": REFUNDABLE[1]},
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        found: list[dict[str, Any]] = []
+        while True:  # the filter may empty a page: read on until enough or the list ends
+            answer = self.client.query(**request)
+            found.extend(i for i in _plain(answer.get("Items", [])) if not below or i["gsi2sk"] < below)
+            last = answer.get("LastEvaluatedKey")
+            if len(found) > limit or not last:
+                more = len(found) > limit or bool(last)
+                return [Payment.model_validate(i) for i in found[:limit]], more
+            request["ExclusiveStartKey"] = last
+
+    def merchant_balance(self, merchant_id: str) -> Balance:
+        """The merchant's balance item (consistent read); zeros before its first refund."""
+        item = self._get(f"MERCHANT#{merchant_id}", "BALANCE", consistent=True) or {}
+        return Balance(
+            version=int(item.get("version", 0)),
+            claims=int(item.get("claims", 0)),
+            owed=int(item.get("owed", 0)),
+            flagged="gsi1pk" in item,
+        )
+
+    def clear_refund_flag(self, merchant_id: str, seen: Balance) -> None:
+        """Take the balance off the settle run's list unless a refund came or a settlement closed
+        since `seen` (the caller saw no refund waiting to be netted after reading `seen`)."""
+        update = self._balance_update(
+            merchant_id,
+            "REMOVE gsi1pk, gsi1sk",
+            {":c": seen.claims},
+            condition=_version_is(seen.version) + " AND " + _claims_are(seen.claims),
+            version=seen.version,
+        )
+        try:
+            self.client.update_item(**update["Update"])
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
+    def ledger_entries(
+        self, merchant_id: str, *, below: str | None, since: str | None, until: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A merchant's ledger items, newest first: keys below `below` (a cursor), from `since` to
+        `until` (ISO instants); and whether more may follow."""
+        highs = [h for h in (below, until + "\uffff" if until else None) if h]
+        condition, values = "gsi1pk = :pk", {":pk": ledger_key(merchant_id)}
+        if since and highs:
+            condition += " AND gsi1sk BETWEEN :low AND :high"
+            values |= {":low": since, ":high": min(highs)}
+        elif since:
+            condition += " AND gsi1sk >= :low"
+            values[":low"] = since
+        elif highs:
+            condition += " AND gsi1sk <= :high"
+            values[":high"] = min(highs)
+        answer = self.client.query(
+            TableName=self.table,
+            IndexName="gsi1",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            Limit=limit + 1,
+        )
+        items = [i for i in _plain(answer.get("Items", [])) if not below or i["gsi1sk"] < below]
+        return items[:limit], len(items) > limit or bool(answer.get("LastEvaluatedKey"))
 
     def get_refund(self, refund_id: str) -> Refund | None:
         item = self._get(f"REFUND#{refund_id}", "REFUND", consistent=True)
@@ -178,26 +379,24 @@ class RefundItems(Table):
                     }
                 }
             )
+            # Its claim leaves the balance; netted already, it is a credit carried to the next one.
             current = self.get_refund(refund.id)
-            if current is not None and current.settlement_id:
-                items.append(self._owed_change(refund.merchant_id, -refund.amount))
-        return self._transact_once(items)
-
-    def _owed_change(self, merchant_id: str, delta: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": {"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
-                "UpdateExpression": "ADD owed :d",
-                "ExpressionAttributeValues": {":d": delta},
-            }
-        }
+            netted = current is not None and current.settlement_id is not None
+            items.append(
+                self._balance_update(
+                    refund.merchant_id,
+                    "ADD claims :back" + (", owed :back" if netted else ""),
+                    {":back": -refund.amount},
+                )
+            )
+            at = str(fields.get("completed_at") or iso(utcnow()))
+            items.append(self._ledger_entry(refund.merchant_id, "reversal", refund.amount, at, refund.id))
+        return not self._transact_codes(items)
 
     def merchant_owed(self, merchant_id: str) -> int:
         """What the merchant's refunds left owing after its last closed settlement (carried balance;
         negative: a credit from a refund that failed after it was netted)."""
-        item = self._get(f"MERCHANT#{merchant_id}", "PROFILE", consistent=True) or {}
-        return int(item.get("owed", 0))
+        return self.merchant_balance(merchant_id).owed
 
     def net_refund(self, refund: Refund, settlement_id: str) -> bool:
         """Net one due refund in an open settlement: off the due list, into its `refunds`, once."""
@@ -238,45 +437,50 @@ class RefundItems(Table):
         merchant_id: str,
         target: SettlementStatus,
         *,
-        owed_seen: int,
+        seen: Balance,
+        claims: int,
         net: int,
         carried_in: int,
         carried_out: int,
+        at: str,
         **fields: str,
     ) -> bool:
-        """open -> pending|held with its net after refunds, and the merchant's carried balance moved
-        from `owed_seen` to `carried_out`, in one transaction (a crash leaves both or neither)."""
+        """open -> pending|held with its net after refunds; the merchant's balance moved from `seen`
+        to `claims` and `carried_out` owed, its version bumped; the payout's ledger entry: in one
+        transaction (a crash leaves all or none), refused when the balance changed since `seen`
+        (a refund came or failed meanwhile: the caller nets again and retries)."""
         sets = {"net": net, "carried_in": carried_in, "carried_out": carried_out, **fields}
-        owed_condition = "attribute_not_exists(owed) OR owed = :seen" if owed_seen == 0 else "owed = :seen"
-        try:
-            return self._transact_once(
-                [
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": {"pk": f"SETTLEMENT#{settlement_id}", "sk": "SETTLEMENT"},
-                            "UpdateExpression": "SET #s = :target, " + ", ".join(f"{k} = :{k}" for k in sets),
-                            "ConditionExpression": "#s = :open",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": {
-                                ":target": target.value,
-                                ":open": SettlementStatus.OPEN.value,
-                            }
-                            | {f":{k}": v for k, v in sets.items()},
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": {"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
-                            "UpdateExpression": "SET owed = :out",
-                            "ConditionExpression": owed_condition,
-                            "ExpressionAttributeValues": {":out": carried_out, ":seen": owed_seen},
-                        }
-                    },
-                ]
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"SETTLEMENT#{settlement_id}", "sk": "SETTLEMENT"},
+                    "UpdateExpression": "SET #s = :target, " + ", ".join(f"{k} = :{k}" for k in sets),
+                    "ConditionExpression": "#s = :open",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":target": target.value,
+                        ":open": SettlementStatus.OPEN.value,
+                    }
+                    | {f":{k}": v for k, v in sets.items()},
+                }
+            },
+            self._balance_update(
+                merchant_id,
+                "SET owed = :out, claims = :claims, version = :next",
+                {":out": carried_out, ":claims": claims, ":next": seen.version + 1, ":c": seen.claims},
+                condition=_version_is(seen.version) + " AND " + _claims_are(seen.claims),
+                version=seen.version,
+            ),
+        ]
+        if net:
+            items.append(self._ledger_entry(merchant_id, "payout", -net, at, settlement_id))
+        return not self._transact_codes(items)
+
+
+def _version_is(version: int) -> str:
+    return "attribute_not_exists(version)" if version == 0 else "version = :v"
+
+
+def _claims_are(claims: int) -> str:
+    return "(attribute_not_exists(claims) OR claims = :c)" if claims == 0 else "claims = :c"

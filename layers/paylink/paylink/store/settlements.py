@@ -24,9 +24,14 @@ class SettlementItems(Table):
     """Settlements items."""
 
     def merchants_with_unsettled_money(self) -> Iterator[str]:
-        """Merchant ids from the sparse index of merchants flagged with unsettled payments."""
+        """Merchant ids from the sparse index of merchants flagged with unsettled payments (the
+        merchant item) or refunds waiting to be netted (its balance item), each once."""
+        seen: set[str] = set()
         for item in self._query_all("gsi1", "gsi1pk", UNSETTLED_MERCHANTS):
-            yield str(item["id"])  # the merchant item itself is what the sparse index holds
+            merchant_id = str(item.get("merchant_id") or item["id"])
+            if merchant_id not in seen:
+                seen.add(merchant_id)
+                yield merchant_id
 
     def unsettled_payments(self, merchant_id: str, before: str | None = None) -> Iterator[Payment]:
         """A merchant's paid, unsettled payments (paid before the ISO instant `before`), oldest first."""

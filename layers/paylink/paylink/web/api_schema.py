@@ -206,6 +206,32 @@ class RefundList(_Answer):
     items: list[RefundOut]
 
 
+class BalanceOut(_Answer):
+    """`GET /v1/balance`, in rials. `waiting` is what the next settlements would pay out if nothing
+    else happened: `pending` less `refunds_due` less `owed`, never below zero."""
+
+    pending: int = Field(description="Net (after our fee) of paid payments not yet in a closed settlement.")
+    refunds_due: int = Field(description="Refunds not yet taken from a closed settlement.")
+    owed: int = Field(description="What refunds left owing after the last settlement (carried).")
+    waiting: int
+    next_settlement_date: str | None = Field(description="The next business day, when anything waits.")
+
+
+class LedgerEntry(_Answer):
+    """One entry of the merchant's ledger; `amount` in signed rials (positive: for the merchant)."""
+
+    type: Literal["payment", "fee", "refund", "reversal", "payout"]
+    amount: int
+    created_at: str
+    object: Literal["payment", "refund", "settlement"]
+    object_id: str
+
+
+class LedgerPage(_Answer):
+    items: list[LedgerEntry]
+    next_cursor: str | None
+
+
 class ExportJob(_Answer):
     """A CSV export too large to answer inline (`format=csv`): `202` at first, then
     `GET /v1/exports/{id}` until `done` (with `url`) or `failed` (with `error`)."""
@@ -331,7 +357,7 @@ ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     ErrorBody, Throttled, LinkOut, LinkPage, PaymentOut, PaymentPage, SettlementPage, SettlementWithPayments,
     CouponOut, CouponPage, InvoiceSent, WebhookEndpoint, WebhookEndpointWithSecret,
     WebhookTestQueued, WebhookDeliveryPage, ApiKeyOut, ApiKeyCreated, ApiKeyList, TelegramLink, TelegramChat,
-    TelegramChats, ExportJob, RefundOut, RefundList,
+    TelegramChats, ExportJob, RefundOut, RefundList, BalanceOut, LedgerPage,
 )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from paylink.core.models import (
     PaymentStatus,
     Settlement,
     iso,
+    utcnow,
 )
 from paylink.core.settings import get_settings
 from paylink.core.validation import parse
@@ -222,6 +223,34 @@ def list_refunds(merchant: Merchant, payment_id: str) -> dict[str, Any]:
     return {
         "items": [service.public_refund(r) for r in service.refunds_of(get_store(), merchant, payment_id)]
     }
+
+
+def get_balance(merchant: Merchant) -> dict[str, Any]:
+    """`GET /v1/balance`: what waits for the next settlements, the refunds it will net, what is owed."""
+    from paylink.settlement.business_calendar import local_date, next_business_day
+    from paylink.settlement.ledger import balance
+
+    settings = get_settings()
+    today = local_date(utcnow(), settings.timezone)
+    next_day = next_business_day(today, settings.country).isoformat()
+    return balance(get_store(), merchant, next_settlement_date=next_day)
+
+
+def list_ledger(merchant: Merchant, params: dict[str, str]) -> dict[str, Any]:
+    """`GET /v1/ledger`: the merchant's ledger entries, newest first, paged, `from`/`to` days."""
+    from paylink.settlement.ledger import ledger_page
+    from paylink.store.table import PAGE_SIZE
+
+    unknown = sorted(set(params) - {"from", "to", "cursor"})
+    if unknown:
+        raise ValidationFailed("invalid filter", fields={name: "unknown filter" for name in unknown})
+    since, until = _day_bound(params, "from", end=False), _day_bound(params, "to", end=True)
+    if since and until and since > until:
+        raise ValidationFailed("invalid filter", fields={"from": "must not be after to"})
+    entries, cursor = ledger_page(
+        get_store(), merchant, cursor=params.get("cursor"), since=since, until=until, limit=PAGE_SIZE
+    )
+    return {"items": entries, "next_cursor": cursor}
 
 
 def _wants_csv(params: dict[str, str]) -> bool:
