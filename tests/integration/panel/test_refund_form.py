@@ -81,11 +81,13 @@ def test_the_confirmed_refund_is_made_and_listed_with_its_method_status_and_the_
     assert done.status == 303
     assert done.location == f"/dashboard/payments/{paid}?done=refund"
     [refund] = store.refunds_of_payment(paid)
-    assert (refund.amount, refund.method.value, refund.status.value) == (300_000, "transfer", "awaiting_payer")
+    assert (refund.amount, refund.method.value) == (300_000, "transfer")
+    assert refund.status.value == "awaiting_payer"
     page = shop.get(done.location)
     listed = page.text.split('id="refunds"')[1]
     assert "۳۰٬۰۰۰ تومان" in listed
-    assert "واریز" in listed and "منتظر کارت پرداخت‌کننده" in listed
+    assert "واریز" in listed
+    assert "منتظر کارت پرداخت‌کننده" in listed
     assert "۳۰٬۰۰۰ تومان" in page.text.split('id="refunded"')[1][:80]
     assert 'id="done"' in page.text
 
