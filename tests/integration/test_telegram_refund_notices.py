@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from test_webhooks are used as arguments)
 """Refunds announced in a merchant's linked Telegram chats (issue 17's notices, issue 15's events):
 a refund that succeeded or failed is told once in each chat, in its language; a refund only
 created is not (the chats hear of its end)."""
@@ -20,7 +21,7 @@ OK = {"ok": True, "result": {}}
 
 
 @pytest.fixture
-def chats(store, merchant, notify, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def chats(store, merchant, notify, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Two chats linked to the merchant, one Persian and one English."""
     from paylink.bot.linking import _hash, link_chat
     from paylink.core.settings import get_settings
@@ -32,7 +33,7 @@ def chats(store, merchant, notify, monkeypatch) -> None:  # type: ignore[no-unty
         assert link_chat(store, f"t{chat_id}", chat_id, lang)[0] == "linked"
 
 
-def _refund_event(store: Any, merchant: Any, sqs: Any, queue_url: str, status: str) -> str:  # noqa: F811
+def _refund_event(store: Any, merchant: Any, sqs: Any, queue_url: str, status: str) -> str:
     """The queued body of a 250,000-rial refund of a paid payment, at `status`."""
     from paylink.core.models import Refund, RefundMethod, RefundStatus
     from paylink.refunds.service import emit_refund_event
@@ -52,7 +53,7 @@ def test_a_succeeded_refund_is_told_once_in_each_linked_chat_in_its_language(
     merchant,
     chats,
     sqs,
-    notify,  # noqa: F811
+    notify,
 ):
     body = _refund_event(store, merchant, sqs, notify["NotifyQueue"], "succeeded")
     queue = Queue()
@@ -73,7 +74,7 @@ def test_a_failed_refund_is_told_too_and_says_the_money_is_back_in_the_balance(
     merchant,
     chats,
     sqs,
-    notify,  # noqa: F811
+    notify,
 ):
     body = _refund_event(store, merchant, sqs, notify["NotifyQueue"], "failed")
     with respx.mock() as mock:
@@ -85,7 +86,7 @@ def test_a_failed_refund_is_told_too_and_says_the_money_is_back_in_the_balance(
     assert told["111"].startswith("بازپرداخت انجام نشد")
 
 
-def test_a_refund_only_created_is_not_told_in_the_linked_chats(store, merchant, chats, sqs, notify):  # noqa: F811
+def test_a_refund_only_created_is_not_told_in_the_linked_chats(store, merchant, chats, sqs, notify):
     body = _refund_event(store, merchant, sqs, notify["NotifyQueue"], "awaiting_payer")
     assert json.loads(body)["type"] == "refund.created"
     with respx.mock(assert_all_called=False) as mock:

@@ -39,16 +39,34 @@ def test_the_english_download_goes_to_the_english_export_page(shop):
     assert answer.location.endswith("?lang=en")
 
 
-def test_the_export_page_says_it_is_being_prepared_and_refreshes_itself(shop):
+def test_a_job_still_under_way_after_the_short_wait_is_being_prepared_with_a_refresh_link(shop, monkeypatch):
+    from paylink.panel.money import exports_page
+
+    waits: list[float] = []
+    monkeypatch.setattr(exports_page, "_pause", waits.append)
     target = shop.get("/dashboard/payments?format=csv").location
 
     page = shop.get(target)
 
     assert page.status == 200
     assert 'data-status="pending"' in page.text
-    assert '<meta http-equiv="refresh" content="3">' in page.text
     assert "در حال آماده شدن" in page.text
+    assert f'id="refresh" href="{target}"' in page.text
+    assert 'http-equiv="refresh"' not in page.text  # no timed refresh (WCAG 2.2.1)
     assert 'id="download"' not in page.text
+    assert sum(waits) == pytest.approx(exports_page.WAIT_SECONDS)
+
+
+def test_a_job_finished_during_the_short_wait_is_linked_at_once(shop, worker, monkeypatch):  # noqa: F811
+    from paylink.panel.money import exports_page
+
+    monkeypatch.setattr(exports_page, "_pause", lambda seconds: worker.poll_once())
+    target = shop.get("/dashboard/payments?format=csv").location
+
+    page = shop.get(target)
+
+    assert 'data-status="done"' in page.text
+    assert 'id="download"' in page.text
 
 
 def test_once_the_worker_wrote_it_the_page_links_the_file_and_stops_refreshing(shop, worker):  # noqa: F811

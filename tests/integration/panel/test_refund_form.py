@@ -294,3 +294,21 @@ def test_another_merchants_refund_cannot_be_reminded_through_my_payment(shop, pa
     assert remind(theirs["refund"]) == remind("ref_" + "Z" * 22)
     assert remind(theirs["refund"])[0] == 404
     assert store.get_refund(theirs["refund"]).reminders == 0
+
+
+def test_a_settlement_after_a_refund_shows_the_refund_netted_on_its_page(shop, paid, store):
+    from functions.settle.app import lambda_handler
+    from local.run import LambdaContext
+    from local.template import functions, load_template
+    from paylink.core.models import utcnow
+    from paylink.settlement.business_calendar import local_date, next_business_day
+
+    _confirm(shop, paid, "30000")
+    day = next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR").isoformat()
+    lambda_handler({"date": day}, LambdaContext(functions(load_template())["SettleFunction"]))
+    settlement_id = store.get_payment(paid).settlement_id
+
+    page = shop.get(f"/dashboard/settlements/{settlement_id}?lang=en")
+
+    assert page.status == 200
+    assert page.text.split('id="settlement-refunds">')[1].startswith("30,000 Toman")
