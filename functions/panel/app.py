@@ -11,6 +11,8 @@ from paylink.panel import link_edit as panel_link_edit
 from paylink.panel import pages
 from paylink.panel import settings as panel_settings
 from paylink.panel import settlements as panel_settlements
+from paylink.panel.money import exports_page as money_exports
+from paylink.panel.money import refund_form as money_refunds
 
 app = APIGatewayHttpResolver()
 
@@ -97,7 +99,23 @@ def payments() -> Response[str]:
 
 @app.get("/dashboard/payments/<payment_id>")
 def payment(payment_id: str) -> Response[str]:
-    return pages.payment_page(app.current_event, payment_id)
+    return money_refunds.payment_page(app.current_event, payment_id)
+
+
+# Refunds and exports in the panel (paylink.panel.money).
+@app.post("/dashboard/payments/<payment_id>/refund")
+def refund(payment_id: str) -> Response[str]:
+    return money_refunds.refund_submit(app.current_event, payment_id)
+
+
+@app.post("/dashboard/payments/<payment_id>/remind")
+def refund_remind(payment_id: str) -> Response[str]:
+    return money_refunds.remind_submit(app.current_event, payment_id)
+
+
+@app.get("/dashboard/exports/<export_id>")
+def export(export_id: str) -> Response[str]:
+    return money_exports.export_page(app.current_event, export_id)
 
 
 @app.get("/dashboard/settlements")

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from paylink.core.models import utcnow
+from paylink.settlement.business_calendar import local_date, next_business_day
 from tests.e2e import buyer
 from tests.e2e.conftest import Runner
 from tests.e2e.test_browser import (
@@ -35,10 +37,12 @@ os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 SHOP = {
     "fa": {"phone": "۰۹۱۲۷۶۵۴۳۲۱", "e164": "09127654321", "username": "panel_fa", "name": "کتاب‌فروشی تهران",
            "title": "شال دست‌باف", "amount": "۱۲۰٬۰۰۰", "shown": "۱۲۰٬۰۰۰ تومان", "birth": "۱۳۷۰/۰۱/۳۱",
-           "percent": "۲۰"},
+           "percent": "۲۰", "refund": "۲۰٬۰۰۰", "refund_shown": "۲۰٬۰۰۰ تومان",
+           "by_transfer": "با واریز جداگانه"},
     "en": {"phone": "09357654321", "e164": "09357654321", "username": "panel_en", "name": "Tehran Books",
            "title": "Wool scarf", "amount": "120,000", "shown": "120,000 Toman", "birth": "1370/01/31",
-           "percent": "20"},
+           "percent": "20", "refund": "20,000", "refund_shown": "20,000 Toman",
+           "by_transfer": "by a separate transfer"},
 }  # fmt: skip
 NATIONAL_CODE = "0499370899"
 PERSIAN_LETTERS = re.compile("[\u0600-\u06ff]")
@@ -175,6 +179,29 @@ def test_a_merchant_signs_up_makes_a_link_and_finds_its_payment(runner: Runner, 
     assert [(r["id"], r["status"], r["amount"]) for r in rows] == [(payment_id, "paid", "1200000")]
     me.open(f"/dashboard/payments/{payment_id}", "payment")
     assert page.locator("#timeline li").count() >= 2
+    # The merchant gives part of it back through the refund form, confirming a summary first
+    page.locator("#f-amount").fill(shop["refund"])
+    me.submit("#refund-form button[type=submit]")
+    me.look("refund-confirm")
+    summary = page.locator("#refund-summary").inner_text()
+    assert shop["refund_shown"] in summary
+    assert shop["by_transfer"] in summary
+    me.submit("#confirm-form button[type=submit]")
+    me.look("payment-refunded")
+    assert page.locator("#done").count() == 1
+    assert page.locator("#refunds li").count() == 1
+    assert shop["refund_shown"] in page.locator("#refunds").inner_text()
+    assert page.locator("#refunded").inner_text() == shop["refund_shown"]
+    # And a settlement pays the rest out: its page shows it with the payment
+    day = next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR").isoformat()
+    settled = httpx.post(f"{runner.url}/_local/invoke/SettleFunction", json={"date": day}, timeout=60)
+    assert settled.status_code == 200, settled.text
+    me.open("/dashboard/settlements", "settlements-one")
+    with page.expect_navigation():
+        page.locator("main a[href*='/dashboard/settlements/']").first.click()
+    me.look("settlement")
+    assert page.locator("#payments a").count() == 1
+    assert page.locator("#settlement-refunds").inner_text() == shop["refund_shown"]
     link_code = link_url.rsplit("/", 1)[1]
     me.open(f"/dashboard/links/{link_code}/edit", "link-edit")
     page.locator("#f-max_payments").fill("abc")
@@ -231,4 +258,65 @@ def test_a_merchant_signs_up_makes_a_link_and_finds_its_payment(runner: Runner, 
     me.submit("nav form button")
     assert page.url.startswith(f"{runner.url}/login")
     assert me.page.goto(runner.url + "/dashboard").url.startswith(f"{runner.url}/login")
+    me.context.close()
+
+
+@pytest.fixture(scope="module")
+def small_csv_runner(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A runner of its own whose inline CSV answers hold 300 bytes: a couple of rows make a job."""
+    from tests.e2e.conftest import start_runner
+
+    with start_runner(tmp_path_factory.mktemp("small-csv"), PAYLINK_CSV_INLINE_MAX_BYTES="300") as running:
+        yield running
+
+
+def _sign_up(me: Merchant, runner: Runner, shop: dict[str, str]) -> None:
+    """Sign in with the SMS sandbox's code and sign up, without looking at each step again."""
+    page = me.page
+    page.goto(runner.url + "/login" + me.q)
+    page.locator("#f-phone").fill(shop["phone"])
+    me.submit()
+    page.locator("#f-code").fill(_code_sent(runner, shop["e164"]))
+    me.submit()
+    fields = {"name": shop["name"], "username": shop["username"], "national_code": NATIONAL_CODE,
+              "birth_date": shop["birth"], "iban": IBAN}  # fmt: skip
+    for field, value in fields.items():
+        page.locator(f"#f-{field}").fill(value)
+    me.submit()
+    assert page.url.startswith(f"{runner.url}/dashboard"), page.url
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_a_large_csv_download_waits_on_its_export_page_then_links_the_file(
+    small_csv_runner: Runner, chromium: Any, lang: str
+):
+    runner, shop = small_csv_runner, SHOP[lang]
+    me = Merchant(chromium, runner, lang)
+    page = me.page
+    # Given a merchant with two paid payments: more than an inline CSV holds on this runner
+    _sign_up(me, runner, shop)
+    page.goto(runner.url + "/dashboard/links/new" + me.q)
+    page.locator("#f-title").fill(shop["title"])
+    page.locator("#f-amount").fill(shop["amount"])
+    me.submit()
+    link_url = page.locator("#link-url").get_attribute("href")
+    assert link_url
+    _pay_as_buyer(runner, link_url)
+    _pay_as_buyer(runner, link_url)
+    # When it downloads the payments' CSV from the panel
+    me.open("/dashboard/payments", "payments-two")
+    with page.expect_navigation():
+        page.locator("#csv").click()
+    # Then it lands on the export's page, which refreshes itself until the file is ready
+    assert re.search(r"/dashboard/exports/exp_\w+", page.url), page.url
+    state = page.locator("#export-state").get_attribute("data-status")
+    assert state in ("pending", "running", "done")
+    if state != "done":
+        me.look("export-preparing")
+    page.locator("#download").wait_for(timeout=30_000)
+    me.look("export-ready")
+    url = page.locator("#download").get_attribute("href") or ""
+    document = httpx.get(url, timeout=10)
+    assert document.status_code == 200
+    assert len(document.text.strip().splitlines()) == 3  # the header and two payments
     me.context.close()

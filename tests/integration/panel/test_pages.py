@@ -145,6 +145,10 @@ ROUTES = [
     ("POST", "/dashboard/links/{code}/send"),
     # a payment id here; another merchant's real settlement: tests/integration/panel/test_settlements.py
     ("GET", "/dashboard/settlements/{id}"),
+    # refunds and exports: the real objects of another merchant in test_refund_form.py, test_export_page.py
+    ("POST", "/dashboard/payments/{id}/refund"),
+    ("POST", "/dashboard/payments/{id}/remind"),
+    ("GET", "/dashboard/exports/{id}"),
 ]
 
 

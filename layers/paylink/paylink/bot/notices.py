@@ -1,4 +1,5 @@
-"""Payment notices in a merchant's linked chats, from the notify queue (paylink.notify.notifications).
+"""Payment and refund notices in a merchant's linked chats, from the notify queue
+(paylink.notify.notifications).
 
 Each chat gets an event once: a marker per (event, chat) is written after Telegram took the message,
 and a retry of the queue message skips the chats already marked. A chat that blocked the bot (403)
@@ -15,12 +16,16 @@ from paylink.core.models import Merchant
 from paylink.core.observability import logger
 from paylink.store import Store
 
+# What linked chats are told of: paid payments, and refunds that reached their end.
+CHAT_EVENTS = ("payment.paid", "refund.succeeded", "refund.failed")
+
 
 def notice_chats(store: Store, merchant: Merchant, event_type: str) -> list[tuple[str, str]]:
-    """(chat id, language) of every chat told of this event: the linked chats of paid payments, and
-    the chat an operator set (paylink.merchants.accounts.set_telegram) of every event, as before."""
+    """(chat id, language) of every chat told of this event: the linked chats of paid payments and
+    finished refunds, and the chat an operator set (paylink.merchants.accounts.set_telegram) of every
+    event, as before."""
     chats = []
-    if event_type == "payment.paid":
+    if event_type in CHAT_EVENTS:
         chats = [
             (str(c["chat_id"]), str(c.get("language", "fa"))) for c in store.telegram_chats_of(merchant.id)
         ]
@@ -34,6 +39,14 @@ def notice_text(event: dict[str, Any], lang: str) -> str:
     from paylink.core.formatting import format_date, format_toman
 
     data = event["data"]
+    if event["type"] in ("refund.succeeded", "refund.failed"):
+        return say(
+            lang,
+            event["type"].replace(".", "_"),
+            amount=format_toman(int(data["amount"]), lang),
+            title=data.get("link_title", ""),
+            id=data["id"],
+        )
     if event["type"] != "payment.paid":
         from paylink.notify.notifications import notice_text as plain_notice
 

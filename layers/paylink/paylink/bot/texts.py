@@ -41,6 +41,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "stopped": "اتصال این گفتگو قطع شد. دیگر اعلانی اینجا فرستاده نمی‌شود.",
         "paid": "پرداخت تازه: {amount} برای «{title}»\nشناسه: {id}{settle}",
         "paid_settle": "\nتاریخ واریز: {date}",
+        "refund_succeeded": "بازپرداخت انجام شد: {amount} برای «{title}»\nشناسه: {id}",
+        "refund_failed": (
+            "بازپرداخت انجام نشد: {amount} برای «{title}»؛ این مبلغ به موجودی شما برگشت.\nشناسه: {id}"
+        ),
     },
     "en": {
         "help": (
@@ -80,6 +84,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "stopped": "This chat is unlinked. No more notices will come here.",
         "paid": "New payment: {amount} for \u201c{title}\u201d\nId: {id}{settle}",
         "paid_settle": "\nPaid out on: {date}",
+        "refund_succeeded": "Refund done: {amount} for \u201c{title}\u201d\nId: {id}",
+        "refund_failed": (
+            "Refund failed: {amount} for \u201c{title}\u201d; the amount is back in your balance.\nId: {id}"
+        ),
     },
 }
 

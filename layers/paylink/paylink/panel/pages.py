@@ -362,7 +362,12 @@ def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lan
     except NotFound:  # a link filter naming another merchant's (or no) link: nothing to show
         items, cursor, bad = [], None, True
     if params.get("format") == "csv" and not bad:  # a bad filter gets the list's 400 page, not a 500
-        return merchant_api.list_payments(merchant, {**filters, "format": "csv"})
+        from paylink.panel.money.exports_page import csv_download
+
+        # a large one is an export job: its page (paylink.panel.money.exports_page), not the API's JSON
+        return csv_download(
+            lambda: merchant_api.list_payments(merchant, {**filters, "format": "csv"}), merchant, lang
+        )
     keep = {**filters, **({"lang": "en"} if lang == "en" else {})}
     csv_url = "/dashboard/payments?" + urlencode({**keep, "format": "csv"})
     next_url = "/dashboard/payments?" + urlencode({**keep, "cursor": cursor}) if cursor else None
@@ -370,24 +375,6 @@ def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lan
         400 if bad else 200, "panel/payments.html", lang, merchant=merchant, nav="payments", payments=items,
         filters=filters, statuses=statuses, csv_url=csv_url, next_url=next_url, bad=bad,
     )  # fmt: skip
-
-
-@signed_in
-def payment_page(
-    event: Any, merchant: Merchant, session: sessions.Session, lang: str, payment_id: str
-) -> Response[str]:
-    from paylink.web import merchant_api
-
-    payment = merchant_api.get_payment(merchant, payment_id)
-    settlement = None
-    if payment.get("settlement_id"):
-        try:
-            settlement = merchant_api.public_settlement(get_store().get_settlement(payment["settlement_id"]))  # type: ignore[arg-type]
-        except Exception:  # the timeline shows what it can
-            settlement = None
-    return page(
-        200, "panel/payment.html", lang, merchant=merchant, nav="payments", p=payment, settlement=settlement
-    )
 
 
 @signed_in

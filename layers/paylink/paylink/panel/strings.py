@@ -297,6 +297,12 @@ from paylink.panel import strings_settings as _settings  # noqa: E402
 FA.update(_settings.FA)
 EN.update(_settings.EN)
 
+# The money pages' strings (refunds, exports: paylink.panel.money).
+from paylink.panel.money import strings as _money  # noqa: E402
+
+FA.update(_money.FA)
+EN.update(_money.EN)
+
 
 def translate(key: str, lang: str, **fmt: object) -> str:
     """A panel string in `lang`, else the buyer pages' string of that key."""

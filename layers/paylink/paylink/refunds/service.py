@@ -124,6 +124,29 @@ def coverable(store: Store, merchant: Merchant, payment: Payment) -> int:
     return read_cover(store, merchant).room + own_allowance(store, payment)
 
 
+def check_refund(
+    store: Store, merchant: Merchant, payment_id: str, amount: int | None
+) -> tuple[Payment, int]:
+    """The rules a refund must pass before it is made (the API's and the panel's, which shows them
+    before asking to confirm): the merchant's payment, paid or settled, at most what is left, and
+    what the ledger can cover. (payment, amount in rials); raises NotFound, Conflict,
+    ValidationFailed on `amount`, InsufficientBalance."""
+    payment = _own_payment(store, merchant, payment_id)
+    if payment.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
+        raise Conflict("only a paid or settled payment can be refunded")
+    left = payment.amount - payment.amount_refunded
+    value = amount if amount is not None else left
+    if left <= 0:
+        raise ValidationFailed(
+            "nothing is left to refund", fields={"amount": "the payment is fully refunded"}
+        )
+    if value > left:
+        raise ValidationFailed("too much", fields={"amount": f"at most {left} rials are left to refund"})
+    if value > coverable(store, merchant, payment):
+        raise InsufficientBalance("the merchant's balance cannot cover this refund now")
+    return payment, value
+
+
 def refund_payment(
     store: Store,
     merchant: Merchant,
@@ -140,24 +163,14 @@ def refund_payment(
     after a crash that left the refund written (but no answer, nor the idempotency record's
     completion) finds that refund instead of making a second one."""
     body = RefundCreate(amount=amount, reason=reason)
-    payment = _own_payment(store, merchant, payment_id)
-    if payment.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
-        raise Conflict("only a paid or settled payment can be refunded")
-    left = payment.amount - payment.amount_refunded
-    value = body.amount if body.amount is not None else left
-    if left <= 0:
-        raise ValidationFailed(
-            "nothing is left to refund", fields={"amount": "the payment is fully refunded"}
-        )
-    if value > left:
-        raise ValidationFailed("too much", fields={"amount": f"at most {left} rials are left to refund"})
+    if request_key:  # before the checks: a retry must find its refund even once nothing is left
+        earlier = store.get_refund(_keyed_id(merchant.id, payment_id, request_key))
+        if earlier is not None and earlier.merchant_id == merchant.id:
+            return earlier
+    payment, value = check_refund(store, merchant, payment_id, body.amount)
     now = utcnow()
     method = choose_method(payment, value, now)
     token = secrets.token_urlsafe(24) if method is RefundMethod.TRANSFER else None
-    if request_key:
-        earlier = store.get_refund(_keyed_id(merchant.id, payment.id, request_key))
-        if earlier is not None:
-            return earlier
     refund = Refund(
         id=_keyed_id(merchant.id, payment.id, request_key) if request_key else new_refund_id(),
         payment_id=payment.id,
