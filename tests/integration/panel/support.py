@@ -17,6 +17,8 @@ COOKIE = "__Host-paylink_session"  # paylink.panel.sessions.COOKIE
 NATIONAL_CODE = "0499370899"
 IBAN = "IR062960000000100324200001"
 INQUIRY_TOKEN_NAME = "/paylink/test/inquiry-token"
+PANEL_KEY_NAME = "/paylink/test/panel-key"
+DEVICE_COOKIE = "__Host-paylink_device"  # paylink.panel.sessions.DEVICE_COOKIE
 SAME_ORIGIN = {"sec-fetch-site": "same-origin", "origin": "https://pay.example"}
 
 
@@ -26,15 +28,19 @@ class Browser:
     def __init__(self, source_ip: str = "203.0.113.9") -> None:
         self.client = ApiClient(source_ip)
         self.cookie = ""
+        self.device = ""  # the device cookie (name=value) given at a sign-in, kept across sign-outs
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return {**({"cookie": self.cookie} if self.cookie else {}), **(extra or {})}
+        jar = "; ".join(part for part in (self.cookie, self.device) if part)
+        return {**({"cookie": jar} if jar else {}), **(extra or {})}
 
     def _keep(self, answer: Answer) -> Answer:
         for value in answer.cookies:
             name_value = value.split(";", 1)[0]
             if name_value.startswith(f"{COOKIE}="):
                 self.cookie = "" if name_value == f"{COOKIE}=" else name_value
+            if name_value.startswith(f"{DEVICE_COOKIE}="):
+                self.device = "" if name_value == f"{DEVICE_COOKIE}=" else name_value
         return answer
 
     def get(self, target: str) -> Answer:

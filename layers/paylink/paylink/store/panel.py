@@ -12,23 +12,32 @@ from paylink.core.models import Merchant
 from paylink.store.table import Table, _clean, _is_conditional_failure
 
 
+def _code_sk(slot: str) -> str:
+    return f"OTP#{slot}" if slot else "OTP"
+
+
 class PanelItems(Table):
     """One-time codes, send counters, locks, sessions and the phone -> merchant mapping."""
 
     # --- one-time codes -------------------------------------------------------------------------
-    def put_login_code(self, subject: str, item: dict[str, Any]) -> None:
-        """Store a phone's current code, replacing any earlier one (a resend makes the old one void)."""
-        self.client.put_item(TableName=self.table, Item={"pk": f"OTP#{subject}", "sk": "OTP", **item})
+    # A phone's codes: one slot for strangers (sk OTP) and one per trusted device (sk OTP#DEV#...),
+    # so a stranger's request never replaces or spends a trusted device's code.
+    def put_login_code(self, subject: str, item: dict[str, Any], slot: str = "") -> None:
+        """Store a phone's current code in its slot, replacing any earlier one there (a resend makes
+        the old one void)."""
+        self.client.put_item(
+            TableName=self.table, Item={"pk": f"OTP#{subject}", "sk": _code_sk(slot), **item}
+        )
 
-    def get_login_code(self, subject: str) -> dict[str, Any] | None:
-        return self._get(f"OTP#{subject}", "OTP", consistent=True)
+    def get_login_code(self, subject: str, slot: str = "") -> dict[str, Any] | None:
+        return self._get(f"OTP#{subject}", _code_sk(slot), consistent=True)
 
-    def count_code_try(self, subject: str, code_id: str, max_tries: int) -> int | None:
+    def count_code_try(self, subject: str, code_id: str, max_tries: int, slot: str = "") -> int | None:
         """One more wrong try on this code; its new count, or None when the code is gone, used or spent."""
         try:
             answer = self.client.update_item(
                 TableName=self.table,
-                Key={"pk": f"OTP#{subject}", "sk": "OTP"},
+                Key={"pk": f"OTP#{subject}", "sk": _code_sk(slot)},
                 UpdateExpression="ADD tries :one",
                 ConditionExpression="code_id = :id AND tries < :max AND attribute_not_exists(used_at)",
                 ExpressionAttributeValues={":one": 1, ":id": code_id, ":max": max_tries},
@@ -40,12 +49,14 @@ class PanelItems(Table):
             raise
         return int(answer["Attributes"]["tries"])
 
-    def use_login_code(self, subject: str, code_id: str, max_tries: int, used_at: str) -> bool:
+    def use_login_code(
+        self, subject: str, code_id: str, max_tries: int, used_at: str, slot: str = ""
+    ) -> bool:
         """Mark the code used, once: of two requests with the right code only one gets True."""
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key={"pk": f"OTP#{subject}", "sk": "OTP"},
+                Key={"pk": f"OTP#{subject}", "sk": _code_sk(slot)},
                 UpdateExpression="SET used_at = :at",
                 ConditionExpression="code_id = :id AND tries < :max AND attribute_not_exists(used_at)",
                 ExpressionAttributeValues={":at": used_at, ":id": code_id, ":max": max_tries},
