@@ -175,7 +175,10 @@ def signup_submit(event: Any) -> Response[str]:
         return guard.to_login(lang)
     if guard.merchant_of(session):
         return guard.to_dashboard(lang)
-    result = sign_up(get_store(), session.phone, form)
+    try:
+        result = sign_up(get_store(), session.phone, form)
+    except codes.PanelKeyMissing:
+        return unavailable(lang)
     if result.merchant:
         return guard.to_dashboard(lang)
     shown = {name: form.get(name, "")[:100] for name in FIELDS}

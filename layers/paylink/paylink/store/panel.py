@@ -149,41 +149,64 @@ class PanelItems(Table):
         return str(ref["merchant_id"]) if ref else None
 
     def create_merchant_for_phone(
-        self, merchant: Merchant, api_key_hash: str, subject: str, key: dict[str, Any] | None = None
+        self,
+        merchant: Merchant,
+        api_key_hash: str,
+        subject: str,
+        key: dict[str, Any] | None = None,
+        person: str | None = None,
     ) -> str | None:
-        """Store a merchant with its username, API key and phone, all or nothing.
+        """Store a merchant with its username, API key, phone and person, all or nothing.
 
         `key`: the key's listed fields (paylink.store.api_keys.api_key_item), as `create_merchant`.
-        None when stored; else which uniqueness was refused: "phone" or "username".
+        `person`: the keyed digest of the owner's national code (one personal account per person).
+        None when stored; else which uniqueness was refused: "phone", "person" or "username".
         """
         item = {"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE", **merchant.model_dump(mode="json")}
         if key:
             item["api_keys_active"] = 1
-        puts = [
-            self._put(
-                {"pk": f"PHONE#{subject}", "sk": "MERCHANT", "merchant_id": merchant.id},
-                condition="attribute_not_exists(pk)",
+        claims: list[tuple[str, dict[str, Any]]] = [
+            (
+                "phone",
+                self._put(
+                    {"pk": f"PHONE#{subject}", "sk": "MERCHANT", "merchant_id": merchant.id},
+                    condition="attribute_not_exists(pk)",
+                ),
             ),
-            self._put(
-                {"pk": f"USERNAME#{merchant.username}", "sk": "USERNAME", "merchant_id": merchant.id},
-                condition="attribute_not_exists(pk)",
-            ),
-            self._put(_clean(item), condition="attribute_not_exists(pk)"),
-            self._put(
-                key or {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "merchant_id": merchant.id},
-                condition="attribute_not_exists(pk)",
+        ]
+        if person:
+            claims.append(
+                (
+                    "person",
+                    self._put(
+                        {"pk": f"PERSON#{person}", "sk": "PERSON", "merchant_id": merchant.id},
+                        condition="attribute_not_exists(pk)",
+                    ),
+                )
+            )
+        claims += [("username", put) for put in self.username_claims(merchant)]  # type: ignore[attr-defined]
+        claims += [
+            ("merchant", self._put(_clean(item), condition="attribute_not_exists(pk)")),
+            (
+                "key",
+                self._put(
+                    key or {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "merchant_id": merchant.id},
+                    condition="attribute_not_exists(pk)",
+                ),
             ),
         ]
         try:
-            self.client.transact_write_items(TransactItems=puts)
+            self.client.transact_write_items(TransactItems=[put for _, put in claims])
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
             reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
-            codes = [reason.get("Code", "None") for reason in reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return "phone"
+            for (name, _), reason in zip(claims, reasons, strict=False):
+                if reason.get("Code") == "ConditionalCheckFailed" and name in ("phone", "person", "username"):
+                    return name
             if self.merchant_id_for_phone(subject):
                 return "phone"
+            if person and self._get(f"PERSON#{person}", "PERSON", consistent=True):
+                return "person"
             return "username"
         return None
