@@ -55,9 +55,11 @@ panel key (PanelKeyParameter) of the phone, a source address, a national code, a
                                 OTPLOCK#DEV#{dev}/LOCK a trusted device locked the same way
   OTPDAY#{subject}#{tehran date}/COUNT, OTPDAY#DEV#{dev}#{date}/COUNT  codes per phone (strangers)
                                 and per trusted device per Tehran day (TTL)
-  OTPSEND#{subject}#{window}/COUNT, OTPSEND#IP#{addr}#{window}/COUNT  codes sent per phone (or DEV#{dev}) and per
-                                source address in a window (conditional counters, TTL)
-  OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone in a lock window (TTL)
+  OTPSEND#{subject}#{window}/COUNT, OTPSEND#IP#{addr}#{window}/COUNT  codes sent per phone (a
+                                trusted device: OTPSEND#DEV#{dev}#...) and per source address in a
+                                window (conditional counters, TTL)
+  OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone (or OTPFAIL#DEV#{dev}#...) in a
+                                lock window (TTL)
   SIGNUPINQ#{subject}#{day}/COUNT  sign-up tries of a phone that reached the paid inquiries (TTL)
   SESSION#{sha256}/SESSION      a panel session by its hashed id: subject, created_at, last_seen,
                                 ended_at; gsi1 SESSIONS#{subject}/{created_at} until ended (TTL)
