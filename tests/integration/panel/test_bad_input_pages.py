@@ -105,3 +105,20 @@ def test_a_missing_panel_key_answers_sign_in_with_a_503_not_a_500(aws, texts, mo
 
     assert Browser().post("/login", {"phone": PHONE}).status == 503
     assert Browser().post("/login/verify", {"phone": "+989121234567", "code": "123456"}).status == 503
+
+
+def test_a_throttled_table_answers_the_sign_in_form_with_a_503_page(aws, texts, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from paylink.store import get_store
+    from tests.integration.panel.support import PHONE, Browser
+
+    def throttled(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+
+    monkeypatch.setattr(type(get_store()), "count_within", throttled)
+
+    answer = Browser().post("/login", {"phone": PHONE})
+
+    assert answer.status == 503
+    assert texts.sent == []

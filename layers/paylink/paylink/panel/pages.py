@@ -63,7 +63,72 @@ def unavailable(lang: str, merchant: Merchant | None = None) -> Response[str]:
     )  # fmt: skip
 
 
+def error_page(exc: PaylinkError, lang: str, merchant: Merchant | None) -> Response[str]:
+    """A domain error a view did not answer itself, as a page: never a 500 for bad input."""
+    if isinstance(exc, NotFound):
+        return not_found(lang, merchant)
+    if exc.status >= 500:
+        logger.warning("panel page: a provider is unavailable", extra={"error": type(exc).__name__})
+        return unavailable(lang, merchant)
+    if exc.status == 409:
+        return page(
+            409, "panel/message.html", lang, title="conflict.title", message="conflict.message",
+            merchant=merchant,
+        )  # fmt: skip
+    response = page(
+        exc.status if 400 <= exc.status < 500 else 400, "panel/message.html", lang,
+        title="badrequest.title", message="badrequest.message", merchant=merchant,
+    )  # fmt: skip
+    if exc.retry_after_seconds:
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
+
+
+def _is_outage(exc: Exception) -> bool:
+    """The table, a queue, SSM or a provider's HTTP API could not be reached (or throttled us)."""
+    import httpx
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):  # a refused condition is a bug to see, not an outage
+        return exc.response.get("Error", {}).get("Code", "") in OUTAGE_CODES
+    return isinstance(exc, BotoCoreError | httpx.HTTPError)
+
+
+OUTAGE_CODES = frozenset({
+    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
+})  # fmt: skip
+
+
+def guarded(view: Callable[..., Response[str]]) -> Callable[..., Response[str]]:
+    """Answers a domain error `view` did not answer as its page (4xx, or 503 for a provider) and an
+    unreachable table or provider as the 503 page: bad input never gets a 500."""
+
+    def wrapped(event: Any, *args: str) -> Response[str]:
+        try:
+            return view(event, *args)
+        except Exception as exc:
+            posted = event.request_context.http.method == "POST"
+            return failure_page(exc, lang_of(event, form_fields(event) if posted else None), None)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def failure_page(exc: Exception, lang: str, merchant: Merchant | None) -> Response[str]:
+    """The page of an exception a view let through; re-raised when it is a bug, not bad input or
+    an outage (the handler's 500 and its log then show it)."""
+    if isinstance(exc, PaylinkError):
+        return error_page(exc, lang, merchant)
+    if not _is_outage(exc):
+        raise exc
+    logger.warning("panel page: a provider is unreachable", extra={"error": type(exc).__name__})
+    return unavailable(lang, merchant)
+
+
 # -- sign-in -------------------------------------------------------------------------------------
+@guarded
 def login_form(event: Any) -> Response[str]:
     lang = lang_of(event)
     if guard.session_of(event):
@@ -71,6 +136,7 @@ def login_form(event: Any) -> Response[str]:
     return page(200, "panel/login.html", lang, phone="", errors={})
 
 
+@guarded
 def login_submit(event: Any) -> Response[str]:
     form = form_fields(event)
     lang = lang_of(event, form)
@@ -116,6 +182,7 @@ def _code_form(status: int, lang: str, phone: str, errors: dict[str, str], **ext
     )  # fmt: skip
 
 
+@guarded
 def verify_submit(event: Any) -> Response[str]:
     form = form_fields(event)
     lang = lang_of(event, form)
@@ -143,6 +210,7 @@ def verify_submit(event: Any) -> Response[str]:
     return with_cookie(target, sessions.cookie(session_id), device)
 
 
+@guarded
 def logout(event: Any) -> Response[str]:
     form = form_fields(event)
     lang = lang_of(event, form)
@@ -153,6 +221,7 @@ def logout(event: Any) -> Response[str]:
 
 
 # -- sign-up -------------------------------------------------------------------------------------
+@guarded
 def signup_form(event: Any) -> Response[str]:
     lang = lang_of(event)
     session = guard.session_of(event)
@@ -163,6 +232,7 @@ def signup_form(event: Any) -> Response[str]:
     return page(200, "panel/signup.html", lang, form={}, errors={})
 
 
+@guarded
 def signup_submit(event: Any) -> Response[str]:
     from paylink.panel.signup import FIELDS, sign_up
 
@@ -193,41 +263,6 @@ def signup_submit(event: Any) -> Response[str]:
 
 
 # -- the dashboard -------------------------------------------------------------------------------
-def error_page(exc: PaylinkError, lang: str, merchant: Merchant | None) -> Response[str]:
-    """A domain error a view did not answer itself, as a page: never a 500 for bad input."""
-    if isinstance(exc, NotFound):
-        return not_found(lang, merchant)
-    if exc.status >= 500:
-        logger.warning("panel page: a provider is unavailable", extra={"error": type(exc).__name__})
-        return unavailable(lang, merchant)
-    if exc.status == 409:
-        return page(
-            409, "panel/message.html", lang, title="conflict.title", message="conflict.message",
-            merchant=merchant,
-        )  # fmt: skip
-    response = page(
-        exc.status if 400 <= exc.status < 500 else 400, "panel/message.html", lang,
-        title="badrequest.title", message="badrequest.message", merchant=merchant,
-    )  # fmt: skip
-    if exc.retry_after_seconds:
-        response.headers["Retry-After"] = str(exc.retry_after_seconds)
-    return response
-
-
-def _is_outage(exc: Exception) -> bool:
-    """The table, a queue, SSM or a provider's HTTP API could not be reached (or throttled us)."""
-    import httpx
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, ClientError):  # a refused condition is a bug to see, not an outage
-        return exc.response.get("Error", {}).get("Code", "") in OUTAGE_CODES
-    return isinstance(exc, BotoCoreError | httpx.HTTPError)
-
-
-OUTAGE_CODES = frozenset({
-    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
-})  # fmt: skip
 
 
 def signed_in(view: Callable[..., Response[str]]) -> Callable[..., Response[str]]:
@@ -248,13 +283,8 @@ def signed_in(view: Callable[..., Response[str]]) -> Callable[..., Response[str]
             if merchant is None:
                 return guard.to_signup(lang)
             return view(event, merchant, session, lang, *args)
-        except PaylinkError as exc:
-            return error_page(exc, lang, merchant)
         except Exception as exc:
-            if not _is_outage(exc):
-                raise
-            logger.warning("panel page: a provider is unreachable", extra={"error": type(exc).__name__})
-            return unavailable(lang, merchant)
+            return failure_page(exc, lang, merchant)
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
