@@ -152,4 +152,5 @@ def test_the_panel_key_without_its_grant_is_refused(template):  # type: ignore[n
 
 def test_the_panel_key_defaulting_to_empty_is_refused(template):  # type: ignore[no-untyped-def]
     template["Parameters"]["PanelKeyParameter"]["Default"] = ""
-    assert check.check_required(template) == ["parameter PanelKeyParameter is required but defaults to empty ('')"]
+    expected = "parameter PanelKeyParameter is required but defaults to empty ('')"
+    assert check.check_required(template) == [expected]
