@@ -372,6 +372,9 @@ class LocalSystem:
 
         secrets["KavenegarApiKeyParameter"] = SMS_KEY
         secrets["InquiryTokenParameter"] = INQUIRY_TOKEN
+        # The panel's keyed-hash key (digests of phones and national codes, device cookies): random
+        # per run (the table lives as long as the run), as a deployer makes one (README "Deploy").
+        secrets["PanelKeyParameter"] = os.urandom(32).hex()
         # The bot: the sandbox's bot token and Bot API (instance tg), unless a real token is given
         # (then Telegram itself, or PAYLINK_TELEGRAM_API_URL).
         from local.sandbox.protocols.telegram import SANDBOX_BOT_TOKEN

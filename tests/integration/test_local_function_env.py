@@ -22,6 +22,7 @@ def _refs(table: str) -> dict[str, str]:
         "PublicBaseUrl": "https://pay.example",
         "GatewaysConfig": "[]",
         "GatewayCredentialsParameter": "/paylink/test/gateway-credentials",
+        "PanelKeyParameter": "/paylink/test/panel-key",
         "TelegramBotTokenParameter": "",
         "LogLevel": "INFO",
         "EmailSender": "",

@@ -138,3 +138,19 @@ def test_a_layer_shipping_botocore_is_refused(tmp_path: Path) -> None:
     (tmp_path / "python" / "botocore").mkdir(parents=True)
     (tmp_path / "python" / "paylink").mkdir()
     assert check.check_layer(tmp_path) == ["the layer ships botocore (it shadows the runtime's)"]
+
+
+def test_the_panel_key_without_its_grant_is_refused(template):  # type: ignore[no-untyped-def]
+    # The panel key (digests of phones and national codes, device cookies): PanelFunction names it
+    # and may read exactly it; without that grant the deploy check refuses the template.
+    policies = template["Resources"]["PanelFunction"]["Properties"]["Policies"]
+    policies[:] = [p for p in policies if "PanelKeyParameter" not in str(p)]
+    assert check.check_secrets(template) == [
+        "PanelFunction: no ssm:GetParameter on the parameter PAYLINK_PANEL_KEY_PARAMETER names"
+    ]
+
+
+def test_the_panel_key_defaulting_to_empty_is_refused(template):  # type: ignore[no-untyped-def]
+    template["Parameters"]["PanelKeyParameter"]["Default"] = ""
+    expected = "parameter PanelKeyParameter is required but defaults to empty ('')"
+    assert check.check_required(template) == [expected]

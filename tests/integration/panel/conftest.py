@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.sandbox import Sandbox
-from tests.integration.panel.support import INQUIRY_TOKEN_NAME, PHONE, to_e164
+from tests.integration.panel.support import INQUIRY_TOKEN_NAME, PANEL_KEY_NAME, PHONE, to_e164
 
 
 class Texts:
@@ -21,17 +21,34 @@ class Texts:
         return [code for to, code in self.sent if to == wanted][-1]
 
 
+@pytest.fixture(autouse=True)
+def panel_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The panel's keyed-hash key in moto's SSM, named in the environment, as a deploy puts it."""
+    if "aws" not in request.fixturenames:
+        return
+    request.getfixturevalue("aws")
+    import boto3
+
+    from tests.helpers import reset_caches
+
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=PANEL_KEY_NAME, Value="test-panel-key-0123456789abcdef", Type="SecureString", Overwrite=True
+    )
+    monkeypatch.setenv("PAYLINK_PANEL_KEY_PARAMETER", PANEL_KEY_NAME)
+    reset_caches()
+
+
 @pytest.fixture
 def texts(monkeypatch: pytest.MonkeyPatch) -> Texts:
-    from paylink.notify import kavenegar
+    """Sign-in codes captured where they would be texted (Kavenegar or SNS: test_signin_sns.py)."""
+    from paylink.panel import codes
 
     box = Texts()
 
-    def fake_send(phone: str, code: str, template: str | None = None) -> str:
+    def fake_deliver(phone: str, code: str) -> None:
         box.sent.append((phone, code))
-        return "1"
 
-    monkeypatch.setattr(kavenegar, "send_code", fake_send)
+    monkeypatch.setattr(codes, "_deliver", fake_deliver)
     return box
 
 

@@ -83,6 +83,9 @@ class Settings(BaseModel):
     # and the API's base URL.
     inquiry_token_parameter: str = Field(default="", alias="PAYLINK_INQUIRY_TOKEN_PARAMETER")
     inquiry_api_url: str = Field(default="https://api.zibal.ir", alias="PAYLINK_INQUIRY_API_URL")
+    # The panel's keyed-hash key (paylink.panel.codes.keyed): SSM name of a random SecureString that
+    # keys the digests of phones and national codes in the table and signs device cookies.
+    panel_key_parameter: str = Field(default="", alias="PAYLINK_PANEL_KEY_PARAMETER")
     # Local runs only: SNS and SES of the moto server.
     notify_endpoint_url: str | None = Field(default=None, alias="PAYLINK_NOTIFY_ENDPOINT_URL")
     # CSV exports (paylink.web.exports): larger than this many bytes they become an export job, written

@@ -47,14 +47,22 @@ def create_merchant(
     api_key: str | None = None,
     gateways: list[str] | None = None,
     owner_subject: str | None = None,
+    owner_person: str | None = None,
 ) -> tuple[Merchant, str]:
     """Create a merchant and return it with its API key (the only time the key is seen in clear).
 
     `owner_subject` (the panel's phone key, paylink.panel.codes.subject_key) links the merchant to
-    the phone that signed up, in the same transaction: one merchant per phone."""
+    the phone that signed up, in the same transaction: one merchant per phone. `owner_person` (the
+    keyed digest of the national code, paylink.panel.codes.person_key) is claimed there too: one
+    personal account per person. The username's folded skeleton is claimed with it
+    (paylink.merchants.usernames): no look-alike of an existing username, no reserved word."""
+    from paylink.merchants.usernames import is_reserved
+
     fields: dict[str, str] = {}
     if not USERNAME.fullmatch(username):
         fields["username"] = "3-30 lower-case letters, digits or _, starting with a letter or digit"
+    elif is_reserved(username):
+        fields["username"] = "reserved: a route or a word that would pass for the service"
     if not name.strip() or len(name) > 100:
         fields["name"] = "required, at most 100 characters"
     iban = iban.replace(" ", "").upper()
@@ -89,11 +97,19 @@ def create_merchant(
     if owner_subject is None:
         store.create_merchant(merchant, digest, listed)
         return merchant, key
-    refused = store.create_merchant_for_phone(merchant, digest, owner_subject, listed)
+    refused = store.create_merchant_for_phone(merchant, digest, owner_subject, listed, person=owner_person)
     if refused == "phone":
         raise Conflict("this phone already has a merchant", fields={"phone": "already has a merchant"})
+    if refused == "person":
+        raise Conflict(
+            "this person already has a personal account",
+            fields={"national_code": "already has a personal account"},
+        )
     if refused:
-        raise Conflict("username already taken", fields={"username": "already taken"})
+        raise Conflict(
+            "username already taken",
+            fields={"username": "already taken, or too close to an existing username"},
+        )
     return merchant, key
 
 
@@ -113,13 +129,20 @@ def update_merchant(
     per_payment_cap: int | None = None,
     daily_cap: int | None = None,
     gateways: list[str] | None = None,
+    read: Merchant | None = None,
 ) -> Merchant:
-    """Change a merchant (an operator's act): the IBAN is checked like at creation, and the
-    snapshot of limits and gateways its links carry for the checkout is refreshed."""
+    """Change a merchant (an operator's act, or the panel's IBAN change): the IBAN is checked like at
+    creation, and the snapshot of limits and gateways its links carry for the checkout is refreshed.
+
+    Only the changed fields are written, and only while each still holds the value it had when read
+    (`read`: the merchant as the caller saw it, e.g. before the panel's inquiries; else read here):
+    a change made meanwhile is never overwritten, it raises Conflict ("changed meanwhile")."""
     merchant_id = store.merchant_id_for_username(username)
     merchant = store.get_merchant(merchant_id) if merchant_id else None
     if merchant is None:
         raise NotFound("no such merchant")
+    if read is not None and read.id == merchant.id:
+        merchant = read
     changes: dict[str, object] = {}
     fields: dict[str, str] = {}
     if name is not None:
@@ -147,7 +170,13 @@ def update_merchant(
     if fields:
         raise ValidationFailed("the change is not valid", fields=fields)
     updated = merchant.model_copy(update=changes)
-    store.replace_merchant(updated)
+    written = updated.model_dump(mode="json", include=set(changes))
+    before = merchant.model_dump(mode="json", include=set(changes))
+    if not store.update_merchant_if(merchant.id, written, before):
+        raise Conflict(
+            "the merchant was changed meanwhile; read it again and retry",
+            fields={name: "changed meanwhile" for name in changes},
+        )
     store.refresh_link_snapshots(updated)
     return updated
 

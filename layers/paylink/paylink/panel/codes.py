@@ -1,11 +1,20 @@
 """One-time sign-in codes sent by SMS: 6 digits from `secrets`, kept only as a salted hash.
 
-A code lives CODE_SECONDS and is used once. MAX_TRIES wrong answers (to one code, or to any of a
-phone's codes within a LOCK_SECONDS window) lock the phone for LOCK_SECONDS. Sends are limited per
-phone and per source address (conditional counters per fixed window). Whether the phone has an
-account changes nothing here: every phone gets the same answer and a code, so the login form
-tells nobody who is a merchant.
-Nothing here logs a phone or a code.
+A code lives CODE_SECONDS and is used once. Whether the phone has an account changes nothing here:
+every phone gets the same answer and a code, so the login form tells nobody who is a merchant.
+
+Strangers (a browser without a device cookie for the phone) share the phone's limits: MAX_TRIES
+wrong answers within LOCK_SECONDS lock the phone for LOCK_SECONDS, PHONE_SENDS codes per
+PHONE_WINDOW and DAILY_SENDS per Tehran day; sends are also limited per source address.
+Those per-phone limits could be spent by anyone who knows a merchant's number (lockout as a
+weapon), so, as OWASP's "device cookies" suggest, a successful sign-in gives the browser a long-lived
+cookie signed with the panel key and bound to that phone. A browser presenting a valid one for the
+phone it asks about is exempt from the phone's lock, window and daily cap: it has its own code slot
+(a stranger's request never replaces or spends it) and its own, smaller budget (DEVICE_TRIES wrong
+answers lock that device only; DEVICE_SENDS per window, DAILY_SENDS per day). Nobody can mint one
+for another phone: the signature covers the phone's key and needs the panel key.
+Phones, addresses and device ids appear in the table only as keyed digests (`keyed`), so a table
+dump does not give phones back by trying the ~10^9 mobile numbers. Nothing here logs a phone or a code.
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from paylink.core.errors import PaylinkError
 from paylink.core.models import iso, utcnow
 from paylink.store import Store
 
@@ -25,8 +36,12 @@ MAX_TRIES = 5
 LOCK_SECONDS = 15 * 60
 PHONE_SENDS = 3  # per PHONE_WINDOW
 PHONE_WINDOW = 15 * 60
+DAILY_SENDS = 10  # per Tehran day: a stranger's codes to one phone, or one device's codes
 ADDRESS_SENDS = 10  # per ADDRESS_WINDOW, all phones together
 ADDRESS_WINDOW = 60 * 60
+DEVICE_TRIES = 3  # wrong answers from one trusted device within LOCK_SECONDS lock that device
+DEVICE_SENDS = 3  # per PHONE_WINDOW, from one trusted device
+DEVICE_SECONDS = 365 * 24 * 3600  # a device cookie's life
 
 
 class TooManyCodes(Exception):
@@ -34,8 +49,22 @@ class TooManyCodes(Exception):
 
     def __init__(self, reason: str, retry_after: int) -> None:
         super().__init__(reason)
-        self.reason = reason  # "phone", "address" or "locked"
+        self.reason = reason  # "phone", "daily", "address" or "locked"
         self.retry_after = retry_after
+
+
+class PanelKeyMissing(PaylinkError):
+    """The panel key is not configured or readable: no digest can be made (503, nothing done)."""
+
+    status = 503
+    code = "panel_unavailable"
+
+
+class SmsUnavailable(PaylinkError):
+    """The SMS provider (SNS) did not take the code (503); the text names no phone."""
+
+    status = 503
+    code = "sms_unavailable"
 
 
 @dataclass(frozen=True)
@@ -46,13 +75,62 @@ class Verdict:
     reason: str = ""
 
 
+def _key() -> bytes:
+    from paylink.core.secrets import secret
+    from paylink.core.settings import get_settings
+
+    try:
+        value = secret(get_settings().panel_key_parameter)
+    except Exception as exc:  # SSM unreachable or the parameter missing: refuse, never guess a key
+        raise PanelKeyMissing("the panel is not available now; try again later") from exc
+    if len(value) < 16:
+        raise PanelKeyMissing("the panel is not available now; try again later")
+    return value.encode()
+
+
+def keyed(purpose: str, value: str) -> str:
+    """HMAC-SHA256 of `value` under the panel key, per purpose (40 hex digits)."""
+    return hmac.new(_key(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
 def subject_key(phone: str) -> str:
-    """The key a phone is stored under (a digest: no phone in the table's keys)."""
-    return hashlib.sha256(f"paylink-phone:{phone}".encode()).hexdigest()[:40]
+    """The key a phone is stored under (a keyed digest: no phone in the table's keys)."""
+    return keyed("phone", phone)
 
 
 def address_key(source_ip: str) -> str:
-    return hashlib.sha256(f"paylink-ip:{source_ip}".encode()).hexdigest()[:40]
+    return keyed("ip", source_ip)
+
+
+def person_key(national_code: str) -> str:
+    """The claim of one personal account per person (a keyed digest of the national code)."""
+    return keyed("national-code", national_code)
+
+
+def new_device_token(subject: str, now: datetime | None = None) -> str:
+    """A device cookie's value for a browser that just signed in as `subject`: a random id, when it
+    was issued and a signature over both and the phone's key."""
+    device_id = secrets.token_urlsafe(18)
+    issued = int((now or utcnow()).timestamp())
+    signature = keyed("device", f"{subject}|{device_id}|{issued}")
+    return f"{device_id}.{issued}.{signature}"
+
+
+def device_key(store: Store, token: str | None, subject: str, now: datetime) -> str | None:
+    """The key of a trusted device: a device cookie signed for this very phone, not older than
+    DEVICE_SECONDS, whose device is not locked; None for anything else (a stranger)."""
+    if not token or len(token) > 120:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    device_id, issued, signature = parts
+    if not 0 <= _epoch(now) - int(issued) <= DEVICE_SECONDS:
+        return None
+    if not hmac.compare_digest(keyed("device", f"{subject}|{device_id}|{issued}"), signature):
+        return None
+    device = "DEV#" + keyed("device-id", device_id)
+    return None if _locked_until(store, device, now) else device
 
 
 def _hash(code: str, salt: str) -> str:
@@ -70,23 +148,64 @@ def _locked_until(store: Store, subject: str, now: datetime) -> datetime | None:
     return None
 
 
-def send_code(store: Store, phone: str, source_ip: str, now: datetime | None = None) -> None:
-    """Make a new code for `phone` (normalised, +989...) and text it; TooManyCodes when refused.
+def _tehran_day(now: datetime) -> tuple[str, int]:
+    """The Tehran date of `now` and a TTL two days on (a daily counter's window)."""
+    from paylink.core.settings import get_settings
 
-    The counters are taken before the SMS goes: a refused send costs nothing, and a crash after
-    counting only spends one of the allowance.
-    """
+    day = now.astimezone(ZoneInfo(get_settings().timezone)).date().isoformat()
+    return day, _epoch(now) + 2 * 86_400
+
+
+def _until_tehran_midnight(now: datetime) -> int:
+    from paylink.core.settings import get_settings
+
+    local = now.astimezone(ZoneInfo(get_settings().timezone))
+    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int((midnight - local).total_seconds()) + 1
+
+
+def _deliver(phone: str, code: str) -> None:
+    """Text the code: Kavenegar's verify/lookup template, or a plain SMS through SNS."""
+    from paylink.core.settings import get_settings
+
+    if get_settings().sms_provider == "sns":
+        from paylink.notify.messages import notifiers
+
+        text = f"کد ورود پی‌لینک: {code}\npaylink code: {code}"
+        try:
+            notifiers()["sms"].send(phone, "", text)
+        except Exception:  # the provider's error may carry the number: not chained, not logged
+            raise SmsUnavailable("the SMS could not be sent now; try again later") from None
+        return
     from paylink.notify import kavenegar
 
+    kavenegar.send_code(phone, code)
+
+
+def send_code(
+    store: Store, phone: str, source_ip: str, now: datetime | None = None, device: str | None = None
+) -> None:
+    """Make a new code for `phone` (normalised, +989...) and text it; TooManyCodes when refused.
+
+    `device`: the browser's device cookie, if any. The counters are taken before the SMS goes: a
+    refused send costs nothing, and a crash after counting only spends one of the allowance.
+    """
     now = now or utcnow()
     subject = subject_key(phone)
-    locked = _locked_until(store, subject, now)
-    if locked:
-        raise TooManyCodes("locked", int((locked - now).total_seconds()) + 1)
+    trusted = device_key(store, device, subject, now)
+    owner = trusted or subject  # whose lock, window and daily cap this send is counted on
+    if trusted is None:
+        locked = _locked_until(store, subject, now)
+        if locked:
+            raise TooManyCodes("locked", int((locked - now).total_seconds()) + 1)
     stamp = _epoch(now)
     window = stamp // PHONE_WINDOW
-    if not store.count_within(f"OTPSEND#{subject}#{window}", PHONE_SENDS, (window + 2) * PHONE_WINDOW):
+    allowed = DEVICE_SENDS if trusted else PHONE_SENDS
+    if not store.count_within(f"OTPSEND#{owner}#{window}", allowed, (window + 2) * PHONE_WINDOW):
         raise TooManyCodes("phone", (window + 1) * PHONE_WINDOW - stamp)
+    day, ttl = _tehran_day(now)
+    if not store.count_within(f"OTPDAY#{owner}#{day}", DAILY_SENDS, ttl):
+        raise TooManyCodes("daily", _until_tehran_midnight(now))
     window = stamp // ADDRESS_WINDOW
     if not store.count_within(
         f"OTPSEND#IP#{address_key(source_ip)}#{window}", ADDRESS_SENDS, (window + 2) * ADDRESS_WINDOW
@@ -106,37 +225,45 @@ def send_code(store: Store, phone: str, source_ip: str, now: datetime | None = N
             "expires_at": iso(expires),
             "ttl": _epoch(expires) + 3600,
         },
+        slot=trusted or "",
     )
-    kavenegar.send_code(phone, code)
+    _deliver(phone, code)
 
 
-def check_code(store: Store, phone: str, code: str, now: datetime | None = None) -> Verdict:
-    """Check a code typed for `phone`: right, unexpired, unused and not locked → ok (and used)."""
+def check_code(
+    store: Store, phone: str, code: str, now: datetime | None = None, device: str | None = None
+) -> Verdict:
+    """Check a code typed for `phone`: right, unexpired, unused and not locked → ok (and used).
+
+    `device`: the browser's device cookie; a trusted device checks its own code against its own
+    budget, whatever strangers did to the phone."""
     now = now or utcnow()
     subject = subject_key(phone)
-    if _locked_until(store, subject, now):
+    trusted = device_key(store, device, subject, now)
+    owner, slot, budget = (trusted, trusted, DEVICE_TRIES) if trusted else (subject, "", MAX_TRIES)
+    if trusted is None and _locked_until(store, subject, now):
         return Verdict(False, "locked")
-    item = store.get_login_code(subject)
+    item = store.get_login_code(subject, slot=slot)
     if item is None or item.get("used_at"):
         return Verdict(False, "expired")
-    if int(item.get("tries", 0)) >= MAX_TRIES:
+    if int(item.get("tries", 0)) >= budget:
         return Verdict(False, "locked")
     if str(item["expires_at"]) <= iso(now):
         return Verdict(False, "expired")
     typed = "".join(ch for ch in code if ch.isdigit())
     typed = typed.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789"))
     if hmac.compare_digest(_hash(typed, str(item["salt"])), str(item["code_hash"])):
-        if store.use_login_code(subject, str(item["code_id"]), MAX_TRIES, iso(now)):
+        if store.use_login_code(subject, str(item["code_id"]), budget, iso(now), slot=slot):
             return Verdict(True)
         return Verdict(False, "expired")  # used meanwhile by a parallel request
-    tries = store.count_code_try(subject, str(item["code_id"]), MAX_TRIES)
-    # Wrong tries also count per phone over the lock window, whatever the code: asking for a new
-    # code does not buy more guesses.
+    tries = store.count_code_try(subject, str(item["code_id"]), budget, slot=slot)
+    # Wrong tries also count per phone (per device) over the lock window, whatever the code: asking
+    # for a new code does not buy more guesses.
     stamp = _epoch(now)
     window = stamp // LOCK_SECONDS
-    within = store.count_within(f"OTPFAIL#{subject}#{window}", MAX_TRIES - 1, (window + 2) * LOCK_SECONDS)
-    if tries is None or tries >= MAX_TRIES or not within:
+    within = store.count_within(f"OTPFAIL#{owner}#{window}", budget - 1, (window + 2) * LOCK_SECONDS)
+    if tries is None or tries >= budget or not within:
         until = now + timedelta(seconds=LOCK_SECONDS)
-        store.lock_subject(subject, iso(until), _epoch(until) + 60)
+        store.lock_subject(owner, iso(until), _epoch(until) + 60)
         return Verdict(False, "locked")
     return Verdict(False, "wrong")

@@ -45,12 +45,90 @@ def not_found(lang: str, merchant: Merchant | None = None) -> Response[str]:
     )
 
 
-def with_cookie(response: Response[str], cookie: Cookie) -> Response[str]:
-    response.cookies = [cookie]
+def with_cookie(response: Response[str], *cookies: Cookie) -> Response[str]:
+    response.cookies = list(cookies)
     return response
 
 
+def device_of(event: Any) -> str | None:
+    """The browser's device cookie (paylink.panel.codes.device_key decides if it is trusted)."""
+    return sessions.cookie_value(event.get("cookies"), sessions.DEVICE_COOKIE)
+
+
+def unavailable(lang: str, merchant: Merchant | None = None) -> Response[str]:
+    """A provider or a secret could not be reached: 503, nothing changed, try later."""
+    return page(
+        503, "panel/message.html", lang, title="unavailable.title", message="unavailable.message",
+        merchant=merchant,
+    )  # fmt: skip
+
+
+def error_page(exc: PaylinkError, lang: str, merchant: Merchant | None) -> Response[str]:
+    """A domain error a view did not answer itself, as a page: never a 500 for bad input."""
+    if isinstance(exc, NotFound):
+        return not_found(lang, merchant)
+    if exc.status >= 500:
+        logger.warning("panel page: a provider is unavailable", extra={"error": type(exc).__name__})
+        return unavailable(lang, merchant)
+    if exc.status == 409:
+        return page(
+            409, "panel/message.html", lang, title="conflict.title", message="conflict.message",
+            merchant=merchant,
+        )  # fmt: skip
+    response = page(
+        exc.status if 400 <= exc.status < 500 else 400, "panel/message.html", lang,
+        title="badrequest.title", message="badrequest.message", merchant=merchant,
+    )  # fmt: skip
+    if exc.retry_after_seconds:
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
+
+
+def _is_outage(exc: Exception) -> bool:
+    """The table, a queue, SSM or a provider's HTTP API could not be reached (or throttled us)."""
+    import httpx
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):  # a refused condition is a bug to see, not an outage
+        return exc.response.get("Error", {}).get("Code", "") in OUTAGE_CODES
+    return isinstance(exc, BotoCoreError | httpx.HTTPError)
+
+
+OUTAGE_CODES = frozenset({
+    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
+})  # fmt: skip
+
+
+def guarded(view: Callable[..., Response[str]]) -> Callable[..., Response[str]]:
+    """Answers a domain error `view` did not answer as its page (4xx, or 503 for a provider) and an
+    unreachable table or provider as the 503 page: bad input never gets a 500."""
+
+    def wrapped(event: Any, *args: str) -> Response[str]:
+        try:
+            return view(event, *args)
+        except Exception as exc:
+            posted = event.request_context.http.method == "POST"
+            return failure_page(exc, lang_of(event, form_fields(event) if posted else None), None)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def failure_page(exc: Exception, lang: str, merchant: Merchant | None) -> Response[str]:
+    """The page of an exception a view let through; re-raised when it is a bug, not bad input or
+    an outage (the handler's 500 and its log then show it)."""
+    if isinstance(exc, PaylinkError):
+        return error_page(exc, lang, merchant)
+    if not _is_outage(exc):
+        raise exc
+    logger.warning("panel page: a provider is unreachable", extra={"error": type(exc).__name__})
+    return unavailable(lang, merchant)
+
+
 # -- sign-in -------------------------------------------------------------------------------------
+@guarded
 def login_form(event: Any) -> Response[str]:
     lang = lang_of(event)
     if guard.session_of(event):
@@ -58,6 +136,7 @@ def login_form(event: Any) -> Response[str]:
     return page(200, "panel/login.html", lang, phone="", errors={})
 
 
+@guarded
 def login_submit(event: Any) -> Response[str]:
     form = form_fields(event)
     lang = lang_of(event, form)
@@ -74,9 +153,9 @@ def login_submit(event: Any) -> Response[str]:
         )
     source_ip = event.request_context.http.source_ip or ""
     try:
-        codes.send_code(get_store(), phone, source_ip)
+        codes.send_code(get_store(), phone, source_ip, device=device_of(event))
     except codes.TooManyCodes as exc:
-        key = "login.err.locked" if exc.reason == "locked" else "login.err.too_many"
+        key = {"locked": "login.err.locked", "daily": "login.err.daily"}.get(exc.reason, "login.err.too_many")
         minutes = max(1, (exc.retry_after + 59) // 60)
         response = page(
             429,
@@ -103,6 +182,7 @@ def _code_form(status: int, lang: str, phone: str, errors: dict[str, str], **ext
     )  # fmt: skip
 
 
+@guarded
 def verify_submit(event: Any) -> Response[str]:
     form = form_fields(event)
     lang = lang_of(event, form)
@@ -111,7 +191,10 @@ def verify_submit(event: Any) -> Response[str]:
     phone = identity.normal_mobile(form.get("phone", ""))
     if phone is None:
         return guard.to_login(lang)
-    verdict = codes.check_code(get_store(), phone, form.get("code", "")[:20])
+    try:
+        verdict = codes.check_code(get_store(), phone, form.get("code", "")[:20], device=device_of(event))
+    except codes.PanelKeyMissing:
+        return unavailable(lang)
     if not verdict.ok:
         status = 429 if verdict.reason == "locked" else 400
         minutes = codes.LOCK_SECONDS // 60
@@ -121,9 +204,13 @@ def verify_submit(event: Any) -> Response[str]:
     session_id = sessions.start_session(get_store(), subject, phone, user_agent)
     has_merchant = get_store().merchant_id_for_phone(subject) is not None
     target = guard.to_dashboard(lang) if has_merchant else guard.to_signup(lang)
-    return with_cookie(target, sessions.cookie(session_id))
+    # A fresh device cookie bound to this phone: later sign-ins from this browser are exempt from
+    # the phone's lock and send limits (paylink.panel.codes).
+    device = sessions.device_cookie(codes.new_device_token(subject))
+    return with_cookie(target, sessions.cookie(session_id), device)
 
 
+@guarded
 def logout(event: Any) -> Response[str]:
     form = form_fields(event)
     lang = lang_of(event, form)
@@ -134,6 +221,7 @@ def logout(event: Any) -> Response[str]:
 
 
 # -- sign-up -------------------------------------------------------------------------------------
+@guarded
 def signup_form(event: Any) -> Response[str]:
     lang = lang_of(event)
     session = guard.session_of(event)
@@ -144,6 +232,7 @@ def signup_form(event: Any) -> Response[str]:
     return page(200, "panel/signup.html", lang, form={}, errors={})
 
 
+@guarded
 def signup_submit(event: Any) -> Response[str]:
     from paylink.panel.signup import FIELDS, sign_up
 
@@ -156,7 +245,10 @@ def signup_submit(event: Any) -> Response[str]:
         return guard.to_login(lang)
     if guard.merchant_of(session):
         return guard.to_dashboard(lang)
-    result = sign_up(get_store(), session.phone, form)
+    try:
+        result = sign_up(get_store(), session.phone, form)
+    except codes.PanelKeyMissing:
+        return unavailable(lang)
     if result.merchant:
         return guard.to_dashboard(lang)
     shown = {name: form.get(name, "")[:100] for name in FIELDS}
@@ -171,6 +263,8 @@ def signup_submit(event: Any) -> Response[str]:
 
 
 # -- the dashboard -------------------------------------------------------------------------------
+
+
 def signed_in(view: Callable[..., Response[str]]) -> Callable[..., Response[str]]:
     """Runs `view(event, merchant, session, lang, *args)` for a signed-in merchant; otherwise 303 to
     /login (no session) or /signup (no merchant yet). POSTs are refused cross-site first."""
@@ -180,16 +274,17 @@ def signed_in(view: Callable[..., Response[str]]) -> Callable[..., Response[str]
         lang = lang_of(event, form_fields(event) if posted else None)
         if posted and guard.refused(event):
             return forbidden(lang)
-        session = guard.session_of(event)
-        if session is None:
-            return guard.to_login(lang)
-        merchant = guard.merchant_of(session)
-        if merchant is None:
-            return guard.to_signup(lang)
+        merchant: Merchant | None = None
         try:
+            session = guard.session_of(event)
+            if session is None:
+                return guard.to_login(lang)
+            merchant = guard.merchant_of(session)
+            if merchant is None:
+                return guard.to_signup(lang)
             return view(event, merchant, session, lang, *args)
-        except NotFound:
-            return not_found(lang, merchant)
+        except Exception as exc:
+            return failure_page(exc, lang, merchant)
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__

@@ -23,6 +23,10 @@ from paylink.core.models import iso, utcnow
 from paylink.store import Store
 
 COOKIE = "__Host-paylink_session"  # no Domain, Path=/, Secure: the prefix's rules
+# The device cookie (paylink.panel.codes.new_device_token): given at each sign-in, kept a year and
+# across sign-outs; it exempts this browser from the phone's sign-in lock and send limits.
+DEVICE_COOKIE = "__Host-paylink_device"
+DEVICE_SECONDS = 365 * 24 * 3600
 IDLE_SECONDS = 12 * 3600  # a phone left a night signs in again
 ABSOLUTE_SECONDS = 14 * 24 * 3600
 TOUCH_SECONDS = 300  # last_seen is written at most this often (one write per few page views)
@@ -144,11 +148,20 @@ def clearing_cookie() -> Cookie:
     return cookie("", max_age=0)
 
 
-def cookie_value(cookies: list[str] | None) -> str | None:
-    """The session id among an HTTP API event's `cookies` (the first one, when sent twice)."""
+def device_cookie(token: str) -> Cookie:
+    """The device cookie: the same flags as the session's, a year long."""
+    return Cookie(
+        name=DEVICE_COOKIE, value=token, path="/", secure=True, http_only=True, max_age=DEVICE_SECONDS,
+        same_site=SameSite.LAX_MODE,
+    )  # fmt: skip
+
+
+def cookie_value(cookies: list[str] | None, wanted: str = COOKIE) -> str | None:
+    """A cookie's value among an HTTP API event's `cookies` (the first one, when sent twice):
+    the session id unless `wanted` names another."""
     for entry in cookies or []:
         for part in entry.split(";"):
             name, _, value = part.strip().partition("=")
-            if name == COOKIE and value:
+            if name == wanted and value:
                 return value
     return None

@@ -173,6 +173,7 @@ class IbanChange:
     merchant: Merchant | None = None
     errors: dict[str, str] = field(default_factory=dict)  # field -> translation key
     unavailable: bool = False  # an inquiry could not run: nothing changed, try later
+    conflict: bool = False  # the merchant changed meanwhile: nothing written, try again
 
 
 def change_iban(store: Store, merchant: Merchant, phone: str, form: dict[str, str]) -> IbanChange:
@@ -198,7 +199,12 @@ def change_iban(store: Store, merchant: Merchant, phone: str, form: dict[str, st
         return IbanChange(errors={"iban": "signup.err.iban"})
     except identity.InquiryUnavailable:
         return IbanChange(unavailable=True)
-    return IbanChange(merchant=update_merchant(store, merchant.username, iban=iban))
+    try:
+        # Written only while the IBAN is still the one this request read before its inquiries: a
+        # change made meanwhile (another tab, the operator) is never overwritten.
+        return IbanChange(merchant=update_merchant(store, merchant.username, iban=iban, read=merchant))
+    except Conflict:
+        return IbanChange(conflict=True)
 
 
 @signed_in
@@ -211,4 +217,7 @@ def iban_change(event: Any, merchant: Merchant, session: sessions.Session, lang:
     typed = {name: form.get(name, "")[:40] for name in IBAN_FIELDS}
     if result.unavailable:
         return settings_view(merchant, session, lang, 503, notice="settings.err.inquiry", iban_form=typed)
+    if result.conflict:
+        fresh = get_store().get_merchant(merchant.id) or merchant
+        return settings_view(fresh, session, lang, 409, notice="settings.err.conflict", iban_form=typed)
     return settings_view(merchant, session, lang, 400, errors=result.errors, iban_form=typed)

@@ -4,6 +4,9 @@ Fields: name, username, national_code (checksum), iban (IR + 24 digits, mod 97),
 yyyy/mm/dd, Persian or Latin digits: the IBAN-owner inquiry needs it). The mobile must belong to the
 national code (Shahkar) and the IBAN to the same person; a definite "no" is a field error, an
 inquiry that could not run is a page-level error to try later (nothing is created either way).
+One personal account per person: the keyed digest of the national code is claimed in the same
+transaction that creates the merchant (a second SIM of the same person gets a field error). Usernames
+that are reserved or look like an existing one are refused (paylink.merchants.usernames).
 The inquiries are paid calls: a phone gets INQUIRIES_PER_DAY sign-up tries that reach them per UTC
 day (a conditional counter taken before the first call), so resubmitting the form bills us no more.
 Errors are translation keys of paylink.web.pages.i18n ("signup.err.*").
@@ -19,7 +22,8 @@ from paylink.core.errors import Conflict
 from paylink.core.models import Merchant
 from paylink.merchants import identity
 from paylink.merchants.accounts import USERNAME, create_merchant
-from paylink.panel.codes import subject_key
+from paylink.merchants.usernames import is_reserved
+from paylink.panel.codes import person_key, subject_key
 from paylink.panel.render import jalali_day
 from paylink.store import Store
 
@@ -60,8 +64,12 @@ def sign_up(store: Store, phone: str, form: dict[str, str]) -> SignupResult:
     birth = parse_birth_date(form.get("birth_date", ""))
     if birth is None:
         errors["birth_date"] = "signup.err.birth_date"
+    if "username" not in errors and is_reserved(username):
+        errors["username"] = "signup.err.username_reserved"
     if not errors and store.merchant_id_for_username(username):
         errors["username"] = "signup.err.username_taken"
+    elif not errors and store.username_fold_taken(username):
+        errors["username"] = "signup.err.username_reserved"
     if errors or national_code is None or iban is None or birth is None:
         return SignupResult(errors=errors)
     stamp = int(time.time())
@@ -81,9 +89,13 @@ def sign_up(store: Store, phone: str, form: dict[str, str]) -> SignupResult:
         return SignupResult(unavailable=True)
     try:
         merchant, _ = create_merchant(
-            store, username=username, name=name, iban=iban, owner_subject=subject_key(phone)
-        )
+            store, username=username, name=name, iban=iban, owner_subject=subject_key(phone),
+            owner_person=person_key(national_code),
+        )  # fmt: skip
     except Conflict as exc:
-        key = "signup.err.username_taken" if "username" in exc.fields else "signup.err.has_merchant"
-        return SignupResult(errors={next(iter(exc.fields)): key})
+        # A national code already claimed is said only now, after Shahkar tied this mobile to it:
+        # nobody can ask whether a stranger's national code has an account.
+        field = next(iter(exc.fields))
+        key = {"username": "signup.err.username_reserved", "national_code": "signup.err.person_taken"}
+        return SignupResult(errors={field: key.get(field, "signup.err.has_merchant")})
     return SignupResult(merchant=merchant)

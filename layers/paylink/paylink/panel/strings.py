@@ -147,6 +147,25 @@ FA: dict[str, str] = {
     "notfound.message": "چنین موردی در حساب شما نیست.",
     "forbidden.title": "درخواست پذیرفته نشد",
     "forbidden.message": "این فرم از جای دیگری فرستاده شده است. صفحه را دوباره باز کنید.",
+    # Sign-in and sign-up rules of the second pass (lockout, one account per person, usernames).
+    "login.err.daily": (
+        "امروز کدهای زیادی به این شماره فرستاده شده است. فردا دوباره امتحان کنید یا از "
+        "دستگاهی که پیش‌تر با آن وارد شده‌اید وارد شوید."
+    ),
+    "signup.err.username_reserved": (
+        "این نام کاربری رزرو شده یا به نامی موجود بسیار شبیه است. نام دیگری برگزینید. "
+    ),
+    "signup.err.person_taken": (
+        "برای صاحب این کد ملی پیش‌تر یک حساب شخصی باز شده است؛ با شماره‌ی موبایل همان حساب وارد شوید."
+    ),
+    "badrequest.title": "درخواست نادرست",
+    "badrequest.message": "آنچه فرستاده شد درست نیست. صفحه را دوباره باز کنید و دوباره امتحان کنید.",
+    "conflict.title": "هم‌زمان تغییر کرد",
+    "conflict.message": "این مورد هم‌زمان تغییر کرد. صفحه را دوباره باز کنید و دوباره امتحان کنید.",
+    "unavailable.title": "اکنون ممکن نیست",
+    "unavailable.message": (
+        "سرویسی که لازم است اکنون در دسترس نیست؛ چیزی تغییر نکرد. کمی بعد دوباره امتحان کنید. "
+    ),
 }
 
 EN: dict[str, str] = {
@@ -289,6 +308,26 @@ EN: dict[str, str] = {
     "notfound.message": "There is no such item in your account.",
     "forbidden.title": "Request refused",
     "forbidden.message": "This form was sent from another site. Open the page again.",
+    # Sign-in and sign-up rules of the second pass (lockout, one account per person, usernames).
+    "login.err.daily": (
+        "Too many codes were sent to this number today. Try again tomorrow, or sign in from a "
+        "device you signed in with before."
+    ),
+    "signup.err.username_reserved": (
+        "This username is reserved or too close to an existing one. Choose another. "
+    ),
+    "signup.err.person_taken": (
+        "The holder of this national code already has a personal account; sign in with that "
+        "account's mobile number."
+    ),
+    "badrequest.title": "Bad request",
+    "badrequest.message": "What was sent is not valid. Open the page again and retry.",
+    "conflict.title": "Changed meanwhile",
+    "conflict.message": "This was changed at the same moment. Open the page again and retry.",
+    "unavailable.title": "Not possible now",
+    "unavailable.message": (
+        "A service we need is not reachable now; nothing changed. Try again a little later. "
+    ),
 }
 
 # The settings page's sections, kept in their own module.

@@ -47,16 +47,27 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
                              gsi1 MERCHANT#{id}#TGCHATS/{linked_at}#{chat_id}
   TGUPDATE#{update_id}/TGUPDATE  a Telegram update already handled (TTL two days)
   TGNOTICE#{event_id}/CHAT#{chat_id}  a merchant event announced in a chat (TTL seven days)
-Merchant panel sign-in (paylink.panel; {subject} = sha256 of the phone, {addr} = of a source address):
-  OTP#{subject}/OTP             the phone's current one-time code: salted hash, expiry, tries, used_at (TTL)
-  OTPLOCK#{subject}/LOCK        a phone locked after too many wrong codes, until a time (TTL)
-  OTPSEND#{subject}#{window}/COUNT, OTPSEND#IP#{addr}#{window}/COUNT  codes sent per phone and per
-                                source address in a window (conditional counters, TTL)
-  OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone in a lock window (TTL)
+Merchant panel sign-in (paylink.panel; {subject}, {addr}, {person}, {dev}: HMAC-SHA256 under the
+panel key (PanelKeyParameter) of the phone, a source address, a national code, a device id):
+  OTP#{subject}/OTP             the phone's current one-time code for strangers: salted hash, expiry,
+                                tries, used_at (TTL); OTP#{subject}/OTP#DEV#{dev} a trusted device's own
+  OTPLOCK#{subject}/LOCK        a phone locked after too many wrong codes, until a time (TTL);
+                                OTPLOCK#DEV#{dev}/LOCK a trusted device locked the same way
+  OTPDAY#{subject}#{tehran date}/COUNT, OTPDAY#DEV#{dev}#{date}/COUNT  codes per phone (strangers)
+                                and per trusted device per Tehran day (TTL)
+  OTPSEND#{subject}#{window}/COUNT, OTPSEND#IP#{addr}#{window}/COUNT  codes sent per phone (a
+                                trusted device: OTPSEND#DEV#{dev}#...) and per source address in a
+                                window (conditional counters, TTL)
+  OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone (or OTPFAIL#DEV#{dev}#...) in a
+                                lock window (TTL)
   SIGNUPINQ#{subject}#{day}/COUNT  sign-up tries of a phone that reached the paid inquiries (TTL)
   SESSION#{sha256}/SESSION      a panel session by its hashed id: subject, created_at, last_seen,
                                 ended_at; gsi1 SESSIONS#{subject}/{created_at} until ended (TTL)
   PHONE#{subject}/MERCHANT      phone -> merchant id (one merchant per phone)
+  PERSON#{person}/PERSON        national code -> merchant id (one personal account per person), claimed
+                                in the transaction that creates the merchant
+  USERFOLD#{skeleton}/USERFOLD  a username's look-alike skeleton (paylink.merchants.usernames.fold) ->
+                                merchant id, claimed with USERNAME#: no two look-alike usernames
 Refunds (paylink.refunds, store/refunds.py):
   PAYMENT#{id}/PAYMENT          also `refundable` (what is left to refund) and `amount_refunded`: the
                                 conditional counter every refund takes from in its transaction

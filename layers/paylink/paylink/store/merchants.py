@@ -29,34 +29,72 @@ class MerchantItems(Table):
             self.client.transact_write_items(
                 TransactItems=[
                     self._put(_clean(item), condition="attribute_not_exists(pk)"),
-                    self._put(
-                        {"pk": f"USERNAME#{merchant.username}", "sk": "USERNAME", "merchant_id": merchant.id},
-                        condition="attribute_not_exists(pk)",
-                    ),
+                    *self.username_claims(merchant),
                     self._put(key_item, condition="attribute_not_exists(pk)"),
                 ]
             )
         except Exception as exc:
             if _is_conditional_failure(exc):
-                raise Conflict("username already taken", fields={"username": "already taken"}) from exc
+                raise Conflict(
+                    "username already taken",
+                    fields={"username": "already taken, or too close to an existing username"},
+                ) from exc
             raise
 
-    def replace_merchant(self, merchant: Merchant) -> None:
-        """Write a merchant's profile fields back (its settlement flags are left as they are)."""
-        fields = merchant.model_dump(mode="json", exclude={"id", "username", "created_at"})
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        sets = [f"#f{i} = :v{i}" for i, name in enumerate(fields) if fields[name] is not None]
-        removes = [f"#f{i}" for i, name in enumerate(fields) if fields[name] is None]
-        values = {f":v{i}": fields[name] for i, name in enumerate(fields) if fields[name] is not None}
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        self.client.update_item(
-            TableName=self.table,
-            Key={"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE"},
-            UpdateExpression=expression,
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+    def username_claims(self, merchant: Merchant) -> list[dict[str, Any]]:
+        """The two puts that make a username unique: the name itself (its lookup) and its folded
+        skeleton (paylink.merchants.usernames.fold), so no look-alike can be created beside it."""
+        from paylink.merchants.usernames import fold
+
+        return [
+            self._put(
+                {"pk": f"USERNAME#{merchant.username}", "sk": "USERNAME", "merchant_id": merchant.id},
+                condition="attribute_not_exists(pk)",
+            ),
+            self._put(
+                {"pk": f"USERFOLD#{fold(merchant.username)}", "sk": "USERFOLD", "merchant_id": merchant.id},
+                condition="attribute_not_exists(pk)",
+            ),
+        ]
+
+    def username_fold_taken(self, username: str) -> bool:
+        """Whether a username with the same folded skeleton exists (a look-alike)."""
+        from paylink.merchants.usernames import fold
+
+        return self._get(f"USERFOLD#{fold(username)}", "USERFOLD") is not None
+
+    def update_merchant_if(self, merchant_id: str, changes: dict[str, Any], expected: dict[str, Any]) -> bool:
+        """Write only `changes` to a merchant's profile, only while each field of `expected` still
+        holds the value it was read with (None: absent); False when one changed meanwhile (nothing
+        written: the caller says so rather than overwrite another change)."""
+        names = {f"#f{i}": name for i, name in enumerate(changes)}
+        sets = [f"#f{i} = :v{i}" for i, name in enumerate(changes) if changes[name] is not None]
+        removes = [f"#f{i}" for i, name in enumerate(changes) if changes[name] is None]
+        values = {f":v{i}": changes[name] for i, name in enumerate(changes) if changes[name] is not None}
+        clauses = [("SET", sets), ("REMOVE", removes)]
+        expression = " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses if parts)
+        conditions = ["attribute_exists(pk)"]
+        for i, (name, old) in enumerate(expected.items()):
+            names[f"#e{i}"] = name
+            if old is None:
+                conditions.append(f"attribute_not_exists(#e{i})")
+            else:
+                conditions.append(f"#e{i} = :e{i}")
+                values[f":e{i}"] = old
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
+                UpdateExpression=expression,
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": _clean(values)} if values else {}),
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
 
     def get_merchant(self, merchant_id: str) -> Merchant | None:
         item = self._get(f"MERCHANT#{merchant_id}", "PROFILE")

@@ -12,23 +12,32 @@ from paylink.core.models import Merchant
 from paylink.store.table import Table, _clean, _is_conditional_failure
 
 
+def _code_sk(slot: str) -> str:
+    return f"OTP#{slot}" if slot else "OTP"
+
+
 class PanelItems(Table):
     """One-time codes, send counters, locks, sessions and the phone -> merchant mapping."""
 
     # --- one-time codes -------------------------------------------------------------------------
-    def put_login_code(self, subject: str, item: dict[str, Any]) -> None:
-        """Store a phone's current code, replacing any earlier one (a resend makes the old one void)."""
-        self.client.put_item(TableName=self.table, Item={"pk": f"OTP#{subject}", "sk": "OTP", **item})
+    # A phone's codes: one slot for strangers (sk OTP) and one per trusted device (sk OTP#DEV#...),
+    # so a stranger's request never replaces or spends a trusted device's code.
+    def put_login_code(self, subject: str, item: dict[str, Any], slot: str = "") -> None:
+        """Store a phone's current code in its slot, replacing any earlier one there (a resend makes
+        the old one void)."""
+        self.client.put_item(
+            TableName=self.table, Item={"pk": f"OTP#{subject}", "sk": _code_sk(slot), **item}
+        )
 
-    def get_login_code(self, subject: str) -> dict[str, Any] | None:
-        return self._get(f"OTP#{subject}", "OTP", consistent=True)
+    def get_login_code(self, subject: str, slot: str = "") -> dict[str, Any] | None:
+        return self._get(f"OTP#{subject}", _code_sk(slot), consistent=True)
 
-    def count_code_try(self, subject: str, code_id: str, max_tries: int) -> int | None:
+    def count_code_try(self, subject: str, code_id: str, max_tries: int, slot: str = "") -> int | None:
         """One more wrong try on this code; its new count, or None when the code is gone, used or spent."""
         try:
             answer = self.client.update_item(
                 TableName=self.table,
-                Key={"pk": f"OTP#{subject}", "sk": "OTP"},
+                Key={"pk": f"OTP#{subject}", "sk": _code_sk(slot)},
                 UpdateExpression="ADD tries :one",
                 ConditionExpression="code_id = :id AND tries < :max AND attribute_not_exists(used_at)",
                 ExpressionAttributeValues={":one": 1, ":id": code_id, ":max": max_tries},
@@ -40,12 +49,14 @@ class PanelItems(Table):
             raise
         return int(answer["Attributes"]["tries"])
 
-    def use_login_code(self, subject: str, code_id: str, max_tries: int, used_at: str) -> bool:
+    def use_login_code(
+        self, subject: str, code_id: str, max_tries: int, used_at: str, slot: str = ""
+    ) -> bool:
         """Mark the code used, once: of two requests with the right code only one gets True."""
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key={"pk": f"OTP#{subject}", "sk": "OTP"},
+                Key={"pk": f"OTP#{subject}", "sk": _code_sk(slot)},
                 UpdateExpression="SET used_at = :at",
                 ConditionExpression="code_id = :id AND tries < :max AND attribute_not_exists(used_at)",
                 ExpressionAttributeValues={":at": used_at, ":id": code_id, ":max": max_tries},
@@ -138,41 +149,64 @@ class PanelItems(Table):
         return str(ref["merchant_id"]) if ref else None
 
     def create_merchant_for_phone(
-        self, merchant: Merchant, api_key_hash: str, subject: str, key: dict[str, Any] | None = None
+        self,
+        merchant: Merchant,
+        api_key_hash: str,
+        subject: str,
+        key: dict[str, Any] | None = None,
+        person: str | None = None,
     ) -> str | None:
-        """Store a merchant with its username, API key and phone, all or nothing.
+        """Store a merchant with its username, API key, phone and person, all or nothing.
 
         `key`: the key's listed fields (paylink.store.api_keys.api_key_item), as `create_merchant`.
-        None when stored; else which uniqueness was refused: "phone" or "username".
+        `person`: the keyed digest of the owner's national code (one personal account per person).
+        None when stored; else which uniqueness was refused: "phone", "person" or "username".
         """
         item = {"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE", **merchant.model_dump(mode="json")}
         if key:
             item["api_keys_active"] = 1
-        puts = [
-            self._put(
-                {"pk": f"PHONE#{subject}", "sk": "MERCHANT", "merchant_id": merchant.id},
-                condition="attribute_not_exists(pk)",
+        claims: list[tuple[str, dict[str, Any]]] = [
+            (
+                "phone",
+                self._put(
+                    {"pk": f"PHONE#{subject}", "sk": "MERCHANT", "merchant_id": merchant.id},
+                    condition="attribute_not_exists(pk)",
+                ),
             ),
-            self._put(
-                {"pk": f"USERNAME#{merchant.username}", "sk": "USERNAME", "merchant_id": merchant.id},
-                condition="attribute_not_exists(pk)",
-            ),
-            self._put(_clean(item), condition="attribute_not_exists(pk)"),
-            self._put(
-                key or {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "merchant_id": merchant.id},
-                condition="attribute_not_exists(pk)",
+        ]
+        if person:
+            claims.append(
+                (
+                    "person",
+                    self._put(
+                        {"pk": f"PERSON#{person}", "sk": "PERSON", "merchant_id": merchant.id},
+                        condition="attribute_not_exists(pk)",
+                    ),
+                )
+            )
+        claims += [("username", put) for put in self.username_claims(merchant)]  # type: ignore[attr-defined]
+        claims += [
+            ("merchant", self._put(_clean(item), condition="attribute_not_exists(pk)")),
+            (
+                "key",
+                self._put(
+                    key or {"pk": f"APIKEY#{api_key_hash}", "sk": "APIKEY", "merchant_id": merchant.id},
+                    condition="attribute_not_exists(pk)",
+                ),
             ),
         ]
         try:
-            self.client.transact_write_items(TransactItems=puts)
+            self.client.transact_write_items(TransactItems=[put for _, put in claims])
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
             reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
-            codes = [reason.get("Code", "None") for reason in reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return "phone"
+            for (name, _), reason in zip(claims, reasons, strict=False):
+                if reason.get("Code") == "ConditionalCheckFailed" and name in ("phone", "person", "username"):
+                    return name
             if self.merchant_id_for_phone(subject):
                 return "phone"
+            if person and self._get(f"PERSON#{person}", "PERSON", consistent=True):
+                return "person"
             return "username"
         return None
