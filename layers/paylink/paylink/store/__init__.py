@@ -65,6 +65,9 @@ Refunds (paylink.refunds, store/refunds.py):
   REFUNDTOKEN#{sha256}/REFUNDTOKEN  the payer's refund page token (hashed) -> refund id
   MERCHANT#{id}/PROFILE         also `owed`: what refunds left owing after its last settlement (carried)
   PAYOUT#{rfd_...}/TRANSFER#{n}  a refund's own payout transfer (settlement.jibit_payout, id from the refund)
+  REFUND#{rid}/REFUND           also gsi2 REFUNDWORK#{shard}/{due}#{rid} while pending (due a minute
+                                after) or awaiting its payer (due when the link expires): the
+                                reconciler's refund work list (paylink.refunds.progress), 4 shards
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 
