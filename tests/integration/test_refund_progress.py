@@ -50,7 +50,7 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     monkeypatch.setattr(
         service,
         "emit_refund_event",
-        lambda refund, store=None: queued.append((refund.id, refund.status.value)),
+        lambda refund, store=None: queued.append((refund.id, refund.status.value)) or refund.id,
     )
     return queued
 

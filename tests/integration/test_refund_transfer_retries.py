@@ -46,7 +46,7 @@ def world(aws, jibit, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any
         monkeypatch.setattr(
             service,
             "emit_refund_event",
-            lambda refund, store=None: events.append((refund.id, refund.status.value)),
+            lambda refund, store=None: events.append((refund.id, refund.status.value)) or refund.id,
         )
         monkeypatch.setattr(
             identity, "card_to_iban", lambda card: identity.CardOwner(VALID_IBAN, "Ali", "Bank", MASK)

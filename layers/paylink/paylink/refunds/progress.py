@@ -7,11 +7,13 @@ Its work list is the sparse REFUNDWORK index (store.refunds_needing_work): a ref
 - `pending` reverse: the gateway's inquiry decides before any new reverse (service.resolve);
 - `pending` transfer: its payout asked about, a failed attempt followed by a new one or a new link
   to the payer (payer.resolve_transfer);
+- `succeeded` or `failed` whose event is not queued yet (a crash right after the change): told;
 - `awaiting_payer` whose link expired: the payer is reminded automatically (a new link by SMS,
   counted as one of the MAX_REMINDERS) while reminders are left and the payer has a phone; after
   that the refund fails ("the payer did not name a card"), its amount back on the merchant's
   balance and `refund.failed` sent, so the merchant can refund again another way.
 
+A final refund stays on the list until its event is queued (service.tell).
 Every step is a conditional write on the refund (its status, attempt or token), so two runs at once,
 or a run and the API, act once; a crash after any write leaves the refund on the list for the next.
 """
@@ -23,7 +25,7 @@ from datetime import datetime
 
 from paylink.core.models import Refund, RefundStatus, iso
 from paylink.core.observability import logger
-from paylink.refunds.service import MAX_REMINDERS, _finish, remind, resolve
+from paylink.refunds.service import MAX_REMINDERS, _finish, remind, resolve, tell
 from paylink.store import Store
 
 LINK_EXPIRED = "the payer did not name a card before the last link expired"
@@ -48,6 +50,9 @@ def carry_on_refunds(store: Store, now: datetime, base_url: str) -> dict[str, in
 
 def carry_on(store: Store, refund: Refund, now: datetime, base_url: str) -> Refund:
     """One refund one step further, as far as its providers and its payer allow now."""
+    if refund.status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
+        tell(store, refund)  # its event was not queued yet (a crash, the queue down)
+        return refund
     if refund.status is RefundStatus.PENDING:
         return resolve(store, refund, base_url=base_url or None)
     if refund.status is RefundStatus.AWAITING_PAYER and (refund.expires_at or "") < iso(now):

@@ -344,15 +344,23 @@ def _finish(
     if store.move_refund(refund, expected, target, while_token=while_token, **fields):
         logger.info("refund finished", extra={"refund_id": refund.id, "status": target.value})
         current = store.get_refund(refund.id) or refund
-        emit_refund_event(current, store)
+        tell(store, current)
         return current
     return store.get_refund(refund.id) or refund
 
 
+def tell(store: Store, refund: Refund) -> None:
+    """Queue a final refund's event, then take it off the reconciler's work list; a crash or a queue
+    error between the two leaves it there, and the next run tells it (the same event id)."""
+    if emit_refund_event(refund, store) is not None:
+        store.refund_told(refund)
+
+
 def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
     """Queue `refund.created|succeeded|failed` (id from refund id and status: a repeat is the same
-    event). Best effort, after the change is durable. Its data carries what the delivery worker
-    and the Telegram/email notice read (merchant_id, link_title) beside the refund's own fields."""
+    event). After the change is durable; its id, or None when it could not be queued (a final
+    refund's is then told again by the reconciler). Its data carries what the delivery worker and
+    the Telegram/email notice read (merchant_id, link_title) beside the refund's own fields."""
     from paylink.notify.events import encode, event_id
     from paylink.notify.queues import notify_queue
 
@@ -361,7 +369,7 @@ def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
     try:
         queue = notify_queue()
         if queue is None:
-            return None
+            return evt  # this deployment sends no events: nothing is owed
         payment = store.get_payment(refund.payment_id) if store is not None else None
         data = public_refund(refund) | {
             "merchant_id": refund.merchant_id,

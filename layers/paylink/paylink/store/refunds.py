@@ -38,8 +38,10 @@ def refund_work_shard(refund_id: str) -> str:
 
 def _work_key(refund: Refund, status: RefundStatus, expires_at: str | None = None) -> str:
     """When it next needs the reconciler: a pending one a minute from now (or its creation), one
-    awaiting its payer when its link expires."""
-    if status is RefundStatus.AWAITING_PAYER:
+    awaiting its payer when its link expires, a final one (its event to tell) now."""
+    if status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
+        due = iso(utcnow())
+    elif status is RefundStatus.AWAITING_PAYER:
         due = expires_at or refund.expires_at or refund.created_at
     elif status is refund.status:
         due = iso(datetime.fromisoformat(refund.created_at) + PENDING_GRACE)
@@ -184,12 +186,10 @@ class RefundItems(Table):
         values |= {f":e{i}": s.value for i, s in enumerate(expected)}
         sets = ["#s = :target"] + [f"{k} = :{k}" for k in fields]
         removes = ["gsi3pk", "gsi3sk"] if target is RefundStatus.FAILED else []
-        # the reconciler's work list: on it while pending or awaiting the payer, off it once final
-        if target in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
-            removes += ["gsi2pk", "gsi2sk"]
-        else:
-            sets += ["gsi2pk = :work", "gsi2sk = :due"]
-            values |= {":work": refund_work_shard(refund.id), ":due": _work_key(refund, target)}
+        # the reconciler's work list: on it while pending or awaiting the payer, and once final
+        # until its event is queued (refund_told), so a crash between the two loses no event
+        sets += ["gsi2pk = :work", "gsi2sk = :due"]
+        values |= {":work": refund_work_shard(refund.id), ":due": _work_key(refund, target)}
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         condition = "#s IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
         if while_token is not None:
@@ -231,6 +231,15 @@ class RefundItems(Table):
             for item in self._query_all("gsi2", "gsi2pk", f"REFUNDWORK#{shard}", sk_below=due_before):
                 yield Refund.model_validate(item)
 
+    def refund_told(self, refund: Refund) -> None:
+        """A final refund's event is queued: off the reconciler's work list."""
+        self._update_refund_if(
+            refund.id,
+            "REMOVE gsi2pk, gsi2sk",
+            "#s IN (:succeeded, :failed)",
+            {":succeeded": RefundStatus.SUCCEEDED.value, ":failed": RefundStatus.FAILED.value},
+        )
+
     def next_transfer_attempt(self, refund: Refund, reason: str) -> bool:
         """Attempt n of a pending transfer failed: move to attempt n + 1 (its own transfer id), once,
         whoever else saw the same failure at the same time."""
@@ -238,7 +247,12 @@ class RefundItems(Table):
             refund.id,
             "SET transfer_attempts = :next, failure_reason = :reason",
             "#s = :pending AND transfer_attempts = :n",
-            {":next": refund.transfer_attempts + 1, ":reason": reason, ":n": refund.transfer_attempts},
+            {
+                ":next": refund.transfer_attempts + 1,
+                ":reason": reason,
+                ":n": refund.transfer_attempts,
+                ":pending": RefundStatus.PENDING.value,
+            },
         )
 
     def ask_payer_again(self, refund: Refund, new_hash: str, expires_at: str, reason: str) -> bool:
@@ -289,7 +303,7 @@ class RefundItems(Table):
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":pending": RefundStatus.PENDING.value} | values,
+                ExpressionAttributeValues=values,
             )
         except Exception as exc:
             if _is_conditional_failure(exc):
