@@ -4,6 +4,7 @@ run; and two runs at once (with the API reading) act once. As tests/integration/
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -256,3 +257,40 @@ def moto_store(moto_server) -> Store:  # type: ignore[no-untyped-def]  # noqa: F
     from paylink.store import get_store
 
     return get_store()
+
+
+def test_runs_at_once_call_the_gateways_reverse_once(world, moto_store, monkeypatch):
+    from paylink.payments import routing
+    from paylink.payments.gateways.base import ErrorKind, GatewayError
+    from tests.integration.test_refund_crashes import FakeGateway
+
+    class Unanswered(FakeGateway):
+        """The first reverse call never reached the bank (timeout); later ones reverse."""
+
+        def reverse(self, *, token: str, amount_irr: int, refs: Any = None) -> bool:
+            if not self.calls:
+                self.calls.append("reverse")
+                self.reverse_calls += 1
+                raise GatewayError(ErrorKind.TRANSIENT, "timeout", "no answer")
+            return super().reverse(token=token, amount_irr=amount_irr, refs=refs)
+
+        def inquire(self, *, token: str, amount_irr: int, refs: Any = None) -> Any:
+            answer = super().inquire(token=token, amount_irr=amount_irr, refs=refs)
+            time.sleep(0.3)  # every caller has its answer (paid) before any calls the reverse
+            return answer
+
+        verify = inquire
+
+    gateway = Unanswered()
+    monkeypatch.setattr(routing, "adapter", lambda name: gateway)
+    # Given a reverse whose first call went unanswered (the gateway still says paid), its claim lapsed
+    merchant, payment = _seed(moto_store)
+    with monkeypatch.context() as lapsed:
+        lapsed.setattr(service, "REVERSE_CLAIM", timedelta(0))
+        refund = service.refund_payment(moto_store, merchant, payment.id, None, None, base_url="https://x")
+    assert refund.status is RefundStatus.PENDING
+    # When three reconciler runs and the merchant's read ask at once
+    _together(*_runs(moto_store))
+    # Then one more reverse was called, and the refund succeeded
+    assert gateway.reverse_calls == 2
+    assert moto_store.get_refund(refund.id).status is RefundStatus.SUCCEEDED  # type: ignore[union-attr]

@@ -203,3 +203,15 @@ def test_every_json_route_documents_its_400_for_a_body_nested_too_deep(document,
     answer = document["paths"][path][method]["responses"]["400"]
     assert "nested" in answer["description"]
     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_reminding_a_refunds_payer_documents_its_409_and_its_429_without_a_window(document):
+    # Given the remind route's answers
+    answers = document["paths"]["/v1/payments/{payment_id}/refunds/{refund_id}/remind"]["post"]["responses"]
+    # Then 200 is the refund, 404 and 409 are errors, and 429 (the 3 reminders spent) names no Retry-After
+    assert answers["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RefundOut"
+    }
+    assert {"404", "409"} <= set(answers)
+    assert "too_many_reminders" in answers["429"]["description"]
+    assert "headers" not in answers["429"]

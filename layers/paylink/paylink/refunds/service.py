@@ -44,6 +44,8 @@ REVERSE_WINDOWS: dict[str, timedelta] = {
 }
 # A margin so that a reverse is not asked seconds before the window closes (clocks differ).
 REVERSE_MARGIN = timedelta(minutes=1)
+# One reverse call at a time per refund, longer than any gateway's timeout: whoever claims it calls.
+REVERSE_CLAIM = timedelta(minutes=2)
 LINK_LIFETIME = timedelta(days=7)  # the payer's page link; a reminder's new link lives as long again
 MAX_REMINDERS = 3
 
@@ -304,6 +306,11 @@ def resolve(store: Store, refund: Refund, *, first: bool = False, base_url: str 
             RefundMethod.REVERSE
         ):
             return _finish(store, refund, RefundStatus.FAILED, "the reverse window closed")
+    now = utcnow()
+    if not store.claim_reverse(refund, iso(now + REVERSE_CLAIM), iso(now)):
+        # Another caller (the reconciler, the API, the request that made it) is asking the gateway
+        # for this reverse right now: a second call could be refused as a repeat and fail it wrongly.
+        return store.get_refund(refund.id) or refund
     try:
         done = gateway.reverse(token=payment.gateway_token, amount_irr=payment.amount, refs=refs)
     except GatewayError as exc:

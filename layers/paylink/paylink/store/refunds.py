@@ -240,6 +240,16 @@ class RefundItems(Table):
             {":succeeded": RefundStatus.SUCCEEDED.value, ":failed": RefundStatus.FAILED.value},
         )
 
+    def claim_reverse(self, refund: Refund, until: str, now: str) -> bool:
+        """The right to call the gateway's reverse for a pending refund until `until`: one caller at
+        a time (a claim past its time may be taken again: its call's answer was lost)."""
+        return self._update_refund_if(
+            refund.id,
+            "SET reverse_claimed_until = :until",
+            "#s = :pending AND (attribute_not_exists(reverse_claimed_until) OR reverse_claimed_until < :now)",
+            {":until": until, ":now": now, ":pending": RefundStatus.PENDING.value},
+        )
+
     def next_transfer_attempt(self, refund: Refund, reason: str) -> bool:
         """Attempt n of a pending transfer failed: move to attempt n + 1 (its own transfer id), once,
         whoever else saw the same failure at the same time."""
