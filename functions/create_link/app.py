@@ -169,7 +169,7 @@ def list_refunds(payment_id: str) -> Response[str]:
     "/v1/payments/<payment_id>/refunds/<refund_id>/remind",
     middlewares=[idempotent],
     security=BEARER,
-    responses=answers(200, "RefundOut", 404, 409) | {429: REMINDERS_SPENT},
+    responses=answers(200, "RefundOut", 400, 404, 409) | {429: REMINDERS_SPENT},
 )
 def remind_refund_payer(
     payment_id: str, refund_id: str, idempotency_key: IdempotencyKey = None
