@@ -196,3 +196,18 @@ def test_a_refund_paid_out_is_off_the_work_list(world):
     _run(store)
     assert store.get_refund(refund.id).status is RefundStatus.SUCCEEDED  # type: ignore[union-attr]
     assert list(store.refunds_needing_work(iso(utcnow() + timedelta(days=400)))) == []
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "did not go through"), ("fa", "واریز قبلی")])
+def test_the_payers_new_page_says_why_the_card_is_asked_again(world, lang, words):
+    from paylink.refunds import page
+
+    store = new_store(f"again-page-{lang}")
+    world["jibit"].set_mode("p", "transfer_fails")
+    _paid_out(store, world)
+    _run(store)
+    view = payer.view(store, world["sent"][-1])
+    assert view is not None
+    html = str(page._page(view, world["sent"][-1], lang, None).body)
+    assert words in html
+    assert 'name="card"' in html
