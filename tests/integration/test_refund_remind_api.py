@@ -76,7 +76,10 @@ def test_another_merchants_refund_is_a_404_like_a_missing_one(api, awaiting, oth
     theirs = _remind(api, payment_id, refund_id, key=OTHER_API_KEY)
     missing = _remind(api, payment_id, "ref_missing", key=OTHER_API_KEY)
     assert theirs.status == missing.status == 404
-    assert theirs.json() == missing.json()
+    assert (theirs.headers.get("Content-Type"), theirs.body) == (
+        missing.headers.get("Content-Type"),
+        missing.body,
+    )
     assert len(texts) == 1
 
 
