@@ -675,7 +675,7 @@ paylink is running locally (Ctrl-C stops it).
   Sandbox gateways:     {system.sandbox.url}  a=Zibal b=PayPing c=Zarinpal d=SEP, tried in that order
                         (GET / lists them; POST /a/mode {{"mode": "down"}} switches one)
   Sandbox payouts:      {system.sandbox.url}/p  Jibit's Transferor (payout provider: {payout})
-                        (GET /p/calls lists its calls; modes: transfer_fails, transfer_in_progress, ...)
+                        (GET /p/calls lists its calls; modes: transfer_fails, bank_error, ...)
   Sandbox SMS:          {system.sandbox.url}/sms  Kavenegar (GET /sms/calls: every text and code sent)
   Sandbox inquiries:    {system.sandbox.url}/inq  Zibal's facility API (modes: shahkar_mismatch, ...)
   Telegram bot:         {system.sandbox.url}/tg  the Bot API sandbox (GET /tg/calls: the bot's replies)

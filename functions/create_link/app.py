@@ -42,6 +42,13 @@ Format = Annotated[
     str | None, Query(description="`csv` for a CSV document."), described(Literal["json", "csv"])
 ]
 Day = described(date)
+REMINDERS_SPENT: OpenAPIResponse = {
+    "description": "`too_many_reminders`: the payer was reminded 3 times already (or API Gateway "
+    "throttled the route).",
+    "content": {"application/json": {"schema": {"anyOf": [
+        {"$ref": "#/components/schemas/ErrorBody"}, {"$ref": "#/components/schemas/Throttled"}
+    ]}}},
+}  # fmt: skip
 
 
 def _seconds_left() -> float | None:
@@ -155,7 +162,21 @@ def create_refund(payment_id: str, idempotency_key: IdempotencyKey = None) -> Re
 
 @app.get("/v1/payments/<payment_id>/refunds", security=BEARER, responses=answers(200, "RefundList", 404))
 def list_refunds(payment_id: str) -> Response[str]:
-    return json_response(200, merchant_api.list_refunds(_merchant(), payment_id))
+    return json_response(200, merchant_api.list_refunds(_merchant(), payment_id, app.current_event))
+
+
+@app.post(
+    "/v1/payments/<payment_id>/refunds/<refund_id>/remind",
+    middlewares=[idempotent],
+    security=BEARER,
+    responses=answers(200, "RefundOut", 400, 404, 409) | {429: REMINDERS_SPENT},
+)
+def remind_refund_payer(
+    payment_id: str, refund_id: str, idempotency_key: IdempotencyKey = None
+) -> Response[str]:
+    # No body: a new link to the payer of a refund awaiting them (at most 3 reminders).
+    answer = merchant_api.remind_refund_payer(_merchant(), payment_id, refund_id, app.current_event)
+    return json_response(200, answer)
 
 
 @app.get("/v1/settlements", security=BEARER, responses=answers(200, "SettlementPage", 400, 422, csv=True))

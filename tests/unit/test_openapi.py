@@ -221,3 +221,15 @@ def test_ledger_answer_model_takes_what_the_api_answers():
     }
     # Then the answer model takes it as it is
     assert api_schema.LedgerPage.model_validate(answer).model_dump(mode="json") == answer
+
+
+def test_reminding_a_refunds_payer_documents_its_409_and_its_429_without_a_window(document):
+    # Given the remind route's answers
+    answers = document["paths"]["/v1/payments/{payment_id}/refunds/{refund_id}/remind"]["post"]["responses"]
+    # Then 200 is the refund, 404 and 409 are errors, and 429 (the 3 reminders spent) names no Retry-After
+    assert answers["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RefundOut"
+    }
+    assert {"400", "404", "409"} <= set(answers)  # 400: an empty Idempotency-Key
+    assert "too_many_reminders" in answers["429"]["description"]
+    assert "headers" not in answers["429"]

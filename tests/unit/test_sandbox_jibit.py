@@ -111,6 +111,16 @@ def test_transfer_fails_mode_fails_the_transfers_it_takes_with_a_reason(sandbox,
     assert (transfer["state"], transfer["failReason"]) == ("FAILED", "the destination account is closed")
 
 
+def test_bank_error_mode_fails_the_transfers_it_takes_for_a_passing_reason(sandbox, http):
+    auth = _token(sandbox, http)
+    sandbox.set_mode("p", "bank_error")
+    _submit(sandbox, http, auth, _transfer("t1"))
+    sandbox.set_mode("p", "ok")
+    [transfer] = _state(sandbox, http, auth, "t1").json()["transfers"]
+    assert (transfer["state"], transfer["failReason"]) == ("FAILED", "the bank's transfer cycle failed")
+    assert "fail_as" not in transfer  # the sandbox's own bookkeeping stays inside
+
+
 def test_transfer_in_progress_mode_holds_the_state_until_ok(sandbox, http):
     auth = _token(sandbox, http)
     _submit(sandbox, http, auth, _transfer("t1"))

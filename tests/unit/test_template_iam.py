@@ -85,7 +85,8 @@ def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template)
     [
         ("CheckoutFunction", {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"}),
         ("CallbackFunction", {"GetItem", "PutItem", "UpdateItem"}),
-        ("ReconcileFunction", {"GetItem", "PutItem", "UpdateItem", "Query@"}),
+        # DeleteItem: a refund payer's replaced link token (store.replace_refund_token)
+        ("ReconcileFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
         ("NotifyWorkerFunction", {"GetItem", "PutItem", "Query@"}),  # Query: a merchant's Telegram chats
         ("TelegramBotFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
         ("SettleWorkerFunction", {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query@"}),

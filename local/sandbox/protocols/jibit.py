@@ -21,6 +21,9 @@ IN_PROGRESS when taken and TRANSFERRED at its first inquiry (the bank cycle pass
 own (beside the core's down, slow, flaky, which apply to every API call):
 
     transfer_fails        transfers taken in this mode fail at the bank (FAILED, with a failReason)
+    bank_error            transfers taken in this mode fail at the bank for a passing reason (FAILED,
+                          failReason BANK_ERROR_REASON: a Paya cycle the bank did not run; a new
+                          transfer may pass)
     transfer_in_progress  inquiries answer IN_PROGRESS (a Paya cycle not yet run); back to ok ends it
     rejected              submissions are refused whole: submittedCount 0, the transfer in rejections
     answer_lost           the transfer is taken, but the answer comes slow_seconds late (the caller's
@@ -49,6 +52,7 @@ SANDBOX_API_KEY = "jibit-sandbox-api-key"
 SANDBOX_SECRET_KEY = "jibit-sandbox-secret-key"  # noqa: S105 - the sandbox's published test key
 IBAN = re.compile(r"^IR\d{24}$")
 FAILED_REASON = "the destination account is closed"  # what transfer_fails reports
+BANK_ERROR_REASON = "the bank's transfer cycle failed"  # what bank_error reports
 FINAL = ("TRANSFERRED", "FAILED", "CANCELLED", "MANUALLY_FAILED")
 
 
@@ -63,7 +67,14 @@ def _error(status: int, code: str, message: str) -> Response:
 class Sim(GatewaySim):
     name = "jibit"
     merchant = SANDBOX_API_KEY  # `GET /` names the key (with SANDBOX_SECRET_KEY) this instance accepts
-    modes = ("transfer_fails", "transfer_in_progress", "rejected", "answer_lost", "insufficient_balance")
+    modes = (
+        "transfer_fails",
+        "bank_error",
+        "transfer_in_progress",
+        "rejected",
+        "answer_lost",
+        "insufficient_balance",
+    )
 
     def __init__(self) -> None:
         self._tokens: set[str] = set()
@@ -127,7 +138,8 @@ class Sim(GatewaySim):
                 "state": state,
                 "failReason": None,
                 "bankTransferID": None,
-                "fails": ctx.mode == "transfer_fails",
+                "fails": ctx.mode in ("transfer_fails", "bank_error"),
+                "fail_as": BANK_ERROR_REASON if ctx.mode == "bank_error" else FAILED_REASON,
                 "createdAt": ctx.core.now().isoformat(),
             }
         answer = json_response(
@@ -157,7 +169,7 @@ class Sim(GatewaySim):
             return _error(404, "transfer.not_found", "no such transfer")  # [U]
         for transfer in found:
             self._advance(ctx, transfer)
-        public = [{k: v for k, v in t.items() if k != "fails"} for t in found]
+        public = [{k: v for k, v in t.items() if k not in ("fails", "fail_as")} for t in found]
         return json_response({"batchID": found[0]["batchID"], "transfers": public}, result=found[0]["state"])
 
     # -- internals -----------------------------------------------------------------------------
@@ -179,7 +191,7 @@ class Sim(GatewaySim):
         if transfer["state"] in FINAL or ctx.mode in ("transfer_in_progress", "insufficient_balance"):
             return
         if transfer["fails"]:
-            transfer["state"], transfer["failReason"] = "FAILED", FAILED_REASON
+            transfer["state"], transfer["failReason"] = "FAILED", transfer["fail_as"]
         else:
             transfer["state"] = "TRANSFERRED"
             transfer["bankTransferID"] = str(100_000_000_000 + secrets.randbelow(900_000_000_000))

@@ -61,7 +61,10 @@ def _unformula(part: str) -> str:
 
 
 def payment_row(payment: Payment) -> dict[str, str]:
+    from paylink.refunds.service import shown_status
+
     data = payment.model_dump(mode="json")
+    data["status"] = shown_status(payment).value  # `refunded` as the API shows it
     for key in ("name", "phone", "email"):
         data[f"payer_{key}"] = payment.payer.get(key)
     if payment.metadata:
@@ -84,7 +87,9 @@ def payments_page(
             filters["link"], cursor, page_size=page_size, since=since, until=until
         )
         if filters.get("status"):
-            items = [p for p in items if p.status.value == filters["status"]]
+            from paylink.refunds.service import shown_status
+
+            items = [p for p in items if shown_status(p).value == filters["status"]]
         return items, cursor
     return store.payments_of_merchant(
         merchant_id, cursor, status=filters.get("status"), page_size=page_size, since=since, until=until

@@ -10,6 +10,7 @@ repeat (a double submit, a crash and a retry) asks about the same transfer and n
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import date
 
@@ -99,8 +100,14 @@ def submit_card(store: Store, token: str, card_number: str) -> Refund:
     if not account.active or not account.names:
         raise PayerError("account_inactive")
     refund = current.refund
+    # A new payout attempt: after a destination refused an earlier one, under its own transfer id.
+    attempt = refund.transfer_attempts + 1
     if not store.move_refund(
-        refund, (RefundStatus.AWAITING_PAYER,), RefundStatus.PENDING, iban=owner.iban, transfer_attempts=1
+        refund,
+        (RefundStatus.AWAITING_PAYER,),
+        RefundStatus.PENDING,
+        iban=owner.iban,
+        transfer_attempts=attempt,
     ):
         return store.get_refund(refund.id) or refund
     logger.info("refund payee checked; paying out", extra={"refund_id": refund.id})
@@ -115,9 +122,11 @@ def _payout(store: Store) -> PayoutProvider:
     return payout_provider(settings.payout_provider, store, stage=settings.stage)
 
 
-def resolve_transfer(store: Store, refund: Refund) -> Refund:
+def resolve_transfer(store: Store, refund: Refund, *, base_url: str | None = None) -> Refund:
     """Send (or ask about) the refund's transfer: the provider answers a repeat of the same attempt
-    without paying again, so a crash anywhere here only means asking again."""
+    without paying again, so a crash anywhere here only means asking again. A failed attempt is
+    followed by a new one (at most MAX_TRANSFER_ATTEMPTS), or, when the destination refused it, by
+    a new link to the payer (where `base_url` is known; else the reconciler does it)."""
     from paylink.settlement.payouts import PayoutDeferred, PayoutStatus
 
     if refund.status is not RefundStatus.PENDING or not refund.iban:
@@ -134,5 +143,67 @@ def resolve_transfer(store: Store, refund: Refund) -> Refund:
     if outcome is PayoutStatus.PAID:
         return _finish(store, refund, RefundStatus.SUCCEEDED)
     if outcome is PayoutStatus.FAILED:
-        return _finish(store, refund, RefundStatus.FAILED, "the bank did not make the transfer")
+        return _after_failed_attempt(store, payout, refund, payout.failure_reason(order), base_url)
     return refund
+
+
+# A payout failure that names the destination itself (Jibit's failReason texts and error codes are
+# not published: these are the ones its API and our sandboxes give; any other is taken as passing).
+DESTINATION_REFUSED = re.compile(
+    r"destination_invalid|account is closed|account closed|refused the account|iban.{0,20}invalid",
+    re.IGNORECASE,
+)
+MAX_TRANSFER_ATTEMPTS = 3
+GAVE_UP = "the bank did not make the transfer"
+
+
+def destination_refused(reason: str | None) -> bool:
+    """True when a failed payout says its destination account cannot take it (retrying it would
+    fail again): the payer is asked again instead."""
+    return bool(reason and DESTINATION_REFUSED.search(reason))
+
+
+def _after_failed_attempt(
+    store: Store, payout: PayoutProvider, refund: Refund, reason: str | None, base_url: str | None
+) -> Refund:
+    """Attempt n failed (final at the provider). Destination refused: a new link to the payer.
+    Otherwise attempt n + 1 under its own transfer id, sent once; past the limit, the refund fails
+    (its amount goes back to the merchant's balance)."""
+    from paylink.settlement.payouts import PayoutDeferred
+
+    said = reason or GAVE_UP
+    if refund.transfer_attempts >= MAX_TRANSFER_ATTEMPTS:
+        return _finish(
+            store, refund, RefundStatus.FAILED, f"{GAVE_UP} after {refund.transfer_attempts} attempts: {said}"
+        )
+    if destination_refused(reason):
+        if base_url is None:
+            return refund  # a new link needs the site's address: the reconciler asks the payer
+        return _ask_payer_again(store, refund, said, base_url)
+    if not store.next_transfer_attempt(refund, said):
+        return store.get_refund(refund.id) or refund  # another caller moved it on
+    logger.info(
+        "refund payout failed; sending a new attempt",
+        extra={"refund_id": refund.id, "attempt": refund.transfer_attempts + 1},
+    )
+    fresh = store.get_refund(refund.id) or refund
+    order = _pseudo_settlement(fresh)
+    try:
+        receipt = payout.submit(order, attempt=fresh.transfer_attempts, day=order.date)
+    except PayoutDeferred:
+        return fresh
+    return _finish(store, fresh, RefundStatus.SUCCEEDED) if receipt.confirmed else fresh
+
+
+def _ask_payer_again(store: Store, refund: Refund, reason: str, base_url: str) -> Refund:
+    from paylink.refunds.service import LINK_LIFETIME, send_payer_link
+
+    token = secrets.token_urlsafe(24)
+    if not store.ask_payer_again(refund, token_hash(token), iso(utcnow() + LINK_LIFETIME), reason):
+        return store.get_refund(refund.id) or refund
+    logger.info("refund destination refused; the payer is asked again", extra={"refund_id": refund.id})
+    fresh = store.get_refund(refund.id) or refund
+    payment = store.get_payment(refund.payment_id)
+    if payment is not None:
+        send_payer_link(payment, fresh, token, base_url)
+    return fresh

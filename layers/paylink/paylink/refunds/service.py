@@ -22,7 +22,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from paylink.core.errors import Conflict, NotFound, ValidationFailed
+from paylink.core.errors import Conflict, NotFound, PaylinkError, ValidationFailed
 from paylink.core.ids import new_refund_id
 from paylink.core.models import (
     Merchant,
@@ -49,6 +49,8 @@ REVERSE_WINDOWS: dict[str, timedelta] = {
 }
 # A margin so that a reverse is not asked seconds before the window closes (clocks differ).
 REVERSE_MARGIN = timedelta(minutes=1)
+# One reverse call at a time per refund, longer than any gateway's timeout: whoever claims it calls.
+REVERSE_CLAIM = timedelta(minutes=2)
 LINK_LIFETIME = timedelta(days=7)  # the payer's page link; a reminder's new link lives as long again
 MAX_REMINDERS = 3
 
@@ -232,12 +234,14 @@ def _keyed_id(merchant_id: str, payment_id: str, request_key: str) -> str:
     return "ref_" + digest[:22]
 
 
-def refunds_of(store: Store, merchant: Merchant, payment_id: str) -> list[Refund]:
+def refunds_of(
+    store: Store, merchant: Merchant, payment_id: str, *, base_url: str | None = None
+) -> list[Refund]:
     """A payment's refunds; pending ones are carried on first (a lost reverse answer asked about,
     a payout's outcome read), so what the merchant sees is as current as the providers know."""
     _own_payment(store, merchant, payment_id)
     refunds = store.refunds_of_payment(payment_id)
-    return [resolve(store, r) if r.status is RefundStatus.PENDING else r for r in refunds]
+    return [resolve(store, r, base_url=base_url) if r.status is RefundStatus.PENDING else r for r in refunds]
 
 
 def payer_link(base_url: str, token: str) -> str:
@@ -265,32 +269,55 @@ def send_payer_link(payment: Payment, refund: Refund, token: str, base_url: str)
     return True
 
 
-def remind_payer(store: Store, merchant: Merchant, refund_id: str, base_url: str) -> Refund:
+class TooManyReminders(PaylinkError):
+    """A refund's payer was reminded MAX_REMINDERS times already: no more SMS for it."""
+
+    status = 429
+    code = "too_many_reminders"
+
+
+def remind_payer(
+    store: Store, merchant: Merchant, refund_id: str, base_url: str, *, payment_id: str | None = None
+) -> Refund:
     """A new link for a refund still awaiting its payer, also after the old one expired (the old
-    token stops working): a refund is never stranded while the merchant can remind."""
+    token stops working): a refund is never stranded while the merchant can remind. 404 for another
+    merchant's refund (or another payment's, with `payment_id`), 409 when it does not await its
+    payer, 429 past MAX_REMINDERS."""
     refund = store.get_refund(refund_id)
-    if refund is None or refund.merchant_id != merchant.id:
+    if refund is None or refund.merchant_id != merchant.id or payment_id not in (None, refund.payment_id):
         raise NotFound("no such refund")
-    if refund.status is not RefundStatus.AWAITING_PAYER or refund.reminders >= MAX_REMINDERS:
-        raise Conflict("this refund is not awaiting its payer, or was reminded enough")
-    token = secrets.token_urlsafe(24)
-    if not store.replace_refund_token(refund, token_hash(token), iso(utcnow() + LINK_LIFETIME)):
+    if refund.status is not RefundStatus.AWAITING_PAYER:
+        raise Conflict("this refund is not awaiting its payer")
+    if refund.reminders >= MAX_REMINDERS:
+        raise TooManyReminders(f"the payer was reminded {MAX_REMINDERS} times already")
+    if remind(store, refund, base_url) is None:
         raise Conflict("this refund changed meanwhile; try again")
-    payment = store.get_payment(refund.payment_id)
-    if payment is not None:
-        send_payer_link(payment, refund, token, base_url)
     return store.get_refund(refund.id) or refund
 
 
-def resolve(store: Store, refund: Refund, *, first: bool = False) -> Refund:
+def remind(store: Store, refund: Refund, base_url: str) -> Refund | None:
+    """Replace the payer's link (one more reminder) and text the new one; None when the refund
+    changed meanwhile (another reminder, the payer's card, a failure): nothing was done then."""
+    token = secrets.token_urlsafe(24)
+    if not store.replace_refund_token(refund, token_hash(token), iso(utcnow() + LINK_LIFETIME)):
+        return None
+    fresh = store.get_refund(refund.id) or refund
+    payment = store.get_payment(refund.payment_id)
+    if payment is not None:
+        send_payer_link(payment, fresh, token, base_url)
+    return fresh
+
+
+def resolve(store: Store, refund: Refund, *, first: bool = False, base_url: str | None = None) -> Refund:
     """Carry a pending refund towards its end. A reverse asks the gateway what became of the payment
-    before any (new) reverse call unless this is the very first call; a transfer asks its payout."""
+    before any (new) reverse call unless this is the very first call; a transfer asks its payout
+    (and, with `base_url`, may text the payer a new link when the destination refused it)."""
     if refund.status is not RefundStatus.PENDING:
         return refund
     if refund.method is RefundMethod.TRANSFER:
         from paylink.refunds.payer import resolve_transfer
 
-        return resolve_transfer(store, refund)
+        return resolve_transfer(store, refund, base_url=base_url)
     from paylink.payments.gateways.base import ErrorKind, GatewayError, VerifyOutcome
     from paylink.payments.routing import adapter
 
@@ -317,6 +344,11 @@ def resolve(store: Store, refund: Refund, *, first: bool = False) -> Refund:
             RefundMethod.REVERSE
         ):
             return _finish(store, refund, RefundStatus.FAILED, "the reverse window closed")
+    now = utcnow()
+    if not store.claim_reverse(refund, iso(now + REVERSE_CLAIM), iso(now)):
+        # Another caller (the reconciler, the API, the request that made it) is asking the gateway
+        # for this reverse right now: a second call could be refused as a repeat and fail it wrongly.
+        return store.get_refund(refund.id) or refund
     try:
         done = gateway.reverse(token=payment.gateway_token, amount_irr=payment.amount, refs=refs)
     except GatewayError as exc:
@@ -342,22 +374,38 @@ def _reverse_refs(payment: Payment, protocol: str) -> dict[str, str]:
     return refs
 
 
-def _finish(store: Store, refund: Refund, target: RefundStatus, reason: str | None = None) -> Refund:
+def _finish(
+    store: Store,
+    refund: Refund,
+    target: RefundStatus,
+    reason: str | None = None,
+    *,
+    expected: tuple[RefundStatus, ...] = (RefundStatus.PENDING, RefundStatus.AWAITING_PAYER),
+    while_token: str | None = None,
+) -> Refund:
     fields: dict[str, str] = {"completed_at": iso(utcnow())}
     if reason:
         fields["failure_reason"] = reason
-    if store.move_refund(refund, (RefundStatus.PENDING, RefundStatus.AWAITING_PAYER), target, **fields):
+    if store.move_refund(refund, expected, target, while_token=while_token, **fields):
         logger.info("refund finished", extra={"refund_id": refund.id, "status": target.value})
         current = store.get_refund(refund.id) or refund
-        emit_refund_event(current, store)
+        tell(store, current)
         return current
     return store.get_refund(refund.id) or refund
 
 
+def tell(store: Store, refund: Refund) -> None:
+    """Queue a final refund's event, then take it off the reconciler's work list; a crash or a queue
+    error between the two leaves it there, and the next run tells it (the same event id)."""
+    if emit_refund_event(refund, store) is not None:
+        store.refund_told(refund)
+
+
 def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
     """Queue `refund.created|succeeded|failed` (id from refund id and status: a repeat is the same
-    event). Best effort, after the change is durable. Its data carries what the delivery worker
-    and the Telegram/email notice read (merchant_id, link_title) beside the refund's own fields."""
+    event). After the change is durable; its id, or None when it could not be queued (a final
+    refund's is then told again by the reconciler). Its data carries what the delivery worker and
+    the Telegram/email notice read (merchant_id, link_title) beside the refund's own fields."""
     from paylink.notify.events import encode, event_id
     from paylink.notify.queues import notify_queue
 
@@ -366,7 +414,7 @@ def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
     try:
         queue = notify_queue()
         if queue is None:
-            return None
+            return evt  # this deployment sends no events: nothing is owed
         payment = store.get_payment(refund.payment_id) if store is not None else None
         data = public_refund(refund) | {
             "merchant_id": refund.merchant_id,

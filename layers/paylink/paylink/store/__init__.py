@@ -85,6 +85,9 @@ Refunds (paylink.refunds, store/refunds.py):
                                 {at}#{type}#{object id}; payment and fee entries are the payment items
                                 themselves (gsi2 MERCHANT#{id}#PAYMENTS)
   PAYOUT#{rfd_...}/TRANSFER#{n}  a refund's own payout transfer (settlement.jibit_payout, id from the refund)
+  REFUND#{rid}/REFUND           also gsi2 REFUNDWORK#{shard}/{due}#{rid} while pending (due a minute
+                                after) or awaiting its payer (due when the link expires): the
+                                reconciler's refund work list (paylink.refunds.progress), 4 shards
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 

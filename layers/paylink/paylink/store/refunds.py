@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -57,6 +58,30 @@ class RefundWrite(Enum):
     NOT_COVERED = "not_covered"  # `cover` leaves no room for it beside the claims seen: nothing written
 
 
+# The reconciler's work list of refunds (sparse gsi2, like the waiting payments' PENDING shards): a
+# refund is on it while pending or awaiting its payer, keyed by when it next needs a look.
+REFUND_WORK_SHARDS = 4
+PENDING_GRACE = timedelta(minutes=1)  # the request that made it pending carries it on first
+
+
+def refund_work_shard(refund_id: str) -> str:
+    return f"REFUNDWORK#{sum(refund_id.encode()) % REFUND_WORK_SHARDS}"
+
+
+def _work_key(refund: Refund, status: RefundStatus, expires_at: str | None = None) -> str:
+    """When it next needs the reconciler: a pending one a minute from now (or its creation), one
+    awaiting its payer when its link expires, a final one (its event to tell) now."""
+    if status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
+        due = iso(utcnow())
+    elif status is RefundStatus.AWAITING_PAYER:
+        due = expires_at or refund.expires_at or refund.created_at
+    elif status is refund.status:
+        due = iso(datetime.fromisoformat(refund.created_at) + PENDING_GRACE)
+    else:
+        due = iso(utcnow() + PENDING_GRACE)
+    return f"{due}#{refund.id}"
+
+
 class RefundItems(Table):
     """Refund items and the counters that keep them exact."""
 
@@ -70,6 +95,8 @@ class RefundItems(Table):
             "token_hash": refund.token_hash,
             "iban": refund.iban,
         }
+        if refund.status in (RefundStatus.PENDING, RefundStatus.AWAITING_PAYER):
+            item |= {"gsi2pk": refund_work_shard(refund.id), "gsi2sk": _work_key(refund, refund.status)}
         if refund.settlement_id is None and refund.status is not RefundStatus.FAILED:
             # on the merchant's ledger until a settlement nets it
             item |= {
@@ -295,12 +322,14 @@ class RefundItems(Table):
                     "TableName": self.table,
                     "Key": {"pk": f"REFUND#{refund.id}", "sk": "REFUND"},
                     "UpdateExpression": "SET token_hash = :new, expires_at = :exp, "
-                    "reminders = if_not_exists(reminders, :zero) + :one",
+                    "reminders = if_not_exists(reminders, :zero) + :one, gsi2pk = :work, gsi2sk = :due",
                     "ConditionExpression": "#s = :awaiting AND token_hash = :old",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": {
                         ":new": new_hash,
                         ":exp": expires_at or refund.expires_at or "",
+                        ":work": refund_work_shard(refund.id),
+                        ":due": _work_key(refund, RefundStatus.AWAITING_PAYER, expires_at),
                         ":old": refund.token_hash,
                         ":zero": 0,
                         ":one": 1,
@@ -343,18 +372,28 @@ class RefundItems(Table):
         refund: Refund,
         expected: Sequence[RefundStatus],
         target: RefundStatus,
+        *,
+        while_token: str | None = None,
         **fields: str | int,
     ) -> bool:
         """Conditional status change of a refund. A refund that fails gives its amount back to the
         payment's counter in the same transaction, and leaves the ledger: off the due list, or, if a
-        settlement already netted it, as a credit carried to the merchant's next settlement."""
+        settlement already netted it, as a credit carried to the merchant's next settlement.
+        `while_token`: only while the payer's link is still that one (no reminder came between)."""
         names = {"#s": "status"}
         values: dict[str, Any] = {":target": target.value} | {f":{k}": v for k, v in fields.items()}
         values |= {f":e{i}": s.value for i, s in enumerate(expected)}
         sets = ["#s = :target"] + [f"{k} = :{k}" for k in fields]
         removes = ["gsi3pk", "gsi3sk"] if target is RefundStatus.FAILED else []
+        # the reconciler's work list: on it while pending or awaiting the payer, and once final
+        # until its event is queued (refund_told), so a crash between the two loses no event
+        sets += ["gsi2pk = :work", "gsi2sk = :due"]
+        values |= {":work": refund_work_shard(refund.id), ":due": _work_key(refund, target)}
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         condition = "#s IN (" + ", ".join(f":e{i}" for i in range(len(expected))) + ")"
+        if while_token is not None:
+            condition += " AND token_hash = :while_token"
+            values[":while_token"] = while_token
         items: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -392,6 +431,103 @@ class RefundItems(Table):
             at = str(fields.get("completed_at") or iso(utcnow()))
             items.append(self._ledger_entry(refund.merchant_id, "reversal", refund.amount, at, refund.id))
         return not self._transact_codes(items)
+
+    def refunds_needing_work(self, due_before: str) -> Iterator[Refund]:
+        """Refunds pending or awaiting their payer whose next look is due before `due_before`
+        (the reconciler's work list: a Query per shard, never a Scan)."""
+        for shard in range(REFUND_WORK_SHARDS):
+            for item in self._query_all("gsi2", "gsi2pk", f"REFUNDWORK#{shard}", sk_below=due_before):
+                yield Refund.model_validate(item)
+
+    def refund_told(self, refund: Refund) -> None:
+        """A final refund's event is queued: off the reconciler's work list."""
+        self._update_refund_if(
+            refund.id,
+            "REMOVE gsi2pk, gsi2sk",
+            "#s IN (:succeeded, :failed)",
+            {":succeeded": RefundStatus.SUCCEEDED.value, ":failed": RefundStatus.FAILED.value},
+        )
+
+    def claim_reverse(self, refund: Refund, until: str, now: str) -> bool:
+        """The right to call the gateway's reverse for a pending refund until `until`: one caller at
+        a time (a claim past its time may be taken again: its call's answer was lost)."""
+        return self._update_refund_if(
+            refund.id,
+            "SET reverse_claimed_until = :until",
+            "#s = :pending AND (attribute_not_exists(reverse_claimed_until) OR reverse_claimed_until < :now)",
+            {":until": until, ":now": now, ":pending": RefundStatus.PENDING.value},
+        )
+
+    def next_transfer_attempt(self, refund: Refund, reason: str) -> bool:
+        """Attempt n of a pending transfer failed: move to attempt n + 1 (its own transfer id), once,
+        whoever else saw the same failure at the same time."""
+        return self._update_refund_if(
+            refund.id,
+            "SET transfer_attempts = :next, failure_reason = :reason",
+            "#s = :pending AND transfer_attempts = :n",
+            {
+                ":next": refund.transfer_attempts + 1,
+                ":reason": reason,
+                ":n": refund.transfer_attempts,
+                ":pending": RefundStatus.PENDING.value,
+            },
+        )
+
+    def ask_payer_again(self, refund: Refund, new_hash: str, expires_at: str, reason: str) -> bool:
+        """A transfer the destination refused: back to awaiting the payer with a new link (the old
+        token stops working, the checked account is forgotten), once, in one transaction."""
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": f"REFUND#{refund.id}", "sk": "REFUND"},
+                    "UpdateExpression": "SET #s = :awaiting, token_hash = :new, expires_at = :exp, "
+                    "failure_reason = :reason, gsi2pk = :work, gsi2sk = :due REMOVE iban",
+                    "ConditionExpression": "#s = :pending AND transfer_attempts = :n",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":awaiting": RefundStatus.AWAITING_PAYER.value,
+                        ":pending": RefundStatus.PENDING.value,
+                        ":new": new_hash,
+                        ":exp": expires_at,
+                        ":reason": reason,
+                        ":n": refund.transfer_attempts,
+                        ":work": refund_work_shard(refund.id),
+                        ":due": _work_key(refund, RefundStatus.AWAITING_PAYER, expires_at),
+                    },
+                }
+            },
+            self._put(
+                {"pk": f"REFUNDTOKEN#{new_hash}", "sk": "REFUNDTOKEN", "refund_id": refund.id},
+                condition="attribute_not_exists(pk)",
+            ),
+        ]
+        if refund.token_hash:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"REFUNDTOKEN#{refund.token_hash}", "sk": "REFUNDTOKEN"},
+                    }
+                }
+            )
+        return self._transact_once(items)
+
+    def _update_refund_if(self, refund_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": f"REFUND#{refund_id}", "sk": "REFUND"},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
 
     def merchant_owed(self, merchant_id: str) -> int:
         """What the merchant's refunds left owing after its last closed settlement (carried balance;

@@ -47,6 +47,18 @@ def _cancellation_codes(exc: Exception) -> list[str]:
     return [reason.get("Code", "None") for reason in reasons]
 
 
+def _status_filter(status: str, values: dict[str, Any]) -> str:
+    """A payment status as shown (DESIGN section 9): `refunded` is a paid or settled payment whose
+    refunds reached its amount, and such a payment is no longer `paid` or `settled`."""
+    if status == "refunded":
+        values |= {":paid": "paid", ":settled": "settled"}
+        return "#s IN (:paid, :settled) AND amount_refunded >= amount"
+    values[":status"] = status
+    if status in ("paid", "settled"):
+        return "#s = :status AND (attribute_not_exists(amount_refunded) OR amount_refunded < amount)"
+    return "#s = :status"
+
+
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
@@ -150,9 +162,8 @@ class Table:
             "Limit": page_size,
         }
         if status:
-            request["FilterExpression"] = "#s = :status"
+            request["FilterExpression"] = _status_filter(status, values)
             request["ExpressionAttributeNames"] = {"#s": "status"}
-            values[":status"] = status
         start = decode_cursor(cursor, pk, pk_name)
         if start:
             request["ExclusiveStartKey"] = start

@@ -244,10 +244,20 @@ def _scheduled_now(event: Mapping[str, Any]) -> datetime:
 
 
 def reconcile_now(event: Mapping[str, Any]) -> dict[str, Any]:
+    from paylink.core.settings import get_settings
     from paylink.payments.reconcile import reconcile
+    from paylink.refunds.progress import carry_on_refunds
 
-    report = reconcile(get_store(), _scheduled_now(event))
-    return {"checked": report.checked, "decided": report.decided, "left_waiting": report.left_waiting}
+    now = _scheduled_now(event)
+    report = reconcile(get_store(), now)
+    # Refunds pending or awaiting their payer are carried on here too (paylink.refunds.progress).
+    refunds = carry_on_refunds(get_store(), now, get_settings().public_base_url.rstrip("/"))
+    return {
+        "checked": report.checked,
+        "decided": report.decided,
+        "left_waiting": report.left_waiting,
+        "refunds": refunds,
+    }
 
 
 def probe_now(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -217,12 +217,20 @@ def create_refund(merchant: Merchant, payment_id: str, body: Any, event: Any) ->
     return service.public_refund(refund)
 
 
-def list_refunds(merchant: Merchant, payment_id: str) -> dict[str, Any]:
+def list_refunds(merchant: Merchant, payment_id: str, event: Any = None) -> dict[str, Any]:
     from paylink.refunds import service
 
-    return {
-        "items": [service.public_refund(r) for r in service.refunds_of(get_store(), merchant, payment_id)]
-    }
+    root = base_url(event) if event is not None else None
+    refunds = service.refunds_of(get_store(), merchant, payment_id, base_url=root)
+    return {"items": [service.public_refund(r) for r in refunds]}
+
+
+def remind_refund_payer(merchant: Merchant, payment_id: str, refund_id: str, event: Any) -> dict[str, Any]:
+    """`POST /v1/payments/{id}/refunds/{refund_id}/remind`: a new link texted to the payer."""
+    from paylink.refunds import service
+
+    refund = service.remind_payer(get_store(), merchant, refund_id, base_url(event), payment_id=payment_id)
+    return service.public_refund(refund)
 
 
 def get_balance(merchant: Merchant) -> dict[str, Any]:

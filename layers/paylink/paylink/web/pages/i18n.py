@@ -87,6 +87,10 @@ _FA: dict[str, str] = {
     # refunds: the payer's page of a transfer refund (issue 15)
     "refund.title": "بازپرداخت وجه",
     "refund.instructions": "شماره همان کارتی را که با آن پرداخت کردید وارد کنید تا مبلغ به حساب آن برگردد.",
+    "refund.again": (
+        "واریز قبلی به حساب این کارت انجام نشد (بانک حساب را نپذیرفت). "
+        "اگر حساب کارت دوباره فعال است، شماره کارت را دوباره وارد کنید."
+    ),
     "refund.card": "شماره کارت (۱۶ رقم)",
     "refund.submit": "دریافت بازپرداخت",
     "refund.pending": "کارت تأیید شد؛ مبلغ در حال واریز به حساب شماست.",
@@ -272,6 +276,10 @@ _EN: dict[str, str] = {
     # refunds: the payer's page of a transfer refund (issue 15)
     "refund.title": "Refund",
     "refund.instructions": "Enter the number of the card you paid with; the money goes back to its account.",
+    "refund.again": (
+        "The last transfer to this card's account did not go through (the bank refused the account). "
+        "If the account is active again, enter the card once more."
+    ),
     "refund.card": "Card number (16 digits)",
     "refund.submit": "Receive the refund",
     "refund.pending": "Card confirmed; the money is on its way to your account.",
