@@ -1,0 +1,93 @@
+"""Wave 3 attacks from outside, through the public contract (HTTP events as API Gateway sends
+them): the Telegram webhook, refunds and the payer's page, the merchant panel and settings API."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from tests.helpers import ApiClient, reset_caches
+
+BOT_TOKEN = "123456:wave3-attack-token"
+
+
+# ---- the Telegram bot --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bot(aws: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The webhook with a bot token, the Bot API mocked; yields a `send(chat, user, text)`."""
+    from paylink.bot.api import webhook_secret
+
+    monkeypatch.setenv("PAYLINK_TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+    reset_caches()
+    api = ApiClient()
+    secret = webhook_secret(BOT_TOKEN)
+    counter = iter(range(70_000, 80_000))
+    with respx.mock() as mock:
+        sent = mock.post(url__regex=r"^https://api\.telegram\.org/bot").mock(
+            return_value=httpx.Response(200, json={"ok": True, "result": {"username": "shop_bot"}})
+        )
+
+        def send(chat: dict[str, Any], user: int, text: str) -> int:
+            message = {"message_id": 1, "date": 0, "text": text, "chat": chat, "from": {"id": user}}
+            update = {"update_id": next(counter), "message": message}
+            headers = {"content-type": "application/json", "x-telegram-bot-api-secret-token": secret}
+            answer = api.request(
+                "POST", "/telegram/webhook", body=json.dumps(update).encode(), headers=headers
+            )
+            return answer.status
+
+        send.sent = sent  # type: ignore[attr-defined]
+        yield send
+
+
+def _link_token(store: Any, merchant: Any, token: str) -> str:
+    from paylink.bot.linking import _hash
+
+    store.put_telegram_token(_hash(token), merchant.id, int(time.time()) + 600)
+    return token
+
+
+def _last_text(bot: Any) -> str:
+    call = bot.sent.calls[-1]
+    return json.loads(call.request.content or b"{}").get("text", "")
+
+
+GROUP = {"id": -100500, "type": "supergroup", "title": "Scarf Shop staff"}
+
+
+def test_another_member_of_a_linked_group_cannot_relink_it_to_their_own_shop(
+    bot, store, merchant, other_merchant
+):
+    # Given the shop's staff group, linked to the shop by its owner (user 1)
+    assert bot(GROUP, 1, "/start " + _link_token(store, merchant, "owner-token")) == 200
+    assert store.telegram_chat(str(GROUP["id"]))["merchant_id"] == merchant.id
+    # When another member (user 2), who has a shop of their own, sends their own link token there
+    assert bot(GROUP, 2, "/start " + _link_token(store, other_merchant, "intruder-token")) == 200
+    # Then the group stays the shop's: the staff's /new links keep paying the shop, not the intruder
+    assert store.telegram_chat(str(GROUP["id"]))["merchant_id"] == merchant.id
+    assert store.telegram_chats_of(other_merchant.id) == []
+
+
+def test_another_member_of_a_linked_group_cannot_unlink_it(bot, store, merchant):
+    # Given the shop's staff group, linked by its owner (user 1)
+    assert bot(GROUP, 1, "/start " + _link_token(store, merchant, "owner-token")) == 200
+    # When another member (user 2) sends /stop there
+    assert bot(GROUP, 2, "/stop") == 200
+    # Then the group stays linked (only who linked it unlinks it, or the merchant from the panel)
+    assert store.telegram_chat(str(GROUP["id"]))["merchant_id"] == merchant.id
+
+
+def test_the_member_who_linked_a_group_can_still_unlink_it(bot, store, merchant):
+    # Given the shop's staff group, linked by its owner (user 1)
+    assert bot(GROUP, 1, "/start " + _link_token(store, merchant, "owner-token")) == 200
+    # When the owner sends /stop there
+    assert bot(GROUP, 1, "/stop") == 200
+    # Then the group is unlinked
+    assert store.telegram_chat(str(GROUP["id"])) is None
