@@ -81,7 +81,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "links_open": "any amount",
         "stopped": "This chat is unlinked. No more notices will come here.",
         "chat_taken": "This chat is linked to another shop. Its owner must send /stop first.",
-        "stop_not_yours": "Only the member who linked this group (or the shop, from its panel) can unlink it.",
+        "stop_not_yours": "Only the member who linked this group (or the shop, in its panel) may unlink it.",
         "paid": "New payment: {amount} for \u201c{title}\u201d\nId: {id}{settle}",
         "paid_settle": "\nPaid out on: {date}",
     },
