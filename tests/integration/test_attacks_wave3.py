@@ -12,6 +12,13 @@ import pytest
 import respx
 
 from tests.helpers import ApiClient, reset_caches
+from tests.integration.test_refund_payer import (  # noqa: F401 - the fixtures
+    _post_card,
+    _refund,
+    awaiting,
+    inquiry,
+    matching_card,
+)
 
 BOT_TOKEN = "123456:wave3-attack-token"
 
@@ -91,3 +98,54 @@ def test_the_member_who_linked_a_group_can_still_unlink_it(bot, store, merchant)
     assert bot(GROUP, 1, "/stop") == 200
     # Then the group is unlinked
     assert store.telegram_chat(str(GROUP["id"])) is None
+
+
+# ---- the payer's refund page -------------------------------------------------------------------
+
+
+def test_the_refund_page_takes_a_few_cards_then_stops_asking_the_bank(api, awaiting, monkeypatch):  # noqa: F811
+    # Given a refund awaiting its payer, and a bank that refuses card numbers that do not exist
+    from paylink.merchants import identity
+    from paylink.refunds.payer import CARD_TRIES
+
+    payment, _, token = awaiting
+    asked: list[str] = []
+
+    def no_such_card(card: str) -> Any:
+        asked.append(card)
+        raise identity.InquiryRejected("no such card")
+
+    monkeypatch.setattr(identity, "card_to_iban", no_such_card)
+    # When the holder of the link tries card after card with the payer's first six and last four
+    # digits (each one a paid inquiry, and an oracle for which numbers exist)
+    answers = [
+        _post_card(api, token, matching_card(payment["card_mask"], n * 10)).status
+        for n in range(CARD_TRIES + 10)
+    ]
+    # Then only the first few reach the bank; the rest are refused with a 429 page
+    assert len(asked) == CARD_TRIES
+    assert answers[CARD_TRIES:] == [429] * 10
+    assert _refund(api, payment["id"])["status"] == "awaiting_payer"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the payment keeps only the masked card: any card with the payer's first six and last four "
+    "digits passes; needs the gateway's card hash (Zarinpal card_hash, PayPing cardHashPan, SEP "
+    "HashedCardNumber) kept at verify (callback lane) and compared here",
+)
+def test_a_card_with_the_payers_first_six_and_last_four_but_another_account_receives_nothing(
+    api,
+    awaiting,  # noqa: F811
+    store,
+):
+    # Given a refund awaiting its payer, who paid with the first card of the mask
+    payment, refund, token = awaiting
+    payers_card = matching_card(payment["card_mask"])
+    others_card = matching_card(payment["card_mask"], int(payers_card[6:12]) + 1)
+    assert others_card != payers_card
+    # When someone holding the link enters another person's card of the same bank ending alike
+    answer = _post_card(api, token, others_card)
+    # Then it is refused and no money leaves for that account
+    assert answer.status == 400
+    assert store.get_payout("rfd_" + refund["id"].removeprefix("ref_")) is None

@@ -10,6 +10,7 @@ repeat (a double submit, a crash and a retry) asks about the same transfer and n
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,6 +21,9 @@ from paylink.settlement.payouts import PayoutProvider
 from paylink.store import Store
 
 CARD = re.compile(r"^[0-9]{16}$")
+# Cards that pass the mask check and go to the bank, per page link: each is a paid inquiry (two) and
+# tells whether such a number exists, so the holder of a link gets a few, not the mask's 100,000.
+CARD_TRIES = 5
 TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
@@ -89,6 +93,9 @@ def submit_card(store: Store, token: str, card_number: str) -> Refund:
     card = re.sub(r"[\s-]", "", card_number.translate(TO_LATIN))
     if not CARD.fullmatch(card) or not card_matches(card, current.payment.card_mask):
         raise PayerError("card_mismatch")
+    ttl = int(time.time()) + 8 * 86_400  # past the link's 7 days: the table's TTL cleans it up
+    if not store.count_within(f"REFUNDCARDS#{current.refund.token_hash}", CARD_TRIES, ttl):
+        raise PayerError("too_many")
     try:
         owner = identity.card_to_iban(card)
         account = identity.iban_owner(owner.iban)
