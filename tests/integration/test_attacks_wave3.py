@@ -12,6 +12,7 @@ import pytest
 import respx
 
 from tests.helpers import ApiClient, reset_caches
+from tests.integration.panel.conftest import texts  # noqa: F401 - the fixture
 from tests.integration.test_refund_payer import (  # noqa: F401 - the fixtures
     _post_card,
     _refund,
@@ -149,3 +150,25 @@ def test_a_card_with_the_payers_first_six_and_last_four_but_another_account_rece
     # Then it is refused and no money leaves for that account
     assert answer.status == 400
     assert store.get_payout("rfd_" + refund["id"].removeprefix("ref_")) is None
+
+
+# ---- the merchant panel ------------------------------------------------------------------------
+
+
+def test_one_ipv6_subscriber_cannot_dodge_the_per_address_code_limit_by_rotating_addresses(
+    aws,
+    texts,  # noqa: F811
+):
+    # Given the codes one source address may ask for in its window
+    from paylink.panel.codes import ADDRESS_SENDS
+    from tests.integration.panel.support import Browser
+
+    # When one home connection (one /64) asks codes for many phones, each from a new address in it
+    statuses = [
+        Browser(f"2001:db8:1:2::{n + 1:x}").post("/login", {"phone": f"0912000{n:04d}"}).status
+        for n in range(ADDRESS_SENDS + 3)
+    ]
+    # Then its allowance is one address's: the rest are refused before any SMS goes
+    assert statuses[:ADDRESS_SENDS] == [200] * ADDRESS_SENDS
+    assert statuses[ADDRESS_SENDS:] == [429] * 3
+    assert len(texts.sent) == ADDRESS_SENDS

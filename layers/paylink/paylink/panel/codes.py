@@ -52,7 +52,11 @@ def subject_key(phone: str) -> str:
 
 
 def address_key(source_ip: str) -> str:
-    return hashlib.sha256(f"paylink-ip:{source_ip}".encode()).hexdigest()[:40]
+    """The client a send counts on: the address (IPv4), or its /64 (IPv6: one subscriber holds a
+    whole /64, and rotating addresses inside it must not buy more codes)."""
+    from paylink.payments.client_share import _network
+
+    return hashlib.sha256(f"paylink-ip:{_network(source_ip) or source_ip}".encode()).hexdigest()[:40]
 
 
 def _hash(code: str, salt: str) -> str:
