@@ -172,3 +172,35 @@ def test_one_ipv6_subscriber_cannot_dodge_the_per_address_code_limit_by_rotating
     assert statuses[:ADDRESS_SENDS] == [200] * ADDRESS_SENDS
     assert statuses[ADDRESS_SENDS:] == [429] * 3
     assert len(texts.sent) == ADDRESS_SENDS
+
+
+# ---- refunds over the API ----------------------------------------------------------------------
+
+from tests.conftest import TEST_API_KEY  # noqa: E402
+from tests.integration.test_refunds import paid  # noqa: E402, F401 - the fixture
+
+
+def test_a_payment_cannot_be_cut_into_endless_tiny_refunds(api, paid, monkeypatch):  # noqa: F811
+    # Given a paid payment (the payer typed a phone), and the SMS each transfer refund sends there
+    from paylink.refunds import service
+
+    texted: list[str] = []
+    monkeypatch.setattr(service, "send_payer_link", lambda payment, refund, token, base: texted.append(token))
+    # When its merchant refunds it a thousand rials at a time (each an SMS to that phone, each its
+    # own bank transfer later)
+    statuses = [
+        api.post_json(f"/v1/payments/{paid}/refunds", {"amount": 1_000}, key=TEST_API_KEY).status
+        for _ in range(service.MAX_REFUNDS_PER_PAYMENT + 3)
+    ]
+    # Then a payment takes a bounded number of refunds; the rest are a 409, nothing sent for them
+    assert statuses == [201] * service.MAX_REFUNDS_PER_PAYMENT + [409] * 3
+    assert len(texted) == service.MAX_REFUNDS_PER_PAYMENT
+
+
+def test_a_refund_below_the_gateways_minimum_is_a_400_unless_it_is_all_that_is_left(api, paid):  # noqa: F811
+    # When a merchant asks a one-rial refund of a payment with far more left
+    answer = api.post_json(f"/v1/payments/{paid}/refunds", {"amount": 1}, key=TEST_API_KEY)
+    # Then it is refused on `amount`, nothing is refunded
+    assert answer.status == 400
+    assert "amount" in answer.json()["error"]["fields"]
+    assert api.get(f"/v1/payments/{paid}", key=TEST_API_KEY).json()["amount_refunded"] == 0

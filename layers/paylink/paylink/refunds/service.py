@@ -21,6 +21,7 @@ from typing import Any
 from paylink.core.errors import Conflict, NotFound, ValidationFailed
 from paylink.core.ids import new_refund_id
 from paylink.core.models import (
+    MIN_AMOUNT,
     Merchant,
     Payment,
     PaymentStatus,
@@ -46,6 +47,9 @@ REVERSE_WINDOWS: dict[str, timedelta] = {
 REVERSE_MARGIN = timedelta(minutes=1)
 LINK_LIFETIME = timedelta(days=7)  # the payer's page link; a reminder's new link lives as long again
 MAX_REMINDERS = 3
+# Refunds one payment may take (failed ones count too; counted in the refund's own transaction): each
+# sends the payer an SMS and is its own bank transfer, so a payment is never cut into endless refunds.
+MAX_REFUNDS_PER_PAYMENT = 50
 
 EVENT_TYPES = {
     RefundStatus.PENDING: "refund.created",
@@ -57,6 +61,10 @@ EVENT_TYPES = {
 
 class InsufficientBalance(Conflict):
     code = "insufficient_balance"
+
+
+class TooManyRefunds(Conflict):
+    code = "too_many_refunds"
 
 
 def token_hash(token: str) -> str:
@@ -147,6 +155,10 @@ def refund_payment(
         )
     if value > left:
         raise ValidationFailed("too much", fields={"amount": f"at most {left} rials are left to refund"})
+    if value < MIN_AMOUNT and value != left:  # the gateways' least amount, unless it closes the payment
+        raise ValidationFailed(
+            "too little", fields={"amount": f"at least {MIN_AMOUNT} rials, or all {left} that are left"}
+        )
     if value > coverable(store, merchant, payment):
         raise InsufficientBalance("the merchant's balance cannot cover this refund now")
     now = utcnow()
@@ -168,10 +180,12 @@ def refund_payment(
         token_hash=token_hash(token) if token else None,
         expires_at=iso(now + LINK_LIFETIME) if token else None,
     )
-    if not store.create_refund(payment, refund):
+    if not store.create_refund(payment, refund, max_refunds=MAX_REFUNDS_PER_PAYMENT):
         earlier = store.get_refund(refund.id)
         if earlier is not None:  # the same request, at the same time: one refund
             return earlier
+        if store.refund_count(payment.id) >= MAX_REFUNDS_PER_PAYMENT:
+            raise TooManyRefunds(f"a payment takes at most {MAX_REFUNDS_PER_PAYMENT} refunds")
         current = store.get_payment(payment.id) or payment
         if current.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
             raise Conflict("only a paid or settled payment can be refunded")

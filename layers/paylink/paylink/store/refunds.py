@@ -44,10 +44,10 @@ class RefundItems(Table):
             }
         return _clean(item)
 
-    def create_refund(self, payment: Payment, refund: Refund) -> bool:
+    def create_refund(self, payment: Payment, refund: Refund, max_refunds: int | None = None) -> bool:
         """The refund and the payment's counter in one transaction: False when the payment is not
-        refundable (status) or has less than `refund.amount` left. Concurrent refunds are decided by
-        the condition on `refundable` (what is left), never by a value read before."""
+        refundable (status) or has less than `refund.amount` left, or already took `max_refunds`
+        refunds. Concurrent refunds are decided by the conditions, never by a value read before."""
         items: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -68,6 +68,18 @@ class RefundItems(Table):
             },
             self._put(self._refund_item(refund), condition="attribute_not_exists(pk)"),
         ]
+        if max_refunds is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"REFUNDCOUNT#{payment.id}", "sk": "COUNT"},
+                        "UpdateExpression": "ADD n :one",
+                        "ConditionExpression": "attribute_not_exists(n) OR n < :most",
+                        "ExpressionAttributeValues": {":one": 1, ":most": max_refunds},
+                    }
+                }
+            )
         if refund.token_hash:
             items.append(
                 self._put(
@@ -76,6 +88,11 @@ class RefundItems(Table):
                 )
             )
         return self._transact_once(items)
+
+    def refund_count(self, payment_id: str) -> int:
+        """Refunds a payment took (created ones, failed included), as create_refund counts them."""
+        item = self._get(f"REFUNDCOUNT#{payment_id}", "COUNT", consistent=True)
+        return int(item["n"]) if item else 0
 
     def get_refund(self, refund_id: str) -> Refund | None:
         item = self._get(f"REFUND#{refund_id}", "REFUND", consistent=True)
