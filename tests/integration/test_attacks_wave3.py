@@ -129,6 +129,24 @@ def test_the_refund_page_takes_a_few_cards_then_stops_asking_the_bank(api, await
     assert _refund(api, payment["id"])["status"] == "awaiting_payer"
 
 
+def test_a_card_whose_account_belongs_to_someone_else_receives_nothing(
+    api,
+    awaiting,  # noqa: F811
+    inquiry,  # noqa: F811
+    store,
+):
+    # Given a refund awaiting its payer, and a bank inquiry that maps the payer's card to an account
+    # whose owner is not the card's holder (a joint or stale mapping, a provider's mistake)
+    payment, refund, token = awaiting
+    inquiry.set_mode("inq", "iban_mismatch")
+    # When the payer's card is entered
+    answer = _post_card(api, token, matching_card(payment["card_mask"]))
+    # Then no money leaves for that account; the refund still awaits its payer
+    assert answer.status == 400
+    assert store.get_payout("rfd_" + refund["id"].removeprefix("ref_")) is None
+    assert _refund(api, payment["id"])["status"] == "awaiting_payer"
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="the payment keeps only the masked card: any card with the payer's first six and last four "
@@ -204,3 +222,11 @@ def test_a_refund_below_the_gateways_minimum_is_a_400_unless_it_is_all_that_is_l
     assert answer.status == 400
     assert "amount" in answer.json()["error"]["fields"]
     assert api.get(f"/v1/payments/{paid}", key=TEST_API_KEY).json()["amount_refunded"] == 0
+
+
+def test_the_holder_and_owner_names_compare_across_arabic_letter_forms_and_spacing():
+    from paylink.refunds.payer import same_person
+
+    assert same_person("علي  كريمي", ("علی کریمی",))
+    assert same_person("مهدی\u200cزاده", ("مهدی زاده", "سارا احمدی"))
+    assert not same_person("شخص دیگر", ("کاربر آزمایشی",))

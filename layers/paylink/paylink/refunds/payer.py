@@ -64,6 +64,21 @@ def card_matches(card: str, card_mask: str | None) -> bool:
     return len(mask) == 16 and card[:6] == mask[:6] and card[-4:] == mask[-4:]
 
 
+ARABIC_FORMS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "\u200c": " ", "\u200f": ""})
+
+
+def _plain_name(name: str) -> str:
+    """A name as compared: Arabic letter forms read as Persian, spaces (and ZWNJ) collapsed, case folded."""
+    return " ".join(name.translate(ARABIC_FORMS).split()).casefold()
+
+
+def same_person(card_holder: str, owners: tuple[str, ...]) -> bool:
+    """The card's holder is one of the account's owners (an unnamed card holder cannot be checked)."""
+    if not card_holder.strip():
+        return True
+    return _plain_name(card_holder) in {_plain_name(name) for name in owners}
+
+
 def _pseudo_settlement(refund: Refund) -> Settlement:
     """The refund as a payout order: its own id (never a settlement's), the payer's checked IBAN."""
     return Settlement(
@@ -105,6 +120,10 @@ def submit_card(store: Store, token: str, card_number: str) -> Refund:
         raise PayerError("inquiry_unavailable") from None
     if not account.active or not account.names:
         raise PayerError("account_inactive")
+    if not same_person(owner.name, account.names):
+        # the card's holder must own the account the money goes to (a joint or stale mapping, a
+        # provider's mistake): otherwise the refund would leave for a stranger's account
+        raise PayerError("card_refused")
     refund = current.refund
     if not store.move_refund(
         refund, (RefundStatus.AWAITING_PAYER,), RefundStatus.PENDING, iban=owner.iban, transfer_attempts=1
