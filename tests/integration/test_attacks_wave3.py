@@ -13,6 +13,7 @@ import respx
 
 from tests.helpers import ApiClient, reset_caches
 from tests.integration.panel.conftest import texts  # noqa: F401 - the fixture
+from tests.integration.test_log_hygiene import logs  # noqa: F401 - the fixture
 from tests.integration.test_refund_payer import (  # noqa: F401 - the fixtures
     _post_card,
     _refund,
@@ -230,3 +231,34 @@ def test_the_holder_and_owner_names_compare_across_arabic_letter_forms_and_spaci
     assert same_person("علي  كريمي", ("علی کریمی",))
     assert same_person("مهدی\u200cزاده", ("مهدی زاده", "سارا احمدی"))
     assert not same_person("شخص دیگر", ("کاربر آزمایشی",))
+
+
+def test_sign_up_and_an_iban_change_in_the_panel_log_no_phone_national_code_or_iban(
+    aws,
+    texts,  # noqa: F811
+    logs,  # noqa: F811
+    monkeypatch,
+):
+    # Given the panel's bank inquiries on a sandbox
+    from local.sandbox import Sandbox
+    from local.sandbox.protocols.zibal_inquiry import SANDBOX_TOKEN
+    from paylink.merchants import identity
+    from tests.integration.panel.support import IBAN, NATIONAL_CODE, Browser, sign_up
+    from tests.integration.test_log_hygiene import assert_clean
+
+    new_iban = "IR580540105180021273113007"
+    with Sandbox(instances={"inq": "zibal-inquiry"}, port=0, slow_seconds=1.0) as box:
+        monkeypatch.setenv("PAYLINK_INQUIRY_API_URL", f"{box.url}/inq")
+        monkeypatch.setattr(identity, "secret", lambda name: SANDBOX_TOKEN)
+        reset_caches()
+        # When a phone signs in, signs up, fails an IBAN change (someone else's) and makes one
+        browser = Browser("203.0.113.9")
+        browser.sign_in(texts, phone="09127654321")
+        assert sign_up(browser, username="scarves").status == 303
+        owner = {"national_code": NATIONAL_CODE, "birth_date": "1370/01/31"}
+        box.set_mode("inq", "iban_mismatch")
+        assert browser.post("/dashboard/settings/iban", {"iban": new_iban, **owner}).status == 400
+        box.set_mode("inq", "ok")
+        assert browser.post("/dashboard/settings/iban", {"iban": new_iban, **owner}).status == 200
+    # Then no line holds the phone, the national code, either IBAN or the code sent
+    assert_clean(logs, "09127654321", "9127654321", NATIONAL_CODE, IBAN, new_iban, texts.last("09127654321"))
