@@ -262,3 +262,27 @@ def test_sign_up_and_an_iban_change_in_the_panel_log_no_phone_national_code_or_i
         assert browser.post("/dashboard/settings/iban", {"iban": new_iban, **owner}).status == 200
     # Then no line holds the phone, the national code, either IBAN or the code sent
     assert_clean(logs, "09127654321", "9127654321", NATIONAL_CODE, IBAN, new_iban, texts.last("09127654321"))
+
+
+# ---- coupons on the buyer page -----------------------------------------------------------------
+
+
+def test_one_client_cannot_guess_a_shops_coupon_codes_by_trying_word_after_word(api, merchant, gateways):
+    # Given a shop's link and its staff coupon (a guessable word)
+    from paylink.merchants.coupons import COUPON_TRIES
+
+    link = api.post_json("/v1/links", {"title": "Scarf", "amount": 1_200_000}, key=TEST_API_KEY).json()
+    body = {"code": "STAFF", "kind": "percent", "value": 100}
+    assert api.post_json("/v1/coupons", body, key=TEST_API_KEY).status == 201
+    guesser = ApiClient("198.51.100.7")
+    # When one client tries word after word with the page's "apply" button, then the right one
+    for n in range(COUPON_TRIES):
+        wrong = guesser.post_form(f"/{link['code']}?lang=en", {"coupon": f"WORD{n}", "action": "apply"})
+        assert wrong.status == 400
+    right = guesser.post_form(f"/{link['code']}?lang=en", {"coupon": "STAFF", "action": "apply"})
+    # Then after its allowance the page no longer says which code works (a 429, no discount shown)
+    assert right.status == 429
+    assert 'id="quote"' not in right.text
+    # And another buyer's coupon still works
+    other = ApiClient("198.51.100.8").post_form(f"/{link['code']}", {"coupon": "STAFF", "action": "apply"})
+    assert other.status == 200

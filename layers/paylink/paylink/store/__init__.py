@@ -56,6 +56,7 @@ Merchant panel sign-in (paylink.panel; {subject} = sha256 of the phone, {addr} =
   SIGNUPINQ#{subject}#{day}/COUNT  sign-up tries of a phone that reached the paid inquiries (TTL)
   REFUNDCARDS#{token_hash}/COUNT   cards a refund page link sent to the bank inquiries (TTL)
   REFUNDCOUNT#{payment_id}/COUNT  refunds a payment took (written with each refund; at most 50)
+  COUPONTRY#{merchant_id}#{client}#{hour}/COUNT  coupon codes a client (hashed address or /64) tried (TTL)
   SESSION#{sha256}/SESSION      a panel session by its hashed id: subject, created_at, last_seen,
                                 ended_at; gsi1 SESSIONS#{subject}/{created_at} until ended (TTL)
   PHONE#{subject}/MERCHANT      phone -> merchant id (one merchant per phone)
