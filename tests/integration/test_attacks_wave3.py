@@ -286,3 +286,29 @@ def test_one_client_cannot_guess_a_shops_coupon_codes_by_trying_word_after_word(
     # And another buyer's coupon still works
     other = ApiClient("198.51.100.8").post_form(f"/{link['code']}", {"coupon": "STAFF", "action": "apply"})
     assert other.status == 200
+
+
+# ---- the merchant settings API -----------------------------------------------------------------
+
+from tests.integration.test_merchant_settings_api import _call, _set_hook  # noqa: E402
+from tests.integration.test_webhooks import notify, sqs  # noqa: E402, F401 - the fixtures
+
+
+def test_test_events_cannot_turn_us_into_a_flood_of_posts_at_any_host(
+    api,
+    store,
+    notify,  # noqa: F811
+    sqs,  # noqa: F811
+    merchant,
+):
+    # Given an endpoint at a host the merchant does not own (each ping is retried while it fails)
+    from paylink.merchants.webhook_endpoint import TEST_EVENTS_PER_HOUR
+
+    _set_hook(api)
+    # When the merchant asks for test event after test event
+    statuses = [_call(api, "POST", "/v1/webhook/test").status for _ in range(TEST_EVENTS_PER_HOUR + 5)]
+    # Then only a few are queued; the rest are a 429 with Retry-After
+    assert statuses == [202] * TEST_EVENTS_PER_HOUR + [429] * 5
+    refused = _call(api, "POST", "/v1/webhook/test")
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0

@@ -57,6 +57,7 @@ Merchant panel sign-in (paylink.panel; {subject} = sha256 of the phone, {addr} =
   REFUNDCARDS#{token_hash}/COUNT   cards a refund page link sent to the bank inquiries (TTL)
   REFUNDCOUNT#{payment_id}/COUNT  refunds a payment took (written with each refund; at most 50)
   COUPONTRY#{merchant_id}#{client}#{hour}/COUNT  coupon codes a client (hashed address or /64) tried (TTL)
+  WEBHOOKTEST#{merchant_id}#{hour}/COUNT  test events a merchant asked for in an hour (TTL)
   SESSION#{sha256}/SESSION      a panel session by its hashed id: subject, created_at, last_seen,
                                 ended_at; gsi1 SESSIONS#{subject}/{created_at} until ended (TTL)
   PHONE#{subject}/MERCHANT      phone -> merchant id (one merchant per phone)
