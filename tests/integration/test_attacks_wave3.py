@@ -312,3 +312,24 @@ def test_test_events_cannot_turn_us_into_a_flood_of_posts_at_any_host(
     refused = _call(api, "POST", "/v1/webhook/test")
     assert refused.json()["error"]["code"] == "rate_limited"
     assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_the_panels_test_event_button_has_the_same_hourly_allowance(
+    aws,
+    texts,  # noqa: F811
+    inquiry,  # noqa: F811
+    notify,  # noqa: F811
+    sqs,  # noqa: F811
+):
+    # Given a signed-up merchant with a webhook endpoint
+    from paylink.merchants.webhook_endpoint import TEST_EVENTS_PER_HOUR
+    from tests.integration.panel.support import signed_up
+
+    shop = signed_up(texts, "09121234567", "scarves", "203.0.113.9")
+    assert shop.post("/dashboard/settings/webhook", {"url": "https://merchant.example/hook"}).status == 200
+    # When the test button is pressed again and again
+    statuses = [
+        shop.post("/dashboard/settings/webhook/test", {}).status for _ in range(TEST_EVENTS_PER_HOUR + 2)
+    ]
+    # Then the ones past the allowance are a 429 page, not a 503
+    assert statuses == [200] * TEST_EVENTS_PER_HOUR + [429] * 2
