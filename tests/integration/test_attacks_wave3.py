@@ -333,3 +333,26 @@ def test_the_panels_test_event_button_has_the_same_hourly_allowance(
     ]
     # Then the ones past the allowance are a 429 page, not a 503
     assert statuses == [200] * TEST_EVENTS_PER_HOUR + [429] * 2
+
+
+@pytest.mark.parametrize("author", ["someone", 7, ["x"], None])
+def test_an_update_whose_sender_is_not_an_object_is_answered_not_crashed(bot, author):
+    # When an update's `from` is not a user object
+    api = ApiClient()
+    from paylink.bot.api import webhook_secret
+
+    message = {
+        "message_id": 1,
+        "date": 0,
+        "text": "/help",
+        "chat": {"id": 5, "type": "private"},
+        "from": author,
+    }
+    headers = {
+        "content-type": "application/json",
+        "x-telegram-bot-api-secret-token": webhook_secret(BOT_TOKEN),
+    }
+    update = json.dumps({"update_id": 61_000, "message": message}).encode()
+    answer = api.request("POST", "/telegram/webhook", body=update, headers=headers)
+    # Then it is answered (never a 500 that Telegram would redeliver again and again)
+    assert answer.status == 200

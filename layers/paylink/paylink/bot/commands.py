@@ -33,7 +33,8 @@ PAID = (PaymentStatus.PAID.value, "settled")
 
 def language(message: dict[str, Any]) -> str:
     """English when the sender's Telegram language is English, else Persian."""
-    code = str((message.get("from") or {}).get("language_code") or "")
+    author = message.get("from")
+    code = str(author.get("language_code") or "") if isinstance(author, dict) else ""
     return "en" if code.lower().startswith("en") else "fa"
 
 
@@ -53,7 +54,8 @@ def handle_update(store: Store, update: dict[str, Any], base_url: str) -> None:
     if not isinstance(chat_id, int) or not isinstance(text, str):
         return
     lang = language(message)
-    sender = (message.get("from") or {}).get("id")
+    author = message.get("from")
+    sender = author.get("id") if isinstance(author, dict) else None
     user_id = sender if isinstance(sender, int) and not isinstance(sender, bool) else None
     chat_type = str(message["chat"].get("type") or "private")
     reply = _answer(store, chat_id, text.strip(), lang, base_url, user_id, chat_type)
