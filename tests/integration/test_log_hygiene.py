@@ -654,3 +654,48 @@ def test_the_telegram_bot_logs_no_bot_token_or_webhook_secret(api, shop, store, 
     assert sent.call_count >= len(texts)
     lines = assert_clean(logs, secret)
     assert any("telegram chat linked" in line for line in lines)
+
+
+# ---- refunds and the payer's page --------------------------------------------------------------
+
+
+def test_a_refund_and_its_payer_page_log_no_token_card_iban_or_owner(api, shop, logs, monkeypatch):
+    # Given a paid payment (and another, so the balance covers the refund), a bank inquiry sandbox
+    from local.sandbox.protocols.zibal_inquiry import OWNER_FIRST, OWNER_LAST, SANDBOX_TOKEN
+    from paylink.merchants import identity
+    from paylink.refunds import service
+    from tests.integration.test_refund_payer import matching_card
+
+    link = _link(api)
+    for _ in range(2):
+        api.get(_pay(api, link["code"]))
+    payment = _payments(api)[0]
+    tokens: list[str] = []
+    real_send = service.send_payer_link
+    monkeypatch.setattr(
+        service,
+        "send_payer_link",
+        lambda p, r, token, base: tokens.append(token) or real_send(p, r, token, base),
+    )
+    with Sandbox(instances={"inq": "zibal-inquiry"}, port=0, slow_seconds=1.0) as box:
+        monkeypatch.setenv("PAYLINK_INQUIRY_API_URL", f"{box.url}/inq")
+        monkeypatch.setattr(identity, "secret", lambda name: SANDBOX_TOKEN)
+        reset_caches()
+        # When the merchant refunds part of it, and the payer's page is used: a card that did not
+        # pay, one whose account is someone else's, then the card that paid
+        created = api.post_json(
+            f"/v1/payments/{payment['id']}/refunds", {"amount": 300_000}, key=TEST_API_KEY
+        )
+        assert created.status == 201, created.text
+        token = tokens[-1]
+        card = matching_card(payment["card_mask"])
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        api.get(f"/refund/{token}")
+        api.request("POST", f"/refund/{token}", body=f"card={FULL_CARD}".encode(), headers=form)
+        box.set_mode("inq", "iban_mismatch")
+        api.request("POST", f"/refund/{token}", body=f"card={card}".encode(), headers=form)
+        box.set_mode("inq", "ok")
+        paid_out = api.request("POST", f"/refund/{token}", body=f"card={card}".encode(), headers=form)
+        assert paid_out.status == 303, paid_out.text[:300]
+    # Then no line holds the page's token, a card number, an IBAN or the account owner's name
+    assert_clean(logs, token, card, OWNER_FIRST, OWNER_LAST)

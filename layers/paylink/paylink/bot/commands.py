@@ -33,7 +33,8 @@ PAID = (PaymentStatus.PAID.value, "settled")
 
 def language(message: dict[str, Any]) -> str:
     """English when the sender's Telegram language is English, else Persian."""
-    code = str((message.get("from") or {}).get("language_code") or "")
+    author = message.get("from")
+    code = str(author.get("language_code") or "") if isinstance(author, dict) else ""
     return "en" if code.lower().startswith("en") else "fa"
 
 
@@ -53,19 +54,34 @@ def handle_update(store: Store, update: dict[str, Any], base_url: str) -> None:
     if not isinstance(chat_id, int) or not isinstance(text, str):
         return
     lang = language(message)
-    reply = _answer(store, chat_id, text.strip(), lang, base_url)
+    author = message.get("from")
+    sender = author.get("id") if isinstance(author, dict) else None
+    user_id = sender if isinstance(sender, int) and not isinstance(sender, bool) else None
+    chat_type = str(message["chat"].get("type") or "private")
+    reply = _answer(store, chat_id, text.strip(), lang, base_url, user_id, chat_type)
     if reply:
         api.send_message(chat_id, reply)
 
 
-def _answer(store: Store, chat_id: int, text: str, lang: str, base_url: str) -> str | None:
+def _answer(
+    store: Store,
+    chat_id: int,
+    text: str,
+    lang: str,
+    base_url: str,
+    user_id: int | None = None,
+    chat_type: str = "private",
+) -> str | None:
     match = COMMAND.match(text)
     command, args = (match.group(1).lower(), (match.group(2) or "").strip()) if match else ("", "")
     if command == "start" and args:
-        outcome, merchant = linking.link_chat(store, args.split()[0], chat_id, lang)
+        outcome, merchant = linking.link_chat(store, args.split()[0], chat_id, lang, user_id)
         if outcome == "linked" and merchant is not None:
             logger.info("telegram chat linked", extra={"merchant_id": merchant.id})
             return say(lang, "linked", name=merchant.name)
+        if outcome == "taken":
+            logger.warning("telegram link refused: the chat is linked to another merchant")
+            return say(lang, "chat_taken")
         return say(lang, "token_expired" if outcome == "expired" else "token_unknown")
     merchant = linking.linked_merchant(store, chat_id)
     if merchant is None:
@@ -83,6 +99,8 @@ def _answer(store: Store, chat_id: int, text: str, lang: str, base_url: str) -> 
     if command == "links":
         return _links(store, merchant, lang, base_url)
     if command == "stop":
+        if not linking.may_unlink(store, chat_id, chat_type, user_id):
+            return say(lang, "stop_not_yours")
         linking.unlink_chat(store, merchant, str(chat_id))
         logger.info("telegram chat unlinked", extra={"merchant_id": merchant.id})
         return say(lang, "stopped")

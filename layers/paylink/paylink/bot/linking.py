@@ -33,11 +33,17 @@ def new_link_token(store: Store, merchant: Merchant, *, now: int | None = None) 
     }
 
 
-def link_chat(store: Store, token: str, chat_id: int, language: str) -> tuple[str, Merchant | None]:
-    """Use a token from `/start`: ("linked", merchant), ("expired", None) or ("unknown", None)."""
+def link_chat(
+    store: Store, token: str, chat_id: int, language: str, user_id: int | None = None
+) -> tuple[str, Merchant | None]:
+    """Use a token from `/start`: ("linked", merchant), ("expired", None), ("unknown", None) or
+    ("taken", None) for a chat already linked to another merchant. `user_id` (who sent it) is
+    kept: in a group, only that member may unlink the chat from Telegram."""
     if not token or len(token) > 64:
         return "unknown", None
-    chat = {"chat_id": str(chat_id), "language": language, "linked_at": iso(utcnow())}
+    chat: dict[str, Any] = {"chat_id": str(chat_id), "language": language, "linked_at": iso(utcnow())}
+    if user_id is not None:
+        chat["linked_by"] = str(user_id)
     outcome = store.link_telegram_chat(_hash(token), chat, int(time.time()))
     if not outcome.startswith("linked:"):
         return outcome, None
@@ -56,6 +62,16 @@ def chats_of(store: Store, merchant: Merchant) -> list[dict[str, Any]]:
         {"id": str(c["chat_id"]), "language": c.get("language", "fa"), "linked_at": c["linked_at"]}
         for c in store.telegram_chats_of(merchant.id)
     ]
+
+
+def may_unlink(store: Store, chat_id: int, chat_type: str, user_id: int | None) -> bool:
+    """`/stop` from Telegram: anyone in a private chat (it is theirs); in a group only the member who
+    linked it (a link made before `linked_by` was kept: anyone, as before). The panel always may."""
+    if chat_type == "private":
+        return True
+    link = store.telegram_chat(str(chat_id)) or {}
+    linked_by = link.get("linked_by")
+    return linked_by is None or (user_id is not None and str(linked_by) == str(user_id))
 
 
 def unlink_chat(store: Store, merchant: Merchant, chat_id: str) -> None:

@@ -26,6 +26,10 @@ from paylink.core.models import (
 from paylink.store import Store
 
 CODE = re.compile(r"^[A-Z0-9]{3,20}$")
+# Coupon codes one client (its address, an IPv6 /64) may try on a shop's links in an hour, right or
+# wrong: codes are words a merchant chose, and the page says which one works.
+COUPON_TRIES = 20
+TRY_WINDOW = 3600
 
 
 class CouponRefused(ValidationFailed):
@@ -33,6 +37,28 @@ class CouponRefused(ValidationFailed):
 
     def __init__(self, reason: str) -> None:
         super().__init__("the coupon cannot be used", fields={"coupon": reason})
+
+
+class CouponTries(CouponRefused):
+    """The client tried too many codes on this shop lately: no code is checked for it now."""
+
+    status = 429
+
+    def __init__(self) -> None:
+        super().__init__("coupon_tries")
+
+
+def take_try(store: Store, merchant_id: str, source_ip: str | None, now: datetime) -> None:
+    """Count one code tried by this client on this merchant's links, or raise CouponTries."""
+    from paylink.payments.client_share import _digest, _network
+
+    network = _network(source_ip)
+    if network is None:
+        return
+    window = int(now.timestamp()) // TRY_WINDOW
+    key = f"COUPONTRY#{merchant_id}#{_digest(network)}#{window}"
+    if not store.count_within(key, COUPON_TRIES, (window + 2) * TRY_WINDOW):
+        raise CouponTries
 
 
 def normalize(raw: str | None) -> str:

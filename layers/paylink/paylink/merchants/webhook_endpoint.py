@@ -10,16 +10,18 @@ it resolves to again (paylink.notify.egress).
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
-from paylink.core.errors import Conflict, NotFound, PaylinkError, ValidationFailed
+from paylink.core.errors import Conflict, NotFound, PaylinkError, RateLimited, ValidationFailed
 from paylink.core.ids import new_webhook_secret, random_base62
 from paylink.core.models import Merchant, iso, utcnow
 from paylink.store import Store
 
 ROTATION_WINDOW = timedelta(hours=24)
 PING = "ping"
+TEST_EVENTS_PER_HOUR = 10
 
 
 class NotificationsOff(PaylinkError):
@@ -149,6 +151,14 @@ def send_test_event(store: Store, merchant: Merchant) -> dict[str, Any]:
     queue = notify_queue()
     if queue is None:
         raise NotificationsOff("this deployment sends no notifications")
+    # Each ping is posted to a URL of the merchant's choosing and retried while it fails: a few an
+    # hour, so that test events never make us a flood of posts at someone's host.
+    stamp = int(time.time())
+    window = stamp // 3600
+    if not store.count_within(
+        f"WEBHOOKTEST#{merchant.id}#{window}", TEST_EVENTS_PER_HOUR, (window + 2) * 3600
+    ):
+        raise RateLimited("too many test events this hour", retry_after_seconds=(window + 1) * 3600 - stamp)
     event = ping_event(merchant)
     queue.send_text(encode(event), {"event_id": event["id"], "event_type": PING})
     return {"id": event["id"], "type": PING, "created": event["created"]}

@@ -99,7 +99,11 @@ def subject_key(phone: str) -> str:
 
 
 def address_key(source_ip: str) -> str:
-    return keyed("ip", source_ip)
+    """The client a send counts on: the address (IPv4), or its /64 (IPv6: one subscriber holds a
+    whole /64, and rotating addresses inside it must not buy more codes), keyed like the phones."""
+    from paylink.payments.client_share import _network
+
+    return keyed("ip", _network(source_ip) or source_ip)
 
 
 def person_key(national_code: str) -> str:

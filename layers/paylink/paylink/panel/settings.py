@@ -100,7 +100,8 @@ def webhook_test(event: Any, merchant: Merchant, session: sessions.Session, lang
         if isinstance(exc, NotFound):
             raise
         logger.warning("test event not sent", extra={"error": type(exc).__name__})
-        return settings_view(merchant, session, lang, 503, notice="settings.err.test")
+        status = 429 if exc.status == 429 else 503  # too many this hour, or no queue to send on
+        return settings_view(merchant, session, lang, status, notice="settings.err.test")
     return settings_view(merchant, session, lang, notice="settings.hook_tested")
 
 

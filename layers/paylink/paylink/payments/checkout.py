@@ -125,17 +125,27 @@ class Quote:
     coupon: str | None
 
 
-def _priced(store: Store, link: Link, subtotal: int, raw_coupon: str | None, now: datetime) -> Quote:
+def _priced(
+    store: Store,
+    link: Link,
+    subtotal: int,
+    raw_coupon: str | None,
+    now: datetime,
+    source_ip: str | None = None,
+) -> Quote:
     from paylink.merchants import coupons
 
     if not coupons.normalize(raw_coupon):
         return Quote(subtotal, 0, subtotal, None)
+    coupons.take_try(store, link.merchant_id, source_ip, now)  # before the code is looked up
     coupon = coupons.usable(store, link, raw_coupon or "", now)
     discount = coupons.discount_for(coupon, subtotal)
     return Quote(subtotal, discount, subtotal - discount, coupon.code)
 
 
-def quote(store: Store, code: str, form: Mapping[str, str]) -> tuple[Link, Quote]:
+def quote(
+    store: Store, code: str, form: Mapping[str, str], source_ip: str | None = None
+) -> tuple[Link, Quote]:
     """The "apply" button: the amount after the buyer's coupon (payer fields are not checked yet)."""
     now = utcnow()
     link = payable_link(store, code, now)
@@ -143,7 +153,7 @@ def quote(store: Store, code: str, form: Mapping[str, str]) -> tuple[Link, Quote
     unit_amount, quantity = _amount_and_quantity(link, form, errors)
     if errors:
         raise FormInvalid(errors)
-    return link, _priced(store, link, unit_amount * quantity, form.get("coupon"), now)
+    return link, _priced(store, link, unit_amount * quantity, form.get("coupon"), now, source_ip)
 
 
 def _open_amount(link: Link, raw: str | None, errors: dict[str, str]) -> int:
@@ -188,7 +198,7 @@ def start_payment(
     link, healths = store.checkout_context(code, routing.gateway_names(), health.window_keys(now))
     link = _payable(link, now)
     payer, unit_amount, quantity = read_form(link, form)
-    priced = _priced(store, link, unit_amount * quantity, form.get("coupon"), now)
+    priced = _priced(store, link, unit_amount * quantity, form.get("coupon"), now, source_ip)
     amount = priced.total
     if link.merchant_per_payment_cap is not None and amount > link.merchant_per_payment_cap:
         raise LimitExceeded("over the limit per payment", fields={"amount": "over_limit"})

@@ -66,5 +66,6 @@ def submit(token: str, form: Mapping[str, str], lang: str, event: Any) -> Respon
         payer.submit_card(store, token, str(form.get("card", ""))[:40])
     except payer.PayerError as exc:
         fresh = payer.view(store, token) or view
-        return _page(fresh, token, lang, exc.code, 410 if exc.code == "expired" else 400)
+        status = {"expired": 410, "too_many": 429}.get(exc.code, 400)
+        return _page(fresh, token, lang, exc.code, status)
     return redirect(_action(token, lang))  # post/redirect/get: a reload does not post again

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,6 +22,9 @@ from paylink.settlement.payouts import PayoutProvider
 from paylink.store import Store
 
 CARD = re.compile(r"^[0-9]{16}$")
+# Cards that pass the mask check and go to the bank, per page link: each is a paid inquiry (two) and
+# tells whether such a number exists, so the holder of a link gets a few, not the mask's 100,000.
+CARD_TRIES = 5
 TO_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
@@ -61,6 +65,21 @@ def card_matches(card: str, card_mask: str | None) -> bool:
     return len(mask) == 16 and card[:6] == mask[:6] and card[-4:] == mask[-4:]
 
 
+ARABIC_FORMS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "\u200c": " ", "\u200f": ""})
+
+
+def _plain_name(name: str) -> str:
+    """A name as compared: Arabic letter forms read as Persian, spaces (and ZWNJ) collapsed, case folded."""
+    return " ".join(name.translate(ARABIC_FORMS).split()).casefold()
+
+
+def same_person(card_holder: str, owners: tuple[str, ...]) -> bool:
+    """The card's holder is one of the account's owners (an unnamed card holder cannot be checked)."""
+    if not card_holder.strip():
+        return True
+    return _plain_name(card_holder) in {_plain_name(name) for name in owners}
+
+
 def _pseudo_settlement(refund: Refund) -> Settlement:
     """The refund as a payout order: its own id (never a settlement's), the payer's checked IBAN."""
     return Settlement(
@@ -90,6 +109,9 @@ def submit_card(store: Store, token: str, card_number: str) -> Refund:
     card = re.sub(r"[\s-]", "", card_number.translate(TO_LATIN))
     if not CARD.fullmatch(card) or not card_matches(card, current.payment.card_mask):
         raise PayerError("card_mismatch")
+    ttl = int(time.time()) + 8 * 86_400  # past the link's 7 days: the table's TTL cleans it up
+    if not store.count_within(f"REFUNDCARDS#{current.refund.token_hash}", CARD_TRIES, ttl):
+        raise PayerError("too_many")
     try:
         owner = identity.card_to_iban(card)
         account = identity.iban_owner(owner.iban)
@@ -99,6 +121,10 @@ def submit_card(store: Store, token: str, card_number: str) -> Refund:
         raise PayerError("inquiry_unavailable") from None
     if not account.active or not account.names:
         raise PayerError("account_inactive")
+    if not same_person(owner.name, account.names):
+        # the card's holder must own the account the money goes to (a joint or stale mapping, a
+        # provider's mistake): otherwise the refund would leave for a stranger's account
+        raise PayerError("card_refused")
     refund = current.refund
     # A new payout attempt: after a destination refused an earlier one, under its own transfer id.
     attempt = refund.transfer_attempts + 1

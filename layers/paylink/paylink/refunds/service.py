@@ -25,6 +25,7 @@ from typing import Any
 from paylink.core.errors import Conflict, NotFound, PaylinkError, ValidationFailed
 from paylink.core.ids import new_refund_id
 from paylink.core.models import (
+    MIN_AMOUNT,
     Merchant,
     Payment,
     PaymentStatus,
@@ -53,6 +54,9 @@ REVERSE_MARGIN = timedelta(minutes=1)
 REVERSE_CLAIM = timedelta(minutes=2)
 LINK_LIFETIME = timedelta(days=7)  # the payer's page link; a reminder's new link lives as long again
 MAX_REMINDERS = 3
+# Refunds one payment may take (failed ones count too; counted in the refund's own transaction): each
+# sends the payer an SMS and is its own bank transfer, so a payment is never cut into endless refunds.
+MAX_REFUNDS_PER_PAYMENT = 50
 
 EVENT_TYPES = {
     RefundStatus.PENDING: "refund.created",
@@ -64,6 +68,10 @@ EVENT_TYPES = {
 
 class InsufficientBalance(Conflict):
     code = "insufficient_balance"
+
+
+class TooManyRefunds(Conflict):
+    code = "too_many_refunds"
 
 
 def token_hash(token: str) -> str:
@@ -144,6 +152,10 @@ def check_refund(
         )
     if value > left:
         raise ValidationFailed("too much", fields={"amount": f"at most {left} rials are left to refund"})
+    if value < MIN_AMOUNT and value != left:  # the gateways' least amount, unless it closes the payment
+        raise ValidationFailed(
+            "too little", fields={"amount": f"at least {MIN_AMOUNT} rials, or all {left} that are left"}
+        )
     if value > coverable(store, merchant, payment):
         raise InsufficientBalance("the merchant's balance cannot cover this refund now")
     return payment, value
@@ -190,6 +202,8 @@ def refund_payment(
         earlier = store.get_refund(refund.id)
         if earlier is not None:  # the same request, at the same time: one refund
             return earlier
+    if written is RefundWrite.TOO_MANY:
+        raise TooManyRefunds(f"a payment takes at most {MAX_REFUNDS_PER_PAYMENT} refunds")
     if written is not RefundWrite.CREATED:
         current = store.get_payment(payment.id) or payment
         if current.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
@@ -220,7 +234,9 @@ def _write_refund(store: Store, merchant: Merchant, payment: Payment, refund: Re
         own = own_allowance(store, payment)  # its settlement may have closed since the last try
         if refund.amount > cover.room + own:
             raise InsufficientBalance("the merchant's balance cannot cover this refund now")
-        written = store.create_refund(payment, refund, cover.seen, cover.pending + own)
+        written = store.create_refund(
+            payment, refund, cover.seen, cover.pending + own, max_refunds=MAX_REFUNDS_PER_PAYMENT
+        )
         if written is RefundWrite.NOT_COVERED:
             raise InsufficientBalance("the merchant's balance cannot cover this refund now")
         if written is not RefundWrite.BALANCE_CHANGED:

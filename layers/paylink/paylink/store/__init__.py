@@ -61,6 +61,10 @@ panel key (PanelKeyParameter) of the phone, a source address, a national code, a
   OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone (or OTPFAIL#DEV#{dev}#...) in a
                                 lock window (TTL)
   SIGNUPINQ#{subject}#{day}/COUNT  sign-up tries of a phone that reached the paid inquiries (TTL)
+  REFUNDCARDS#{token_hash}/COUNT   cards a refund page link sent to the bank inquiries (TTL)
+  REFUNDCOUNT#{payment_id}/COUNT  refunds a payment took (written with each refund; at most 50)
+  COUPONTRY#{merchant_id}#{client}#{hour}/COUNT  coupon codes a client (hashed address or /64) tried (TTL)
+  WEBHOOKTEST#{merchant_id}#{hour}/COUNT  test events a merchant asked for in an hour (TTL)
   SESSION#{sha256}/SESSION      a panel session by its hashed id: subject, created_at, last_seen,
                                 ended_at; gsi1 SESSIONS#{subject}/{created_at} until ended (TTL)
   PHONE#{subject}/MERCHANT      phone -> merchant id (one merchant per phone)

@@ -93,13 +93,18 @@ class TelegramItems(Table):
     def link_telegram_chat(self, token_hash: str, chat: dict[str, Any], now: int) -> str:
         """Use a link token once, linking `chat` to its merchant in the same transaction.
 
-        Returns "linked:{merchant_id}", or "expired" / "unknown" (used, never issued, or gone)."""
+        Returns "linked:{merchant_id}", or "expired" / "unknown" (used, never issued, or gone), or
+        "taken" when the chat is linked to another merchant: a member of a shop's group must not move
+        the group (and the links its staff make there) to a shop of their own; the token stays unused."""
         item = self._get(f"TGTOKEN#{token_hash}", "TGTOKEN", consistent=True)
         if item is None:
             return "unknown"
         if int(item["expires_at"]) <= now:
             return "expired"
         merchant_id = str(item["merchant_id"])
+        linked = self.telegram_chat(str(chat["chat_id"]))
+        if linked is not None and str(linked.get("merchant_id")) != merchant_id:
+            return "taken"
         chat_item = {
             "pk": f"TGCHAT#{chat['chat_id']}",
             "sk": "TGCHAT",
@@ -118,7 +123,15 @@ class TelegramItems(Table):
                         "ExpressionAttributeValues": {":now": now},
                     }
                 },
-                {"Put": {"TableName": self.table, "Item": _clean(chat_item)}},
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": _clean(chat_item),
+                        # linked to another merchant meanwhile: not taken over (see above)
+                        "ConditionExpression": "attribute_not_exists(pk) OR merchant_id = :m",
+                        "ExpressionAttributeValues": {":m": merchant_id},
+                    }
+                },
             ]
         )
         return f"linked:{merchant_id}" if used else "unknown"  # another /start used it first

@@ -55,6 +55,7 @@ class RefundWrite(Enum):
     DUPLICATE = "duplicate"  # a refund with this id is already there (the same request)
     PAYMENT_REFUSED = "payment_refused"  # not refundable, or less left than asked
     BALANCE_CHANGED = "balance_changed"  # a settlement closed, or other refunds took the room
+    TOO_MANY = "too_many"  # the payment already took the most refunds it may
     NOT_COVERED = "not_covered"  # `cover` leaves no room for it beside the claims seen: nothing written
 
 
@@ -105,13 +106,16 @@ class RefundItems(Table):
             }
         return _clean(item)
 
-    def create_refund(self, payment: Payment, refund: Refund, seen: Balance, cover: int) -> RefundWrite:
+    def create_refund(
+        self, payment: Payment, refund: Refund, seen: Balance, cover: int, max_refunds: int | None = None
+    ) -> RefundWrite:
         """The refund, the payment's counter, the merchant's balance and the refund's ledger entry in
         one transaction. The payment's condition on `refundable` keeps its refunds within its amount;
         the balance's keeps all the merchant's refunds within `cover` (what the ledger covers, read
         after `seen`): its claims must still leave room for this one and no settlement may have
         closed since (`version`). Concurrent refunds of one merchant are decided by those conditions,
-        never by a value read before."""
+        never by a value read before. `max_refunds`: at most that many refunds per payment (failed ones
+        count), counted in the same transaction."""
         if refund.amount > cover - seen.claims:
             return RefundWrite.NOT_COVERED  # (with no claims stored yet, the condition below cannot tell)
         items: list[dict[str, Any]] = [
@@ -142,6 +146,18 @@ class RefundItems(Table):
             ),
             self._ledger_entry(refund.merchant_id, "refund", -refund.amount, refund.created_at, refund.id),
         ]
+        if max_refunds is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": f"REFUNDCOUNT#{payment.id}", "sk": "COUNT"},
+                        "UpdateExpression": "ADD n :one",
+                        "ConditionExpression": "attribute_not_exists(n) OR n < :most",
+                        "ExpressionAttributeValues": {":one": 1, ":most": max_refunds},
+                    }
+                }
+            )
         if refund.token_hash:
             items.append(
                 self._put(
@@ -156,6 +172,8 @@ class RefundItems(Table):
             return RefundWrite.DUPLICATE
         if codes[0] == "ConditionalCheckFailed":
             return RefundWrite.PAYMENT_REFUSED
+        if max_refunds is not None and codes[4] == "ConditionalCheckFailed":
+            return RefundWrite.TOO_MANY
         return RefundWrite.BALANCE_CHANGED
 
     def _transact_codes(self, items: Sequence[dict[str, Any]]) -> list[str]:
@@ -304,6 +322,11 @@ class RefundItems(Table):
         )
         items = [i for i in _plain(answer.get("Items", [])) if not below or i["gsi1sk"] < below]
         return items[:limit], len(items) > limit or bool(answer.get("LastEvaluatedKey"))
+
+    def refund_count(self, payment_id: str) -> int:
+        """Refunds a payment took (created ones, failed included), as create_refund counts them."""
+        item = self._get(f"REFUNDCOUNT#{payment_id}", "COUNT", consistent=True)
+        return int(item["n"]) if item else 0
 
     def get_refund(self, refund_id: str) -> Refund | None:
         item = self._get(f"REFUND#{refund_id}", "REFUND", consistent=True)

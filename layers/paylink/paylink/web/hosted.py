@@ -141,7 +141,7 @@ def submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Respons
 def _submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Response[str]:
     store = get_store()
     if form.get("action") == "apply":
-        return _apply_coupon(code, form, lang)
+        return _apply_coupon(code, form, lang, _source_ip(event))
     try:
         started = checkout.start_payment(
             store, code, form, base_url=base_url(event), lang=lang, source_ip=_source_ip(event)
@@ -160,7 +160,7 @@ def _submit(code: str, form: Mapping[str, str], lang: str, event: Any) -> Respon
         link = store.get_link(code)
         if link is None:
             return error_page(404, "not_found", lang)
-        return _link_page(link, lang, 400, form, exc.fields)
+        return _link_page(link, lang, 429 if exc.status == 429 else 400, form, exc.fields)
     if started.redirect.method == "POST":
         return html_response(
             200, _render("post_redirect.html", lang, url=started.redirect.url, fields=started.redirect.fields)
@@ -173,11 +173,11 @@ def _source_ip(event: Any) -> str | None:
     return str(event.request_context.http.source_ip or "") or None
 
 
-def _apply_coupon(code: str, form: Mapping[str, str], lang: str) -> Response[str]:
+def _apply_coupon(code: str, form: Mapping[str, str], lang: str, source_ip: str | None) -> Response[str]:
     """The coupon's "apply" button: the same page again, with the amount after the discount."""
     store = get_store()
     try:
-        link, quote = checkout.quote(store, code, form)
+        link, quote = checkout.quote(store, code, form, source_ip)
     except NotFound:
         return error_page(404, "not_found", lang)
     except Gone as exc:
@@ -186,7 +186,7 @@ def _apply_coupon(code: str, form: Mapping[str, str], lang: str) -> Response[str
         current = store.get_link(code)
         if current is None:
             return error_page(404, "not_found", lang)
-        return _link_page(current, lang, 400, form, exc.fields)
+        return _link_page(current, lang, 429 if exc.status == 429 else 400, form, exc.fields)
     return _link_page(link, lang, 200, form, {}, quote)
 
 
