@@ -1,46 +1,38 @@
-"""Hosted link page (the click path: one read, no gateway) and the start of a payment."""
+"""Hosted link page (the click path: one read, no gateway) and the start of a payment.
+
+A click (`GET /{code}`) is what a link's buyers wait for, cold starts included, so it is served
+by paylink.web.click, which loads neither the router nor pydantic; its DynamoDB client and page
+templates are made here, during init. Every other request goes through the router (routes.py),
+imported on first use, and so does a click the fast path could not answer.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import Any
 
-from paylink.core.observability import logged
-from paylink.web import hosted
-from paylink.web.http import form_fields, query
+from paylink.web import click
 
-app = APIGatewayHttpResolver()
+click.prepare()
 
 
-@app.get("/u/<username>")
-def personal_page(username: str) -> Response[str]:
-    return hosted.personal_page(username, hosted.language(query(app.current_event)))
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("routeKey") == click.ROUTE_KEY:
+        try:
+            return click.serve(event)
+        except Exception as exc:  # answered (and logged) by the router, as any failure was before
+            _fell_back(exc)
+    return _router()(event, context)
 
 
-@app.post("/u/<username>")
-def personal_payment(username: str) -> Response[str]:
-    form = form_fields(app.current_event)
-    lang = hosted.language({**form, **query(app.current_event)})
-    return hosted.personal_submit(username, form, lang, app.current_event)
+def _router() -> Any:
+    """routes.lambda_handler: a top-level module in Lambda (/var/task), in the functions.checkout
+    package when the local runner and the tests load the handler."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.routes" if __package__ else "routes").lambda_handler
 
 
-@app.get("/<code>")
-def link_page(code: str) -> Response[str]:
-    return hosted.link_page(code, hosted.language(query(app.current_event)))
+def _fell_back(exc: Exception) -> None:
+    from paylink.core.observability import logger
 
-
-@app.post("/<code>")
-def start_payment(code: str) -> Response[str]:
-    form = form_fields(app.current_event)
-    lang = hosted.language({**form, **query(app.current_event)})
-    return hosted.submit(code, form, lang, app.current_event)
-
-
-@app.not_found
-def no_route(_: Exception) -> Response[str]:
-    return hosted.error_page(404, "not_found", hosted.language(query(app.current_event)))
-
-
-@logged(http=True)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    logger.warning("click served by the router", extra={"error": type(exc).__name__})
