@@ -287,6 +287,8 @@ def prepare() -> None:
     env = environment()
     for name in ("link.html", "error.html"):
         env.get_template(name)
+    with contextlib.suppress(Exception):  # a bad gateway list is the first click's to answer
+        _policy(os.environ.get(GATEWAYS_ENV, "[]"))
 
 
 def forget() -> None:
