@@ -8,6 +8,8 @@ imported on first use, and so does a click the fast path could not answer.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 from paylink.web import click
@@ -24,12 +26,18 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _router()(event, context)
 
 
+@functools.cache
 def _router() -> Any:
-    """routes.lambda_handler: a top-level module in Lambda (/var/task), in the functions.checkout
-    package when the local runner and the tests load the handler."""
-    import importlib
+    """routes.lambda_handler, loaded from the file beside this one: Lambda imports this module as
+    `app`, the tests as `functions.checkout.app`, the local runner under a name per instance."""
+    import importlib.util
 
-    return importlib.import_module(f"{__package__}.routes" if __package__ else "routes").lambda_handler
+    spec = importlib.util.spec_from_file_location(f"{__name__}_routes", Path(__file__).with_name("routes.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
 
 
 def _fell_back(exc: Exception) -> None:
