@@ -383,10 +383,12 @@ def build_layer(target: Path) -> Path:
 
     shutil.copytree(SOURCE_LAYER / "paylink", target / "paylink",
                     ignore=shutil.ignore_patterns("__pycache__", "compiled"))  # fmt: skip
-    for command in (
-        [sys.executable, "-m", "paylink.web.pages.compile", "paylink/web/pages/compiled"],
-        [sys.executable, "-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "paylink"],
-    ):
+    commands = [
+        [sys.executable, "-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "paylink"]
+    ]
+    if (target / "paylink" / "web" / "pages" / "compile.py").exists():  # absent from trees before issue 18
+        commands.insert(0, [sys.executable, "-m", "paylink.web.pages.compile", "paylink/web/pages/compiled"])
+    for command in commands:
         subprocess.run(command, cwd=target, check=True, capture_output=True, timeout=300)
     return target
 
