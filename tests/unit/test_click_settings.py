@@ -18,6 +18,7 @@ from paylink.web import click
         ("timezone", click.TIMEZONE_ENV, click.TIMEZONE_DEFAULT),
         ("dynamodb_endpoint_url", click.ENDPOINT_ENV, None),
         ("gateways_json", click.GATEWAYS_ENV, "[]"),
+        ("page_cache_seconds", click.CACHE_ENV, ""),
     ],
 )
 def test_the_click_path_reads_the_settings_variables_with_their_defaults(field, name, default):

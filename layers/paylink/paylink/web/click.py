@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -116,6 +117,19 @@ class LinkView:
         return link_status(self, now)
 
 
+def setting(name: str, default: str | None) -> str | None:
+    """A setting by its variable's name, as paylink.core.settings would read it: the function's own
+    settings where the local runner scopes them (FUNCTION_SETTINGS; that module is never loaded by
+    a deployed click), else the process environment."""
+    settings = sys.modules.get("paylink.core.settings")
+    scoped = settings.FUNCTION_SETTINGS.get() if settings is not None else None
+    if scoped is None:
+        return os.environ.get(name, default)
+    field = next(field for field, info in type(scoped).model_fields.items() if info.alias == name)
+    value = getattr(scoped, field)
+    return None if value is None else str(value)
+
+
 def _plain(value: Any) -> Any:
     """DynamoDB's numbers back to ints (we store no fractions), lists and maps recursively."""
     from decimal import Decimal
@@ -135,8 +149,8 @@ def reader() -> tuple[Any, str, Callable[[Any], Any]]:
     import boto3
     from boto3.dynamodb.types import TypeDeserializer
 
-    client = boto3.client("dynamodb", endpoint_url=os.environ.get(ENDPOINT_ENV) or None)
-    return client, os.environ.get(TABLE_ENV, TABLE_DEFAULT), TypeDeserializer().deserialize
+    client = boto3.client("dynamodb", endpoint_url=setting(ENDPOINT_ENV, None) or None)
+    return client, setting(TABLE_ENV, TABLE_DEFAULT) or TABLE_DEFAULT, TypeDeserializer().deserialize
 
 
 def read_link(code: str) -> dict[str, Any] | None:
@@ -164,7 +178,7 @@ def _policy(gateways_json: str) -> str:
 
 def _answer(status: int, html: str) -> Answer:
     """The HTTP API answer the router would build for `html_response(status, html)`."""
-    headers = {"Content-Type": HTML, **page_headers(_policy(os.environ.get(GATEWAYS_ENV, "[]")))}
+    headers = {"Content-Type": HTML, **page_headers(_policy(setting(GATEWAYS_ENV, "[]") or "[]"))}
     return {"statusCode": status, "body": html, "isBase64Encoded": False, "headers": headers, "cookies": []}
 
 
@@ -190,7 +204,7 @@ def page(code: str, lang: str, now: datetime) -> tuple[Answer, LinkView | None]:
         return _answer(410, _render("error.html", lang, status=410, reason=reason, retry_url=None)), link
     personal = code.startswith(PERSONAL_PREFIX)
     action = f"/u/{code.removeprefix(PERSONAL_PREFIX)}" if personal else f"/{code}"
-    today = now.astimezone(ZoneInfo(os.environ.get(TIMEZONE_ENV, TIMEZONE_DEFAULT))).date()
+    today = now.astimezone(ZoneInfo(setting(TIMEZONE_ENV, TIMEZONE_DEFAULT) or TIMEZONE_DEFAULT)).date()
     html = _render(
         "link.html",
         lang,
@@ -243,7 +257,7 @@ PAGES = PageCache()
 def cache_seconds() -> float:
     """How long an instance may keep a page: the setting, within 0 and MAX_CACHE_SECONDS."""
     try:
-        seconds = float(os.environ.get(CACHE_ENV) or 0)
+        seconds = float(setting(CACHE_ENV, None) or 0)
     except ValueError:
         return 0.0
     return min(max(seconds, 0.0), MAX_CACHE_SECONDS)
@@ -288,7 +302,7 @@ def prepare() -> None:
     for name in ("link.html", "error.html"):
         env.get_template(name)
     with contextlib.suppress(Exception):  # a bad gateway list is the first click's to answer
-        _policy(os.environ.get(GATEWAYS_ENV, "[]"))
+        _policy(setting(GATEWAYS_ENV, "[]") or "[]")
 
 
 def forget() -> None:
