@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -222,33 +223,40 @@ def page(code: str, lang: str, now: datetime) -> tuple[Answer, LinkView | None]:
 
 
 class PageCache:
-    """Pages by (code, language) for a bounded time, least recently used evicted first."""
+    """Pages by (code, language) for a bounded time, least recently used evicted first.
+
+    Lambda sends an instance one request at a time; the lock is for the local runner, whose
+    invocations share the module from threads."""
 
     def __init__(self, entries: int = CACHE_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
         self.entries = entries
         self.clock = clock
         self._pages: OrderedDict[tuple[str, str], tuple[float, Answer]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: tuple[str, str]) -> Answer | None:
-        found = self._pages.get(key)
-        if found is None:
-            return None
-        if found[0] <= self.clock():
-            del self._pages[key]
-            return None
-        self._pages.move_to_end(key)
-        return found[1]
+        with self._lock:
+            found = self._pages.get(key)
+            if found is None:
+                return None
+            if found[0] <= self.clock():
+                del self._pages[key]
+                return None
+            self._pages.move_to_end(key)
+            return found[1]
 
     def put(self, key: tuple[str, str], answer: Answer, seconds: float) -> None:
         if seconds <= 0:
             return
-        self._pages[key] = (self.clock() + seconds, answer)
-        self._pages.move_to_end(key)
-        while len(self._pages) > self.entries:
-            self._pages.popitem(last=False)
+        with self._lock:
+            self._pages[key] = (self.clock() + seconds, answer)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.entries:
+                self._pages.popitem(last=False)
 
     def clear(self) -> None:
-        self._pages.clear()
+        with self._lock:
+            self._pages.clear()
 
 
 PAGES = PageCache()
