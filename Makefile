@@ -159,7 +159,8 @@ bench-flows: $(VENV_STAMP)
 bench-click: $(VENV_STAMP)
 	$(PY) bench/click.py --check
 
-# Each handler's import beside a bare `import boto3`; fails past 1.5x (click path) or 2.5x.
+# Each handler's import beside a bare `import boto3` (fails past 2.5x), and
+# the click path's cold total (init + first GET /{code}) beside boto3 + client + GetItem: fails past 1.3x.
 bench-coldstart: $(VENV_STAMP)
 	$(PY) bench/coldstart.py --check
 

@@ -74,7 +74,8 @@ def local_runner(extra_env: dict[str, str] | None = None) -> Iterator[Runner]:
         )
     try:
         deadline = time.monotonic() + 90
-        while not _healthy(port):
+        # The runner answers its health check a moment before it writes its state file.
+        while not (_healthy(port) and (folder / "runner.json").exists()):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the local runner did not start:\n" + log.read_text())
             time.sleep(0.2)

@@ -10,14 +10,20 @@ Part 1, init: the time to import each handler module and look up its handler (La
 --rounds runs interleaved with as many bare `import boto3` runs, so that a busy machine slows both
 alike. The issue's limits apply to the fastest run of each (its own cost; what is slower is the
 machine's other work, as timeit's documentation says), and the medians are printed beside them:
-the click path (CheckoutFunction, which serves GET /{code}) at most 1.5x the bare boto3 import,
-every handler at most 2.5x.
+every handler at most 2.5x the bare boto3 import. The click path's init (CheckoutFunction, which
+serves GET /{code}) makes its DynamoDB client and loads its pages on purpose (issue 18), so it is
+held to its cold total in part 2 instead of to its import alone (1.5x before).
 
 Part 2, the click path end to end: a fresh interpreter imports CheckoutFunction's handler and
 serves GET /{code} of a real link from a moto DynamoDB server over HTTP (cold: init + first
 request), then the same request again (warm). Beside it, the least any function that reads one
-item must do: `import boto3`, make the client and GetItem the same item. It also lists what the
-first request imports lazily, and fails --check if httpx or qrcode is loaded anywhere on the path.
+item must do: `import boto3`, make the client and GetItem the same item. The cold total (init +
+first request) must be at most 1.3x that baseline's (issue 18), fastest run against fastest run
+(each pair of runs interleaved). It also lists what the first request imports lazily, and fails
+--check if httpx, qrcode, pydantic or jdatetime is loaded anywhere on the path.
+
+Both parts load the layer as the layer build makes it (layers/paylink/Makefile): a copy of the
+package with the page templates compiled to modules and every module byte-compiled.
 
     .venv/bin/python bench/coldstart.py             # figures
     .venv/bin/python bench/coldstart.py --check     # exit 1 when a limit is broken
@@ -33,6 +39,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,15 +49,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "paylink")]
 
-LAYER = ROOT / "layers" / "paylink"
+SOURCE_LAYER = ROOT / "layers" / "paylink"
+LAYER = SOURCE_LAYER  # replaced by the built copy in main()
 CLICK_FUNCTION = "CheckoutFunction"
-CLICK_LIMIT = 1.5
-HANDLER_LIMIT = 2.5
+CLICK_LIMIT = HANDLER_LIMIT = 2.5
+CLICK_COLD_LIMIT = 1.3  # the click path's init + first request, x bare boto3 + client + GetItem
 # Packages worth naming when a handler loads them; the click path must never load the last two.
 WATCHED = (
     "boto3", "botocore", "pydantic", "jinja2", "aws_xray_sdk", "holidays", "jdatetime", "httpx", "qrcode",
 )  # fmt: skip
-FORBIDDEN_ON_CLICK = ("httpx", "qrcode")
+FORBIDDEN_ON_CLICK = ("httpx", "qrcode", "pydantic", "jdatetime")
 
 # Run in the fresh interpreter: import one module (and look up its handler), say how long it took
 # and which top-level packages it brought in.
@@ -217,12 +225,12 @@ class ClickFigures:
     first_packages: list[str]
     all_packages: list[str]
     statuses: list[int]
+    cold_runs: list[float]  # init + first request of each run
+    bare_cold_runs: list[float]
 
 
 def measure_click(found: list[Handler], rounds: int) -> ClickFigures:
     """The click path cold and warm against a moto server, beside a bare boto3 GetItem."""
-    import tempfile
-
     import boto3
 
     from local.dynamodb import AtomicMotoServer
@@ -281,6 +289,8 @@ def measure_click(found: list[Handler], rounds: int) -> ClickFigures:
         sorted(first_packages),
         sorted(packages),
         sorted(statuses),
+        [i + f for i, f in zip(runs["init"], runs["first"], strict=True)],
+        [i + f for i, f in zip(bare["init"], bare["first"], strict=True)],
     )
 
 
@@ -344,8 +354,15 @@ def report(found: list[Handler], bare: Handler, click: ClickFigures | None, roun
     ):
         cells = [_ms(figures["init"]), _ms(figures["first"]), _ms(total), _ms(figures["warm"])]
         print(f"| {name} | {' | '.join(cells)} |")
+    fastest, bare_fastest = min(click.cold_runs), min(click.bare_cold_runs)
+    ratio = fastest / bare_fastest
+    ok = ok and ratio <= CLICK_COLD_LIMIT
     print()
-    print(f"cold total / bare: {cold / bare_cold:.2f}x; statuses answered: {click.statuses}")
+    over = "" if ratio <= CLICK_COLD_LIMIT else " **over**"
+    print(f"click path cold total (init + first GET /{{code}}), fastest of {len(click.cold_runs)}: "
+          f"{_ms(fastest)} ms vs bare {_ms(bare_fastest)} ms = {ratio:.2f}x (limit {CLICK_COLD_LIMIT}x)"
+          f"{over}; medians: {cold / bare_cold:.2f}x")  # fmt: skip
+    print(f"statuses answered: {click.statuses}")
     print(f"imported by the first request (lazily): {', '.join(click.first_packages) or '-'}")
     loaded = [p for p in FORBIDDEN_ON_CLICK if p in click.all_packages]
     if loaded:
@@ -359,6 +376,23 @@ def report(found: list[Handler], bare: Handler, click: ClickFigures | None, roun
     return ok
 
 
+def build_layer(target: Path) -> Path:
+    """The layer package as the layer build makes it (layers/paylink/Makefile, without pip): the
+    package copied, its page templates compiled, every module byte-compiled (unchecked-hash)."""
+    import shutil
+
+    shutil.copytree(SOURCE_LAYER / "paylink", target / "paylink",
+                    ignore=shutil.ignore_patterns("__pycache__", "compiled"))  # fmt: skip
+    commands = [
+        [sys.executable, "-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", "paylink"]
+    ]
+    if (target / "paylink" / "web" / "pages" / "compile.py").exists():  # absent from trees before issue 18
+        commands.insert(0, [sys.executable, "-m", "paylink.web.pages.compile", "paylink/web/pages/compiled"])
+    for command in commands:
+        subprocess.run(command, cwd=target, check=True, capture_output=True, timeout=300)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -367,10 +401,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-click", action="store_true", help="skip part 2 (the click path end to end)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a limit is broken")
     args = parser.parse_args(argv)
-    found = handlers()
-    bare = measure_imports(found, args.rounds)
-    click = None if args.no_click else measure_click(found, args.rounds)
-    ok = report(found, bare, click, args.rounds)
+    global LAYER
+    with tempfile.TemporaryDirectory(prefix="coldstart-layer-") as built:
+        LAYER = build_layer(Path(built))
+        found = handlers()
+        bare = measure_imports(found, args.rounds)
+        click = None if args.no_click else measure_click(found, args.rounds)
+        ok = report(found, bare, click, args.rounds)
     print()
     print("all limits hold" if ok else "a limit is broken")
     return 0 if ok or not args.check else 1

@@ -488,6 +488,11 @@ class System:
         self.store = get_store()
         self.meter.attach(self.store.client)
         self.stack.callback(self.meter.detach, self.store.client)
+        # The click path reads with a plain client of its own (paylink.web.click, issue 18).
+        from paylink.web import click
+
+        self.meter.attach(click.reader()[0])
+        self.stack.callback(self.meter.detach, click.reader()[0])
         for sqs in (sqs_client(), self.sqs):
             sqs.meta.events.register("before-call.sqs", self._count_sqs, unique_id="bench-flows-sqs")
         self._count_gateway_calls()

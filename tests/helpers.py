@@ -23,6 +23,7 @@ def reset_caches() -> None:
     from paylink.payments.routing import adapters, http_client
     from paylink.store import get_store
     from paylink.store.idempotency import _idempotency_client, idempotency_persistence
+    from paylink.web import click
 
     for cached in (
         get_settings,
@@ -36,6 +37,7 @@ def reset_caches() -> None:
     ):
         cached.cache_clear()
     forget_secrets()
+    click.forget()
 
 
 @dataclass

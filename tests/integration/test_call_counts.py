@@ -13,17 +13,23 @@ from tests.helpers import act_at_gateway, local_target
 
 @contextmanager
 def dynamodb_calls(store) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    """Records the name of every DynamoDB operation the store's client sends."""
+    """Records the name of every DynamoDB operation the store's client and the click path's
+    own client (paylink.web.click) send."""
+    from paylink.web import click
+
     seen: list[str] = []
 
     def record(model, **_):  # type: ignore[no-untyped-def]
         seen.append(model.name)
 
-    store.client.meta.events.register("before-call.dynamodb", record)
+    clients = (store.client, click.reader()[0])
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb", record)
     try:
         yield seen
     finally:
-        store.client.meta.events.unregister("before-call.dynamodb", record)
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb", record)
 
 
 def _link(api):  # type: ignore[no-untyped-def]

@@ -36,6 +36,7 @@ def _refs(table: str) -> dict[str, str]:
         "SettleQueue": "https://sqs.local/settle",
         "PayoutProvider": "sandbox",
         "Stage": "test",
+        "PageCacheSeconds": "5",
         "ExportBucket": "exports",
         "ExportBucket.Arn": "arn:aws:s3:::exports",
         "HttpApi": "local",

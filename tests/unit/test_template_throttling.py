@@ -48,7 +48,13 @@ def test_every_route_setting_names_a_route_of_the_template():
     assert set(SETTINGS) - ROUTE_KEYS == set()
 
 
-@pytest.mark.parametrize("route", PROBED + MERCHANT_API + PANEL)
+# The click (issue 18) is sized for a viral link instead: see the two tests after this one.
+CLICK = "GET /{code}"
+VIRAL_CLICKS = 5_000  # a link shared by a large page: clicks a second
+ACCOUNT_RATE, ACCOUNT_BURST = 10_000, 5_000  # API Gateway's default account limit in a region
+
+
+@pytest.mark.parametrize("route", [r for r in PROBED if r != CLICK] + MERCHANT_API + PANEL)
 def test_a_probe_able_route_is_throttled_below_the_default(route):
     # Given a public route answering per code, id or username, or a merchant API route
     settings = SETTINGS[route]
@@ -71,3 +77,19 @@ def test_a_gateway_return_is_never_throttled_before_the_checkout_that_started_it
     # Then a return (and a gateway's second, server-side return) always fits in the callback's rate
     for method in ("GET", "POST"):
         assert SETTINGS[f"{method} /callback/{{gateway}}"]["ThrottlingRateLimit"] >= 2 * starts
+
+
+def test_the_click_route_lets_a_viral_links_clicks_through_within_the_account_limit():
+    # Given one link drawing 5,000 clicks a second while other merchants' links are clicked too
+    click = SETTINGS[CLICK]
+    # Then the click route passes them all, with room for the rest, and stays within what the
+    # account itself allows (a higher route limit would be a promise the account cannot keep)
+    assert VIRAL_CLICKS < click["ThrottlingRateLimit"] <= ACCOUNT_RATE
+    assert VIRAL_CLICKS <= click["ThrottlingBurstLimit"] <= ACCOUNT_BURST
+
+
+def test_a_viral_links_buyers_can_start_payments():
+    # Given 1 click in 20 of a viral link starting a payment
+    starts = min(SETTINGS[k]["ThrottlingRateLimit"] for k in ("POST /{code}", "POST /u/{username}"))
+    # Then the start of a payment is not the route that throttles them
+    assert starts >= VIRAL_CLICKS // 20

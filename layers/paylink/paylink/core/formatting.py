@@ -2,7 +2,8 @@
 
 Amounts are integer rials everywhere (DESIGN.md section 6); pages show toman (rials / 10). No
 floats are ever involved: an amount that is not a whole number of toman is shown in rials.
-Persian pages use Persian digits and the Jalali calendar.
+Persian pages use Persian digits and the Jalali calendar, converted here (`jalali`) rather than
+with jdatetime, which the click path would otherwise import for one date conversion.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-import jdatetime
-
 __all__ = [
     "DEFAULT_TZ",
     "format_date",
     "format_datetime",
     "format_number",
     "format_toman",
+    "jalali",
     "to_persian_digits",
 ]
 
@@ -30,6 +30,59 @@ _UNITS = {
     "fa": {"toman": "تومان", "rial": "ریال"},
     "en": {"toman": "Toman", "rial": "Rial"},
 }
+
+
+# The years (Jalali) at which the 33-year leap cycle of the astronomical calendar breaks, as in
+# Borkowski's tables (the arithmetic jdatetime and the jalaali libraries use): valid for 1-3177.
+_BREAKS = (-61, 9, 38, 199, 426, 686, 756, 818, 1111, 1181, 1210, 1635, 2060, 2097, 2192, 2262,
+           2324, 2394, 2456, 3178)  # fmt: skip
+
+
+def _jalali_year(jy: int) -> tuple[int, int]:
+    """(leap, march): `leap` is 0 in a Jalali leap year, and Farvardin 1 of `jy` is March `march`
+    of the Gregorian year jy + 621."""
+    if not _BREAKS[0] <= jy < _BREAKS[-1]:
+        raise ValueError(f"Jalali year {jy} is out of range")
+    leap_j, start, jump = -14, _BREAKS[0], 0
+    for end in _BREAKS[1:]:
+        jump = end - start
+        if jy < end:
+            break
+        leap_j += jump // 33 * 8 + jump % 33 // 4
+        start = end
+    n = jy - start
+    leap_j += n // 33 * 8 + (n % 33 + 3) // 4
+    if jump % 33 == 4 and jump - n == 4:
+        leap_j += 1
+    gy = jy + 621
+    leap_g = gy // 4 - (gy // 100 + 1) * 3 // 4 - 150
+    if jump - n < 6:
+        n = n - jump + (jump + 4) // 33 * 33
+    leap = (n + 1) % 33 - 1
+    return (4 if leap == -1 else leap % 4), 20 + leap_j - leap_g
+
+
+def jalali(day: date) -> tuple[int, int, int]:
+    """The Jalali (year, month, day) of a Gregorian date; tests/unit/test_jalali.py checks it
+    against jdatetime for every day of two centuries."""
+    jy = day.year - 621
+    leap, march = _jalali_year(jy)
+    k = day.toordinal() - date(day.year, 3, march).toordinal()
+    if k >= 0:
+        if k <= 185:
+            return jy, 1 + k // 31, k % 31 + 1
+        k -= 186
+    else:
+        jy -= 1
+        k += 179
+        if leap == 1:
+            k += 1
+    return jy, 7 + k // 30, k % 30 + 1
+
+
+def _jalali_text(day: date) -> str:
+    year, month, dom = jalali(day)
+    return f"{year:04d}/{month:02d}/{dom:02d}"
 
 
 def _is_fa(lang: str) -> bool:
@@ -80,8 +133,7 @@ def format_datetime(value: datetime | str, lang: str, tz: str = DEFAULT_TZ) -> s
     local = _to_datetime(value).astimezone(ZoneInfo(tz))
     if not _is_fa(lang):
         return local.strftime("%Y-%m-%d %H:%M")
-    jalali = jdatetime.date.fromgregorian(date=local.date())
-    text = f"{jalali.year:04d}/{jalali.month:02d}/{jalali.day:02d} ساعت {local.hour:02d}:{local.minute:02d}"
+    text = f"{_jalali_text(local.date())} ساعت {local.hour:02d}:{local.minute:02d}"
     return to_persian_digits(text)
 
 
@@ -98,5 +150,4 @@ def format_date(value: date | str, lang: str, tz: str = DEFAULT_TZ) -> str:
         value = _to_datetime(value).astimezone(ZoneInfo(tz)).date()
     if not _is_fa(lang):
         return value.isoformat()
-    jalali = jdatetime.date.fromgregorian(date=value)
-    return to_persian_digits(f"{jalali.year:04d}/{jalali.month:02d}/{jalali.day:02d}")
+    return to_persian_digits(_jalali_text(value))

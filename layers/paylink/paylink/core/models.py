@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from paylink.core.link_rules import installment_status, link_status
 from paylink.settlement.money import FeePlan
 
 MIN_AMOUNT = 1_000  # rials: the lowest amount the gateways accept
@@ -334,13 +335,7 @@ class Installment(Model):
 
     def status(self, today: date) -> InstallmentStatus:
         """Paid once its payment is; overdue from the day after its due date (the market's day)."""
-        if self.payment_id:
-            return InstallmentStatus.PAID
-        return (
-            InstallmentStatus.OVERDUE
-            if date.fromisoformat(self.due_date) < today
-            else InstallmentStatus.PENDING
-        )
+        return InstallmentStatus(installment_status(self, today))
 
 
 class Link(Model):
@@ -380,17 +375,8 @@ class Link(Model):
         return next((part for part in self.installments or [] if not part.payment_id), None)
 
     def status(self, now: datetime | None = None) -> LinkStatus:
-        """What a buyer opening the link would meet."""
-        now = now or utcnow()
-        if not self.active:
-            return LinkStatus.INACTIVE
-        if self.kind is LinkKind.INVOICE and self.paid_count >= len(self.installments or [None]):
-            return LinkStatus.PAID
-        if self.max_payments is not None and self.paid_count >= self.max_payments:
-            return LinkStatus.SOLD_OUT
-        if self.expires_at and datetime.fromisoformat(self.expires_at) <= now:
-            return LinkStatus.EXPIRED
-        return LinkStatus.ACTIVE
+        """What a buyer opening the link would meet (paylink.core.link_rules, shared with the click path)."""
+        return LinkStatus(link_status(self, now or utcnow()))
 
 
 class PaymentStatus(StrEnum):

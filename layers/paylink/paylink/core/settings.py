@@ -30,6 +30,9 @@ class Settings(BaseModel):
     timezone: str = Field(default="Asia/Tehran", alias="PAYLINK_TIMEZONE")
     country: str = Field(default="IR", alias="PAYLINK_COUNTRY")
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
+    # The click path's page cache (template PageCacheSeconds; paylink.web.click reads and bounds it
+    # itself, so text here: a bad value turns the cache off instead of failing every function).
+    page_cache_seconds: str = Field(default="", alias="PAYLINK_PAGE_CACHE_SECONDS")
     # Required of the settle functions, with no default: bank_batch | jibit | sandbox (template
     # PayoutProvider). Empty: they refuse to run rather than guess
     # (paylink.settlement.payouts.payout_provider).

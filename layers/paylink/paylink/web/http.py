@@ -1,16 +1,20 @@
-"""Small helpers the thin handlers share: JSON and HTML answers, headers, base URL, form bodies."""
+"""Small helpers the thin handlers share: JSON and HTML answers, headers, base URL, form bodies.
+
+Powertools and the settings (pydantic) are imported where used: the click path
+(paylink.web.click) takes its page headers from here without loading either.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from aws_lambda_powertools.event_handler import Response
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
 
-from paylink.core.errors import PaylinkError
-from paylink.core.settings import get_settings
+    from paylink.core.errors import PaylinkError
 
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
@@ -39,6 +43,8 @@ IMAGE_HEADERS = {
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    from aws_lambda_powertools.event_handler import Response
+
     return Response(
         status_code=status,
         content_type=JSON,
@@ -65,33 +71,39 @@ def gateway_origins() -> list[str]:
     return origins
 
 
-def page_policy() -> str:
+def page_policy(origins: list[str] | None = None) -> str:
     """The Content-Security-Policy of our pages: nothing from elsewhere, our one script by its hash,
-    never framed, and forms posted only to us and the configured gateways."""
+    never framed, and forms posted only to us and the gateways (`origins`, else the configured ones)."""
+    origins = gateway_origins() if origins is None else origins
     return (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
         f"script-src {AUTO_SUBMIT_SCRIPT_HASH}; base-uri 'none'; frame-ancestors 'none'; "
-        f"form-action 'self' {' '.join(gateway_origins())}".strip()
+        f"form-action 'self' {' '.join(origins)}".strip()
     )
 
 
+def page_headers(policy: str, headers: dict[str, str] | None = None) -> dict[str, str]:
+    """The headers of an HTML page under the Content-Security-Policy `policy`."""
+    return {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": policy,
+        **SECURITY_HEADERS,
+        "Referrer-Policy": PAGE_REFERRER_POLICY,
+        **(headers or {}),
+    }
+
+
 def html_response(status: int, html: str, headers: dict[str, str] | None = None) -> Response[str]:
-    policy = page_policy()
+    from aws_lambda_powertools.event_handler import Response
+
     return Response(
-        status_code=status,
-        content_type=HTML,
-        body=html,
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": policy,
-            **SECURITY_HEADERS,
-            "Referrer-Policy": PAGE_REFERRER_POLICY,
-            **(headers or {}),
-        },
+        status_code=status, content_type=HTML, body=html, headers=page_headers(page_policy(), headers)
     )
 
 
 def redirect(location: str) -> Response[str]:
+    from aws_lambda_powertools.event_handler import Response
+
     return Response(
         status_code=303,
         content_type="text/plain",
@@ -102,6 +114,8 @@ def redirect(location: str) -> Response[str]:
 
 def base_url(event: Any) -> str:
     """Our public origin: configured, else the API's own domain as API Gateway reports it."""
+    from paylink.core.settings import get_settings
+
     configured = get_settings().public_base_url.rstrip("/")
     if configured:
         return configured

@@ -4,6 +4,13 @@
 ``lang``, ``dir`` and ``other_lang`` in its context, the filters ``money`` (integer rials shown in
 toman), ``digits`` (Persian digits on Persian pages), ``datetime`` and ``date`` (Jalali on
 Persian pages), and the global ``t(key, **fmt)`` that translates in the page's language.
+
+The layer build (`sam build`, layers/paylink/Makefile) compiles the templates to Python modules in
+``compiled/`` (``python -m paylink.web.pages.compile``); where that folder exists the pages load
+from it (Jinja's ModuleLoader), so a cold start neither lexes nor compiles a template. A source tree
+has no such folder (it is never committed: a stale copy would hide template edits), so the local
+runner and the tests read ``templates/`` directly; tests/unit/test_compiled_templates.py renders
+every page both ways and compares.
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ from paylink.core.formatting import (
 )
 from paylink.web.pages.i18n import translate
 
-__all__ = ["TEMPLATES_DIR", "environment", "normalize_lang", "render"]
+__all__ = ["COMPILED_DIR", "TEMPLATES_DIR", "environment", "make_environment", "normalize_lang", "render"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+COMPILED_DIR = Path(__file__).resolve().parent / "compiled"
 
 
 def normalize_lang(value: str | None) -> str:
@@ -81,9 +89,18 @@ def _date(ctx: jinja2.runtime.Context, value: date | str | None) -> str:
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    """The shared Jinja2 environment (built once per process)."""
+    """The shared Jinja2 environment (built once per process): the build's compiled templates when
+    the layer holds them, else the source templates."""
+    if COMPILED_DIR.is_dir():
+        return make_environment(jinja2.ModuleLoader(COMPILED_DIR))
+    return make_environment(jinja2.FileSystemLoader(TEMPLATES_DIR))
+
+
+def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    """An environment of the buyer pages over `loader`: its settings are those the templates are
+    compiled with, so a compiled page renders exactly as its source."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        loader=loader,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"), default=True),
         trim_blocks=True,
         lstrip_blocks=True,
