@@ -12,7 +12,10 @@ import pytest
 import respx
 
 from tests.helpers import ApiClient, reset_caches
-from tests.integration.panel.conftest import panel_key, texts  # noqa: F401 - the fixtures (the panel key: autouse)
+from tests.integration.panel.conftest import (  # noqa: F401 - the fixtures (the panel key: autouse)
+    panel_key,
+    texts,
+)
 from tests.integration.test_log_hygiene import logs  # noqa: F401 - the fixture
 from tests.integration.test_refund_payer import (  # noqa: F401 - the fixtures
     _post_card,
