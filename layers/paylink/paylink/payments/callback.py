@@ -308,7 +308,9 @@ def return_location(payment: Payment) -> str:
 
 
 def receipt(store: Store, payment_id: str) -> Payment:
-    payment = store.get_payment(payment_id)
+    from paylink.payments.archive import find_payment
+
+    payment = find_payment(store, payment_id)  # an archived payment keeps its receipt
     if payment is None:
         raise NotFound("no such payment")
     return payment

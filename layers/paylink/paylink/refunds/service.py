@@ -32,6 +32,7 @@ from paylink.core.models import (
     utcnow,
 )
 from paylink.core.observability import logger
+from paylink.payments.archive import refund_window_closed
 from paylink.settlement.money import split
 from paylink.store import Store
 
@@ -81,7 +82,9 @@ def shown_status(payment: Payment) -> PaymentStatus:
 
 
 def _own_payment(store: Store, merchant: Merchant, payment_id: str) -> Payment:
-    payment = store.get_payment(payment_id)
+    from paylink.payments.archive import find_payment
+
+    payment = find_payment(store, payment_id)  # an archived one too: its refunds stay readable
     if payment is None or payment.merchant_id != merchant.id:
         raise NotFound("no such payment")  # another merchant's payment is not there for this one
     return payment
@@ -139,6 +142,8 @@ def refund_payment(
     payment = _own_payment(store, merchant, payment_id)
     if payment.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
         raise Conflict("only a paid or settled payment can be refunded")
+    if refund_window_closed(payment, utcnow()):  # then it may be archived (paylink.payments.archive)
+        raise Conflict("the refund window of this payment closed")
     left = payment.amount - payment.amount_refunded
     value = body.amount if body.amount is not None else left
     if left <= 0:

@@ -29,6 +29,7 @@ from paylink.store.table import (
 )
 
 PENDING_SHARDS = 8
+ARCHIVE_DUE = "ARCHIVE_DUE"  # the archive's work list (gsi1): one item per settlement, {due day}#{sid}
 
 
 RETURN_RECORD_TTL_SECONDS = 90 * 86_400
@@ -166,8 +167,9 @@ class PaymentItems(Table):
         return {"Update": update}
 
     def get_payment(self, payment_id: str) -> Payment | None:
+        """A payment in the table; None when unknown or archived (paylink.payments.archive reads those)."""
         item = self._get(f"PAYMENT#{payment_id}", "PAYMENT")
-        return Payment.model_validate(item) if item else None
+        return Payment.model_validate(item) if item and "archived" not in item else None
 
     def payment_for_token(self, gateway: str, token: str) -> Payment | None:
         ref = self._get(f"GWTOKEN#{gateway}#{token}", "GWTOKEN")
@@ -378,9 +380,15 @@ class PaymentItems(Table):
     def payments_of_link(
         self, code: str, cursor: str | None, *, page_size: int | None = None, **window: str | None
     ) -> tuple[list[Payment], str | None]:
-        pk = f"LINK#{code}#PAYMENTS"
+        """A link's payments, newest first: its merchant's list filtered by the link (a payment is on
+        no index of its link: that entry cost a write at every move of every payment, issue 18,
+        for a list only exports and the API's `link` filter read)."""
+        link = self._get(f"LINK#{code}", "LINK")
+        if not link:
+            return [], None
+        pk = f"MERCHANT#{link['merchant_id']}#PAYMENTS"
         items, next_key = self._query_page(
-            "gsi1", "gsi1pk", pk, cursor, newest_first=True, page_size=page_size, **window
+            "gsi2", "gsi2pk", pk, cursor, newest_first=True, link=code, page_size=page_size, **window
         )
         return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
 
@@ -390,12 +398,22 @@ class PaymentItems(Table):
         cursor: str | None,
         *,
         status: str | None = None,
+        link: str | None = None,
         page_size: int | None = None,
         **window: str | None,
     ) -> tuple[list[Payment], str | None]:
+        """A merchant's payments, newest first; of one link with `link`, of one status with `status`."""
         pk = f"MERCHANT#{merchant_id}#PAYMENTS"
         items, next_key = self._query_page(
-            "gsi2", "gsi2pk", pk, cursor, newest_first=True, status=status, page_size=page_size, **window
+            "gsi2",
+            "gsi2pk",
+            pk,
+            cursor,
+            newest_first=True,
+            status=status,
+            link=link,
+            page_size=page_size,
+            **window,
         )
         return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
 
@@ -403,8 +421,6 @@ class PaymentItems(Table):
         return {
             "pk": f"PAYMENT#{payment.id}",
             "sk": "PAYMENT",
-            "gsi1pk": f"LINK#{payment.link_code}#PAYMENTS",
-            "gsi1sk": f"{payment.created_at}#{payment.id}",
             "gsi2pk": f"MERCHANT#{payment.merchant_id}#PAYMENTS",
             "gsi2sk": f"{payment.created_at}#{payment.id}",
             **payment.model_dump(mode="json"),
@@ -511,3 +527,66 @@ class PaymentItems(Table):
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
+
+    # ---- the archive (paylink.payments.archive): settled payments past the refund window ----
+
+    def queue_archive(self, settlement_id: str, due: str) -> None:
+        """Put a settlement on the archive's work list (gsi1 ARCHIVE_DUE) from the day `due`; idempotent."""
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "pk": f"ARCHIVE#{settlement_id}",
+                "sk": "ARCHIVE",
+                "gsi1pk": ARCHIVE_DUE,
+                "gsi1sk": f"{due}#{settlement_id}",
+                "sid": settlement_id,
+            },
+        )
+
+    def archives_due(self, today: str) -> list[str]:
+        """The settlements due for the archive by `today`, oldest first."""
+        items = self._query_all("gsi1", "gsi1pk", ARCHIVE_DUE, sk_below=f"{today}#\uffff")
+        return [str(item["sid"]) for item in items]
+
+    def archive_done(self, settlement_id: str) -> None:
+        """Take a settlement off the work list (none of its payments is left in the table)."""
+        self.client.delete_item(TableName=self.table, Key={"pk": f"ARCHIVE#{settlement_id}", "sk": "ARCHIVE"})
+
+    def replace_with_stub(self, payment: Payment, settlement_id: str) -> bool:
+        """Replace a settled payment, archived as `payment` shows it, by a stub naming its archive.
+
+        Conditional on the item being still what was archived (settled, in that settlement, with
+        the same refunded amount): a payment that changed meanwhile stays (False) and is archived
+        again on a later run. The stub leaves every index (no gsi keys): lists read the archive.
+        """
+        refunded = (
+            "attribute_not_exists(amount_refunded) OR amount_refunded = :r"
+            if not payment.amount_refunded
+            else "amount_refunded = :r"
+        )
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT", "archived": settlement_id},
+                ConditionExpression=f"#s = :settled AND settlement_id = :sid AND ({refunded})",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":settled": PaymentStatus.SETTLED.value,
+                    ":sid": settlement_id,
+                    ":r": payment.amount_refunded,
+                },
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            return False
+        return True
+
+    def payment_or_archive(self, payment_id: str) -> tuple[Payment | None, str | None]:
+        """The payment (hot), or the settlement id of the archive that holds it, or (None, None)."""
+        item = self._get(f"PAYMENT#{payment_id}", "PAYMENT")
+        if not item:
+            return None, None
+        if "archived" in item:
+            return None, str(item["archived"])
+        return Payment.model_validate(item), None
