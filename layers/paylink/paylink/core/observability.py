@@ -91,8 +91,9 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
     def serialize(self, log: LogRecord) -> str:
         if isinstance(log, dict):
+            fields = cast(dict[str, Any], log)  # (typed as a LogRecord TypedDict; a plain dict)
             for key in REDUNDANT_KEYS:
-                log.pop(key, None)
+                fields.pop(key, None)
         return redact(super().serialize(log))
 
 
