@@ -112,3 +112,64 @@ def test_only_a_success_on_a_healthy_closed_circuit_skips_the_circuit_write(
     health = GatewayHealth("sandbox-a", state=CircuitState(state), failures=failures, trial_at=trial_at)
     # When an outcome is recorded, Then the circuit is written unless nothing changes
     assert bool(_circuit_writes(store, health, ok)) is written
+
+
+def _return_url(api, code):  # type: ignore[no-untyped-def]
+    """A buyer who paid at the (Zibal) sandbox: the return URL, not yet followed."""
+    answer = api.post_form(f"/{code}", BUYER)
+    assert answer.status == 303, answer.text
+    return local_target(act_at_gateway(answer.location))
+
+
+def _with_param(target, name, value):  # type: ignore[no-untyped-def]
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    parts = urlsplit(target)
+    query = dict(parse_qsl(parts.query))
+    query[name] = value
+    return f"{parts.path}?{urlencode(query)}"
+
+
+def _statuses(aws):  # type: ignore[no-untyped-def]
+    return {i["id"]: i["status"] for i in table_items(aws) if str(i["pk"]).startswith("PAYMENT#")}
+
+
+def test_a_gateway_that_echoes_the_order_id_gets_no_token_index_and_its_return_still_credits(
+    aws, api, merchant, gateways
+):
+    # Given a payment at a Zibal gateway (its return names our order id)
+    code = _link(api)
+    target = _return_url(api, code)
+    # Then no GWTOKEN item was written for it
+    assert not [i for i in table_items(aws) if str(i["pk"]).startswith("GWTOKEN#")]
+    # When the buyer comes back, Then the payment it names is found by its id and credited
+    assert api.get(target).status == 303
+    assert set(_statuses(aws).values()) == {"paid"}
+
+
+def test_a_return_naming_a_payment_with_another_token_credits_nothing(aws, api, merchant, gateways):
+    # Given two buyers at the gateway; the first paid
+    code = _link(api)
+    paid_return = _return_url(api, code)
+    other_return = _return_url(api, code)
+    from urllib.parse import parse_qsl, urlsplit
+
+    other_id = dict(parse_qsl(urlsplit(other_return).query))["orderId"]
+    # When the first's return is replayed naming the second payment as its order
+    forged = api.get(_with_param(paid_return, "orderId", other_id))
+    # Then it is refused and the second payment is not paid by it
+    assert forged.status in (400, 404)
+    assert _statuses(aws)[other_id] == "redirected"
+
+
+@pytest.mark.parametrize("order_id", ["x" * 3000, "pay_" + "A" * 500, "", "PAYMENT#pay_x"])
+def test_a_return_with_a_malformed_order_id_gets_a_4xx_and_changes_nothing(
+    aws, api, merchant, gateways, order_id
+):
+    # Given a buyer's return whose order id was tampered with (too long for a key, not an id)
+    code = _link(api)
+    target = _with_param(_return_url(api, code), "orderId", order_id)
+    # When it arrives, Then a clear 4xx, never a 500, and the payment is still waiting
+    answer = api.get(target)
+    assert 400 <= answer.status < 500, answer.text
+    assert set(_statuses(aws).values()) == {"redirected"}

@@ -4,6 +4,7 @@ moves, the reconciler's pending shards, and returns that changed nothing.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -29,6 +30,7 @@ from paylink.store.table import (
 )
 
 PENDING_SHARDS = 8
+PAYMENT_ID = re.compile(r"pay_[0-9A-Za-z]{10,40}")  # a return's order id is a claim: looked up only if one
 ARCHIVE_DUE = "ARCHIVE_DUE"  # the archive's work list (gsi1): one item per settlement, {due day}#{sid}
 
 
@@ -119,9 +121,12 @@ class PaymentItems(Table):
             )
         return {"Update": update}
 
-    def record_redirect(self, payment: Payment, extra_items: Sequence[dict[str, Any]] = ()) -> bool:
+    def record_redirect(
+        self, payment: Payment, extra_items: Sequence[dict[str, Any]] = (), *, index_token: bool = True
+    ) -> bool:
         """A created payment got its gateway token: `created -> redirected`, with its token index
-        (and `extra_items`, the gateways' health); False if the payment had already moved."""
+        unless its gateway's return names the payment itself (`index_token` False), and
+        `extra_items` (the gateways' health); False if the payment had already moved."""
         if not (payment.gateway and payment.gateway_token and payment.redirected_at):
             raise ValueError("a redirected payment needs its gateway, token and time")
         items = [
@@ -142,16 +147,20 @@ class PaymentItems(Table):
                     },
                 }
             },
-            self._put(
-                {
-                    "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
-                    "sk": "GWTOKEN",
-                    "payment_id": payment.id,
-                },
-                condition="attribute_not_exists(pk)",
-            ),
             *extra_items,
         ]
+        if index_token:
+            items.insert(
+                1,
+                self._put(
+                    {
+                        "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
+                        "sk": "GWTOKEN",
+                        "payment_id": payment.id,
+                    },
+                    condition="attribute_not_exists(pk)",
+                ),
+            )
         return self._transact_once(items)
 
     def _reserve_daily(self, merchant_id: str, day: str, amount: int, cap: int | None) -> dict[str, Any]:
@@ -171,7 +180,13 @@ class PaymentItems(Table):
         item = self._get(f"PAYMENT#{payment_id}", "PAYMENT")
         return Payment.model_validate(item) if item and "archived" not in item else None
 
-    def payment_for_token(self, gateway: str, token: str) -> Payment | None:
+    def payment_for_token(self, gateway: str, token: str, order_id: str | None = None) -> Payment | None:
+        """The payment a gateway return points at: by the order id it names when that payment holds
+        this very token at this gateway (one read), else by the token's index."""
+        if order_id and PAYMENT_ID.fullmatch(order_id):
+            named = self.get_payment(order_id)
+            if named is not None and (named.gateway, named.gateway_token) == (gateway, token):
+                return named
         ref = self._get(f"GWTOKEN#{gateway}#{token}", "GWTOKEN")
         return self.get_payment(ref["payment_id"]) if ref else None
 
