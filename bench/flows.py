@@ -427,6 +427,7 @@ class System:
         self.flows: dict[str, Flow] = {}
         self.current: Flow | None = None
         self.archived = 0  # payments the archive run took out of the table
+        self.archived_settlements = 0  # the settlements (S3 objects) they came from
 
     def __enter__(self) -> System:
         import boto3
@@ -794,6 +795,7 @@ def _archive(system: System, day: str) -> int:
     assert result["payments"] > 0, result
     flow.archive_bytes = system.archive_bytes()
     system.archived = int(result["payments"])
+    system.archived_settlements = int(result["settlements"])
     return system.archived
 
 
@@ -945,10 +947,12 @@ def cost_per_million(
         )
         lines["DynamoDB reads"] += archived.total("rru") * each * million * PRICES["rru"].usd
         lines["DynamoDB writes"] += archived.total("wru") * each * million * PRICES["wru"].usd
+        # S3 requests are per settlement (one object each): at the assumed payments per merchant-day
         s3 = archived.s3_requests
+        per_settlement = 1 / system.archived_settlements / args.payments_per_merchant_day
         requests = (s3["PutObject"] + s3["ListObjectsV2"]) * PRICES["s3_put"].usd
         requests += s3["GetObject"] * PRICES["s3_get"].usd
-        lines["S3 archive, 1st year"] += million * each * requests
+        lines["S3 archive, 1st year"] += million * per_settlement * requests
         lines["S3 archive, 1st year"] += (
             archived.archive_bytes * each * cold_months * PRICES["s3_storage"].usd * million
         )
@@ -961,7 +965,7 @@ def cost_per_million(
         )
         notes["S3 archive, 1st year"] = (
             f"{archived.archive_bytes * each:,.0f} B a payment (gzip JSON lines), {cold_months:.1f} months, "
-            f"{sum(s3.values()) * each:.2f} requests a payment"
+            f"{sum(s3.values()) * per_settlement:.2f} requests a payment"
         )
     else:
         notes["DynamoDB storage + PITR, 1st year"] = "records without ttl, index entries, 100 B/item"

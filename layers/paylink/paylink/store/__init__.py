@@ -23,7 +23,9 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
                              that list filtered by link_code: no gsi1 entry since issue 18),
                              gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,
                              then SETTLEMENT#{sid} once settled
-  GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id
+  GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id; only for gateways whose return does not
+                                name our order id (Zarinpal, PayPing): Zibal's and SEP's returns are
+                                matched by payment id + token (issue 18)
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
   HOLD#{mid}#{date}#{client}/HOLD  one client's open payments at a merchant that day (count, rials;
