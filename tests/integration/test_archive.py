@@ -198,25 +198,35 @@ def test_a_payment_with_a_refund_not_yet_final_is_not_archived(
     assert settled.archives_due(DUE.isoformat()) == [SID]
 
 
-def test_a_refund_asked_after_the_window_is_refused_for_a_hot_and_an_archived_payment(settled: Store) -> None:
+def test_a_refund_asked_for_an_archived_payment_is_refused_and_writes_nothing(settled: Store) -> None:
+    from paylink.refunds.service import refund_payment, refunds_of
+
+    merchant = settled.get_merchant("mer_arc")
+    assert merchant is not None
+    # Given a settled payment archived once past its refund window
+    archive.run(settled, DUE, now=AFTER_WINDOW)
+    # When its merchant asks a refund of it
+    with pytest.raises(Conflict):
+        refund_payment(settled, merchant, "pay_arc_000", 1_000, "late", base_url="https://pay.example")
+    # Then a clear conflict, no refund, and the stub is as the archive left it
+    assert refunds_of(settled, merchant, "pay_arc_000") == []
+    assert _raw(settled, "pay_arc_000") == {"pk": "PAYMENT#pay_arc_000", "sk": "PAYMENT", "archived": SID}
+
+
+def test_a_payment_not_yet_archived_may_still_be_refunded_after_thirty_days(settled: Store) -> None:
+    from unittest import mock
+
     from paylink.refunds.service import refund_payment
 
     merchant = settled.get_merchant("mer_arc")
     assert merchant is not None
-    # Given a payment past its window still in the table, and then the same once archived
-    for archived in (False, True):
-        if archived:
-            archive.run(settled, DUE, now=AFTER_WINDOW)
-        # When its merchant asks a refund, Then it is refused with a clear conflict, nothing written
-        with pytest.raises(Conflict):
-            _refund_later(settled, merchant, refund_payment)
-
-
-def _refund_later(store: Store, merchant: Any, refund_payment: Callable[..., Any]) -> None:
-    from unittest import mock
-
+    # Given a settled payment past 30 days that the archive has not taken yet
     with mock.patch("paylink.refunds.service.utcnow", return_value=AFTER_WINDOW):
-        refund_payment(store, merchant, "pay_arc_000", 1_000, "late", base_url="https://pay.example")
+        # When its merchant refunds part of it, Then the refund is made (the archive waits for it)
+        refund = refund_payment(
+            settled, merchant, "pay_arc_002", 1_000, "late", base_url="https://pay.example"
+        )
+    assert refund.payment_id == "pay_arc_002"
 
 
 def test_the_receipt_and_the_merchant_api_read_an_archived_payment_back(settled: Store, api: Any) -> None:

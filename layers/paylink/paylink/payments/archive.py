@@ -18,7 +18,7 @@ doubles nothing):
 The stub (~90 bytes, in no index) keeps the id known: a receipt `/r/{id}`, the merchant API's
 `GET /v1/payments/{id}` and its refunds read the archived payment back (`find_payment`); CSV
 exports add the archived payments of the window (`archived_payments`). A refund asked for an
-archived payment is refused: its window is closed (paylink.refunds.service).
+archived payment is refused (409): its window closed (paylink.refunds.service).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from paylink.core.settings import get_settings
 if TYPE_CHECKING:
     from paylink.store import Store
 
-# A merchant may refund a payment up to 30 days after it was paid (refund_payment refuses later).
+# A payment stays refundable at least this long after it was paid: it is archived only later, and
+# an archived payment is never refunded (refund_payment answers 409).
 REFUND_WINDOW = timedelta(days=30)
 # Due after the window and a day's margin (clocks, the window's last refunds settling).
 ARCHIVE_AFTER = REFUND_WINDOW + timedelta(days=1)
@@ -149,13 +150,19 @@ def run_here(today: date) -> dict[str, int]:
     return result
 
 
-def find_payment(store: Store, payment_id: str) -> Payment | None:
-    """A payment by id, from the table or, once archived, from its settlement's archive object."""
+def lookup(store: Store, payment_id: str) -> tuple[Payment | None, bool]:
+    """A payment by id, from the table or, once archived, from its settlement's archive object;
+    and whether it is archived (then nothing may change it: no refund starts on it)."""
     payment, archived_in = store.payment_or_archive(payment_id)
     if archived_in is None:
-        return payment
+        return payment, False
     record = read_object(archived_in).get(payment_id)
-    return Payment.model_validate(record) if record else None
+    return (Payment.model_validate(record) if record else None), True
+
+
+def find_payment(store: Store, payment_id: str) -> Payment | None:
+    """A payment by id, from the table or, once archived, from its settlement's archive object."""
+    return lookup(store, payment_id)[0]
 
 
 def archived_of_settlement(settlement_id: str) -> list[Payment]:

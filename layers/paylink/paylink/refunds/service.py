@@ -32,7 +32,7 @@ from paylink.core.models import (
     utcnow,
 )
 from paylink.core.observability import logger
-from paylink.payments.archive import refund_window_closed
+from paylink.payments.archive import lookup
 from paylink.settlement.money import split
 from paylink.store import Store
 
@@ -81,12 +81,14 @@ def shown_status(payment: Payment) -> PaymentStatus:
     return payment.status
 
 
-def _own_payment(store: Store, merchant: Merchant, payment_id: str) -> Payment:
-    from paylink.payments.archive import find_payment
-
-    payment = find_payment(store, payment_id)  # an archived one too: its refunds stay readable
+def _own_payment(store: Store, merchant: Merchant, payment_id: str, *, to_refund: bool = False) -> Payment:
+    """The merchant's payment (an archived one too: its refunds stay readable); `to_refund`: one a
+    refund may start on, so not archived (paylink.payments.archive: past its refund window)."""
+    payment, archived = lookup(store, payment_id)
     if payment is None or payment.merchant_id != merchant.id:
         raise NotFound("no such payment")  # another merchant's payment is not there for this one
+    if to_refund and archived:
+        raise Conflict("the refund window of this payment closed (it is archived)")
     return payment
 
 
@@ -139,11 +141,9 @@ def refund_payment(
     after a crash that left the refund written (but no answer, nor the idempotency record's
     completion) finds that refund instead of making a second one."""
     body = RefundCreate(amount=amount, reason=reason)
-    payment = _own_payment(store, merchant, payment_id)
+    payment = _own_payment(store, merchant, payment_id, to_refund=True)
     if payment.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
         raise Conflict("only a paid or settled payment can be refunded")
-    if refund_window_closed(payment, utcnow()):  # then it may be archived (paylink.payments.archive)
-        raise Conflict("the refund window of this payment closed")
     left = payment.amount - payment.amount_refunded
     value = body.amount if body.amount is not None else left
     if left <= 0:
