@@ -60,6 +60,9 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWrit
 PLATFORM_LOG_BYTES = 350
 # Per-item storage overhead DynamoDB bills (docs: "DynamoDB item sizes and formats").
 ITEM_OVERHEAD_BYTES = 100
+ARCHIVE_BUCKET = "bench-archive"
+# The goal of issue 18: what 1 million paid payments may cost at most (bench/flows.py --check).
+COST_LIMIT_USD = 35.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,21 @@ PRICES = {
         5.00 / 1e6,
         "per X-Ray trace recorded ($5.00 per million, 100,000 a month free)",
         f"aws.amazon.com/xray/pricing {AS_OF} (confirmed on that page)",
+    ),
+    "s3_storage": Price(
+        0.023 / GB,
+        "per byte-month of S3 Standard (the payment archive; $0.023 per GB-month, first 50 TB)",
+        f"aws.amazon.com/s3/pricing {AS_OF} (not re-confirmed)",
+    ),
+    "s3_put": Price(
+        0.005 / 1000,
+        "per S3 PUT, COPY, POST or LIST request ($0.005 per 1,000)",
+        f"aws.amazon.com/s3/pricing {AS_OF} (not re-confirmed)",
+    ),
+    "s3_get": Price(
+        0.0004 / 1000,
+        "per S3 GET or other read request ($0.0004 per 1,000)",
+        f"aws.amazon.com/s3/pricing {AS_OF} (not re-confirmed)",
     ),
     "scheduler": Price(
         1.00 / 1e6,
@@ -354,8 +372,10 @@ class Flow:
     log_bytes: int = 0
     http_api_requests: int = 0
     sqs_requests: Counter[str] = field(default_factory=Counter)
+    s3_requests: Counter[str] = field(default_factory=Counter)
     gateway_calls: int = 0
     stored_bytes: int = 0
+    archive_bytes: int = 0
     runs: int = 1
 
     @property
@@ -406,6 +426,8 @@ class System:
     def __init__(self) -> None:
         self.flows: dict[str, Flow] = {}
         self.current: Flow | None = None
+        self.archived = 0  # payments the archive run took out of the table
+        self.archived_settlements = 0  # the settlements (S3 objects) they came from
 
     def __enter__(self) -> System:
         import boto3
@@ -464,6 +486,9 @@ class System:
         self.stack.enter_context(mock.patch("socket.getaddrinfo", _resolve_hook_host))
         client = boto3.client("dynamodb", region_name="us-east-1")
         self.table = create_tables(client, self.template, prefix="bench")["PaylinkTable"]
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=ARCHIVE_BUCKET)
+        os.environ["ARCHIVE_BUCKET"] = ARCHIVE_BUCKET
+        os.environ.pop("S3_ENDPOINT_URL", None)
         self.sqs = boto3.client("sqs", region_name="us-east-1")
         self.queues = create_queues(self.sqs, self.template, prefix="bench", visibility_timeout=0)
         os.environ.update(
@@ -496,6 +521,9 @@ class System:
         for sqs in (sqs_client(), self.sqs):
             sqs.meta.events.register("before-call.sqs", self._count_sqs, unique_id="bench-flows-sqs")
         self._count_gateway_calls()
+        from paylink.exports.upload import s3_client
+
+        s3_client().meta.events.register("before-call.s3", self._count_s3, unique_id="bench-flows-s3")
         self.stdout = self.stack.enter_context(StdoutBytes())
         self.stack.callback(self._reset_caches)
         return self
@@ -506,12 +534,13 @@ class System:
     @staticmethod
     def _reset_caches() -> None:
         from paylink.core.settings import get_settings
+        from paylink.exports.upload import s3_client
         from paylink.notify.notifications import http_client as webhook_client
         from paylink.notify.queues import sqs_client
         from paylink.payments.routing import adapters, http_client
         from paylink.store import get_store
 
-        for cached in (get_settings, get_store, adapters, http_client, sqs_client, webhook_client):
+        for cached in (get_settings, get_store, adapters, http_client, sqs_client, webhook_client, s3_client):
             cached.cache_clear()
 
     def _count_sqs(self, model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -519,6 +548,15 @@ class System:
             body = params.get("body") or b""
             size = len(body) if isinstance(body, bytes) else len(str(body))
             self.current.sqs_requests[model.name] += max(1, math.ceil(size / (64 * KB)))
+
+    def _count_s3(self, model: Any, **_: Any) -> None:
+        if self.current is not None:
+            self.current.s3_requests[model.name] += 1
+
+    def archive_bytes(self) -> int:
+        """Bytes of the archive bucket's objects (what S3 bills for storage)."""
+        s3 = __import__("boto3").client("s3", region_name="us-east-1")
+        return sum(o["Size"] for o in s3.list_objects_v2(Bucket=ARCHIVE_BUCKET).get("Contents", []))
 
     def _count_gateway_calls(self) -> None:
         from paylink.payments.routing import http_client
@@ -743,7 +781,27 @@ def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
             )
             system.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         per_merchant[usernames[merchant_id]] = flow
-    return {"sizes": sizes, "per_merchant": per_merchant}
+    archived = _archive(system, day)
+    return {"sizes": sizes, "per_merchant": per_merchant, "archived": archived}
+
+
+def _archive(system: System, day: str) -> int:
+    """The archive function on the day the settlements fall due: every settled payment leaves."""
+    from datetime import UTC, date, datetime
+
+    from paylink.payments import archive
+
+    due = date.fromisoformat(day) + archive.ARCHIVE_AFTER
+    with system.measure("archive") as flow:
+        started = time.perf_counter()
+        result = archive.run(system.store, due, now=datetime.combine(due, datetime.min.time(), UTC))
+        flow.invocations["ArchiveFunction"].append(time.perf_counter() - started)
+    assert result["failed"] == 0, result
+    assert result["payments"] > 0, result
+    flow.archive_bytes = system.archive_bytes()
+    system.archived = int(result["payments"])
+    system.archived_settlements = int(result["settlements"])
+    return system.archived
 
 
 # ---- figures, limits, cost ----------------------------------------------------------------------
@@ -877,7 +935,45 @@ def cost_per_million(
     lines["Lambda duration"] += settle_each["duration"] * memory * million * PRICES["lambda_gbs"].usd
     settle_invocations = 2 / args.payments_per_merchant_day  # the fan-out's share and the worker's
     lines["Lambda requests"] += settle_invocations * million * PRICES["lambda_request"].usd
-    notes["DynamoDB storage + PITR, 1st year"] = "records without ttl, index entries, 100 B/item"
+    # The archive (paylink.payments.archive): a payment's items stay hot from checkout until its
+    # settlement (about a day) falls due, ARCHIVE_AFTER later, at the next daily run; then what the
+    # run freed (the payment and its index entries, less the stub it leaves) is gone for the rest
+    # of the year, and the archive object is billed by S3 instead.
+    archived = system.flows.get("archive")
+    if archived is not None and system.archived:
+        from paylink.payments.archive import ARCHIVE_AFTER
+
+        hot_months = (1 + ARCHIVE_AFTER.days + 1) / 30.44
+        cold_months = 12 - hot_months
+        each = 1 / system.archived
+        freed = -archived.stored_bytes * each
+        lines["DynamoDB storage + PITR, 1st year"] -= (
+            freed / GB * cold_months * (PRICES["storage"].usd + PRICES["pitr"].usd) * million
+        )
+        lines["DynamoDB reads"] += archived.total("rru") * each * million * PRICES["rru"].usd
+        lines["DynamoDB writes"] += archived.total("wru") * each * million * PRICES["wru"].usd
+        # S3 requests are per settlement (one object each): at the assumed payments per merchant-day
+        s3 = archived.s3_requests
+        per_settlement = 1 / system.archived_settlements / args.payments_per_merchant_day
+        requests = (s3["PutObject"] + s3["ListObjectsV2"]) * PRICES["s3_put"].usd
+        requests += s3["GetObject"] * PRICES["s3_get"].usd
+        lines["S3 archive, 1st year"] += million * per_settlement * requests
+        lines["S3 archive, 1st year"] += (
+            archived.archive_bytes * each * cold_months * PRICES["s3_storage"].usd * million
+        )
+        seconds = sum(archived.invocations["ArchiveFunction"]) * each
+        memory = system.memory_mb("ArchiveFunction") / 1024
+        lines["Lambda duration"] += seconds * memory * million * PRICES["lambda_gbs"].usd
+        lines["CloudWatch Logs"] += archived.log_bytes * each * million * PRICES["logs"].usd
+        notes["DynamoDB storage + PITR, 1st year"] = (
+            f"hot {hot_months:.2f} months, then the archive: {freed:,.0f} B a payment leave the table"
+        )
+        notes["S3 archive, 1st year"] = (
+            f"{archived.archive_bytes * each:,.0f} B a payment (gzip JSON lines), {cold_months:.1f} months, "
+            f"{sum(s3.values()) * per_settlement:.2f} requests a payment"
+        )
+    else:
+        notes["DynamoDB storage + PITR, 1st year"] = "records without ttl, index entries, 100 B/item"
     return [(name, usd, notes.get(name, "")) for name, usd in sorted(lines.items(), key=lambda kv: -kv[1])]
 
 
@@ -982,7 +1078,12 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
         say(f"  {name:<36} ${usd:>9.2f}  {note}")
     if not any(system.traced(f) for f in system.functions):
         say(f"  {'X-Ray':<36} ${0:>9.2f}  tracing is not on in template.yaml")
-    say(f"  {'total':<36} ${sum(usd for _, usd, _ in rows):>9.2f}")
+    total = sum(usd for _, usd, _ in rows)
+    say(f"  {'total':<36} ${total:>9.2f}")
+    within = total <= COST_LIMIT_USD
+    ok &= within
+    verdict = "ok" if within else "BROKEN"
+    say(f"  [{verdict}] cost per million paid payments at most ${COST_LIMIT_USD:g}: ${total:.2f}")
     say()
     say("fixed per month, whatever the volume:")
     for name, usd in fixed_monthly(system, args):
@@ -1004,7 +1105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 if a call-count limit is broken")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if a call-count limit or the cost limit is broken"
+    )
     parser.add_argument("--clicks", type=float, default=3.0, help="clicks per paid payment (3)")
     parser.add_argument("--checkouts", type=float, default=1.2, help="checkouts per paid payment (1.2)")
     parser.add_argument("--webhook-share", type=float, default=1.0, help="paid payments with a webhook (1.0)")

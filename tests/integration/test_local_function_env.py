@@ -39,6 +39,8 @@ def _refs(table: str) -> dict[str, str]:
         "PageCacheSeconds": "5",
         "ExportBucket": "exports",
         "ExportBucket.Arn": "arn:aws:s3:::exports",
+        "ArchiveBucket": "archive",
+        "ArchiveBucket.Arn": "arn:aws:s3:::archive",
         "HttpApi": "local",
         "AWS::Region": "us-east-1",
         "AWS::URLSuffix": "amazonaws.com",

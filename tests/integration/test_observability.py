@@ -191,3 +191,21 @@ def test_a_callbacks_log_lines_carry_the_request_id_and_the_payment(api, merchan
         assert line["correlation_id"] == answer.event["requestContext"]["requestId"]
         ids = (line["payment_id"], line["link_code"], line["merchant_id"])
         assert ids == (payment["id"], code, merchant.id)
+
+
+def test_log_lines_leave_out_what_their_log_group_says_and_keep_the_correlation_keys(
+    api, merchant, code, log_lines
+):
+    # Given a buyer back from the gateway having paid (issue 18: log bytes per invocation down)
+    target = _return_of_a_payment(api, code)
+    # When the callback handles the return
+    answer = api.get(target)
+    # Then its lines carry the function, the invocation, the request and the payment's keys, but
+    # not the function's ARN nor its memory size (its log group and stream say them)
+    lines = [line for line in log_lines() if line.get("function_name") == "CallbackFunction"]
+    assert lines
+    for line in lines:
+        assert not {"function_arn", "function_memory_size"} & set(line)
+        assert line["function_request_id"]
+        assert line["correlation_id"] == answer.event["requestContext"]["requestId"]
+        assert {"payment_id", "link_code", "merchant_id"} <= set(line)

@@ -61,7 +61,7 @@ def test_every_schedule_retries_and_dead_letters_what_it_cannot_deliver(template
 
 def test_a_daily_run_that_keeps_failing_is_kept_and_an_alarm_fires(template):
     daily = {s.function_id for s in schedules(template) if s.expression.startswith("cron(")}
-    assert daily == {"SettleFunction", "RemindFunction"}
+    assert daily == {"SettleFunction", "RemindFunction", "ArchiveFunction"}
     for function_id in daily:
         config = template["Resources"][function_id]["Properties"]["EventInvokeConfig"]
         on_failure = config["DestinationConfig"]["OnFailure"]

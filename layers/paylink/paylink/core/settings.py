@@ -99,6 +99,8 @@ class Settings(BaseModel):
     # The queue of export jobs (paylink.exports.jobs) the export worker runs; empty: no large exports.
     export_queue_url: str = Field(default="", alias="EXPORT_QUEUE_URL")
     s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    # Settled payments past the refund window (paylink.payments.archive); empty: none archived here.
+    archive_bucket: str = Field(default="", alias="ARCHIVE_BUCKET")
     csv_inline_max_bytes: int = Field(default=1_000_000, gt=0, alias="PAYLINK_CSV_INLINE_MAX_BYTES")
     export_url_seconds: int = Field(default=300, gt=0, le=3600, alias="PAYLINK_EXPORT_URL_SECONDS")
 

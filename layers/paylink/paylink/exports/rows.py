@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from paylink.core.models import Payment, Settlement
 from paylink.exports.model import Kind
+from paylink.payments import archive
 from paylink.store.table import EXPORT_PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -81,18 +82,14 @@ def payments_page(
     store: Store, merchant_id: str, filters: dict[str, Any], cursor: str | None, page_size: int | None = None
 ) -> tuple[list[Payment], str | None]:
     """One page of a merchant's payments matching `filters` (link, status, since, until), newest first."""
-    since, until = filters.get("since"), filters.get("until")
-    if filters.get("link"):
-        items, cursor = store.payments_of_link(
-            filters["link"], cursor, page_size=page_size, since=since, until=until
-        )
-        if filters.get("status"):
-            from paylink.refunds.service import shown_status
-
-            items = [p for p in items if shown_status(p).value == filters["status"]]
-        return items, cursor
     return store.payments_of_merchant(
-        merchant_id, cursor, status=filters.get("status"), page_size=page_size, since=since, until=until
+        merchant_id,
+        cursor,
+        status=filters.get("status"),
+        link=filters.get("link"),
+        page_size=page_size,
+        since=filters.get("since"),
+        until=filters.get("until"),
     )
 
 
@@ -104,6 +101,8 @@ def export_rows(
         return SETTLEMENT_CSV_COLUMNS, _settlement_rows(store, merchant_id)
     if kind == "settlement_payments":
         payments = store.payments_of_settlement(filters["settlement_id"])
+        if archive_bucket():  # the ones already archived come from the settlement's archive object
+            payments = [*payments, *archive.archived_of_settlement(filters["settlement_id"])]
         return CSV_COLUMNS, (payment_row(p) for p in payments if p.merchant_id == merchant_id)
     return CSV_COLUMNS, _payment_rows(store, merchant_id, filters)
 
@@ -114,7 +113,30 @@ def _payment_rows(store: Store, merchant_id: str, filters: dict[str, Any]) -> It
         items, cursor = payments_page(store, merchant_id, filters, cursor, EXPORT_PAGE_SIZE)
         yield from (payment_row(payment) for payment in items)
         if not cursor:
-            return
+            break
+    if archive_bucket():  # then the archived ones (older than any still in the table)
+        yield from (
+            payment_row(p)
+            for p in archive.archived_payments(merchant_id, filters.get("since"))
+            if _matches(p, filters)
+        )
+
+
+def archive_bucket() -> str:
+    from paylink.core.settings import get_settings
+
+    return get_settings().archive_bucket
+
+
+def _matches(payment: Payment, filters: dict[str, Any]) -> bool:
+    """The filters payments_page applies, for an archived payment (times compare as ISO text)."""
+    since, until = filters.get("since"), filters.get("until")
+    return (
+        (not filters.get("link") or payment.link_code == filters["link"])
+        and (not filters.get("status") or payment.status.value == filters["status"])
+        and (not since or payment.created_at >= since)
+        and (not until or payment.created_at <= until + "\uffff")
+    )
 
 
 def _settlement_rows(store: Store, merchant_id: str) -> Iterator[dict[str, str]]:

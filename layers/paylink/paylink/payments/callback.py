@@ -45,7 +45,7 @@ def handle_return(
         store.record_return_attempt(gateway_name, "unreadable", now, code=exc.code)
         logger.warning("unreadable gateway return", extra={"gateway": gateway_name, "code": exc.code})
         raise ValidationFailed("this is not a payment return we can read") from exc
-    payment = store.payment_for_token(gateway_name, returned.token)
+    payment = store.payment_for_token(gateway_name, returned.token, returned.order_id)
     if payment is None:
         store.record_return_attempt(gateway_name, "unknown_token", now)
         logger.warning("gateway return for an unknown token", extra={"gateway": gateway_name})
@@ -308,7 +308,9 @@ def return_location(payment: Payment) -> str:
 
 
 def receipt(store: Store, payment_id: str) -> Payment:
-    payment = store.get_payment(payment_id)
+    from paylink.payments.archive import find_payment
+
+    payment = find_payment(store, payment_id)  # an archived payment keeps its receipt
     if payment is None:
         raise NotFound("no such payment")
     return payment

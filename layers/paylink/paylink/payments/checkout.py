@@ -266,7 +266,11 @@ def start_payment(
             "redirected_at": iso(finished),
         }
     )
-    redirected = store.record_redirect(payment, store.health_items(attempt.outcomes, finished))
+    chosen = routing.adapter(attempt.gateway) if attempt.gateway else None
+    echoes = chosen.capabilities.echoes_order_id if chosen else False
+    redirected = store.record_redirect(
+        payment, store.health_items(attempt.outcomes, finished), index_token=not echoes
+    )
     _count_failovers(attempt)
     if not redirected:
         # The reconciler expired it meanwhile (a gateway slower than a minute): start again.

@@ -37,6 +37,7 @@ from paylink.core.models import (
     utcnow,
 )
 from paylink.core.observability import logger
+from paylink.payments.archive import lookup
 from paylink.settlement.ledger import own_allowance, read_cover
 from paylink.store import Store
 from paylink.store.refunds import RefundWrite
@@ -95,10 +96,14 @@ def shown_status(payment: Payment) -> PaymentStatus:
     return payment.status
 
 
-def _own_payment(store: Store, merchant: Merchant, payment_id: str) -> Payment:
-    payment = store.get_payment(payment_id)
+def _own_payment(store: Store, merchant: Merchant, payment_id: str, *, to_refund: bool = False) -> Payment:
+    """The merchant's payment (an archived one too: its refunds stay readable); `to_refund`: one a
+    refund may start on, so not archived (paylink.payments.archive: past its refund window)."""
+    payment, archived = lookup(store, payment_id)
     if payment is None or payment.merchant_id != merchant.id:
         raise NotFound("no such payment")  # another merchant's payment is not there for this one
+    if to_refund and archived:
+        raise Conflict("the refund window of this payment closed (it is archived)")
     return payment
 
 
@@ -141,7 +146,7 @@ def check_refund(
     before asking to confirm): the merchant's payment, paid or settled, at most what is left, and
     what the ledger can cover. (payment, amount in rials); raises NotFound, Conflict,
     ValidationFailed on `amount`, InsufficientBalance."""
-    payment = _own_payment(store, merchant, payment_id)
+    payment = _own_payment(store, merchant, payment_id, to_refund=True)
     if payment.status not in (PaymentStatus.PAID, PaymentStatus.SETTLED):
         raise Conflict("only a paid or settled payment can be refunded")
     left = payment.amount - payment.amount_refunded

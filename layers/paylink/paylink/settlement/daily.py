@@ -22,6 +22,7 @@ from paylink.core.ids import settlement_id
 from paylink.core.models import Merchant, Settlement, SettlementStatus, iso, utcnow
 from paylink.core.observability import Metric, correlate, count, logger, put_metrics
 from paylink.merchants.accounts import iban_is_valid
+from paylink.payments.archive import queue_settlement
 from paylink.settlement.business_calendar import (
     is_business_day,
     local_date,
@@ -118,6 +119,8 @@ def settle_merchant(
     moved = 0
     if settlement is not None and settlement.status is SettlementStatus.OPEN:
         moved = store.settle_payments([(p, *split(p.amount, merchant.fee)) for p in payments], sid)
+    if settlement is not None:  # its payments leave the table once past the refund window (issue 18)
+        queue_settlement(store, sid, day.isoformat())
     # Payments of later days, or of this day arriving after its settlement closed, wait for a later run.
     payments_left = len(unsettled) > moved
     earlier = [due.id for due in store.payouts_due(merchant_id) if due.id != sid]

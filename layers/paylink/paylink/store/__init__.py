@@ -19,10 +19,13 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
                              reminders' work list); its reminders are REMINDER#{code}/{n}:{reminder}
                              and REMINDER#{code}/{n}:overdue (the installment.overdue event, once)
   SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL)
-  PAYMENT#{id}/PAYMENT       payment; gsi1 LINK#{code}#PAYMENTS, gsi2 MERCHANT#{id}#PAYMENTS (by created_at),
+  PAYMENT#{id}/PAYMENT       payment; gsi2 MERCHANT#{id}#PAYMENTS (by created_at; a link's payments are
+                             that list filtered by link_code: no gsi1 entry since issue 18),
                              gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,
                              then SETTLEMENT#{sid} once settled
-  GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id
+  GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id; only for gateways whose return does not
+                                name our order id (Zarinpal, PayPing): Zibal's and SEP's returns are
+                                matched by payment id + token (issue 18)
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
   HOLD#{mid}#{date}#{client}/HOLD  one client's open payments at a merchant that day (count, rials;
@@ -94,6 +97,13 @@ Refunds (paylink.refunds, store/refunds.py):
                                 reconciler's refund work list (paylink.refunds.progress), 4 shards
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
+The payment archive (paylink.payments.archive, store/payments.py; issue 18):
+  ARCHIVE#{sid}/ARCHIVE         a settlement on the archive's work list; gsi1 ARCHIVE_DUE/{due day}#{sid}
+                                (due 31 days after its business day), deleted once none of its
+                                payments is left in the table
+  PAYMENT#{id}/PAYMENT          once archived, a stub: only `archived` = the settlement id whose S3
+                                object (payments/{merchant}/{day}/{sid}.jsonl.gz) holds the payment;
+                                in no index (get_payment answers None; archive.find_payment reads it)
 
 Each module below holds the reads and writes of one kind of item as a mixin over
 paylink.store.table.Table; Store is composed of them, so callers see one `store.x(...)` API.

@@ -120,6 +120,15 @@ class GatewayItems(Table):
                     }
                 }
             )
+            if (
+                (state, failures) == (health.state, health.failures)
+                and state is CircuitState.CLOSED
+                and (health.trial_at is None)
+            ):
+                # A success on a closed circuit with no failure changes nothing: no write (issue 18:
+                # 2 of a checkout's 20 WRU). A failure that raced it keeps its count, as if it came
+                # after this success, which it may well have.
+                continue
             circuit_values: dict[str, Any] = {":state": state.value, ":failures": failures}
             expression = "SET #st = :state, failures = :failures"
             if state is CircuitState.OPEN:  # (re)opened: the cool-down starts now

@@ -4,6 +4,7 @@ moves, the reconciler's pending shards, and returns that changed nothing.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -29,6 +30,8 @@ from paylink.store.table import (
 )
 
 PENDING_SHARDS = 8
+PAYMENT_ID = re.compile(r"pay_[0-9A-Za-z]{10,40}")  # a return's order id is a claim: looked up only if one
+ARCHIVE_DUE = "ARCHIVE_DUE"  # the archive's work list (gsi1): one item per settlement, {due day}#{sid}
 
 
 RETURN_RECORD_TTL_SECONDS = 90 * 86_400
@@ -118,9 +121,12 @@ class PaymentItems(Table):
             )
         return {"Update": update}
 
-    def record_redirect(self, payment: Payment, extra_items: Sequence[dict[str, Any]] = ()) -> bool:
+    def record_redirect(
+        self, payment: Payment, extra_items: Sequence[dict[str, Any]] = (), *, index_token: bool = True
+    ) -> bool:
         """A created payment got its gateway token: `created -> redirected`, with its token index
-        (and `extra_items`, the gateways' health); False if the payment had already moved."""
+        unless its gateway's return names the payment itself (`index_token` False), and
+        `extra_items` (the gateways' health); False if the payment had already moved."""
         if not (payment.gateway and payment.gateway_token and payment.redirected_at):
             raise ValueError("a redirected payment needs its gateway, token and time")
         items = [
@@ -141,16 +147,20 @@ class PaymentItems(Table):
                     },
                 }
             },
-            self._put(
-                {
-                    "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
-                    "sk": "GWTOKEN",
-                    "payment_id": payment.id,
-                },
-                condition="attribute_not_exists(pk)",
-            ),
             *extra_items,
         ]
+        if index_token:
+            items.insert(
+                1,
+                self._put(
+                    {
+                        "pk": f"GWTOKEN#{payment.gateway}#{payment.gateway_token}",
+                        "sk": "GWTOKEN",
+                        "payment_id": payment.id,
+                    },
+                    condition="attribute_not_exists(pk)",
+                ),
+            )
         return self._transact_once(items)
 
     def _reserve_daily(self, merchant_id: str, day: str, amount: int, cap: int | None) -> dict[str, Any]:
@@ -166,10 +176,17 @@ class PaymentItems(Table):
         return {"Update": update}
 
     def get_payment(self, payment_id: str) -> Payment | None:
+        """A payment in the table; None when unknown or archived (paylink.payments.archive reads those)."""
         item = self._get(f"PAYMENT#{payment_id}", "PAYMENT")
-        return Payment.model_validate(item) if item else None
+        return Payment.model_validate(item) if item and "archived" not in item else None
 
-    def payment_for_token(self, gateway: str, token: str) -> Payment | None:
+    def payment_for_token(self, gateway: str, token: str, order_id: str | None = None) -> Payment | None:
+        """The payment a gateway return points at: by the order id it names when that payment holds
+        this very token at this gateway (one read), else by the token's index."""
+        if order_id and PAYMENT_ID.fullmatch(order_id):
+            named = self.get_payment(order_id)
+            if named is not None and (named.gateway, named.gateway_token) == (gateway, token):
+                return named
         ref = self._get(f"GWTOKEN#{gateway}#{token}", "GWTOKEN")
         return self.get_payment(ref["payment_id"]) if ref else None
 
@@ -378,9 +395,15 @@ class PaymentItems(Table):
     def payments_of_link(
         self, code: str, cursor: str | None, *, page_size: int | None = None, **window: str | None
     ) -> tuple[list[Payment], str | None]:
-        pk = f"LINK#{code}#PAYMENTS"
+        """A link's payments, newest first: its merchant's list filtered by the link (a payment is on
+        no index of its link: that entry cost a write at every move of every payment, issue 18,
+        for a list only exports and the API's `link` filter read)."""
+        link = self._get(f"LINK#{code}", "LINK")
+        if not link:
+            return [], None
+        pk = f"MERCHANT#{link['merchant_id']}#PAYMENTS"
         items, next_key = self._query_page(
-            "gsi1", "gsi1pk", pk, cursor, newest_first=True, page_size=page_size, **window
+            "gsi2", "gsi2pk", pk, cursor, newest_first=True, link=code, page_size=page_size, **window
         )
         return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
 
@@ -390,12 +413,22 @@ class PaymentItems(Table):
         cursor: str | None,
         *,
         status: str | None = None,
+        link: str | None = None,
         page_size: int | None = None,
         **window: str | None,
     ) -> tuple[list[Payment], str | None]:
+        """A merchant's payments, newest first; of one link with `link`, of one status with `status`."""
         pk = f"MERCHANT#{merchant_id}#PAYMENTS"
         items, next_key = self._query_page(
-            "gsi2", "gsi2pk", pk, cursor, newest_first=True, status=status, page_size=page_size, **window
+            "gsi2",
+            "gsi2pk",
+            pk,
+            cursor,
+            newest_first=True,
+            status=status,
+            link=link,
+            page_size=page_size,
+            **window,
         )
         return [Payment.model_validate(i) for i in items], encode_cursor(next_key)
 
@@ -403,8 +436,6 @@ class PaymentItems(Table):
         return {
             "pk": f"PAYMENT#{payment.id}",
             "sk": "PAYMENT",
-            "gsi1pk": f"LINK#{payment.link_code}#PAYMENTS",
-            "gsi1sk": f"{payment.created_at}#{payment.id}",
             "gsi2pk": f"MERCHANT#{payment.merchant_id}#PAYMENTS",
             "gsi2sk": f"{payment.created_at}#{payment.id}",
             **payment.model_dump(mode="json"),
@@ -511,3 +542,66 @@ class PaymentItems(Table):
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
+
+    # ---- the archive (paylink.payments.archive): settled payments past the refund window ----
+
+    def queue_archive(self, settlement_id: str, due: str) -> None:
+        """Put a settlement on the archive's work list (gsi1 ARCHIVE_DUE) from the day `due`; idempotent."""
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "pk": f"ARCHIVE#{settlement_id}",
+                "sk": "ARCHIVE",
+                "gsi1pk": ARCHIVE_DUE,
+                "gsi1sk": f"{due}#{settlement_id}",
+                "sid": settlement_id,
+            },
+        )
+
+    def archives_due(self, today: str) -> list[str]:
+        """The settlements due for the archive by `today`, oldest first."""
+        items = self._query_all("gsi1", "gsi1pk", ARCHIVE_DUE, sk_below=f"{today}#\uffff")
+        return [str(item["sid"]) for item in items]
+
+    def archive_done(self, settlement_id: str) -> None:
+        """Take a settlement off the work list (none of its payments is left in the table)."""
+        self.client.delete_item(TableName=self.table, Key={"pk": f"ARCHIVE#{settlement_id}", "sk": "ARCHIVE"})
+
+    def replace_with_stub(self, payment: Payment, settlement_id: str) -> bool:
+        """Replace a settled payment, archived as `payment` shows it, by a stub naming its archive.
+
+        Conditional on the item being still what was archived (settled, in that settlement, with
+        the same refunded amount): a payment that changed meanwhile stays (False) and is archived
+        again on a later run. The stub leaves every index (no gsi keys): lists read the archive.
+        """
+        refunded = (
+            "attribute_not_exists(amount_refunded) OR amount_refunded = :r"
+            if not payment.amount_refunded
+            else "amount_refunded = :r"
+        )
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT", "archived": settlement_id},
+                ConditionExpression=f"#s = :settled AND settlement_id = :sid AND ({refunded})",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":settled": PaymentStatus.SETTLED.value,
+                    ":sid": settlement_id,
+                    ":r": payment.amount_refunded,
+                },
+            )
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            return False
+        return True
+
+    def payment_or_archive(self, payment_id: str) -> tuple[Payment | None, str | None]:
+        """The payment (hot), or the settlement id of the archive that holds it, or (None, None)."""
+        item = self._get(f"PAYMENT#{payment_id}", "PAYMENT")
+        if not item:
+            return None, None
+        if "archived" in item:
+            return None, str(item["archived"])
+        return Payment.model_validate(item), None

@@ -136,6 +136,7 @@ class Table:
         *,
         newest_first: bool,
         status: str | None = None,
+        link: str | None = None,
         since: str | None = None,
         until: str | None = None,
         page_size: int | None = None,
@@ -161,9 +162,15 @@ class Table:
             "ScanIndexForward": not newest_first,
             "Limit": page_size,
         }
+        filters = []
         if status:
-            request["FilterExpression"] = _status_filter(status, values)
+            filters.append(_status_filter(status, values))
             request["ExpressionAttributeNames"] = {"#s": "status"}
+        if link:  # a link's payments on its merchant's list (store/payments.py)
+            filters.append("link_code = :link")
+            values[":link"] = link
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
         start = decode_cursor(cursor, pk, pk_name)
         if start:
             request["ExclusiveStartKey"] = start

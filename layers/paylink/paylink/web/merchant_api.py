@@ -192,7 +192,9 @@ def list_payments(
 
 
 def get_payment(merchant: Merchant, payment_id: str) -> dict[str, Any]:
-    payment = get_store().get_payment(payment_id)
+    from paylink.payments.archive import find_payment
+
+    payment = find_payment(get_store(), payment_id)  # archived ones too
     if payment is None or payment.merchant_id != merchant.id:
         raise NotFound("no such payment")
     return public_payment(payment)

@@ -222,6 +222,10 @@ class Capabilities:
     # verify asks about a reference the buyer's return carried (SEP's RefNum), so an unpaid answer
     # (not found, reversed) is about that reference only and decides nothing about the payment.
     verify_by: Literal["token", "reference"] = "token"
+    # The buyer's return names our order id (the payment id we sent) on every return, success or
+    # not: the callback finds the payment by it (and checks the token), so no GWTOKEN item is
+    # written for such a gateway's payments (issue 18: 2 WRU and ~170 bytes a checkout).
+    echoes_order_id: bool = False
 
 
 class VerifyOutcome(StrEnum):

@@ -82,6 +82,7 @@ CAPABILITIES = Capabilities(
     repeated_verify="success_again",
     supports_inquiry=False,
     verify_by="reference",  # verify takes only a RefNum, which the buyer's return claims
+    echoes_order_id=True,  # the return posts ResNum, the reservation number we sent
 )
 
 # Token request: status 1 is a token; -1 carries an errorCode. The manual and shetabit's driver

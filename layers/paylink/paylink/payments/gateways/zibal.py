@@ -106,6 +106,7 @@ CAPABILITIES = Capabilities(
     redirect_method="GET",
     repeated_verify="already_verified",  # result 201
     supports_inquiry=True,
+    echoes_order_id=True,  # GATEWAYS.md: the return carries success, trackId, orderId and status
 )
 
 

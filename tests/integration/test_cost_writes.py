@@ -1,0 +1,175 @@
+"""Fewer writes per payment (issue 18), each saving keeping its guarantee: a payment is on no index of
+its link (the link's list is its merchant's, filtered), and a success on a healthy gateway leaves
+its circuit unwritten while a failure still counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TEST_API_KEY
+from tests.helpers import act_at_gateway, local_target, table_items
+
+BUYER = {"name": "Ali", "phone": "09121234567"}
+
+
+def _link(api, key=TEST_API_KEY):  # type: ignore[no-untyped-def]
+    answer = api.post_json("/v1/links", {"title": "Scarf", "amount": 1_200_000}, key=key)
+    assert answer.status == 201, answer.text
+    return answer.json()["code"]
+
+
+def _pay(api, code):  # type: ignore[no-untyped-def]
+    answer = api.post_form(f"/{code}", BUYER)
+    assert answer.status == 303, answer.text
+    back = api.get(local_target(act_at_gateway(answer.location)))
+    assert back.status == 303, back.text
+
+
+def test_a_payment_item_is_on_no_index_of_its_link(aws, api, merchant, gateways):
+    # Given a paid payment
+    _pay(api, _link(api))
+    # When its item is read
+    [payment] = [i for i in table_items(aws) if str(i["pk"]).startswith("PAYMENT#")]
+    # Then it has no gsi1 entry (its merchant's list, gsi2, and its work lists, gsi3, only)
+    assert "gsi1pk" not in payment
+    assert payment["gsi2pk"] == f"MERCHANT#{merchant.id}#PAYMENTS"
+
+
+def test_a_links_payments_are_listed_newest_first_and_only_that_links(
+    aws, api, store, merchant, gateways, monkeypatch
+):
+    import paylink.store.table as table
+
+    # Given two links of the merchant, paid twice and once
+    first, second = _link(api), _link(api)
+    for code in (first, second, first):
+        _pay(api, code)
+    # When the first link's payments are listed: by the store, and by the API's link filter in
+    # pages of one (the cursor carries on through the filtered list)
+    listed, _ = store.payments_of_link(first, None)
+    monkeypatch.setattr(table, "PAGE_SIZE", 1)
+    page = api.get(f"/v1/payments?link={first}", key=TEST_API_KEY).json()
+    rest = api.get(f"/v1/payments?link={first}&cursor={page['next_cursor']}", key=TEST_API_KEY).json()
+    # Then both of its payments come, newest first, and none of the other link
+    assert [p.link_code for p in listed] == [first, first]
+    assert listed[0].created_at >= listed[1].created_at
+    assert [p["id"] for p in page["items"] + rest["items"]] == [p.id for p in listed]
+
+
+def test_a_link_filter_reads_the_asking_merchants_list_only(
+    aws, api, store, merchant, other_merchant, gateways
+):
+    # Given a paid payment of the merchant's link
+    code = _link(api)
+    _pay(api, code)
+    # When the other merchant's payments are filtered by that link code
+    mine, _ = store.payments_of_merchant(merchant.id, None, link=code)
+    theirs, _ = store.payments_of_merchant(other_merchant.id, None, link=code)
+    # Then only the owner's list has it
+    assert (len(mine), theirs) == (1, [])
+
+
+def _circuit_item(aws, name):  # type: ignore[no-untyped-def]
+    found = [i for i in table_items(aws) if i["pk"] == f"GATEWAY#{name}" and i["sk"] == "CIRCUIT"]
+    return found[0] if found else None
+
+
+def test_a_checkout_on_a_healthy_gateway_writes_no_circuit(aws, api, merchant, gateways):
+    # Given a gateway never failed
+    code = _link(api)
+    # When buyers check out through it
+    for _ in range(2):
+        assert api.post_form(f"/{code}", BUYER).status == 303
+    # Then its circuit was never written (closed, no failure: nothing changed)
+    assert _circuit_item(aws, "sandbox-a") is None
+
+
+def _circuit_writes(store, health, ok):  # type: ignore[no-untyped-def]
+    from paylink.core.models import utcnow
+    from paylink.payments.health import Outcome
+
+    outcome = Outcome("sandbox-a", ok=ok, timeout=False, latency_ms=40)
+    items = store.health_items([(outcome, health)], utcnow())
+    return [i["Update"] for i in items if i["Update"]["Key"]["sk"] == "CIRCUIT"]
+
+
+@pytest.mark.parametrize(
+    ("state", "failures", "trial_at", "ok", "written"),
+    [
+        ("closed", 0, None, True, False),  # healthy and a success: nothing changes, nothing written
+        ("closed", 0, None, False, True),  # a first failure counts
+        ("closed", 2, None, True, True),  # a success after failures resets the count
+        ("half_open", 0, "2026-12-02T07:00:00Z", True, True),  # a successful trial closes it
+        ("open", 3, None, False, True),  # a failure while open opens it again
+    ],
+)
+def test_only_a_success_on_a_healthy_closed_circuit_skips_the_circuit_write(
+    store, state, failures, trial_at, ok, written
+):
+    from paylink.payments.health import CircuitState, GatewayHealth
+
+    # Given a gateway's circuit as read at checkout
+    health = GatewayHealth("sandbox-a", state=CircuitState(state), failures=failures, trial_at=trial_at)
+    # When an outcome is recorded, Then the circuit is written unless nothing changes
+    assert bool(_circuit_writes(store, health, ok)) is written
+
+
+def _return_url(api, code):  # type: ignore[no-untyped-def]
+    """A buyer who paid at the (Zibal) sandbox: the return URL, not yet followed."""
+    answer = api.post_form(f"/{code}", BUYER)
+    assert answer.status == 303, answer.text
+    return local_target(act_at_gateway(answer.location))
+
+
+def _with_param(target, name, value):  # type: ignore[no-untyped-def]
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    parts = urlsplit(target)
+    query = dict(parse_qsl(parts.query))
+    query[name] = value
+    return f"{parts.path}?{urlencode(query)}"
+
+
+def _statuses(aws):  # type: ignore[no-untyped-def]
+    return {i["id"]: i["status"] for i in table_items(aws) if str(i["pk"]).startswith("PAYMENT#")}
+
+
+def test_a_gateway_that_echoes_the_order_id_gets_no_token_index_and_its_return_still_credits(
+    aws, api, merchant, gateways
+):
+    # Given a payment at a Zibal gateway (its return names our order id)
+    code = _link(api)
+    target = _return_url(api, code)
+    # Then no GWTOKEN item was written for it
+    assert not [i for i in table_items(aws) if str(i["pk"]).startswith("GWTOKEN#")]
+    # When the buyer comes back, Then the payment it names is found by its id and credited
+    assert api.get(target).status == 303
+    assert set(_statuses(aws).values()) == {"paid"}
+
+
+def test_a_return_naming_a_payment_with_another_token_credits_nothing(aws, api, merchant, gateways):
+    # Given two buyers at the gateway; the first paid
+    code = _link(api)
+    paid_return = _return_url(api, code)
+    other_return = _return_url(api, code)
+    from urllib.parse import parse_qsl, urlsplit
+
+    other_id = dict(parse_qsl(urlsplit(other_return).query))["orderId"]
+    # When the first's return is replayed naming the second payment as its order
+    forged = api.get(_with_param(paid_return, "orderId", other_id))
+    # Then it is refused and the second payment is not paid by it
+    assert forged.status in (400, 404)
+    assert _statuses(aws)[other_id] == "redirected"
+
+
+@pytest.mark.parametrize("order_id", ["x" * 3000, "pay_" + "A" * 500, "", "PAYMENT#pay_x"])
+def test_a_return_with_a_malformed_order_id_gets_a_4xx_and_changes_nothing(
+    aws, api, merchant, gateways, order_id
+):
+    # Given a buyer's return whose order id was tampered with (too long for a key, not an id)
+    code = _link(api)
+    target = _with_param(_return_url(api, code), "orderId", order_id)
+    # When it arrives, Then a clear 4xx, never a 500, and the payment is still waiting
+    answer = api.get(target)
+    assert 400 <= answer.status < 500, answer.text
+    assert set(_statuses(aws).values()) == {"redirected"}
