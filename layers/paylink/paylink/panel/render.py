@@ -56,6 +56,8 @@ def render(template: str, *, lang: str, **context: Any) -> str:
             dir="ltr" if lang == "en" else "rtl",
             other_lang="fa" if lang == "en" else "en",
             lq="?lang=en" if lang == "en" else "",
+            # between the parts of a line: a middle dot reads as a Persian zero in Persian text
+            sep="، " if lang == "fa" else " · ",
             **context,
         )
     )
