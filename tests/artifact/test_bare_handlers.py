@@ -122,6 +122,8 @@ def stack(built: None) -> Iterator[Stack]:
             "Stage": "test",
             "ExportBucket": "bare-exports",
             "ExportBucket.Arn": "arn:aws:s3:::bare-exports",
+            "ArchiveBucket": "bare-archive",
+            "ArchiveBucket.Arn": "arn:aws:s3:::bare-archive",
             "HttpApi": "bare",
             "AWS::Region": REGION,
             "AWS::URLSuffix": "amazonaws.com",
