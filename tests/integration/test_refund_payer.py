@@ -231,4 +231,5 @@ def test_the_card_hash_is_kept_off_the_merchant_api(api, awaiting_sep, store):
     # When the merchant reads it over the API
     shown = api.get(f"/v1/payments/{payment['id']}", key=TEST_API_KEY).text
     # Then the hash is not in the answer
-    assert stored and stored not in shown and stored.lower() not in shown.lower()
+    assert stored
+    assert stored.lower() not in shown.lower()
