@@ -79,6 +79,7 @@ from local.sandbox.protocols.base import (
     html_error,
     json_response,
     multipart_fields,
+    paying_card,
 )
 
 MODES = (
@@ -420,7 +421,8 @@ class Sandbox:
                 MISMATCH_EXTRA_IRR if mode == "amount_mismatch" else 0
             )
             payment.ref_number = str(100_000_000 + secrets.randbelow(900_000_000))
-            payment.card_number = f"603799******{secrets.randbelow(10_000):04d}"
+            payment.card_pan = paying_card(f"{secrets.randbelow(10_000):04d}")
+            payment.card_number = f"{payment.card_pan[:6]}******{payment.card_pan[-4:]}"
             if mode == "no_return":
                 return self.page(200, "Payment done", "<p>Your payment is done. You may close this page.</p>")
             response = self._send_back(ctx, payment, "paid")

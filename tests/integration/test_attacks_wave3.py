@@ -21,6 +21,7 @@ from tests.integration.test_refund_payer import (  # noqa: F401 - the fixtures
     _post_card,
     _refund,
     awaiting,
+    awaiting_sep,
     inquiry,
     matching_card,
 )
@@ -151,19 +152,14 @@ def test_a_card_whose_account_belongs_to_someone_else_receives_nothing(
     assert _refund(api, payment["id"])["status"] == "awaiting_payer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the payment keeps only the masked card: any card with the payer's first six and last four "
-    "digits passes; needs the gateway's card hash (Zarinpal card_hash, PayPing cardHashPan, SEP "
-    "HashedCardNumber) kept at verify (callback lane) and compared here",
-)
 def test_a_card_with_the_payers_first_six_and_last_four_but_another_account_receives_nothing(
     api,
-    awaiting,  # noqa: F811
+    awaiting_sep,  # noqa: F811
     store,
 ):
-    # Given a refund awaiting its payer, who paid with the first card of the mask
-    payment, refund, token = awaiting
+    # Given a refund awaiting its payer, who paid (through SEP, which reports the card's hash)
+    # with the first card of the mask
+    payment, refund, token = awaiting_sep
     payers_card = matching_card(payment["card_mask"])
     others_card = matching_card(payment["card_mask"], int(payers_card[6:12]) + 1)
     assert others_card != payers_card

@@ -699,3 +699,39 @@ def test_a_refund_and_its_payer_page_log_no_token_card_iban_or_owner(api, shop, 
         assert paid_out.status == 303, paid_out.text[:300]
     # Then no line holds the page's token, a card number, an IBAN or the account owner's name
     assert_clean(logs, token, card, OWNER_FIRST, OWNER_LAST)
+
+
+def test_the_gateways_card_hash_is_kept_and_logged_nowhere(api, shop, store, logs, monkeypatch):
+    # Given two payments through the PayPing sandbox, whose verify reports the card's hash
+    from local.sandbox.protocols.zibal_inquiry import SANDBOX_TOKEN
+    from paylink.merchants import identity
+    from paylink.merchants.accounts import update_merchant
+    from paylink.refunds import service
+    from tests.integration.test_refund_payer import matching_card
+
+    update_merchant(store, "shop", gateways=["sandbox-p"])
+    code = _link(api)["code"]
+    for _ in range(2):
+        assert _pay_post_return(api, code).status == 303
+    payment = _payments(api)[0]
+    card_hash = store.get_payment(payment["id"]).card_hash
+    assert card_hash
+    tokens: list[str] = []
+    monkeypatch.setattr(service, "send_payer_link", lambda p, r, token, base: tokens.append(token))
+    with Sandbox(instances={"inq": "zibal-inquiry"}, port=0, slow_seconds=1.0) as box:
+        monkeypatch.setenv("PAYLINK_INQUIRY_API_URL", f"{box.url}/inq")
+        monkeypatch.setattr(identity, "secret", lambda name: SANDBOX_TOKEN)
+        reset_caches()
+        # When a refund's payer page is given another card of the same mask, then the card that paid
+        created = api.post_json(
+            f"/v1/payments/{payment['id']}/refunds", {"amount": 300_000}, key=TEST_API_KEY
+        )
+        assert created.status == 201, created.text
+        card = matching_card(payment["card_mask"])
+        other = matching_card(payment["card_mask"], int(card[6:12]) + 1)
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        refused = api.request("POST", f"/refund/{tokens[-1]}", body=f"card={other}".encode(), headers=form)
+        paid_out = api.request("POST", f"/refund/{tokens[-1]}", body=f"card={card}".encode(), headers=form)
+        assert (refused.status, paid_out.status) == (400, 303), paid_out.text[:300]
+    # Then no line holds the hash (in either case), nor either card, nor the page's token
+    assert_clean(logs, card_hash.upper(), card_hash.lower(), card, other, tokens[-1])

@@ -47,13 +47,34 @@ def inquiry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def awaiting(api, merchant, gateways, store, inquiry, monkeypatch):  # type: ignore[no-untyped-def]
-    """A transfer refund of 300,000 rials awaiting its payer; returns (payment, refund, token)."""
+    """A transfer refund of 300,000 rials awaiting its payer; returns (payment, refund, token).
+
+    Paid through the Zibal sandbox, whose verify reports no hash of the card: the mask rule alone."""
+    return _awaiting(api, monkeypatch)
+
+
+@pytest.fixture
+def awaiting_sep(api, merchant, gateways, store, inquiry, monkeypatch):  # type: ignore[no-untyped-def]
+    """As `awaiting`, paid through the SEP sandbox, whose verify reports the card's hash (HashedPan)."""
+    from paylink.merchants.accounts import update_merchant
+
+    update_merchant(store, "shop", gateways=["sandbox-s"])
+    found = _awaiting(api, monkeypatch, at_sep=True)
+    assert found[0]["gateway"] == "sandbox-s"
+    return found
+
+
+def _awaiting(api, monkeypatch, at_sep: bool = False):  # type: ignore[no-untyped-def]
     from paylink.refunds import service
+    from tests.integration.test_one_payer import _deliver, _pay_at_sep
 
     sent: list[str] = []
     monkeypatch.setattr(service, "send_payer_link", lambda payment, refund, token, base: sent.append(token))
     link = api.post_json("/v1/links", {"title": "Scarf", "amount": AMOUNT}, key=TEST_API_KEY).json()
     for _ in range(2):
+        if at_sep:  # a bank gateway: an auto-posted form in, a POST return out
+            assert _deliver(api, _pay_at_sep(api, link["code"])).status == 303
+            continue
         started = api.post_form(f"/{link['code']}", BUYER)
         api.get(local_target(act_at_gateway(started.location)))
     payment = api.get("/v1/payments", key=TEST_API_KEY).json()["items"][0]
@@ -173,3 +194,42 @@ def test_a_reminder_after_the_link_expired_gives_the_payer_a_working_link(
     answer = _post_card(api, sent[-1], matching_card(payment["card_mask"]))
     assert answer.status == 303
     assert _refund(api, payment["id"])["status"] == "succeeded"
+
+
+# ---- the gateway's hash of the paying card -----------------------------------------------------
+
+
+def test_with_the_gateways_card_hash_the_card_that_paid_receives_the_refund(api, awaiting_sep, store):
+    # Given a refund of a payment whose gateway (SEP) reported a hash of the paying card
+    payment, refund, token = awaiting_sep
+    assert store.get_payment(payment["id"]).card_hash
+    # When the payer enters the card that paid (the sandbox's: the mask's first Luhn-valid card)
+    answer = _post_card(api, token, matching_card(payment["card_mask"]))
+    # Then the refund is paid out to it
+    assert answer.status == 303
+    assert _refund(api, payment["id"])["status"] == "succeeded"
+    assert store.get_payout("rfd_" + refund["id"].removeprefix("ref_")) is not None
+
+
+def test_with_the_gateways_card_hash_another_card_of_the_same_mask_is_refused(api, awaiting_sep, store):
+    # Given a refund of a payment whose gateway reported a hash of the paying card
+    payment, refund, token = awaiting_sep
+    payers_card = matching_card(payment["card_mask"])
+    others_card = matching_card(payment["card_mask"], int(payers_card[6:12]) + 1)
+    # When another card with the same first six and last four digits is entered
+    answer = _post_card(api, token, others_card)
+    # Then it is refused before any bank inquiry, and nothing is paid
+    assert answer.status == 400
+    assert _refund(api, payment["id"])["status"] == "awaiting_payer"
+    assert store.get_payout("rfd_" + refund["id"].removeprefix("ref_")) is None
+
+
+def test_the_card_hash_is_kept_off_the_merchant_api(api, awaiting_sep, store):
+    # Given a payment whose gateway reported a hash of the paying card
+    payment, _, _ = awaiting_sep
+    stored = store.get_payment(payment["id"]).card_hash
+    # When the merchant reads it over the API
+    shown = api.get(f"/v1/payments/{payment['id']}", key=TEST_API_KEY).text
+    # Then the hash is not in the answer
+    assert stored
+    assert stored.lower() not in shown.lower()

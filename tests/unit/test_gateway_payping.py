@@ -843,3 +843,31 @@ def test_a_return_whose_data_is_nested_100000_levels_deep_is_malformed_not_a_cra
     # When it is parsed / Then it is refused like any malformed return (not a RecursionError)
     error = _raises(lambda: adapter.parse_callback({}, form))
     assert (error.kind, error.code) == (ErrorKind.BUSINESS, "malformed_callback")
+
+
+# ---- the card's hash (the refund payer page checks the payer's card against it) -------------------
+
+
+def test_verify_keeps_the_card_hash_as_payping_gives_it(adapter, mock):
+    # Given PayPing's verify answer carries cardHashPan
+    mock.post("/v3/pay/verify").respond(json=VERIFY_OK)
+    # When it is verified
+    result = adapter.verify(token=CODE, amount_irr=10_000, refs=REFS)
+    # Then the hash is kept exactly as given, and never shown by the result's repr
+    assert result.card_hash == VERIFY_OK["cardHashPan"]
+    assert result.card_hash not in repr(result)
+
+
+def test_verify_drops_a_card_hash_that_is_not_a_sha256(adapter, mock):
+    # Given the older published sample's cardHashPan ("13464dasgfasdvad": no SHA-256 in hex)
+    mock.post("/v3/pay/verify").respond(json={**VERIFY_OK, "cardHashPan": "13464dasgfasdvad"})
+    # When it is verified / Then no hash is kept (the payer page keeps the masked-card rule)
+    assert adapter.verify(token=CODE, amount_irr=10_000, refs=REFS).card_hash is None
+
+
+def test_the_returns_card_hash_is_never_taken(adapter):
+    # Given a buyer's return claiming a card hash (a browser's claim, not the gateway's answer)
+    # When it is parsed / Then nothing of it is kept: only verify's answer names the card
+    parsed = adapter.parse_callback({}, v3_return())
+    assert "cardHashPan" not in parsed.refs
+    assert "13464dasgfasdvad" not in repr(parsed)

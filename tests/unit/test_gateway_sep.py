@@ -692,3 +692,24 @@ def test_reverse_timeout_is_transient(adapter, mock):
     error = _raises(lambda: adapter.reverse(token=TOKEN, amount_irr=1000, refs=REFS))
     # Then the error is transient
     assert error.kind is ErrorKind.TRANSIENT
+
+
+# ---- the card's hash (the refund payer page checks the payer's card against it) -------------------
+
+
+def test_verify_keeps_the_hashed_pan_as_sep_gives_it(adapter, mock):
+    # Given SEP's verify answer carries TransactionDetail.HashedPan
+    mock.post(VERIFY_PATH).respond(json=VERIFY_OK)
+    # When the payment is verified
+    result = adapter.verify(token=TOKEN, amount_irr=1000, refs=REFS)
+    # Then the hash is kept exactly as given, and never shown by the result's repr
+    assert result.card_hash == DETAIL["HashedPan"]
+    assert result.card_hash not in repr(result)
+
+
+def test_verify_without_a_hashed_pan_keeps_no_hash(adapter, mock):
+    # Given a verify answer without HashedPan
+    detail = {k: v for k, v in DETAIL.items() if k != "HashedPan"}
+    mock.post(VERIFY_PATH).respond(json={**VERIFY_OK, "TransactionDetail": detail})
+    # When it is verified / Then no hash is kept (the return's HashedCardNumber is only a claim)
+    assert adapter.verify(token=TOKEN, amount_irr=1000, refs=REFS).card_hash is None

@@ -656,3 +656,30 @@ def test_reverse_timeout_is_transient(adapter, mock):
     error = _raised(lambda: adapter.reverse(token=AUTHORITY, amount_irr=11_000))
     # Then the error is transient
     assert error.kind is ErrorKind.TRANSIENT
+
+
+# ---- the card's hash (the refund payer page checks the payer's card against it) -------------------
+
+
+def test_verify_keeps_the_card_hash_as_zarinpal_gives_it(adapter, mock):
+    # Given Zarinpal's verify answer carries card_hash (SHA-256 of the card, upper-case hex)
+    mock.post("/verify.json").respond(json=VERIFY_OK)
+    # When the payment is verified
+    result = adapter.verify(token=AUTHORITY, amount_irr=11_000)
+    # Then the hash is kept exactly as given, and never shown by the result's repr
+    assert result.card_hash == VERIFY_OK["data"]["card_hash"]
+    assert result.card_hash not in repr(result)
+
+
+def test_verify_101_keeps_the_card_hash_when_given(adapter, mock):
+    # Given a repeated verify (101) that still carries the card's hash
+    mock.post("/verify.json").respond(json={"data": {**VERIFY_OK["data"], "code": 101}, "errors": []})
+    # When it is verified / Then the hash is kept
+    assert adapter.verify(token=AUTHORITY, amount_irr=11_000).card_hash == VERIFY_OK["data"]["card_hash"]
+
+
+def test_verify_drops_a_card_hash_that_is_not_a_sha256(adapter, mock):
+    # Given an answer whose card_hash is not 64 hex digits (nothing a typed card could be checked against)
+    mock.post("/verify.json").respond(json={"data": {**VERIFY_OK["data"], "card_hash": "abc"}, "errors": []})
+    # When it is verified / Then no hash is kept (the payer page keeps the masked-card rule)
+    assert adapter.verify(token=AUTHORITY, amount_irr=11_000).card_hash is None

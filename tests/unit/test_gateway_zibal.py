@@ -614,3 +614,10 @@ def test_reverse_is_unsupported_without_calling_the_gateway(adapter, mock):
     # Then it is a config error "unsupported" and nothing is sent
     assert (caught.value.kind, caught.value.code) == (ErrorKind.CONFIG, "unsupported")
     assert not route.called
+
+
+def test_verify_reports_no_card_hash_zibal_gives_none(adapter, mock):
+    # Given Zibal's verify answer (it publishes no hash of the card)
+    mock.post("/v1/verify").respond(json=VERIFY_OK)
+    # When it is verified / Then no hash is reported: its refunds keep the masked-card rule
+    assert adapter.verify(token=TRACK_ID, amount_irr=1600).card_hash is None

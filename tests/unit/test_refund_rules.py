@@ -136,3 +136,26 @@ def test_a_refund_event_reads_as_a_notice_for_telegram_and_email(monkeypatch):
     )  # fmt: skip
     service.emit_refund_event(refund)
     assert notice_text(json.loads(queue.sent[0][0])).startswith("refund.succeeded")
+
+
+# ---- the gateway's hash of the paying card -----------------------------------------------------
+
+PAYING_CARD = "6037991234561234"
+
+
+@pytest.mark.parametrize("case", [str.upper, str.lower])
+def test_a_card_hashing_to_the_gateways_hash_matches_in_either_hex_case(case):
+    import hashlib
+
+    assert payer.card_hash_matches(PAYING_CARD, case(hashlib.sha256(PAYING_CARD.encode()).hexdigest()))
+
+
+def test_another_card_of_the_same_mask_does_not_match_the_gateways_hash():
+    import hashlib
+
+    gateways = hashlib.sha256(PAYING_CARD.encode()).hexdigest().upper()
+    assert not payer.card_hash_matches("6037990000001234", gateways)
+
+
+def test_without_a_hash_the_mask_rule_alone_decides():
+    assert payer.card_hash_matches(PAYING_CARD, None)

@@ -474,3 +474,17 @@ def test_report_needs_the_bearer_token_and_a_known_code(adapter, sandbox, http):
     # Then 401, and PayPing's "payment not found"
     assert anonymous.status_code == 401
     assert (unknown.status_code, unknown.json()["metaData"]["code"]) == (400, 122)
+
+
+def test_verify_reports_the_paying_cards_sha256_as_card_hash_pan(sandbox, adapter, http):
+    # Given a payment the sandbox buyer paid with its card (the mask's first Luhn-valid card)
+    import hashlib
+
+    from local.sandbox.protocols.base import paying_card
+
+    token, returned = _pay(adapter, http)
+    # When it is verified
+    result = adapter.verify(token=token, amount_irr=AMOUNT, refs=returned.refs)
+    # Then cardHashPan is that card's SHA-256 in hex
+    card = paying_card(str(result.card_mask)[-4:])
+    assert str(result.card_hash).lower() == hashlib.sha256(card.encode()).hexdigest()

@@ -454,3 +454,21 @@ def test_every_core_mode_is_driven_here():
         "forged_return", "verify_timeout", "verify_in_progress", "amount_mismatch", "token_expired",
     }  # fmt: skip
     assert set(MODES) == driven
+
+
+def test_verify_reports_the_paying_cards_sha256_as_hashed_pan(adapter, buyer):
+    # Given a payment the sandbox buyer paid with its card (the mask's first Luhn-valid card)
+    import hashlib
+
+    from local.sandbox.protocols.base import paying_card
+
+    created = _create(adapter)
+    fields = _returned(_at_gateway(buyer, created, "pay"))
+    # When it is verified
+    result = adapter.verify(
+        token=created.token, amount_irr=AMOUNT, refs=adapter.parse_callback({}, fields).refs
+    )
+    # Then HashedPan is that card's SHA-256 in hex, and the return's HashedCardNumber says the same
+    card = paying_card(str(result.card_mask)[-4:])
+    assert str(result.card_hash).lower() == hashlib.sha256(card.encode()).hexdigest()
+    assert fields["HashedCardNumber"].lower() == result.card_hash.lower()

@@ -459,3 +459,19 @@ def test_unverified_with_another_merchant_id_is_refused(sandbox, http):
     # Given another merchant id / When the list is read / Then -10, as every other call
     answer = _unverified(sandbox, http, merchant="00000000-0000-0000-0000-000000000000")
     assert answer.json()["errors"]["code"] == -10
+
+
+def test_verify_reports_the_paying_cards_sha256_as_card_hash(sandbox, http, adapter):
+    # Given a payment the sandbox buyer paid with its card (the mask's first Luhn-valid card)
+    import hashlib
+
+    from local.sandbox.protocols.base import paying_card
+
+    created = _create(adapter)
+    _returned(adapter, _buyer(http, created.redirect.url, "pay"))
+    # When it is verified
+    result = _verify(adapter, created.token)
+    # Then card_hash is that card's SHA-256 in upper-case hex, as Zarinpal's answers show it
+    card = paying_card(str(result.card_mask)[-4:])
+    assert card == sandbox.payment("zp", created.token).card_pan
+    assert result.card_hash == hashlib.sha256(card.encode()).hexdigest().upper()

@@ -69,8 +69,10 @@ NOT_PAID | WINDOW_OVER.
 
 `return_fields(payment, outcome)` gives the fields the buyer's return carries, for outcome
 `paid` | `cancelled` | `declined` | `expired` | `forged` (claims success, nothing was paid: make
-up plausible references) in order. `payment.ref_number` and `payment.card_number` are set when
-paid; keep protocol-specific values (SEP RefNum, PayPing paymentRefId...) in `payment.extra`.
+up plausible references) in order. `payment.ref_number`, `payment.card_number` (masked) and
+`payment.card_pan` (the paying card in full, from `paying_card()`) are set when paid; a gateway
+that reports a hash of the card computes it from `card_pan` (`sha256_hex`). Keep protocol-specific
+values (SEP RefNum, PayPing paymentRefId...) in `payment.extra`.
 
 Answers: `json_response(payload, status=200)`, `html_error(status)` (an nginx-style HTML page,
 what a real gateway's front answers when it is down), `Response(...)` for anything else. Set
@@ -80,6 +82,7 @@ Dates: `ctx.core.now()` is the sandbox clock (aware UTC); `tehran_iso(dt)` forma
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -103,6 +106,8 @@ __all__ = [
     "html_error",
     "json_response",
     "multipart_fields",
+    "paying_card",
+    "sha256_hex",
     "tehran_iso",
 ]
 
@@ -155,6 +160,7 @@ class Payment:
     paid_amount_irr: int | None = None  # charged; differs in amount_mismatch mode
     ref_number: str | None = None  # the gateway's reference for a payment (Shaparak RRN-like)
     card_number: str | None = None  # masked, e.g. 603799******1234
+    card_pan: str | None = field(default=None, repr=False)  # the paying card in full (hashes only)
     fail_status: int | None = None  # decline code a plugin may report (core sets none)
     paid_at: datetime | None = None
     verified_at: datetime | None = None
@@ -349,3 +355,28 @@ def multipart_fields(headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
         else:
             fields[name] = data.decode("utf-8", "replace")
     return fields
+
+
+def _luhn_valid(card: str) -> bool:
+    total = 0
+    for index, ch in enumerate(reversed(card)):
+        digit = int(ch) * (2 if index % 2 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return total % 10 == 0
+
+
+def paying_card(last_four: str) -> str:
+    """The sandbox buyer's card: 603799, the smallest middle six digits that make it Luhn-valid,
+    then `last_four`. Tests rebuild it from the masked card (the first such card of the mask);
+    any other card of the same mask is "another person's card of the same bank"."""
+    for middle in range(1_000_000):
+        card = f"603799{middle:06d}{last_four}"
+        if _luhn_valid(card):
+            return card
+    raise ValueError("no Luhn-valid card")  # unreachable: one digit cycles every residue
+
+
+def sha256_hex(card: str | None) -> str:
+    """SHA-256 of the card's digits in lower-case hex ("" without a card): the published form of
+    the gateways' card hashes (Zarinpal documents card_hash as SHA256; each plugin picks the case)."""
+    return hashlib.sha256(card.encode("ascii")).hexdigest() if card else ""

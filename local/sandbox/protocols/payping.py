@@ -60,6 +60,8 @@ from local.sandbox.protocols.base import (
     Route,
     VerifyDecision,
     json_response,
+    paying_card,
+    sha256_hex,
     tehran_iso,
 )
 
@@ -285,12 +287,12 @@ class Sim(GatewaySim):
         if outcome == "paid":
             data["paymentRefId"] = int(payment.ref_number or 0)
             data["cardNumber"] = payment.card_number
-            data["cardHashPan"] = _hash_pan(payment.card_number or "")
+            data["cardHashPan"] = _hash_pan(payment.card_pan)
         elif outcome == "forged":
             # Claims success for an unpaid token: a plausible reference PayPing never issued.
             data["paymentRefId"] = int(payment.token[:7], 16) + 100_000_000
             data["cardNumber"] = "603799******0000"
-            data["cardHashPan"] = _hash_pan("603799******0000")
+            data["cardHashPan"] = _hash_pan(paying_card("0000"))
         if outcome in ("paid", "forged"):
             return [("status", "1"), ("errorCode", ""), ("data", json.dumps(data))]
         return [("status", "0"), ("errorCode", _RETURN_ERROR_CODE[outcome]), ("data", json.dumps(data))]
@@ -319,7 +321,7 @@ class Sim(GatewaySim):
         return {
             "amount": paid,
             "cardNumber": payment.card_number,
-            "cardHashPan": _hash_pan(payment.card_number or ""),
+            "cardHashPan": _hash_pan(payment.card_pan),
             "clientRefId": payment.order_id or None,
             "paymentRefId": int(payment.ref_number) if payment.ref_number else None,
             "code": payment.token,
@@ -346,8 +348,9 @@ def _toman(amount_irr: int) -> int:
     return amount_irr // RIALS_PER_TOMAN
 
 
-def _hash_pan(card: str) -> str:
-    return hashlib.sha256(f"pan:{card}".encode()).hexdigest().upper()
+def _hash_pan(card: str | None) -> str:
+    """PayPing's cardHashPan: SHA-256 of the paying card's digits, upper-case hex."""
+    return sha256_hex(card).upper()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -34,7 +34,6 @@ the merchant-IP check (8 / -106).
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
@@ -51,6 +50,8 @@ from local.sandbox.protocols.base import (
     VerifyDecision,
     html_error,
     json_response,
+    paying_card,
+    sha256_hex,
 )
 
 MIN_AMOUNT = 1_000
@@ -202,13 +203,13 @@ class Sim(GatewaySim):
             trace = payment.extra.setdefault("TraceNo", f"{secrets.randbelow(1_000_000):06d}")
             rrn = payment.ref_number or ""
             pan = payment.card_number or ""
-            hashed = _hash_pan(pan)
+            hashed = _hash_pan(payment.card_pan)
         elif outcome == "forged":
             # Claims success with plausible references that no payment owns.
             ref_num, trace = _new_ref_num(), f"{secrets.randbelow(1_000_000):06d}"
             rrn = str(100_000_000 + secrets.randbelow(900_000_000))
             pan = f"603799******{secrets.randbelow(10_000):04d}"
-            hashed = _hash_pan(pan)
+            hashed = _hash_pan(paying_card(pan[-4:]))
         return [
             ("MID", "0"),
             ("State", state),
@@ -246,7 +247,7 @@ class Sim(GatewaySim):
             "RRN": payment.ref_number,
             "RefNum": payment.extra.get("RefNum"),
             "MaskedPan": pan,
-            "HashedPan": _hash_pan(pan),
+            "HashedPan": _hash_pan(payment.card_pan),
             "TerminalNumber": _terminal_number(str(payment.extra.get("TerminalId", ""))),
             "OrginalAmount": payment.amount_irr,
             "AffectiveAmount": payment.paid_amount_irr,
@@ -279,8 +280,9 @@ def _new_ref_num() -> str:
     return base64.b64encode(secrets.token_bytes(30)).decode()  # 40 base64 characters
 
 
-def _hash_pan(pan: str) -> str:
-    return hashlib.sha256(pan.encode()).hexdigest() if pan else ""
+def _hash_pan(pan: str | None) -> str:
+    """SEP's hash of the paying card: SHA-256 of its digits in hex ("" without a card)."""
+    return sha256_hex(pan)
 
 
 def _terminal_number(terminal: str) -> int | str:

@@ -31,7 +31,6 @@ auto-reversed [U]), reverse 30 min after payment (moreFeatures/reverse).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import timedelta
 from typing import Any
@@ -54,6 +53,7 @@ from local.sandbox.protocols.base import (
     VerifyDecision,
     html_error,
     json_response,
+    sha256_hex,
     tehran_iso,
 )
 
@@ -271,9 +271,9 @@ class Sim(GatewaySim):
         return payment
 
     def _details(self, payment: Payment) -> dict[str, Any]:
-        card = payment.card_number or ""
         return {
-            "card_hash": hashlib.sha256(card.encode()).hexdigest().upper(),
+            # SHA-256 of the paying card, upper-case hex (as Zarinpal's answers show it)
+            "card_hash": sha256_hex(payment.card_pan).upper(),
             "card_pan": payment.card_number,
             "ref_id": int(payment.ref_number) if payment.ref_number else None,
             "fee_type": "Merchant",

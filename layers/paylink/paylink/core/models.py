@@ -427,6 +427,10 @@ class Payment(Model):
     gateway_token: str | None = None
     gateway_reference: str | None = None
     card_mask: str | None = None
+    # The gateway's hash of the paying card as its verify gave it (Zarinpal card_hash, PayPing
+    # cardHashPan, SEP HashedPan; Zibal gives none): the refund payer page's card must hash to it.
+    # Stored on the item, never shown (API, webhooks, exports, archive) nor in repr (so never logged).
+    card_hash: str | None = Field(default=None, exclude=True, repr=False)
     payer: dict[str, str] = Field(default_factory=dict)
     redirect_url: str | None = None
     reference: str | None = None

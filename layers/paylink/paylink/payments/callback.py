@@ -179,7 +179,11 @@ def apply_verification(
             return _reverse_and_fail(store, gateway, payment, refs, "amount_mismatch")
         paid_at = iso(now)
         moved = store.mark_paid(
-            payment, reference=result.reference, card_mask=result.card_mask, paid_at=paid_at
+            payment,
+            reference=result.reference,
+            card_mask=result.card_mask,
+            paid_at=paid_at,
+            card_hash=result.card_hash,
         )
         logger.info("payment verified", extra={**context, "result": moved.value})
         if moved is PaidResult.CREDITED:
@@ -188,6 +192,7 @@ def apply_verification(
                 "status": PaymentStatus.PAID, "paid_at": paid_at,
                 "gateway_reference": result.reference or payment.gateway_reference,
                 "card_mask": result.card_mask or payment.card_mask,
+                "card_hash": result.card_hash or payment.card_hash,
             })  # fmt: skip
             emit_payment_event(paid)  # after the durable write; never raises
             emit_installment_paid(paid)  # an installment's payment: the merchant hears which one

@@ -1,7 +1,8 @@
 """A transfer refund's payer side: the page's link, the card that paid, and its own payout.
 
-The payer names the card to receive the money. It must be the card that paid (its first six and
-last four digits equal the gateway's masked card), its account is found and checked through the
+The payer names the card to receive the money. It must be the card that paid: its first six and
+last four digits equal the gateway's masked card and, when the gateway's verify gave a hash of the
+card (Zarinpal, PayPing, SEP; not Zibal), the card hashes to it; its account is found and checked through the
 inquiry provider (card to IBAN, the IBAN's owner active), and only then is the refund paid out as
 its own transfer through the payout provider, under a transfer id derived from the refund, so a
 repeat (a double submit, a crash and a retry) asks about the same transfer and never pays twice.
@@ -9,6 +10,8 @@ repeat (a double submit, a crash and a retry) asks about the same transfer and n
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 import time
@@ -65,6 +68,24 @@ def card_matches(card: str, card_mask: str | None) -> bool:
     return len(mask) == 16 and card[:6] == mask[:6] and card[-4:] == mask[-4:]
 
 
+def card_hash_matches(card: str, card_hash: str | None) -> bool:
+    """The card hashes to the gateway's hash of the paying card (SHA-256 of the 16 digits, hex in
+    either case), compared in constant time. Without a hash (Zibal gives none) there is nothing to
+    compare and the mask rule alone decides (docs/SECURITY.md)."""
+    if not card_hash:
+        return True
+    typed = hashlib.sha256(card.encode("ascii")).hexdigest()
+    return hmac.compare_digest(typed, card_hash.lower())
+
+
+def is_paying_card(card: str, payment: Payment) -> bool:
+    """The typed card is the one that paid, as far as the gateway's answer lets us tell."""
+    # Both checks always run, so the answer's timing does not tell which one refused.
+    by_mask = card_matches(card, payment.card_mask)
+    by_hash = card_hash_matches(card, payment.card_hash)
+    return by_mask and by_hash
+
+
 ARABIC_FORMS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "\u200c": " ", "\u200f": ""})
 
 
@@ -107,7 +128,7 @@ def submit_card(store: Store, token: str, card_number: str) -> Refund:
     if current.expired:
         raise PayerError("expired")
     card = re.sub(r"[\s-]", "", card_number.translate(TO_LATIN))
-    if not CARD.fullmatch(card) or not card_matches(card, current.payment.card_mask):
+    if not CARD.fullmatch(card) or not is_paying_card(card, current.payment):
         raise PayerError("card_mismatch")
     ttl = int(time.time()) + 8 * 86_400  # past the link's 7 days: the table's TTL cleans it up
     if not store.count_within(f"REFUNDCARDS#{current.refund.token_hash}", CARD_TRIES, ttl):

@@ -206,7 +206,13 @@ class PaymentItems(Table):
                 raise
 
     def mark_paid(
-        self, payment: Payment, *, reference: str | None, card_mask: str | None, paid_at: str
+        self,
+        payment: Payment,
+        *,
+        reference: str | None,
+        card_mask: str | None,
+        paid_at: str,
+        card_hash: str | None = None,
     ) -> PaidResult:
         """Move a payment to `paid`, count it on its link and flag its merchant, once.
 
@@ -221,7 +227,12 @@ class PaymentItems(Table):
             **self._source_values(PaymentStatus.PAID),
         }
         sets = ["#s = :paid", "paid_at = :at", "gsi3pk = :u", "gsi3sk = :usk"]
-        for name, value in (("gateway_reference", reference), ("card_mask", card_mask)):
+        # The card hash rides on this same write (no call of its own on the callback path).
+        for name, value in (
+            ("gateway_reference", reference),
+            ("card_mask", card_mask),
+            ("card_hash", card_hash),
+        ):
             if value is not None:
                 sets.append(f"{name} = :{name}")
                 values[f":{name}"] = value

@@ -34,6 +34,7 @@ __all__ = [
     "Redirect",
     "VerifyOutcome",
     "VerifyResult",
+    "card_hash_or_none",
     "get_json",
     "int_or_none",
     "mask_card",
@@ -249,6 +250,9 @@ class VerifyResult:
     card_mask: str | None = None
     paid_at: str | None = None
     order_id: str | None = None  # our payment id as the gateway's answer names it, when it does
+    # The gateway's hash of the paying card (a SHA-256 in hex, as given): the refund payer page
+    # checks the card typed there against it. Never the PAN; kept out of repr (and so of logs).
+    card_hash: str | None = field(default=None, repr=False)
 
     @property
     def paid(self) -> bool:
@@ -319,6 +323,19 @@ def mask_card(value: str | None) -> str | None:
         visible = index < head or index >= length - tail
         out.append(ch if visible and ch.isdigit() and ch.isascii() else "*")
     return "".join(out)
+
+
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def card_hash_or_none(value: object) -> str | None:
+    """A gateway's card hash as given, when it has the published form (SHA-256 in hex, either case).
+
+    Any other value is dropped: a hash we cannot recompute from a typed card would refuse the
+    rightful payer forever, so such a payment keeps the masked-card rule (docs/SECURITY.md).
+    """
+    text = text_or_none(value)
+    return text if text is not None and _SHA256_HEX.match(text) else None
 
 
 def post_json(

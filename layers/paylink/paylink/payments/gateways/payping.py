@@ -46,6 +46,7 @@ from paylink.payments.gateways.base import (
     Redirect,
     VerifyOutcome,
     VerifyResult,
+    card_hash_or_none,
     get_json,
     int_or_none,
     mask_card,
@@ -216,6 +217,7 @@ class PayPingAdapter:
                 amount_irr=(paid if paid is not None else amount) * RIALS_PER_TOMAN,
                 reference=text_or_none(data.get("paymentRefId")) or str(ref_id),
                 card_mask=mask_card(text_or_none(data.get("cardNumber"))),
+                card_hash=card_hash_or_none(data.get("cardHashPan")),
                 paid_at=text_or_none(data.get("payedDate")),
             )
         meta_code = _meta_code(data)

@@ -54,6 +54,7 @@ from paylink.payments.gateways.base import (
     Redirect,
     VerifyOutcome,
     VerifyResult,
+    card_hash_or_none,
     int_or_none,
     mask_card,
     positive_amount,
@@ -314,6 +315,7 @@ class SepAdapter:
             amount_irr=amount,
             reference=ref_num,
             card_mask=mask_card(text_or_none(detail.get("MaskedPan"))),
+            card_hash=card_hash_or_none(detail.get("HashedPan")),
             paid_at=text_or_none(detail.get("StraceDate")),
         )
 

@@ -40,6 +40,7 @@ from paylink.payments.gateways.base import (
     Redirect,
     VerifyOutcome,
     VerifyResult,
+    card_hash_or_none,
     int_or_none,
     mask_card,
     positive_amount,
@@ -185,6 +186,7 @@ class ZarinpalAdapter:
                 amount_irr=amount_irr,
                 reference=reference,
                 card_mask=mask_card(text_or_none(data.get("card_pan"))),
+                card_hash=card_hash_or_none(data.get("card_hash")),
             )
         if code == CODE_ALREADY_VERIFIED:
             # 101 may come without details; whether it re-checks the amount is not published.
@@ -192,6 +194,7 @@ class ZarinpalAdapter:
                 outcome=VerifyOutcome.ALREADY_VERIFIED,
                 reference=text_or_none(data.get("ref_id")),
                 card_mask=mask_card(text_or_none(data.get("card_pan"))),
+                card_hash=card_hash_or_none(data.get("card_hash")),
             )
         if code == CODE_AMOUNT_MISMATCH:
             return VerifyResult(outcome=VerifyOutcome.AMOUNT_MISMATCH)
