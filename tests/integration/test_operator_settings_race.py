@@ -53,7 +53,7 @@ def test_rotating_the_secret_reports_a_concurrent_rotation(store, merchant, monk
 
 
 def test_without_a_concurrent_change_the_operator_writes_as_before(store, merchant):
-    updated, secret = accounts.set_webhook(store, "shop", "https://shop.example/hook")
+    _, secret = accounts.set_webhook(store, "shop", "https://shop.example/hook")
     assert store.get_merchant(merchant.id).webhook_secret == secret
     accounts.set_webhook(store, "shop", "https://shop.example/hook2")  # a second set keeps working
     accounts.set_telegram(store, "shop", "123456789")

@@ -5,7 +5,7 @@ settlements. The reconciler still carries the refund on."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -20,7 +20,7 @@ from tests.settlement_data import new_store
 class SlowBank(SandboxPayout):
     """A bank that has not finished the transfer; counts every call we make to it."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     def submit(self, settlement, *, attempt, day):  # type: ignore[no-untyped-def]
         SlowBank.calls.append("submit")

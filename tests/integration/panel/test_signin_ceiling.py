@@ -66,5 +66,5 @@ def test_over_the_ceiling_a_log_line_and_metric_say_so_without_the_phone(
     printed = capsys.readouterr().out
     lines = [r.getMessage() + str(r.__dict__) for r in caplog.records if "ceiling" in r.getMessage()]
     assert lines
-    assert not any("3000999" in line for line in lines + [printed])
+    assert not any("3000999" in line for line in [*lines, printed])
     assert [p.value for p in metric_points(printed, Metric.SIGNIN_CEILING)] == [1]

@@ -217,7 +217,9 @@ def _merchant_by_username(store: Store, username: str) -> Merchant:
     return merchant
 
 
-def _write_notifications(store: Store, merchant: Merchant, settings: dict[str, str | None], *watched: str) -> None:
+def _write_notifications(
+    store: Store, merchant: Merchant, settings: dict[str, str | None], *watched: str
+) -> None:
     """Write notification settings only while the `watched` fields still hold what `merchant` was
     read with (as the panel's settings do): a concurrent change (the panel, another operator) is
     reported as a Conflict, never overwritten."""
