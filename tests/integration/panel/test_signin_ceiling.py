@@ -68,3 +68,16 @@ def test_over_the_ceiling_a_log_line_and_metric_say_so_without_the_phone(
     assert lines
     assert not any("3000999" in line for line in [*lines, printed])
     assert [p.value for p in metric_points(printed, Metric.SIGNIN_CEILING)] == [1]
+
+
+def test_a_merchants_trusted_device_still_gets_its_code_when_strangers_filled_the_ceiling(low_ceiling, texts):
+    # Given a merchant who signed in on this browser before (a device cookie)
+    merchant = Browser("192.0.2.90")
+    merchant.sign_in(texts, _phone(700))
+    merchant.post("/logout", {})
+    # And strangers filled the hour's ceiling
+    _botnet_asks(CEILING)
+    # When the merchant asks a code on that browser, Then it is sent
+    before = len(texts.sent)
+    assert merchant.post("/login", {"phone": _phone(700)}).status == 200
+    assert len(texts.sent) == before + 1

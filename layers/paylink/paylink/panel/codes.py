@@ -9,7 +9,8 @@ PHONE_WINDOW and DAILY_SENDS per Tehran day; sends are also limited per source a
 whole deployment texts at most `signin_codes_per_hour` codes an hour (a botnet of addresses must not
 text every mobile at our cost): a counter in GLOBAL_SHARDS items (one hot item would throttle),
 each taking its share of the ceiling; over it the form answers "busy", the SigninCodesCeilingReached
-metric counts it (an alarm watches it) and the log says so, without the phone.
+metric counts it (an alarm watches it) and the log says so, without the phone. A trusted device is
+never refused by it (strangers filling the ceiling must not lock merchants out).
 Those per-phone limits could be spent by anyone who knows a merchant's number (lockout as a
 weapon), so, as OWASP's "device cookies" suggest, a successful sign-in gives the browser a long-lived
 cookie signed with the panel key and bound to that phone. A browser presenting a valid one for the
@@ -241,7 +242,9 @@ def send_code(
         f"OTPSEND#IP#{address_key(source_ip)}#{window}", ADDRESS_SENDS, (window + 2) * ADDRESS_WINDOW
     ):
         raise TooManyCodes("address", (window + 1) * ADDRESS_WINDOW - stamp)
-    if not _within_global_ceiling(store, stamp):
+    # A trusted device (signed in here before; its own small budget) is not refused by the ceiling:
+    # strangers spending it must not lock merchants out of their panels.
+    if trusted is None and not _within_global_ceiling(store, stamp):
         raise TooManyCodes("busy", (stamp // GLOBAL_WINDOW + 1) * GLOBAL_WINDOW - stamp)
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
     salt = secrets.token_hex(16)
