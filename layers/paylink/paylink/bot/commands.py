@@ -4,11 +4,17 @@
 Every message from a person gets an answer (never silence): help, an error that says what to do,
 or the result. Only `/start` with a valid token and `/help` do anything in a chat that is not
 linked; nothing else changes a thing there.
+
+The bot's sending budget is shared with merchants' payment notices, so strangers cannot spend it:
+a chat that is not linked gets at most UNLINKED_REPLIES answers an hour, then silence (a successful
+link is always answered); a linked chat makes at most NEW_LINKS_PER_HOUR links an hour by `/new`,
+and is told once when it reached that. Each is a conditional counter per chat and hour (TTL).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +35,8 @@ SEPARATORS = re.compile("[,\u066c\u060c_'\u2019]")  # 1,500,000  ۱٬۵۰۰٬۰�
 AMOUNT = re.compile(r"^\d{1,12}$")
 COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.S)
 PAID = (PaymentStatus.PAID.value, "settled")
+UNLINKED_REPLIES = 5  # per chat that is not linked, per hour
+NEW_LINKS_PER_HOUR = 30  # per linked chat
 
 
 def language(message: dict[str, Any]) -> str:
@@ -79,18 +87,25 @@ def _answer(
         if outcome == "linked" and merchant is not None:
             logger.info("telegram chat linked", extra={"merchant_id": merchant.id})
             return say(lang, "linked", name=merchant.name)
+        if not _within_hour(store, "TGREPLY", chat_id, UNLINKED_REPLIES):
+            return None  # a chat trying token after token: silence once over its budget
         if outcome == "taken":
             logger.warning("telegram link refused: the chat is linked to another merchant")
             return say(lang, "chat_taken")
         return say(lang, "token_expired" if outcome == "expired" else "token_unknown")
     merchant = linking.linked_merchant(store, chat_id)
     if merchant is None:
+        if not _within_hour(store, "TGREPLY", chat_id, UNLINKED_REPLIES):
+            return None
         if command == "help":
             return say(lang, "help")
         return say(lang, "welcome_unlinked" if command == "start" else "not_linked")
     if command in ("help", "start"):
         return say(lang, "help")
     if command == "new":
+        if not _within_hour(store, "TGNEW", chat_id, NEW_LINKS_PER_HOUR):
+            # told once an hour; after that the chat's further /new get no answer
+            return say(lang, "new_limit") if _within_hour(store, "TGNEWSAID", chat_id, 1) else None
         return _new_link(store, merchant, chat_id, args, lang, base_url)
     if command == "today":
         return _today(store, merchant, lang)
@@ -105,6 +120,12 @@ def _answer(
         logger.info("telegram chat unlinked", extra={"merchant_id": merchant.id})
         return say(lang, "stopped")
     return say(lang, "unknown_command")
+
+
+def _within_hour(store: Store, kind: str, chat_id: int, limit: int) -> bool:
+    """One more of `kind` for this chat this hour, unless it had `limit` already (conditional)."""
+    hour = int(time.time()) // 3600
+    return store.count_within(f"{kind}#{chat_id}#{hour}", limit, (hour + 2) * 3600)
 
 
 def _new_link(

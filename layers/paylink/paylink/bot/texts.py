@@ -25,6 +25,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_linked": "این گفتگو به حساب فروشگاهی وصل نیست. از تنظیمات پنل لینک اتصال تلگرام را بگیرید.",
         "unknown_command": "این دستور را نمی‌شناسم.\n\n{help}",
         "new_usage": "مبلغ (به تومان) و عنوان را بنویسید، مثلاً:\n/new 150000 شال دست‌باف",
+        "new_limit": (
+            "این گفتگو در این ساعت به سقف ساختن لینک رسیده است. "
+            "ساعت بعد دوباره امتحان کنید یا از پنل لینک بسازید."
+        ),
         "new_bad_amount": "مبلغ «{amount}» عدد نیست. مبلغ را به تومان بنویسید، مثلاً: /new 150000 شال",
         "new_no_title": "عنوان لینک را بعد از مبلغ بنویسید، مثلاً: /new {amount} شال دست‌باف",
         "new_too_small": "کمترین مبلغ {minimum} است.",
@@ -70,6 +74,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_linked": "This chat is not linked to a shop. Get a Telegram link from your panel's settings.",
         "unknown_command": "I do not know that command.\n\n{help}",
         "new_usage": "Give the amount (in toman) and a title, e.g.:\n/new 150000 Handmade shawl",
+        "new_limit": (
+            "This chat reached its hourly limit of new links. "
+            "Try again next hour, or make the link in your panel."
+        ),
         "new_bad_amount": "\u201c{amount}\u201d is not an amount. Write it in toman, e.g. /new 150000 Shawl",
         "new_no_title": "Add a title after the amount, e.g. /new {amount} Handmade shawl",
         "new_too_small": "The smallest amount is {minimum}.",

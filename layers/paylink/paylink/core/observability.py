@@ -124,6 +124,7 @@ class Metric(StrEnum):
     PAYOUT_REFUSED = "PayoutProviderRefused"  # no provider set, or sandbox payouts outside a test stage
     CIRCUIT_OPEN = "CircuitOpen"  # 1 while a gateway's breaker is not closed, per probe (gateway)
     WEBHOOK_DEAD_LETTERED = "WebhookDeadLettered"
+    SIGNIN_CEILING = "SigninCodesCeilingReached"  # a sign-in code refused: the deployment's hourly ceiling
 
 
 class Dimension(StrEnum):

@@ -89,6 +89,9 @@ class Settings(BaseModel):
     # The panel's keyed-hash key (paylink.panel.codes.keyed): SSM name of a random SecureString that
     # keys the digests of phones and national codes in the table and signs device cookies.
     panel_key_parameter: str = Field(default="", alias="PAYLINK_PANEL_KEY_PARAMETER")
+    # Sign-in codes texted per hour by the whole deployment (paylink.panel.codes.GLOBAL_SHARDS): a
+    # botnet of addresses must not text every mobile at our cost. The template's SigninCodesPerHour.
+    signin_codes_per_hour: int = Field(default=2000, ge=1, alias="PAYLINK_SIGNIN_CODES_PER_HOUR")
     # Local runs only: SNS and SES of the moto server.
     notify_endpoint_url: str | None = Field(default=None, alias="PAYLINK_NOTIFY_ENDPOINT_URL")
     # CSV exports (paylink.web.exports): larger than this many bytes they become an export job, written

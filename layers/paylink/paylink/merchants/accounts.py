@@ -217,6 +217,20 @@ def _merchant_by_username(store: Store, username: str) -> Merchant:
     return merchant
 
 
+def _write_notifications(
+    store: Store, merchant: Merchant, settings: dict[str, str | None], *watched: str
+) -> None:
+    """Write notification settings only while the `watched` fields still hold what `merchant` was
+    read with (as the panel's settings do): a concurrent change (the panel, another operator) is
+    reported as a Conflict, never overwritten."""
+    before = {name: getattr(merchant, name) for name in watched}  # the secret is not in model_dump
+    if not store.update_merchant_if(merchant.id, dict(settings), before):
+        raise Conflict(
+            "the merchant's notification settings were changed meanwhile; read them again and retry",
+            fields={name: "changed meanwhile" for name in watched},
+        )
+
+
 def set_webhook(store: Store, username: str, url: str) -> tuple[Merchant, str]:
     """Point a merchant's webhooks at `url` with a new signing secret, returned once; the secret it
     had stays accepted as `previous` so nothing in flight breaks."""
@@ -229,14 +243,16 @@ def set_webhook(store: Store, username: str, url: str) -> tuple[Merchant, str]:
     secret = new_webhook_secret()
     previous = merchant.webhook_secret
     now = utcnow()
-    store.set_notification_settings(
-        merchant.id,
+    _write_notifications(
+        store,
+        merchant,
         {
             "webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous,
             "webhook_secret_previous_until": iso(now + ROTATION_WINDOW) if previous else None,
             "webhook_created_at": merchant.webhook_created_at or iso(now),
             "webhook_rotated_at": iso(now) if previous else None,
         },
+        "webhook_url", "webhook_secret",
     )  # fmt: skip
     updated = merchant.model_copy(
         update={"webhook_url": url, "webhook_secret": secret, "webhook_secret_previous": previous}
@@ -256,12 +272,14 @@ def rotate_webhook_secret(store: Store, username: str) -> tuple[Merchant, str]:
 
     secret = new_webhook_secret()
     now = utcnow()
-    store.set_notification_settings(
-        merchant.id,
+    _write_notifications(
+        store,
+        merchant,
         {
             "webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret,
             "webhook_secret_previous_until": iso(now + ROTATION_WINDOW), "webhook_rotated_at": iso(now),
         },
+        "webhook_url", "webhook_secret",
     )  # fmt: skip
     updated = merchant.model_copy(
         update={"webhook_secret": secret, "webhook_secret_previous": merchant.webhook_secret}
@@ -274,7 +292,7 @@ def set_telegram(store: Store, username: str, chat_id: str | None) -> Merchant:
     merchant = _merchant_by_username(store, username)
     if chat_id is not None and not re.fullmatch(r"-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32}", chat_id):
         raise ValidationFailed("the chat is not valid", fields={"chat_id": "a numeric chat id or @channel"})
-    store.set_notification_settings(merchant.id, {"telegram_chat_id": chat_id})
+    _write_notifications(store, merchant, {"telegram_chat_id": chat_id}, "telegram_chat_id")
     return merchant.model_copy(update={"telegram_chat_id": chat_id})
 
 
@@ -283,5 +301,5 @@ def set_notify_email(store: Store, username: str, email: str | None) -> Merchant
     merchant = _merchant_by_username(store, username)
     if email is not None and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}", email):
         raise ValidationFailed("the address is not valid", fields={"email": "an email address"})
-    store.set_notification_settings(merchant.id, {"notify_email": email})
+    _write_notifications(store, merchant, {"notify_email": email}, "notify_email")
     return merchant.model_copy(update={"notify_email": email})

@@ -5,7 +5,12 @@ every phone gets the same answer and a code, so the login form tells nobody who 
 
 Strangers (a browser without a device cookie for the phone) share the phone's limits: MAX_TRIES
 wrong answers within LOCK_SECONDS lock the phone for LOCK_SECONDS, PHONE_SENDS codes per
-PHONE_WINDOW and DAILY_SENDS per Tehran day; sends are also limited per source address.
+PHONE_WINDOW and DAILY_SENDS per Tehran day; sends are also limited per source address, and the
+whole deployment texts at most `signin_codes_per_hour` codes an hour (a botnet of addresses must not
+text every mobile at our cost): a counter in GLOBAL_SHARDS items (one hot item would throttle),
+each taking its share of the ceiling; over it the form answers "busy", the SigninCodesCeilingReached
+metric counts it (an alarm watches it) and the log says so, without the phone. A trusted device is
+never refused by it (strangers filling the ceiling must not lock merchants out).
 Those per-phone limits could be spent by anyone who knows a merchant's number (lockout as a
 weapon), so, as OWASP's "device cookies" suggest, a successful sign-in gives the browser a long-lived
 cookie signed with the panel key and bound to that phone. A browser presenting a valid one for the
@@ -42,6 +47,8 @@ ADDRESS_WINDOW = 60 * 60
 DEVICE_TRIES = 3  # wrong answers from one trusted device within LOCK_SECONDS lock that device
 DEVICE_SENDS = 3  # per PHONE_WINDOW, from one trusted device
 DEVICE_SECONDS = 365 * 24 * 3600  # a device cookie's life
+GLOBAL_SHARDS = 10  # items of the deployment-wide hourly counter
+GLOBAL_WINDOW = 60 * 60
 
 
 class TooManyCodes(Exception):
@@ -49,7 +56,7 @@ class TooManyCodes(Exception):
 
     def __init__(self, reason: str, retry_after: int) -> None:
         super().__init__(reason)
-        self.reason = reason  # "phone", "daily", "address" or "locked"
+        self.reason = reason  # "phone", "daily", "address", "locked" or "busy" (the global ceiling)
         self.retry_after = retry_after
 
 
@@ -186,6 +193,26 @@ def _deliver(phone: str, code: str) -> None:
     kavenegar.send_code(phone, code)
 
 
+def _within_global_ceiling(store: Store, stamp: int) -> bool:
+    """One more code this hour for the whole deployment, unless the ceiling is reached. Each shard
+    holds its share (the ceiling rounded up to a multiple of GLOBAL_SHARDS); the shards are tried
+    from a random one on, so a send is refused only when every shard is full."""
+    from paylink.core.observability import Metric, count, logger
+    from paylink.core.settings import get_settings
+
+    ceiling = get_settings().signin_codes_per_hour
+    share = -(-ceiling // GLOBAL_SHARDS)
+    window = stamp // GLOBAL_WINDOW
+    first = secrets.randbelow(GLOBAL_SHARDS)
+    for n in range(GLOBAL_SHARDS):
+        shard = (first + n) % GLOBAL_SHARDS
+        if store.count_within(f"OTPGLOBAL#{window}#{shard}", share, (window + 2) * GLOBAL_WINDOW):
+            return True
+    logger.warning("sign-in codes refused: the hourly ceiling is reached", extra={"ceiling": ceiling})
+    count(Metric.SIGNIN_CEILING)
+    return False
+
+
 def send_code(
     store: Store, phone: str, source_ip: str, now: datetime | None = None, device: str | None = None
 ) -> None:
@@ -215,6 +242,10 @@ def send_code(
         f"OTPSEND#IP#{address_key(source_ip)}#{window}", ADDRESS_SENDS, (window + 2) * ADDRESS_WINDOW
     ):
         raise TooManyCodes("address", (window + 1) * ADDRESS_WINDOW - stamp)
+    # A trusted device (signed in here before; its own small budget) is not refused by the ceiling:
+    # strangers spending it must not lock merchants out of their panels.
+    if trusted is None and not _within_global_ceiling(store, stamp):
+        raise TooManyCodes("busy", (stamp // GLOBAL_WINDOW + 1) * GLOBAL_WINDOW - stamp)
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
     salt = secrets.token_hex(16)
     expires = now + timedelta(seconds=CODE_SECONDS)

@@ -155,7 +155,9 @@ def login_submit(event: Any) -> Response[str]:
     try:
         codes.send_code(get_store(), phone, source_ip, device=device_of(event))
     except codes.TooManyCodes as exc:
-        key = {"locked": "login.err.locked", "daily": "login.err.daily"}.get(exc.reason, "login.err.too_many")
+        key = {"locked": "login.err.locked", "daily": "login.err.daily", "busy": "login.err.busy"}.get(
+            exc.reason, "login.err.too_many"
+        )
         minutes = max(1, (exc.retry_after + 59) // 60)
         response = page(
             429,

@@ -45,10 +45,10 @@ def show(token: str, lang: str) -> Response[str]:
     view = payer.view(store, token)
     if view is None:
         return _unknown(lang)
-    if view.refund.status.value == "pending":  # its payout may have settled since: ask (once, cheap)
-        from paylink.refunds.service import resolve
+    if view.refund.status.value == "pending":  # its payout may have settled since (asked at most every 30 s)
+        from paylink.refunds.service import resolve_on_read
 
-        view = payer.PayerView(resolve(store, view.refund), view.payment, view.expired)
+        view = payer.PayerView(resolve_on_read(store, view.refund), view.payment, view.expired)
     return _page(view, token, lang, None)
 
 

@@ -262,7 +262,24 @@ def refunds_of(
     a payout's outcome read), so what the merchant sees is as current as the providers know."""
     _own_payment(store, merchant, payment_id)
     refunds = store.refunds_of_payment(payment_id)
-    return [resolve(store, r, base_url=base_url) if r.status is RefundStatus.PENDING else r for r in refunds]
+    return [resolve_on_read(store, r, base_url=base_url) for r in refunds]
+
+
+# How often reads (the API's list, the panel, the payer's page) may ask a provider about one pending
+# refund: anyone can repeat a read, and the payout provider's quota is shared with settlements.
+READ_CHECK_EVERY = timedelta(seconds=30)
+
+
+def resolve_on_read(store: Store, refund: Refund, *, base_url: str | None = None) -> Refund:
+    """A pending refund carried on by a read at most once per READ_CHECK_EVERY (a conditional write
+    on the refund picks the one read that asks); other reads show the stored state, and the
+    reconciler keeps carrying it on regardless."""
+    if refund.status is not RefundStatus.PENDING:
+        return refund
+    now = utcnow()
+    if not store.claim_read_check(refund, iso(now), iso(now + READ_CHECK_EVERY)):
+        return refund
+    return resolve(store, refund, base_url=base_url)
 
 
 def payer_link(base_url: str, token: str) -> str:

@@ -50,6 +50,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
                              gsi1 MERCHANT#{id}#TGCHATS/{linked_at}#{chat_id}
   TGUPDATE#{update_id}/TGUPDATE  a Telegram update already handled (TTL two days)
   TGNOTICE#{event_id}/CHAT#{chat_id}  a merchant event announced in a chat (TTL seven days)
+  TGREPLY#{chat_id}#{hour}/COUNT  answers to a chat that is not linked in an hour; TGNEW#{chat_id}#{hour}
+                             links made by /new in a chat, TGNEWSAID#... its limit told once (TTL)
 Merchant panel sign-in (paylink.panel; {subject}, {addr}, {person}, {dev}: HMAC-SHA256 under the
 panel key (PanelKeyParameter) of the phone, a source address, a national code, a device id):
   OTP#{subject}/OTP             the phone's current one-time code for strangers: salted hash, expiry,
@@ -63,6 +65,8 @@ panel key (PanelKeyParameter) of the phone, a source address, a national code, a
                                 window (conditional counters, TTL)
   OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone (or OTPFAIL#DEV#{dev}#...) in a
                                 lock window (TTL)
+  OTPGLOBAL#{hour}#{shard}/COUNT  sign-in codes the whole deployment sent in an hour, 10 shards each
+                                holding its share of SigninCodesPerHour (TTL)
   SIGNUPINQ#{subject}#{day}/COUNT  sign-up tries of a phone that reached the paid inquiries (TTL)
   REFUNDCARDS#{token_hash}/COUNT   cards a refund page link sent to the bank inquiries (TTL)
   REFUNDCOUNT#{payment_id}/COUNT  refunds a payment took (written with each refund; at most 50)
@@ -94,7 +98,9 @@ Refunds (paylink.refunds, store/refunds.py):
   PAYOUT#{rfd_...}/TRANSFER#{n}  a refund's own payout transfer (settlement.jibit_payout, id from the refund)
   REFUND#{rid}/REFUND           also gsi2 REFUNDWORK#{shard}/{due}#{rid} while pending (due a minute
                                 after) or awaiting its payer (due when the link expires): the
-                                reconciler's refund work list (paylink.refunds.progress), 4 shards
+                                reconciler's refund work list (paylink.refunds.progress), 4 shards;
+                                `next_check_at`: before it, reads show the stored state (one read in
+                                30 s may ask the provider: service.resolve_on_read)
 While a payment is undecided, gsi3 holds PENDING#{shard}/{created_at}#{id}: the
 reconciler's work list, spread over PENDING_SHARDS partitions.
 The payment archive (paylink.payments.archive, store/payments.py; issue 18):

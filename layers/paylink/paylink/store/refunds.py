@@ -481,6 +481,16 @@ class RefundItems(Table):
             {":until": until, ":now": now, ":pending": RefundStatus.PENDING.value},
         )
 
+    def claim_read_check(self, refund: Refund, now: str, next_at: str) -> bool:
+        """The right of one read to ask the provider about a pending refund now; the next read may
+        ask only from `next_at` (reads are free to repeat, the provider's quota is not)."""
+        return self._update_refund_if(
+            refund.id,
+            "SET next_check_at = :next",
+            "#s = :pending AND (attribute_not_exists(next_check_at) OR next_check_at <= :now)",
+            {":next": next_at, ":now": now, ":pending": RefundStatus.PENDING.value},
+        )
+
     def next_transfer_attempt(self, refund: Refund, reason: str) -> bool:
         """Attempt n of a pending transfer failed: move to attempt n + 1 (its own transfer id), once,
         whoever else saw the same failure at the same time."""
