@@ -18,14 +18,13 @@ from typing import Any
 
 import boto3
 import pytest
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paylink.core.models import Merchant, Refund, RefundMethod, RefundStatus, iso
+from paylink.payments import archive
 from paylink.settlement.business_calendar import next_business_day, start_of_day_utc
 from paylink.settlement.daily import settle_merchant
-from paylink.payments import archive
 from paylink.settlement.ledger import balance, ledger_page, own_allowance, read_cover
 from paylink.settlement.money import FeePlan
 from paylink.settlement.payouts import SandboxPayout
