@@ -299,3 +299,20 @@ def test_the_ledger_of_a_window_lists_archived_payments_as_before(settled: Store
         empty.json(),
     )
     assert empty.json()["items"] == []
+
+
+@pytest.mark.parametrize("window", ["from=2026-11-24", "to=2026-11-01"])
+def test_a_ledger_window_away_from_a_settlement_reads_none_of_its_archive(
+    settled: Store, api: Any, monkeypatch: pytest.MonkeyPatch, window: str
+) -> None:
+    # Given the settlement archived, and its object's reads counted
+    archive.run(settled, DUE, now=AFTER_WINDOW)
+    s3, reads = archive._s3(), []
+    real = s3.get_object
+    monkeypatch.setattr(s3, "get_object", lambda **kw: reads.append(kw["Key"]) or real(**kw))
+    # When the ledger is asked for a window after its day, or well before it
+    answer = api.get(f"/v1/ledger?{window}", key="plk_arc")
+    # Then it lists none of those payments and reads no archive object
+    assert answer.status == 200
+    assert [e for e in answer.json()["items"] if e["type"] == "payment"] == []
+    assert reads == []

@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from paylink.core.errors import ValidationFailed
-from paylink.core.models import Merchant, Payment, PaymentStatus, SettlementStatus
+from paylink.core.models import Merchant, Payment, PaymentStatus, SettlementStatus, iso
 from paylink.settlement.money import split
 from paylink.store import Store
 from paylink.store.refunds import Balance
@@ -165,14 +165,17 @@ def archived_page(
     """The newest `limit` archived payments with keys below `below`, started from `since` to
     `until`, and whether more may follow; read from the archive objects of those days only.
 
-    Objects are read newest day first. An object of day D holds payments paid before D's cutoff,
-    so started before D + 1 (UTC): once limit + 1 are found at or above that, older objects cannot
-    change the page and are not read. Objects more than SETTLE_LAG after the page's upper bound
-    hold only later payments and are not read either."""
+    Objects are read newest day first. An object of day D holds payments paid, so started, before
+    D's cutoff (the settle run's): objects whose cutoff is not after `since` are skipped, and once
+    limit + 1 are found at or above an object's cutoff, older objects cannot change the page and
+    are not read. Objects more than SETTLE_LAG after the page's upper bound hold only later
+    payments and are not read either."""
     from paylink.core.settings import get_settings
     from paylink.payments import archive
+    from paylink.settlement.business_calendar import start_of_day_utc
 
-    if not get_settings().archive_bucket:  # a function without the archive: no payment of it is archived
+    settings = get_settings()
+    if not settings.archive_bucket:  # a function without the archive: no payment of it is archived
         return [], False
     high = min((h for h in (below, until + "\uffff" if until else None) if h), default=None)
     objects = list(archive.archive_objects(merchant.id, since))
@@ -181,10 +184,11 @@ def archived_page(
         objects = [(day, sid) for day, sid in objects if day <= last_day]
     found: dict[str, Payment] = {}
     for day, settlement_id in reversed(objects):
-        if len(found) > limit:
-            kept = sorted(found, reverse=True)[limit]
-            if (date.fromisoformat(day) + timedelta(days=1)).isoformat() <= kept:
-                break
+        cutoff = iso(start_of_day_utc(date.fromisoformat(day), settings.timezone))
+        if since and cutoff <= since:
+            break  # this object and older ones hold only payments started before the window
+        if len(found) > limit and cutoff <= sorted(found, reverse=True)[limit]:
+            break
         for payment in archive.archived_of_settlement(settlement_id):
             key = _payment_key(payment)
             if payment.merchant_id != merchant.id:
