@@ -225,7 +225,7 @@ def test_a_paid_payment_is_announced_once_and_shows_in_today_and_balance(runner:
     assert len([r for r in _replies(runner, chat_id) if r["text"].startswith("New payment")]) == 1
     # And /today and /balance count it
     assert "1 payments, 12,345" in _say(runner, chat_id, "/today", "en")[0]["text"]
-    assert "Waiting for settlement: 12,345" in _say(runner, chat_id, "/balance", "en")[0]["text"]
+    assert "You will receive (after fees): " in _say(runner, chat_id, "/balance", "en")[0]["text"]
     assert "1 paid" in _say(runner, chat_id, "/links", "en")[0]["text"]
 
 

@@ -253,3 +253,66 @@ def test_csv_exports_include_archived_payments(settled: Store) -> None:
     archive.run(settled, DUE, now=AFTER_WINDOW)
     assert (rows("payments", {}), rows("settlement_payments", {"settlement_id": SID})) == before
     assert len(before[0]) == 3
+
+
+def test_a_settlement_of_refunds_only_is_archived_without_error_and_leaves_the_work_list(
+    settled: Store,
+) -> None:
+    from paylink.core.models import utcnow
+    from paylink.refunds.service import refund_payment
+    from paylink.settlement.business_calendar import local_date, next_business_day
+
+    merchant = settled.get_merchant("mer_arc")
+    assert merchant is not None
+    # Given a refund of a settled payment, netted by a later settlement that has no payment of its own
+    refund_payment(settled, merchant, "pay_arc_002", 1_000, "late", base_url="https://pay.example")
+    day = next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR")
+    settle_day(settled, day, tz="Asia/Tehran", country="IR", payout=SandboxPayout(settled))
+    refunds_only = settled.get_settlement(f"stl_{day.strftime('%Y%m%d')}_arc")
+    assert refunds_only is not None
+    assert (refunds_only.gross, refunds_only.payment_count, refunds_only.refunds) == (0, 0, 1_000)
+    due = day + archive.ARCHIVE_AFTER
+    assert refunds_only.id in settled.archives_due(due.isoformat())
+    # When the archive runs once both settlements are due and past the window
+    result = archive.run(settled, due, now=datetime(due.year, due.month, due.day, 1, tzinfo=UTC))
+    # Then it fails nothing, writes no object for the refunds-only one and takes it off the work list
+    # (the refunded payment's settlement stays on it: that refund still waits for its payer)
+    assert result["failed"] == 0
+    assert settled.archives_due(due.isoformat()) == [SID]
+    assert archive.read_object(refunds_only.id) == {}
+
+
+def test_the_ledger_of_a_window_lists_archived_payments_as_before(settled: Store, api: Any) -> None:
+    # Given the merchant's ledger for the settled day's month, and for a window before it
+    month = "/v1/ledger?from=2026-11-01&to=2026-11-30"
+    before, empty = api.get(month, key="plk_arc"), api.get("/v1/ledger?to=2026-11-10", key="plk_arc")
+    assert before.status == 200
+    assert [e["object_id"] for e in before.json()["items"] if e["type"] == "payment"] == sorted(_ids())[::-1]
+    # When the payments are archived
+    archive.run(settled, DUE, now=AFTER_WINDOW)
+    # Then the same window lists the same entries, and the earlier window still none of them
+    assert (
+        api.get(month, key="plk_arc").json(),
+        api.get("/v1/ledger?to=2026-11-10", key="plk_arc").json(),
+    ) == (
+        before.json(),
+        empty.json(),
+    )
+    assert empty.json()["items"] == []
+
+
+@pytest.mark.parametrize("window", ["from=2026-11-24", "to=2026-11-01"])
+def test_a_ledger_window_away_from_a_settlement_reads_none_of_its_archive(
+    settled: Store, api: Any, monkeypatch: pytest.MonkeyPatch, window: str
+) -> None:
+    # Given the settlement archived, and its object's reads counted
+    archive.run(settled, DUE, now=AFTER_WINDOW)
+    s3, reads = archive._s3(), []
+    real = s3.get_object
+    monkeypatch.setattr(s3, "get_object", lambda **kw: reads.append(kw["Key"]) or real(**kw))
+    # When the ledger is asked for a window after its day, or well before it
+    answer = api.get(f"/v1/ledger?{window}", key="plk_arc")
+    # Then it lists none of those payments and reads no archive object
+    assert answer.status == 200
+    assert [e for e in answer.json()["items"] if e["type"] == "payment"] == []
+    assert reads == []

@@ -28,6 +28,9 @@ from paylink.core.observability import logger
 from paylink.store import Store
 
 RECENT_LINKS = 5
+# /today reads at most this many of the last two days' payments, this many a query.
+TODAY_PAGE_SIZE = 500
+TODAY_MAX_READ = 2_000
 MAX_AMOUNT = 10_000_000_000  # rials: the most a link takes (paylink.core.models.Amount)
 # Persian (U+06F0..) and Arabic-Indic (U+0660..) digits, read as Latin ones.
 DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
@@ -177,47 +180,56 @@ def _tehran_day_start(tz: str) -> tuple[datetime, str]:
 
 
 def _today(store: Store, merchant: Merchant, lang: str) -> str:
-    """Payments paid since midnight, Tehran time (created up to a day before: a slow payer counts)."""
+    """Payments paid since midnight, Tehran time (created up to a day before: a slow payer counts).
+
+    At most TODAY_MAX_READ payments are read (newest first, TODAY_PAGE_SIZE a query): a chat
+    command answers within Telegram's patience and costs a bounded read, whatever the day's volume;
+    past that the answer says it counted only the latest ones and the panel lists them all."""
     from paylink.core.settings import get_settings
-    from paylink.store.table import EXPORT_PAGE_SIZE
 
     start, day = _tehran_day_start(get_settings().timezone)
-    since, cursor, paid = iso(start - timedelta(days=1)), None, []
+    since, cursor, paid, read = iso(start - timedelta(days=1)), None, [], 0
     while True:
-        page, cursor = store.payments_of_merchant(
-            merchant.id, cursor, page_size=EXPORT_PAGE_SIZE, since=since
-        )
+        size = min(TODAY_PAGE_SIZE, TODAY_MAX_READ - read)
+        page, cursor = store.payments_of_merchant(merchant.id, cursor, page_size=size, since=since)
+        read += size
         paid += [p for p in page if p.status in PAID and p.paid_at and p.paid_at >= iso(start)]
-        if not cursor:
+        if not cursor or read >= TODAY_MAX_READ:
             break
     total = sum(p.amount for p in paid)
-    return say(
+    answer = say(
         lang,
         "today",
         day=format_date(day, lang),
         count=format_number(len(paid), lang),
         total=format_toman(total, lang),
     )
+    if cursor:  # more were left unread
+        answer += "\n" + say(lang, "today_capped", count=format_number(TODAY_MAX_READ, lang))
+    return answer
 
 
 def _balance(store: Store, merchant: Merchant, lang: str) -> str:
-    """Paid and not yet settled: the total, and the day the oldest of it is paid out."""
+    """What the merchant will receive: GET /v1/balance's `waiting` (the unsettled payments net of
+    fees, less the refunds they will net and what earlier refunds left owing), and when."""
+    from paylink.core.models import utcnow
     from paylink.core.settings import get_settings
-    from paylink.settlement.daily import expected_settlement_date
+    from paylink.settlement.business_calendar import local_date, next_business_day
+    from paylink.settlement.ledger import balance
 
     settings = get_settings()
-    waiting = list(store.unsettled_payments(merchant.id))
-    if not waiting:
+    next_day = next_business_day(local_date(utcnow(), settings.timezone), settings.country).isoformat()
+    now = balance(store, merchant, next_settlement_date=next_day)
+    if not now["next_settlement_date"] and not now["owed"]:
         return say(lang, "balance_none")
-    oldest = min(p.paid_at or p.created_at for p in waiting)
-    date = expected_settlement_date(oldest, tz=settings.timezone, country=settings.country)
-    return say(
-        lang,
-        "balance",
-        total=format_toman(sum(p.amount for p in waiting), lang),
-        count=format_number(len(waiting), lang),
-        date=format_date(date, lang),
-    )
+    lines = [say(lang, "balance", total=format_toman(now["waiting"], lang))]
+    if now["refunds_due"]:
+        lines.append(say(lang, "balance_refunds", amount=format_toman(now["refunds_due"], lang)))
+    if now["owed"]:
+        lines.append(say(lang, "balance_owed", amount=format_toman(now["owed"], lang)))
+    if now["next_settlement_date"]:
+        lines.append(say(lang, "balance_date", date=format_date(now["next_settlement_date"], lang)))
+    return "\n".join(lines)
 
 
 def _links(store: Store, merchant: Merchant, lang: str, base_url: str) -> str:

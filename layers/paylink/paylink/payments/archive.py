@@ -172,6 +172,13 @@ def archived_of_settlement(settlement_id: str) -> list[Payment]:
 def archived_payments(merchant_id: str, since: str | None = None) -> Iterator[Payment]:
     """A merchant's archived payments, settlement by settlement from the day of `since` on (a
     payment settles on or after its day, so earlier objects hold nothing created since then)."""
+    for _, settlement_id in archive_objects(merchant_id, since):
+        yield from archived_of_settlement(settlement_id)
+
+
+def archive_objects(merchant_id: str, since: str | None = None) -> Iterator[tuple[str, str]]:
+    """A merchant's archive objects as (settlement day, settlement id), oldest day first, from the
+    day of `since` on; only keys are listed (1,000 a request), no object is read."""
     client = _s3()
     prefix = f"payments/{merchant_id}/"
     request: dict[str, Any] = {"Bucket": _bucket(), "Prefix": prefix}
@@ -180,8 +187,8 @@ def archived_payments(merchant_id: str, since: str | None = None) -> Iterator[Pa
     while True:
         answer = client.list_objects_v2(**request)
         for entry in answer.get("Contents", []):
-            settlement_id = entry["Key"].rsplit("/", 1)[-1].removesuffix(".jsonl.gz")
-            yield from archived_of_settlement(settlement_id)
+            day, name = entry["Key"].removeprefix(prefix).split("/", 1)
+            yield day, name.removesuffix(".jsonl.gz")
         if not answer.get("IsTruncated"):
             return
         request["ContinuationToken"] = answer["NextContinuationToken"]

@@ -6,6 +6,9 @@ The ledger's entries (signed rials, positive: money for the merchant) are:
 - `refund` (-amount), `reversal` (+amount: a refund that failed, its money back to the balance) and
   `payout` (-net, when a settlement closes): ledger items written in the transactions that make
   those changes (paylink.store.refunds).
+Payments archived to S3 past their refund window (paylink.payments.archive) keep their entries: the
+ledger reads them back from their settlements' archive objects, under the same keys (start, id), so
+a cursor means the same before and after a payment is archived and a page lists it once.
 Their sum is the merchant's balance: what waits to be paid out less what it owes. A carried balance
 is that sum when it is negative (`owed`, shown on GET /v1/balance and on each settlement as
 `carried_in`/`carried_out`); it is no entry of its own, since the refunds that made it are.
@@ -23,13 +26,20 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from paylink.core.errors import ValidationFailed
-from paylink.core.models import Merchant, Payment, PaymentStatus, SettlementStatus
+from paylink.core.models import Merchant, Payment, PaymentStatus, SettlementStatus, iso
 from paylink.settlement.money import split
 from paylink.store import Store
 from paylink.store.refunds import Balance
+
+# A payment settles on the first business day after it is paid (a missed run is caught up the next
+# day); this bounds how much later than its start a payment's settlement day can be, with a margin
+# beyond Iran's longest run of holidays (Nowruz). The archive objects a ledger page reads for
+# payments started before a day are those of settlements up to this long after it.
+SETTLE_LAG = timedelta(days=14)
 
 # A cursor is the key of the last entry shown: an ISO instant, '#', then ids and kinds.
 _CURSOR_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T[0-9:.]+Z#[A-Za-z0-9_#-]{1,120}$")
@@ -122,21 +132,69 @@ def ledger_page(
     payments, more_payments = store.paid_payments_page(
         merchant.id, below=below, since=since, until=until, limit=limit
     )
+    archived, more_archived = archived_page(merchant, below=below, since=since, until=until, limit=limit)
     items, more_items = store.ledger_entries(merchant.id, below=below, since=since, until=until, limit=limit)
-    rows: list[tuple[str, list[dict[str, Any]]]] = []
-    for p in payments:
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    # archived first: a payment in both (archived, its stub not yet written) is listed once, as hot
+    for p in [*archived, *payments]:
         fee = p.fee if p.fee is not None else split(p.amount, merchant.fee)[0]
         at = p.paid_at or p.created_at
         entries = [_entry("payment", p.amount, at, "payment", p.id)]
         if fee:
             entries.append(_entry("fee", -fee, at, "payment", p.id))
-        rows.append((f"{p.created_at}#{p.id}", entries))
+        by_key[_payment_key(p)] = entries
     for item in items:
         kind = str(item["type"])
         at, object_id = str(item["created_at"]), str(item["object_id"])
-        rows.append((str(item["gsi1sk"]), [_entry(kind, int(item["amount"]), at, OBJECTS[kind], object_id)]))
-    rows.sort(key=lambda row: row[0], reverse=True)
+        by_key[str(item["gsi1sk"])] = [_entry(kind, int(item["amount"]), at, OBJECTS[kind], object_id)]
+    rows = sorted(by_key.items(), key=lambda row: row[0], reverse=True)
     shown = rows[:limit]
-    more = more_payments or more_items or len(rows) > limit
+    more = more_payments or more_archived or more_items or len(rows) > limit
     next_cursor = base64.urlsafe_b64encode(shown[-1][0].encode()).decode() if more and shown else None
     return [entry for _, entries in shown for entry in entries], next_cursor
+
+
+def _payment_key(payment: Payment) -> str:
+    """A payment's place in the ledger: the payments index's key (gsi2sk), archived or not."""
+    return f"{payment.created_at}#{payment.id}"
+
+
+def archived_page(
+    merchant: Merchant, *, below: str | None, since: str | None, until: str | None, limit: int
+) -> tuple[list[Payment], bool]:
+    """The newest `limit` archived payments with keys below `below`, started from `since` to
+    `until`, and whether more may follow; read from the archive objects of those days only.
+
+    Objects are read newest day first. An object of day D holds payments paid, so started, before
+    D's cutoff (the settle run's): objects whose cutoff is not after `since` are skipped, and once
+    limit + 1 are found at or above an object's cutoff, older objects cannot change the page and
+    are not read. Objects more than SETTLE_LAG after the page's upper bound hold only later
+    payments and are not read either."""
+    from paylink.core.settings import get_settings
+    from paylink.payments import archive
+    from paylink.settlement.business_calendar import start_of_day_utc
+
+    settings = get_settings()
+    if not settings.archive_bucket:  # a function without the archive: no payment of it is archived
+        return [], False
+    high = min((h for h in (below, until + "\uffff" if until else None) if h), default=None)
+    objects = list(archive.archive_objects(merchant.id, since))
+    if high:
+        last_day = (date.fromisoformat(high[:10]) + SETTLE_LAG).isoformat()
+        objects = [(day, sid) for day, sid in objects if day <= last_day]
+    found: dict[str, Payment] = {}
+    for day, settlement_id in reversed(objects):
+        cutoff = iso(start_of_day_utc(date.fromisoformat(day), settings.timezone))
+        if since and cutoff <= since:
+            break  # this object and older ones hold only payments started before the window
+        if len(found) > limit and cutoff <= sorted(found, reverse=True)[limit]:
+            break
+        for payment in archive.archived_of_settlement(settlement_id):
+            key = _payment_key(payment)
+            if payment.merchant_id != merchant.id:
+                continue
+            if (below and key >= below) or (high and key > high) or (since and key < since):
+                continue
+            found[key] = payment
+    keys = sorted(found, reverse=True)
+    return [found[k] for k in keys[:limit]], len(keys) > limit
