@@ -124,19 +124,12 @@ class PanelItems(Table):
         """End a session (of `subject` only, when given): later requests with it are signed out."""
         condition = "attribute_exists(pk)" + (" AND subject = :s" if subject else "")
         values = {":at": ended_at} | ({":s": subject} if subject else {})
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": f"SESSION#{session_hash}", "sk": "SESSION"},
-                UpdateExpression="SET ended_at = :at REMOVE gsi1pk, gsi1sk",
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._update_if(
+            {"pk": f"SESSION#{session_hash}", "sk": "SESSION"},
+            UpdateExpression="SET ended_at = :at REMOVE gsi1pk, gsi1sk",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
 
     def sessions_of(self, subject: str) -> list[dict[str, Any]]:
         """A phone's sessions not ended, newest first (expired ones are filtered by the caller)."""

@@ -360,20 +360,8 @@ class RefundItems(Table):
                     },
                 }
             },
-            self._put(
-                {"pk": f"REFUNDTOKEN#{new_hash}", "sk": "REFUNDTOKEN", "refund_id": refund.id},
-                condition="attribute_not_exists(pk)",
-            ),
+            *self._token_swap(refund, new_hash),
         ]
-        if refund.token_hash:
-            items.append(
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": {"pk": f"REFUNDTOKEN#{refund.token_hash}", "sk": "REFUNDTOKEN"},
-                    }
-                }
-            )
         return self._transact_once(items)
 
     def refunds_of_payment(self, payment_id: str) -> list[Refund]:
@@ -530,10 +518,26 @@ class RefundItems(Table):
                     },
                 }
             },
+            *self._token_swap(refund, new_hash),
+        ]
+        return self._transact_once(items)
+
+    def _update_refund_if(self, refund_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+        return self._update_if(
+            {"pk": f"REFUND#{refund_id}", "sk": "REFUND"},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
+
+    def _token_swap(self, refund: Refund, new_hash: str) -> list[dict[str, Any]]:
+        """The payer's new link in place of the old one (in the caller's transaction)."""
+        items: list[dict[str, Any]] = [
             self._put(
                 {"pk": f"REFUNDTOKEN#{new_hash}", "sk": "REFUNDTOKEN", "refund_id": refund.id},
                 condition="attribute_not_exists(pk)",
-            ),
+            )
         ]
         if refund.token_hash:
             items.append(
@@ -544,23 +548,7 @@ class RefundItems(Table):
                     }
                 }
             )
-        return self._transact_once(items)
-
-    def _update_refund_if(self, refund_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": f"REFUND#{refund_id}", "sk": "REFUND"},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return items
 
     def merchant_owed(self, merchant_id: str) -> int:
         """What the merchant's refunds left owing after its last closed settlement (carried balance;

@@ -186,20 +186,13 @@ class SettlementItems(Table):
             condition += " AND (payout_attempts = :attempts" + (
                 " OR attribute_not_exists(payout_attempts))" if attempts == 0 else ")"
             )
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": f"SETTLEMENT#{settlement_id}", "sk": "SETTLEMENT"},
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._update_if(
+            {"pk": f"SETTLEMENT#{settlement_id}", "sk": "SETTLEMENT"},
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
 
     def get_settlement(self, settlement_id: str) -> Settlement | None:
         item = self._get(f"SETTLEMENT#{settlement_id}", "SETTLEMENT", consistent=True)

@@ -108,6 +108,16 @@ class Table:
             raise
         return True
 
+    def _update_if(self, key: dict[str, str], **request: Any) -> bool:
+        """One conditional UpdateItem (`request`: its expressions); False when its condition fails."""
+        try:
+            self.client.update_item(TableName=self.table, Key=key, **request)
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Read up to 100 keys in one call (consistent), then any unprocessed ones again."""
         items: list[dict[str, Any]] = []
