@@ -280,7 +280,7 @@ def _sign_up(me: Merchant, runner: Runner, shop: dict[str, str]) -> None:
     me.submit()
     page.locator("#f-code").fill(_code_sent(runner, shop["e164"]))
     me.submit()
-    fields = {"name": shop["name"], "username": shop["username"], "national_code": NATIONAL_CODE,
+    fields = {"name": shop["name"], "username": shop["username"], "national_code": NATIONAL_CODES[me.lang],
               "birth_date": shop["birth"], "iban": IBAN}  # fmt: skip
     for field, value in fields.items():
         page.locator(f"#f-{field}").fill(value)
