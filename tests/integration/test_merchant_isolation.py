@@ -411,6 +411,8 @@ TELEGRAM = {"POST /v1/telegram/link", "GET /v1/telegram/chats", "DELETE /v1/tele
 # A refund's payer reminded: tests/integration/test_refund_remind_api.py (another merchant's refund, or
 # one named under another payment, answers exactly like a missing one and texts nothing).
 REFUND_ACTIONS = {"POST /v1/payments/{id}/refunds/{refund_id}/remind"}
+# The merchant's own money: no object id, no other merchant's entries (tested below).
+BALANCE = {"GET /v1/balance", "GET /v1/ledger"}
 
 
 def test_every_merchant_api_route_of_the_template_is_in_these_tables():
@@ -424,7 +426,8 @@ def test_every_merchant_api_route_of_the_template_is_in_these_tables():
         for r in object_routes
     }
     lists = {f"GET {t.split('?')[0]}" for t in LISTS}
-    assert declared - PUBLIC - CREATES - SETTINGS - TELEGRAM - REFUND_ACTIONS - object_routes - lists == set()
+    checked = PUBLIC | CREATES | SETTINGS | TELEGRAM | REFUND_ACTIONS | BALANCE | object_routes | lists
+    assert declared - checked == set()
 
 
 def _linked_chat(store: Any, merchant: Any, chat_id: int) -> None:
@@ -451,3 +454,29 @@ def test_another_merchants_telegram_chat_answers_exactly_like_a_missing_one(
     # And mine stays linked, while its own unlinks
     assert [c["id"] for c in api.get("/v1/telegram/chats", key=TEST_API_KEY).json()["items"]] == ["5551"]
     assert _send(api, "DELETE", "/v1/telegram/chats/5552", None, OTHER_API_KEY).status == 204
+
+
+def test_another_merchants_ledger_and_balance_hold_nothing_of_mine(api, shops):
+    # Given two merchants with objects of every kind
+    mine, theirs = shops
+    # When the other merchant reads its balance and every page of its ledger
+    balance = api.get("/v1/balance", key=theirs.key)
+    entries = _every_page(api, "/v1/ledger", theirs.key)
+    # Then both answer, its ledger lists its own entries, and nothing of mine is in either
+    assert balance.status == 200, balance.text
+    assert len(entries) >= 2
+    assert _mine_in(balance.text + json.dumps(entries), mine) == []
+
+
+def test_a_ledger_cursor_from_another_merchant_yields_none_of_its_entries(api, shops):
+    # Given a cursor into my ledger (a position in time, not a key of mine)
+    mine, theirs = shops
+    first = api.get("/v1/ledger", key=mine.key)
+    assert first.status == 200, first.text
+    cursor = first.json()["next_cursor"]
+    assert cursor
+    # When the other merchant pages its own ledger with it
+    answer = api.get(f"/v1/ledger?cursor={cursor}", key=theirs.key)
+    # Then it gets its own entries or a 400, never one of mine
+    assert answer.status in (200, 400), answer.text
+    assert _mine_in(answer.text, mine) == []

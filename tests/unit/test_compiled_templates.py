@@ -3,6 +3,10 @@ page exactly as the source templates do."""
 
 from __future__ import annotations
 
+import gc
+import sys
+import weakref
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,18 @@ PAGES: list[tuple[str, dict[str, Any]]] = [
     ("error.html", {"status": 404, "reason": "not_found", "retry_url": "/x"}),
     ("post_redirect.html", {"url": "https://gateway.example/start", "fields": {"token": "abc"}}),
 ]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def no_loader_left_in_sys_modules() -> Iterator[None]:
+    """Jinja's ModuleLoader puts a weakref proxy of its package into sys.modules until it is
+    collected; a proxy there is unhashable and breaks hypothesis in later tests (it hashes every
+    module), so none is left behind."""
+    yield
+    gc.collect()
+    for name, module in list(sys.modules.items()):
+        if isinstance(module, weakref.ProxyType):
+            del sys.modules[name]
 
 
 @pytest.fixture(scope="module")
