@@ -22,7 +22,7 @@ from paylink.core.models import (
     iso,
     utcnow,
 )
-from paylink.store.table import Table, _cancellation_codes, _clean, _is_conditional_failure, _plain
+from paylink.store.table import Table, _cancellation_codes, _clean, _is_conditional_failure
 
 REFUNDABLE = (PaymentStatus.PAID.value, PaymentStatus.SETTLED.value)
 UNSETTLED_MERCHANTS = "UNSETTLED"  # the settle run's list of merchants to visit (store.settlements)
@@ -254,17 +254,16 @@ class RefundItems(Table):
             "TableName": self.table,
             "IndexName": "gsi2",
             "KeyConditionExpression": condition,
-            "FilterExpression": "#s IN (:paid, :settled)",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": values | {":paid": REFUNDABLE[0], ":settled": REFUNDABLE[1]},
+            "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
             "Limit": limit + 1,
         }
         found: list[dict[str, Any]] = []
         while True:  # the filter may empty a page: read on until enough or the list ends
-            answer = self.client.query(**request)
-            found.extend(i for i in _plain(answer.get("Items", [])) if not below or i["gsi2sk"] < below)
-            last = answer.get("LastEvaluatedKey")
+            items, last = self._query_index(request)
+            found.extend(
+                i for i in items if i.get("status") in REFUNDABLE and (not below or i["gsi2sk"] < below)
+            )
             if len(found) > limit or not last:
                 more = len(found) > limit or bool(last)
                 return [Payment.model_validate(i) for i in found[:limit]], more
@@ -312,16 +311,18 @@ class RefundItems(Table):
         elif highs:
             condition += " AND gsi1sk <= :high"
             values[":high"] = min(highs)
-        answer = self.client.query(
-            TableName=self.table,
-            IndexName="gsi1",
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=False,
-            Limit=limit + 1,
+        found, last = self._query_index(
+            {
+                "TableName": self.table,
+                "IndexName": "gsi1",
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+                "Limit": limit + 1,
+            }
         )
-        items = [i for i in _plain(answer.get("Items", [])) if not below or i["gsi1sk"] < below]
-        return items[:limit], len(items) > limit or bool(answer.get("LastEvaluatedKey"))
+        items = [i for i in found if not below or i["gsi1sk"] < below]
+        return items[:limit], len(items) > limit or bool(last)
 
     def refund_count(self, payment_id: str) -> int:
         """Refunds a payment took (created ones, failed included), as create_refund counts them."""
