@@ -208,6 +208,35 @@ def write_units(size: int) -> int:
     return math.ceil(max(size, 1) / KB)
 
 
+@dataclass(frozen=True)
+class Index:
+    """A GSI as template.yaml declares it: its keys and what it projects."""
+
+    pk: str
+    sk: str
+    projection: str = "ALL"  # ALL, KEYS_ONLY or INCLUDE
+    non_key: tuple[str, ...] = ()
+
+    def entry(self, item: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The item's entry in this index (the attributes it projects), None when not in it."""
+        if not item or self.pk not in item or self.sk not in item:
+            return None
+        if self.projection == "ALL":
+            return item
+        kept = {"pk", "sk", self.pk, self.sk, *(self.non_key if self.projection == "INCLUDE" else ())}
+        return {name: value for name, value in item.items() if name in kept}
+
+    @classmethod
+    def from_template(cls, gsi: dict[str, Any]) -> Index:
+        projection = gsi.get("Projection", {})
+        return cls(
+            gsi["KeySchema"][0]["AttributeName"],
+            gsi["KeySchema"][1]["AttributeName"],
+            projection.get("ProjectionType", "ALL"),
+            tuple(projection.get("NonKeyAttributes", ())),
+        )
+
+
 @dataclass
 class Call:
     operation: str
@@ -223,10 +252,11 @@ class DynamoMeter:
     """Counts every call a boto3 DynamoDB client sends, and what DynamoDB would bill for it.
 
     Item sizes before and after each write are read with a separate, uncounted client; each GSI
-    the item enters, leaves or changes in (template.yaml's gsi keys) costs a write of its own.
+    the item enters or leaves, or whose entry changes (its keys, or an attribute it projects, as
+    template.yaml declares it), costs a write of its own.
     """
 
-    def __init__(self, raw_client: Any, indexes: dict[str, tuple[str, str]]) -> None:
+    def __init__(self, raw_client: Any, indexes: dict[str, Index]) -> None:
         self.raw = raw_client
         self.indexes = indexes
         self.calls: list[Call] = []
@@ -286,27 +316,25 @@ class DynamoMeter:
             ]
 
     def _index_writes(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[int]:
-        """Sizes of the index entries a change of one item writes (a moved entry is two writes)."""
+        """Sizes of the index entries a change of one item writes (a moved entry is two writes; an
+        entry whose keys and projected attributes stay as they were is not written)."""
         sizes = []
-        for pk_name, sk_name in self.indexes.values():
-            old = (
-                (before[pk_name], before[sk_name])
-                if before and pk_name in before and sk_name in before
-                else None
-            )
-            new = (
-                (after[pk_name], after[sk_name]) if after and pk_name in after and sk_name in after else None
-            )
+        for index in self.indexes.values():
+            old, new = index.entry(before), index.entry(after)
             if old is None and new is None:
                 continue
-            if old is not None and new is not None and old == new:
-                if before != after:
-                    sizes.append(item_size(after))
+            if (
+                old is not None
+                and new is not None
+                and (old[index.pk], old[index.sk]) == (new[index.pk], new[index.sk])
+            ):
+                if old != new:
+                    sizes.append(item_size(new))
                 continue
             if old is not None:
-                sizes.append(item_size(before))
+                sizes.append(item_size(old))
             if new is not None:
-                sizes.append(item_size(after))
+                sizes.append(item_size(new))
         return sizes
 
     def _after_call(
@@ -377,10 +405,16 @@ class Flow:
     stored_bytes: int = 0
     archive_bytes: int = 0
     runs: int = 1
+    run_operations: list[list[str]] = field(default_factory=list)  # the calls of each run
 
     @property
     def operations(self) -> list[str]:
-        return [c.operation for c in self.calls]
+        """The calls of its longest run."""
+        return max(self.run_operations, key=len, default=[])
+
+    @property
+    def most_calls(self) -> int:
+        return len(self.operations)
 
     def total(self, attribute: str) -> float:
         return sum(getattr(c, attribute) for c in self.calls) / self.runs
@@ -501,9 +535,8 @@ class System:
         )
         self._reset_caches()
         spec = dynamodb_tables(self.template)["PaylinkTable"]
-        indexes: dict[str, tuple[str, str]] = {
-            gsi["IndexName"]: (gsi["KeySchema"][0]["AttributeName"], gsi["KeySchema"][1]["AttributeName"])
-            for gsi in spec.get("GlobalSecondaryIndexes", [])
+        indexes = {
+            gsi["IndexName"]: Index.from_template(gsi) for gsi in spec.get("GlobalSecondaryIndexes", [])
         }
         self.raw = boto3.client("dynamodb", region_name="us-east-1")
         self.meter = DynamoMeter(self.raw, indexes)
@@ -580,6 +613,7 @@ class System:
         finally:
             self.current = None
             flow.calls.extend(self.meter.calls[first:])
+            flow.run_operations.append([c.operation for c in self.meter.calls[first:]])
             flow.log_bytes += self.stdout.size() - logged
             flow.stored_bytes += self.stored_bytes() - stored
 
@@ -591,8 +625,11 @@ class System:
             for item in page["Items"]:
                 if "ttl" in item:
                     continue
-                entries = 1 + sum(1 for pk, sk in self.meter.indexes.values() if pk in item and sk in item)
-                total += entries * (item_size(item) + ITEM_OVERHEAD_BYTES)
+                total += item_size(item) + ITEM_OVERHEAD_BYTES
+                for index in self.meter.indexes.values():
+                    entry = index.entry(item)
+                    if entry is not None:
+                        total += item_size(entry) + ITEM_OVERHEAD_BYTES
             if "LastEvaluatedKey" not in page:
                 return total
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -732,12 +769,19 @@ def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
     with system.measure("click"):
         status, _, data = system.http("GET", f"/{code}")
     assert status == 200, data
+    from paylink.payments.health import SUCCESS_SAMPLE
+
+    # A success on a quiet gateway is counted in its health bucket one checkout in SUCCESS_SAMPLE
+    # (at random): that many measured payments, one of them counted, give the expected figures.
+    weights = [SUCCESS_SAMPLE] + [0] * (SUCCESS_SAMPLE - 1)
     with respx.mock(assert_all_called=False) as hooks:
         hooks.post(HOOK_URL).respond(200)
         hooks.route(host="127.0.0.1").pass_through()
-        _pay(system, code, measured=True)
-        with system.measure("notify"):
-            system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
+        with mock.patch("paylink.store.gateways.sampled_success_weight", side_effect=weights):
+            for _ in range(SUCCESS_SAMPLE):
+                _pay(system, code, measured=True)
+                with system.measure("notify"):
+                    system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
         assert hooks.calls.call_count >= 1
         with system.measure("reconcile"):
             system.invoke(
@@ -858,17 +902,22 @@ def settle_figures(system: System, result: dict[str, Any]) -> SettleFigures:
     return SettleFigures(fixed, marginal)
 
 
+def _runs(flow: Flow) -> str:
+    """The distinct call sequences of a flow's runs."""
+    return " | ".join(dict.fromkeys(" ".join(ops) for ops in flow.run_operations))
+
+
 def limits(system: System, settle: SettleFigures) -> list[tuple[str, bool, str]]:
     flows = system.flows
     click, checkout, callback = flows["click"], flows["checkout"], flows["callback"]
     return [
         (
             "click: 1 read, no write",
-            click.reads() == 1 and click.writes() == 0 and len(click.calls) == 1,
+            click.reads() == 1 and click.writes() == 0 and click.most_calls == 1,
             " ".join(click.operations),
         ),
-        ("checkout: at most 3 DynamoDB calls", len(checkout.calls) <= 3, " ".join(checkout.operations)),
-        ("callback: at most 3 DynamoDB calls", len(callback.calls) <= 3, " ".join(callback.operations)),
+        ("checkout: at most 3 DynamoDB calls", checkout.most_calls <= 3, _runs(checkout)),
+        ("callback: at most 3 DynamoDB calls", callback.most_calls <= 3, _runs(callback)),
         (
             "settle: at most 2 writes per payment",
             settle.marginal["items_written"] <= 2,

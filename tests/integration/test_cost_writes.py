@@ -173,3 +173,64 @@ def test_a_return_with_a_malformed_order_id_gets_a_4xx_and_changes_nothing(
     answer = api.get(target)
     assert 400 <= answer.status < 500, answer.text
     assert set(_statuses(aws).values()) == {"redirected"}
+
+
+def _checkout_calls(aws, api, code, monkeypatch, weight):  # type: ignore[no-untyped-def]
+    """The DynamoDB operations of one checkout, with the health sample drawn as `weight`."""
+    import paylink.store.gateways as gateways_store
+    from paylink.store import get_store
+
+    monkeypatch.setattr(gateways_store, "sampled_success_weight", lambda: weight)
+    seen: list[str] = []
+    events = get_store().client.meta.events
+
+    def record(model, **_):  # type: ignore[no-untyped-def]
+        seen.append(model.name)
+
+    events.register("before-call.dynamodb", record, unique_id="cost-writes-ops")
+    try:
+        assert api.post_form(f"/{code}", BUYER).status == 303
+    finally:
+        events.unregister("before-call.dynamodb", unique_id="cost-writes-ops")
+    return seen
+
+
+def _bucket_totals(store):  # type: ignore[no-untyped-def]
+    from paylink.core.models import utcnow
+    from paylink.payments.health import window_keys
+
+    totals = store.gateway_healths(["sandbox-a"], window_keys(utcnow()))["sandbox-a"].totals
+    return totals.attempts, totals.successes, totals.failures
+
+
+def test_a_success_on_a_quiet_gateway_not_drawn_moves_its_payment_with_one_plain_write(
+    aws, api, store, merchant, gateways, monkeypatch
+):
+    # Given a healthy gateway whose returns name our order id (Zibal: no token index to write)
+    code = _link(api)
+    # When a checkout succeeds and the health sample is not drawn
+    calls = _checkout_calls(aws, api, code, monkeypatch, 0)
+    # Then the payment moved with one conditional UpdateItem, and no bucket counted it
+    assert calls[-1] == "UpdateItem"
+    assert calls.count("TransactWriteItems") == 1
+    [payment] = [i for i in table_items(aws) if str(i["pk"]).startswith("PAYMENT#")]
+    assert payment["status"] == "redirected"
+    assert _bucket_totals(store) == (0, 0, 0)
+
+
+def test_a_drawn_success_counts_for_the_sample_and_a_failure_always_counts_once(
+    aws, api, store, merchant, gateways, monkeypatch
+):
+    from paylink.payments.health import SUCCESS_SAMPLE
+
+    # Given a healthy gateway
+    code = _link(api)
+    # When a checkout's success is drawn for the sample
+    calls = _checkout_calls(aws, api, code, monkeypatch, SUCCESS_SAMPLE)
+    # Then it rode in the redirect's transaction, counted SUCCESS_SAMPLE times
+    assert calls[-1] == "TransactWriteItems"
+    assert _bucket_totals(store) == (SUCCESS_SAMPLE, SUCCESS_SAMPLE, 0)
+    # And when the gateway then fails a checkout (whatever the draw), it counts once
+    gateways.set_mode("a", "down")
+    api.post_form(f"/{code}", BUYER)  # (another gateway may take it)
+    assert _bucket_totals(store) == (SUCCESS_SAMPLE + 1, SUCCESS_SAMPLE, 1)

@@ -162,8 +162,11 @@ def test_only_one_request_gets_the_trial(store):
     assert (first, second) == (True, False)
 
 
-def test_outcomes_feed_the_health_buckets(api, code, gateways, store):
-    # Given one failover from a to b
+def test_outcomes_feed_the_health_buckets(api, code, gateways, store, monkeypatch):
+    import paylink.payments.health as health
+
+    # Given every success counted (not one in SUCCESS_SAMPLE) and one failover from a to b
+    monkeypatch.setattr(health, "SUCCESS_SAMPLE", 1)
     gateways.set_mode("a", "down")
     _checkout(api, code)
     # Then a's bucket counts a failure and b's a success, with latencies

@@ -189,8 +189,9 @@ def start_payment(
     for a link with stock the unit it holds, and its count on its client's holds (`source_ip`,
     and the phone when collected), so that no gateway is asked for a payment over a cap, for a
     unit another buyer holds, or for a client over its share (TooManyOpenPayments); and, once a
-    gateway has given a token, one transaction that moves it to `redirected` with its token index
-    and the gateways' health.
+    gateway has given a token, one write that moves it to `redirected`: a transaction with its
+    token index and the gateways' health when there is any to write, else a plain conditional
+    update (a success on a quiet gateway is counted one time in health.SUCCESS_SAMPLE).
     """
     settings = get_settings()
     now = utcnow()

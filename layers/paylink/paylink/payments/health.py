@@ -11,10 +11,17 @@ quiet gateway is not judged on one request) less a penalty for slowness. The cir
 
 Buyer cancels and card declines are not gateway failures; only transport errors, timeouts and
 5xx-like answers are.
+
+A checkout's success on a quiet gateway (closed, no failure since its last success) is counted
+in its bucket one time in SUCCESS_SAMPLE, for SUCCESS_SAMPLE attempts: rates and mean latency stay
+right on average, and most checkouts move their payment with one plain write instead of a
+transaction with a bucket (issue 18). Failures, timeouts, circuit moves and the probe's outcomes
+are always counted one by one.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,6 +32,7 @@ FAILURE_THRESHOLD = 3
 COOLDOWN = timedelta(seconds=30)
 SLOW_MS = 2_000  # mean latency above this costs score
 PRIOR_SUCCESSES, PRIOR_ATTEMPTS = 4, 5  # a new gateway starts at 80 %: tried, but not above a proven one
+SUCCESS_SAMPLE = 8  # a quiet gateway's successes: one in this many is counted, for this many
 
 
 class CircuitState(StrEnum):
@@ -149,6 +157,12 @@ def next_circuit(health: GatewayHealth, outcome: Outcome, now: datetime) -> tupl
     if health.state is not CircuitState.CLOSED or failures >= FAILURE_THRESHOLD:
         return CircuitState.OPEN, failures
     return CircuitState.CLOSED, failures
+
+
+def sampled_success_weight() -> int:
+    """What a checkout's success on a quiet gateway counts in its bucket: SUCCESS_SAMPLE attempts
+    one time in SUCCESS_SAMPLE, else nothing (not a secret: `random` is fine)."""
+    return SUCCESS_SAMPLE if random.randrange(SUCCESS_SAMPLE) == 0 else 0
 
 
 def _parse(value: str | None) -> datetime | None:

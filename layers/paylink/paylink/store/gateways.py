@@ -10,7 +10,15 @@ from paylink.core.models import (
     Link,
     iso,
 )
-from paylink.payments.health import Bucket, CircuitState, GatewayHealth, Outcome, bucket_key, next_circuit
+from paylink.payments.health import (
+    Bucket,
+    CircuitState,
+    GatewayHealth,
+    Outcome,
+    bucket_key,
+    next_circuit,
+    sampled_success_weight,
+)
 from paylink.store.table import Table, _is_conditional_failure
 
 HEALTH_TTL_SECONDS = 86_400
@@ -89,10 +97,12 @@ class GatewayItems(Table):
         return True
 
     def health_items(
-        self, outcomes: Sequence[tuple[Outcome, GatewayHealth]], now: datetime
+        self, outcomes: Sequence[tuple[Outcome, GatewayHealth]], now: datetime, *, sampled: bool = True
     ) -> list[dict[str, Any]]:
         """Transaction items recording outcomes in their buckets and moving their circuits.
 
+        With `sampled` (a checkout's), a success on a quiet circuit is counted one time in
+        SUCCESS_SAMPLE, for that many (paylink.payments.health); then often nothing is written.
         Unconditional on purpose: they ride in the payment's own transaction, which must never
         fail because two requests judged a gateway at once.
         """
@@ -101,33 +111,18 @@ class GatewayItems(Table):
         stamp = iso(now)
         for outcome, health in outcomes:
             state, failures = next_circuit(health, outcome, now)
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": {"pk": f"GATEWAY#{outcome.gateway}", "sk": f"HEALTH#{bucket}"},
-                        "UpdateExpression": "ADD attempts :one, successes :ok, failures :bad, "
-                        "timeouts :slow, latency_ms_sum :ms SET #ttl = :ttl",
-                        "ExpressionAttributeNames": {"#ttl": "ttl"},
-                        "ExpressionAttributeValues": {
-                            ":one": 1,
-                            ":ok": int(outcome.ok),
-                            ":bad": int(not outcome.ok),
-                            ":slow": int(outcome.timeout),
-                            ":ms": outcome.latency_ms,
-                            ":ttl": int(now.timestamp()) + HEALTH_TTL_SECONDS,
-                        },
-                    }
-                }
-            )
-            if (
+            # A success on a closed circuit with no failure changes nothing of the circuit: no
+            # write (issue 18). A failure that raced it keeps its count, as if it came after this
+            # success, which it may well have.
+            quiet = (
                 (state, failures) == (health.state, health.failures)
                 and state is CircuitState.CLOSED
                 and (health.trial_at is None)
-            ):
-                # A success on a closed circuit with no failure changes nothing: no write (issue 18:
-                # 2 of a checkout's 20 WRU). A failure that raced it keeps its count, as if it came
-                # after this success, which it may well have.
+            )
+            weight = sampled_success_weight() if quiet and sampled else 1
+            if weight:
+                items.append(self._bucket_item(outcome, bucket, weight, now))
+            if quiet:
                 continue
             circuit_values: dict[str, Any] = {":state": state.value, ":failures": failures}
             expression = "SET #st = :state, failures = :failures"
@@ -147,8 +142,28 @@ class GatewayItems(Table):
             )
         return items
 
+    def _bucket_item(self, outcome: Outcome, bucket: str, weight: int, now: datetime) -> dict[str, Any]:
+        """An outcome counted `weight` times in its gateway's bucket of the minute."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": f"GATEWAY#{outcome.gateway}", "sk": f"HEALTH#{bucket}"},
+                "UpdateExpression": "ADD attempts :n, successes :ok, failures :bad, "
+                "timeouts :slow, latency_ms_sum :ms SET #ttl = :ttl",
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+                "ExpressionAttributeValues": {
+                    ":n": weight,
+                    ":ok": weight * int(outcome.ok),
+                    ":bad": weight * int(not outcome.ok),
+                    ":slow": weight * int(outcome.timeout),
+                    ":ms": weight * outcome.latency_ms,
+                    ":ttl": int(now.timestamp()) + HEALTH_TTL_SECONDS,
+                },
+            }
+        }
+
     def record_health(self, outcomes: Sequence[tuple[Outcome, GatewayHealth]], now: datetime) -> None:
-        """Record outcomes on their own (when no payment is written)."""
-        items = self.health_items(outcomes, now)
+        """Record outcomes on their own (the probe's: every one counted)."""
+        items = self.health_items(outcomes, now, sampled=False)
         if items:
             self.client.transact_write_items(TransactItems=items)

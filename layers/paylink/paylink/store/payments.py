@@ -129,26 +129,23 @@ class PaymentItems(Table):
         `extra_items` (the gateways' health); False if the payment had already moved."""
         if not (payment.gateway and payment.gateway_token and payment.redirected_at):
             raise ValueError("a redirected payment needs its gateway, token and time")
-        items = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
-                    "UpdateExpression": "SET #s = :redirected, gateway = :gw, gateway_token = :token, "
-                    "redirected_at = :at",
-                    "ConditionExpression": "#s = :created",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                    "ExpressionAttributeValues": {
-                        ":redirected": PaymentStatus.REDIRECTED.value,
-                        ":created": PaymentStatus.CREATED.value,
-                        ":gw": payment.gateway,
-                        ":token": payment.gateway_token,
-                        ":at": payment.redirected_at,
-                    },
-                }
+        key = {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"}
+        moved: dict[str, Any] = {
+            "UpdateExpression": "SET #s = :redirected, gateway = :gw, gateway_token = :token, "
+            "redirected_at = :at",
+            "ConditionExpression": "#s = :created",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {
+                ":redirected": PaymentStatus.REDIRECTED.value,
+                ":created": PaymentStatus.CREATED.value,
+                ":gw": payment.gateway,
+                ":token": payment.gateway_token,
+                ":at": payment.redirected_at,
             },
-            *extra_items,
-        ]
+        }
+        if not index_token and not extra_items:  # the payment alone: a plain write, half the units
+            return self._update_if(key, **moved)
+        items = [{"Update": {"TableName": self.table, "Key": key, **moved}}, *extra_items]
         if index_token:
             items.insert(
                 1,
