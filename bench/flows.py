@@ -56,8 +56,13 @@ BUYER = {"name": "Ali", "phone": "09121234567"}
 API_KEY = "plk_bench_flows_key"
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-# Lambda's own START, END and REPORT lines per invocation (about 350 bytes together).
+# Lambda's own START, END and REPORT lines per invocation (about 350 bytes together), sent unless
+# the function's LoggingConfig says JSON with a SystemLogLevel above INFO (System.platform_log_bytes).
 PLATFORM_LOG_BYTES = 350
+# Lambda samples traced invocations with a fixed rule no sampling rule changes: the first each
+# second (the reservoir), then 5% (docs: "Using AWS Lambda with AWS X-Ray").
+XRAY_RESERVOIR_PER_SECOND = 1
+XRAY_FIXED_RATE = 0.05
 # Per-item storage overhead DynamoDB bills (docs: "DynamoDB item sizes and formats").
 ITEM_OVERHEAD_BYTES = 100
 ARCHIVE_BUCKET = "bench-archive"
@@ -467,6 +472,7 @@ class System:
         import boto3
         from moto import mock_aws
 
+        from local.run import log_environment
         from local.sandbox import Sandbox
         from local.template import (
             create_queues,
@@ -512,6 +518,9 @@ class System:
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
             }
         )
+        # What Lambda sets from the template's LoggingConfig (the format, the application level).
+        logging_config = self.template["Globals"]["Function"].get("LoggingConfig", {})
+        os.environ.update(log_environment(logging_config, {"LogLevel": os.environ["POWERTOOLS_LOG_LEVEL"]}))
         for name in ("DYNAMODB_ENDPOINT_URL", "SQS_ENDPOINT_URL", "PAYLINK_TELEGRAM_BOT_TOKEN"):
             os.environ.pop(name, None)
         self.stack.enter_context(mock_aws())
@@ -693,8 +702,17 @@ class System:
         return int(resource.get("MemorySize") or self.template["Globals"]["Function"].get("MemorySize", 128))
 
     def traced(self, function_id: str) -> bool:
-        resource = self.template["Resources"][function_id]["Properties"]
-        return (resource.get("Tracing") or self.template["Globals"]["Function"].get("Tracing")) == "Active"
+        """Lambda samples the function's invocations itself (Tracing Active in template.yaml); with
+        PassThrough it records only a caller's sampled trace, and the HTTP API sends none."""
+        return self.functions[function_id].tracing == "Active"
+
+    def platform_log_bytes(self, function_id: str) -> int:
+        """Bytes of Lambda's own lines an invocation: START, END and REPORT are INFO system logs,
+        which a JSON-format function with SystemLogLevel WARN does not send."""
+        config = self.functions[function_id].logging
+        if config.get("LogFormat") == "JSON" and config.get("SystemLogLevel", "INFO") == "WARN":
+            return 0
+        return PLATFORM_LOG_BYTES
 
 
 # ---- the flows ----------------------------------------------------------------------------------
@@ -933,17 +951,33 @@ def limits(system: System, settle: SettleFigures) -> list[tuple[str, bool, str]]
     ]
 
 
-def cost_per_million(
-    system: System, settle: SettleFigures, args: argparse.Namespace
-) -> list[tuple[str, float, str]]:
-    """Dollars per 1 million paid payments, per service, with how each line was made."""
-    per_paid = {
+def _per_paid(args: argparse.Namespace) -> dict[str, float]:
+    """Runs of each buyer-side flow per paid payment."""
+    return {
         "click": args.clicks,
         "checkout": args.checkouts,
         "callback": 1.0,
         "receipt": 1.0,
         "notify": args.webhook_share,
     }
+
+
+def traced_per_payment(system: System, args: argparse.Namespace) -> float:
+    """Invocations of functions with active tracing per paid payment (the buyer-side flows)."""
+    total = 0.0
+    for name, weight in _per_paid(args).items():
+        flow = system.flows[name]
+        for function_id, durations in flow.invocations.items():
+            if system.traced(function_id):
+                total += weight * len(durations) / flow.runs
+    return total
+
+
+def cost_per_million(
+    system: System, settle: SettleFigures, args: argparse.Namespace
+) -> list[tuple[str, float, str]]:
+    """Dollars per 1 million paid payments, per service, with how each line was made."""
+    per_paid = _per_paid(args)
     settle_each = settle.at(args.payments_per_merchant_day)
     lines: dict[str, float] = defaultdict(float)
     notes: dict[str, str] = {}
@@ -961,7 +995,8 @@ def cost_per_million(
             gb = system.memory_mb(function_id) / 1024
             lines["Lambda requests"] += weight * count * million * PRICES["lambda_request"].usd
             lines["Lambda duration"] += weight * seconds * gb * million * PRICES["lambda_gbs"].usd
-            lines["CloudWatch Logs"] += weight * count * PLATFORM_LOG_BYTES * million * PRICES["logs"].usd
+            platform = system.platform_log_bytes(function_id)
+            lines["CloudWatch Logs"] += weight * count * platform * million * PRICES["logs"].usd
             if system.traced(function_id):
                 lines["X-Ray"] += weight * count * args.xray_sampling * million * PRICES["xray"].usd
         lines["DynamoDB storage + PITR, 1st year"] += (
@@ -1041,18 +1076,29 @@ def fixed_monthly(system: System, args: argparse.Namespace) -> list[tuple[str, f
             + flow.total("wru") * PRICES["wru"].usd
             + PRICES["lambda_request"].usd
             + seconds * system.memory_mb(function_id) / 1024 * PRICES["lambda_gbs"].usd
-            + (flow.log_bytes + PLATFORM_LOG_BYTES) * PRICES["logs"].usd
+            + (flow.log_bytes + system.platform_log_bytes(function_id)) * PRICES["logs"].usd
         )
         rows.append((name, usd))
     scheduled = minutes + minutes / 5 + 30 + 30
     rows.append((f"EventBridge Scheduler, {scheduled:,.0f} invocations (under the 14 M free)", 0.0))
     if any(system.traced(f) for f in system.functions):
-        # X-Ray's default sampling rule records the first request each second (the reservoir), then
-        # the --xray-sampling share: at most one trace a second beyond what the payments pay for.
-        reservoir = minutes * 60
+        # Lambda's fixed rule records the first traced invocation each second (the reservoir), then
+        # the --xray-sampling share, which the payments pay for. The reservoir records at most one a
+        # second, and no more than there are traced invocations: the scheduled ones and, at 1 million
+        # paid payments a month, the payments' (so the payments' own share is counted twice: an
+        # upper bound).
+        seconds = minutes * 60 * XRAY_RESERVOIR_PER_SECOND
+        clock = sum(
+            per_month
+            for function_id, per_month in (("ProbeFunction", minutes), ("ReconcileFunction", minutes / 5))
+            if system.traced(function_id)
+        )
+        paid = traced_per_payment(system, args) * 1e6
+        reservoir = min(seconds, clock + paid)
         rows.append(
             (
-                f"X-Ray reservoir, at most 1 trace a second ({reservoir / 1e6:.2f} M, 100,000 free)",
+                f"X-Ray reservoir <=1/s: {reservoir / 1e6:.2f} M ({clock / 1e6:.2f} M scheduled, "
+                f"{paid / 1e6:.2f} M at 1 M payments, 0.1 M free)",
                 max(0, reservoir - 100_000) * PRICES["xray"].usd,
             )
         )
@@ -1143,9 +1189,11 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
         say(f"  {key:<15} {price.unit}; {price.source}")
     say("Lambda durations are the handlers' measured in-process times here (moto in-process stands in for")
     say("DynamoDB) plus the assumed gateway latency per gateway call; warm starts only; Lambda and")
+    quiet = sorted(f for f in system.functions if not system.platform_log_bytes(f))
     say(
         f"HTTP API free tiers and data transfer are left out; {PLATFORM_LOG_BYTES} B of platform log lines "
-        "per invocation are added to the measured log bytes."
+        "per invocation are added to the measured log bytes, except for functions whose LoggingConfig "
+        f"(template.yaml) drops them ({len(quiet)} of {len(system.functions)})."
     )
     return ok
 
@@ -1175,8 +1223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--xray-sampling",
         type=float,
-        default=0.05,
-        help="share of traced invocations X-Ray records beyond its reservoir (0.05: the default rule)",
+        default=XRAY_FIXED_RATE,
+        help="share of traced invocations X-Ray records beyond its reservoir (0.05: Lambda's fixed rule)",
     )
     parser.add_argument("--small", type=int, default=2, help="payments of the small settled merchant (2)")
     parser.add_argument("--large", type=int, default=12, help="payments of the large settled merchant (12)")

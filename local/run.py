@@ -160,11 +160,24 @@ LOCAL_SWITCHES = (
 )
 
 
+def log_environment(logging_config: dict[str, Any], refs: dict[str, str]) -> dict[str, str]:
+    """What Lambda sets from a LoggingConfig (advanced logging controls): the log format, and with
+    JSON the application log level, which Powertools' Logger takes over POWERTOOLS_LOG_LEVEL."""
+    if "LogFormat" not in logging_config:
+        return {}
+    log_format = resolve(logging_config["LogFormat"], refs)
+    env = {"AWS_LAMBDA_LOG_FORMAT": log_format}
+    if log_format == "JSON":
+        env["AWS_LAMBDA_LOG_LEVEL"] = resolve(logging_config.get("ApplicationLogLevel", "INFO"), refs)
+    return env
+
+
 def function_environment(
     function: Function, refs: dict[str, str], plumbing: dict[str, str]
 ) -> dict[str, str]:
-    """The environment one function runs with: the plumbing, then its own template variables."""
-    own = {}
+    """The environment one function runs with: the plumbing, what Lambda sets from its
+    LoggingConfig, then its own template variables."""
+    own = log_environment(function.logging, refs)
     for name, value in function.environment.items():
         try:
             own[name] = resolve(value, refs)
@@ -432,6 +445,9 @@ class LocalSystem:
         for invoker in self.invokers.values():
             invoker.environment = function_environment(invoker.function, refs, plumbing)
         shared = {name: resolve(value, refs) for name, value in global_environment(self.template).items()}
+        # Powertools' Logger is made once per process, from this process's environment.
+        globals_logging = self.template.get("Globals", {}).get("Function", {}).get("LoggingConfig", {})
+        shared |= log_environment(globals_logging, refs)
         scrub_process_environment({**plumbing, **shared})
         self._seed()
         self.server = ThreadingHTTPServer((self.host, self.port), self._handler_class())

@@ -182,6 +182,9 @@ class Function:
     handler: str
     environment: dict[str, Any] = field(default_factory=dict)
     timeout: int = 3
+    # Globals' LoggingConfig merged with the function's own, key by key, as SAM merges maps.
+    logging: dict[str, Any] = field(default_factory=dict)
+    tracing: str = "PassThrough"
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -214,6 +217,8 @@ def functions(template: dict[str, Any]) -> dict[str, Function]:
             handler,
             env,
             int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+            {**globals_fn.get("LoggingConfig", {}), **props.get("LoggingConfig", {})},
+            str(props.get("Tracing", globals_fn.get("Tracing", "PassThrough"))),
         )
     return found
 

@@ -97,7 +97,9 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
         return redact(super().serialize(log))
 
 
-logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
+# RFC 3339 timestamps: Lambda's log-level filter (LoggingConfig, JSON) reads a line's level only
+# beside a timestamp it can parse, and otherwise files the line under INFO.
+logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter(use_rfc3339=True))
 
 
 def logged(*, http: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
