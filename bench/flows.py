@@ -65,6 +65,7 @@ XRAY_RESERVOIR_PER_SECOND = 1
 XRAY_FIXED_RATE = 0.05
 # Per-item storage overhead DynamoDB bills (docs: "DynamoDB item sizes and formats").
 ITEM_OVERHEAD_BYTES = 100
+YEAR_SECONDS = 365 * 86_400
 ARCHIVE_BUCKET = "bench-archive"
 # The goal of issue 18: what 1 million paid payments may cost at most (bench/flows.py --check).
 COST_LIMIT_USD = 35.0
@@ -407,7 +408,7 @@ class Flow:
     sqs_requests: Counter[str] = field(default_factory=Counter)
     s3_requests: Counter[str] = field(default_factory=Counter)
     gateway_calls: int = 0
-    stored_bytes: int = 0
+    stored_bytes: float = 0.0
     archive_bytes: int = 0
     runs: int = 1
     run_operations: list[list[str]] = field(default_factory=list)  # the calls of each run
@@ -626,19 +627,23 @@ class System:
             flow.log_bytes += self.stdout.size() - logged
             flow.stored_bytes += self.stored_bytes() - stored
 
-    def stored_bytes(self) -> int:
-        """Billed bytes of the items that stay (no ttl), with each index entry they make."""
-        total, request = 0, dict[str, Any](TableName=self.table)
+    def stored_bytes(self) -> float:
+        """Billed bytes of the items that stay, with each index entry they make; an item with a ttl
+        counts for the share of the year it stays (the storage line prices a year)."""
+        total, request = 0.0, dict[str, Any](TableName=self.table)
+        now = time.time()
         while True:
             page = self.raw.scan(**request)
             for item in page["Items"]:
+                share = 1.0
                 if "ttl" in item:
-                    continue
-                total += item_size(item) + ITEM_OVERHEAD_BYTES
+                    share = min(max(float(item["ttl"]["N"]) - now, 0.0), YEAR_SECONDS) / YEAR_SECONDS
+                size = item_size(item) + ITEM_OVERHEAD_BYTES
                 for index in self.meter.indexes.values():
                     entry = index.entry(item)
                     if entry is not None:
-                        total += item_size(entry) + ITEM_OVERHEAD_BYTES
+                        size += item_size(entry) + ITEM_OVERHEAD_BYTES
+                total += share * size
             if "LastEvaluatedKey" not in page:
                 return total
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -1057,7 +1062,9 @@ def cost_per_million(
             f"{sum(s3.values()) * per_settlement:.2f} requests a payment"
         )
     else:
-        notes["DynamoDB storage + PITR, 1st year"] = "records without ttl, index entries, 100 B/item"
+        notes["DynamoDB storage + PITR, 1st year"] = (
+            "records (a ttl one for its share of the year), index entries, 100 B/item"
+        )
     return [(name, usd, notes.get(name, "")) for name, usd in sorted(lines.items(), key=lambda kv: -kv[1])]
 
 
@@ -1138,7 +1145,10 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
         )
     say("items r/w: items read / written; idx w: GSI entries written; RRU, WRU: request units from the")
     say("item sizes; moto CU: moto's ConsumedCapacity when asked (a constant per call, not a measurement);")
-    say("log B: stdout bytes; stored: bytes that stay (no ttl), index entries included; gw: gateway calls")
+    say(
+        "log B: stdout bytes; stored: bytes kept a year (a ttl item for its share), index entries "
+        "included; gw: gateway calls"
+    )
     say()
     say(
         "settle per payment = fixed per merchant-day / payments + per payment (two merchants, "

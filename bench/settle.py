@@ -62,10 +62,11 @@ def _fresh_store(endpoint: str):  # type: ignore[no-untyped-def]
 
 
 def seed(store, table, payments: int, merchants: int, paid_at: datetime) -> list[str]:  # type: ignore[no-untyped-def]
-    """M merchants flagged with unsettled money and N paid payments spread over them."""
+    """M merchants and N paid payments spread over them, on the unsettled lists."""
     from paylink.core.ids import new_payment_id
     from paylink.core.models import Payment, PaymentStatus, iso
     from paylink.merchants.accounts import create_merchant
+    from paylink.store.settlements import unsettled_keys
 
     merchant_ids = []
     for i in range(merchants):
@@ -81,18 +82,8 @@ def seed(store, table, payments: int, merchants: int, paid_at: datetime) -> list
                 merchant_name="Shop", amount=10_000 + (i % 997) * 10, status=PaymentStatus.PAID,
                 created_at=stamp, redirected_at=stamp, paid_at=stamp, gateway="sandbox-a",
             )  # fmt: skip
-            item = store._payment_item(payment) | {
-                "gsi3pk": f"MERCHANT#{merchant_id}#UNSETTLED",
-                "gsi3sk": f"{stamp}#{payment.id}",
-            }
+            item = store._payment_item(payment) | unsettled_keys(merchant_id, stamp, payment.id)
             batch.put_item(Item={k: v for k, v in item.items() if v is not None})
-    for merchant_id in merchant_ids:
-        store.client.update_item(
-            TableName=store.table,
-            Key={"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
-            UpdateExpression="SET gsi1pk = :flag, gsi1sk = :mid, last_paid_at = :at",
-            ExpressionAttributeValues={":flag": "UNSETTLED", ":mid": merchant_id, ":at": stamp},
-        )
     return merchant_ids
 
 

@@ -1,8 +1,8 @@
 """Settlement test data written straight to the table: merchants with fixed ids and paid payments.
 
 Going through checkout and the sandbox gateway would be slower and no truer for settlement, which
-only reads what a paid payment leaves behind: the payment item on its merchant's UNSETTLED list,
-and the merchant flagged on the sparse UNSETTLED index with its last_paid_at.
+only reads what a paid payment leaves behind: the payment item on its merchant's shard of the
+UNSETTLED lists (gsi3), where the settle run finds its merchant too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from paylink.core.ids import hash_api_key
 from paylink.core.models import Merchant, Payment, PaymentStatus
 from paylink.settlement.money import FeePlan
 from paylink.store import Store
-from paylink.store.settlements import UNSETTLED_MERCHANTS
+from paylink.store.settlements import unsettled_keys
 
 VALID_IBAN = "IR062960000000100324200001"
 OTHER_VALID_IBAN = "IR820540102680020817909002"
@@ -74,17 +74,10 @@ def add_paid_payment(
         "sk": "PAYMENT",
         "gsi2pk": f"MERCHANT#{merchant.id}#PAYMENTS",
         "gsi2sk": f"{payment.created_at}#{payment.id}",
-        "gsi3pk": f"MERCHANT#{merchant.id}#UNSETTLED",
-        "gsi3sk": f"{paid_at}#{payment.id}",
+        **unsettled_keys(merchant.id, paid_at, payment.id),
         **payment.model_dump(mode="json", exclude_none=True),
     }
     store.client.put_item(TableName=store.table, Item=item)
-    store.client.update_item(
-        TableName=store.table,
-        Key={"pk": f"MERCHANT#{merchant.id}", "sk": "PROFILE"},
-        UpdateExpression="SET gsi1pk = :flag, gsi1sk = :mid, last_paid_at = :at",
-        ExpressionAttributeValues={":flag": UNSETTLED_MERCHANTS, ":mid": merchant.id, ":at": paid_at},
-    )
     return payment
 
 

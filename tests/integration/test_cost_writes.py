@@ -234,3 +234,74 @@ def test_a_drawn_success_counts_for_the_sample_and_a_failure_always_counts_once(
     gateways.set_mode("a", "down")
     api.post_form(f"/{code}", BUYER)  # (another gateway may take it)
     assert _bucket_totals(store) == (SUCCESS_SAMPLE + 1, SUCCESS_SAMPLE, 1)
+
+
+def test_a_paid_payment_writes_nothing_on_its_merchant_and_the_settle_run_still_finds_it(
+    aws, api, store, merchant, gateways
+):
+    # Given a paid payment
+    profile_before = [
+        i for i in table_items(aws) if i["pk"] == f"MERCHANT#{merchant.id}" and i["sk"] == "PROFILE"
+    ]
+    _pay(api, _link(api))
+    # Then its merchant's item is as it was (no flag, no last payment time: issue 18)
+    profile_after = [
+        i for i in table_items(aws) if i["pk"] == f"MERCHANT#{merchant.id}" and i["sk"] == "PROFILE"
+    ]
+    assert profile_after == profile_before
+    # And the settle run's list of merchants has the merchant, from the payment's own entry
+    assert merchant.id in set(store.merchants_with_unsettled_money())
+    assert [p.status.value for p in store.unsettled_payments(merchant.id)] == ["paid"]
+
+
+def test_a_merchant_whose_id_begins_another_on_the_same_shard_sees_only_its_own_payments(aws, store):
+    from paylink.core.models import Payment, PaymentStatus
+    from paylink.store.settlements import merchant_shard, unsettled_keys
+
+    # Given two merchants on one shard, one's id the start of the other's
+    short = "mer_a"
+    longer = next(f"mer_a{n}" for n in range(1000) if merchant_shard(f"mer_a{n}") == merchant_shard(short))
+    for number, merchant_id in enumerate((short, longer, short)):
+        paid_at = f"2026-12-01T10:00:0{number}Z"
+        payment = Payment(
+            id=f"pay_shard{number:010d}",
+            merchant_id=merchant_id,
+            link_code="LINKCODE0001",
+            link_title="Scarf",
+            merchant_name="Shop",
+            amount=10_000,
+            status=PaymentStatus.PAID,
+            payer={"name": "Ali"},
+            created_at=paid_at,
+            paid_at=paid_at,
+        )
+        item = {
+            "pk": f"PAYMENT#{payment.id}",
+            "sk": "PAYMENT",
+            **unsettled_keys(merchant_id, paid_at, payment.id),
+        }
+        store.client.put_item(
+            TableName=store.table, Item=item | payment.model_dump(mode="json", exclude_none=True)
+        )
+    # When each merchant's unsettled payments are read, all of them and those paid before 10:00:02
+    mine = [p.id for p in store.unsettled_payments(short)]
+    theirs = [p.id for p in store.unsettled_payments(longer)]
+    early = [p.id for p in store.unsettled_payments(short, before="2026-12-01T10:00:02Z")]
+    # Then each sees its own only, oldest first, and `before` bounds the paid time
+    assert mine == ["pay_shard0000000000", "pay_shard0000000002"]
+    assert theirs == ["pay_shard0000000001"]
+    assert early == ["pay_shard0000000000"]
+    # And the settle run lists both merchants once each
+    listed = list(store.merchants_with_unsettled_money())
+    assert sorted(listed) == sorted({short, longer})
+
+
+def test_a_credited_reference_is_kept_90_days_then_goes_with_its_ttl(aws, api, merchant, gateways):
+    import time
+
+    # Given a paid payment with a gateway reference
+    _pay(api, _link(api))
+    # Then the reference's item has a TTL about 90 days ahead: far past any gateway's verify window
+    [credited] = [i for i in table_items(aws) if str(i["pk"]).startswith("GWREF#") and i["sk"] == "GWREF"]
+    days = (int(credited["ttl"]) - time.time()) / 86_400
+    assert 89 < days <= 90

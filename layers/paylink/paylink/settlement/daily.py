@@ -97,7 +97,6 @@ def settle_merchant(
     merchant = store.get_merchant(merchant_id)
     if merchant is None:
         return None
-    last_paid_seen = store.last_paid_at(merchant_id)
     sid = settlement_id(merchant_id, day.isoformat())
     unsettled = list(store.unsettled_payments(merchant_id))  # one query: due now, and later ones
     payments = [p for p in unsettled if (p.paid_at or "") < cutoff]
@@ -143,7 +142,7 @@ def settle_merchant(
             },
         )
     if not (payments_left or earlier_unpaid):
-        _unflag_if_done(store, merchant_id, last_paid_seen, settlement)
+        _unflag_if_done(store, merchant_id, settlement)
     return settlement
 
 
@@ -348,22 +347,15 @@ def confirm_bank_batch(
     return moved
 
 
-def _unflag_if_done(
-    store: Store,
-    merchant_id: str,
-    last_paid_seen: str | None,
-    settlement: Settlement | None,
-) -> None:
-    """Take the merchant off the list to visit once nothing is left: no payment waiting, no payout
-    due, no refund waiting to be netted.
+def _unflag_if_done(store: Store, merchant_id: str, settlement: Settlement | None) -> None:
+    """Take the merchant's balance off the list to visit once no refund waits to be netted.
 
-    The caller has already seen no payment for a later day and no earlier payout left unpaid;
-    a payment paid since it looked keeps the flag (the condition on last_paid_at), and so does a
-    refund made since the balance was read (the condition on its claims and version).
+    Paid payments and unpaid settlements keep a merchant on the list by their own entries
+    (store.settlements: the shared gsi3 lists), so only the refunds' flag is cleared here; a
+    refund made since the balance was read keeps it (the condition on its claims and version).
     """
     if settlement is not None and settlement.status is not SettlementStatus.PAID:
-        return  # stays on the list of merchants to visit until its payout is done
-    store.clear_unsettled_flag(merchant_id, last_paid_seen)
+        return  # its refunds are netted in it: the flag goes once it is paid
     balance = store.merchant_balance(merchant_id)  # before the refunds waiting are listed
     if balance.flagged and not store.refunds_due(merchant_id):
         store.clear_refund_flag(merchant_id, balance)

@@ -1,7 +1,7 @@
 """The only package that talks to DynamoDB: one module per kind of item over one table helper.
 
 One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
-  MERCHANT#{id}/PROFILE      merchant; gsi1 UNSETTLED/{id} while it has unsettled money (sparse)
+  MERCHANT#{id}/PROFILE      merchant
   USERNAME#{u}/USERNAME      username -> merchant id (uniqueness)
   APIKEY#{sha256}/APIKEY     hashed API key -> merchant id; with its id, name, last 4, created/last
                              used/revoked dates on gsi1 MERCHANT#{id}#APIKEYS/{created_at}#{key id}
@@ -21,8 +21,9 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL)
   PAYMENT#{id}/PAYMENT       payment; gsi2 MERCHANT#{id}#PAYMENTS (by created_at; a link's payments are
                              that list filtered by link_code: no gsi1 entry since issue 18),
-                             gsi3 MERCHANT#{id}#UNSETTLED/{paid_at}#{id} once paid,
-                             then SETTLEMENT#{sid} once settled
+                             gsi3 UNSETTLED#{shard}/{merchant id}#{paid_at}#{id} once paid (16
+                             shards by merchant: the settle run finds its merchants from these
+                             keys, issue 18), then SETTLEMENT#{sid} once settled
   GWTOKEN#{gw}#{token}/GWTOKEN  gateway token -> payment id; only for gateways whose return does not
                                 name our order id (Zarinpal, PayPing): Zibal's and SEP's returns are
                                 matched by payment id + token (issue 18)
@@ -30,14 +31,14 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
   HOLD#{mid}#{date}#{client}/HOLD  one client's open payments at a merchant that day (count, rials;
                                    client = hashed source address (IPv6: its /64); TTL two days)
-  SETTLEMENT#{sid}/SETTLEMENT   also gsi3 MERCHANT#{id}#PAYOUTS_DUE/{date}#{sid} until it is paid
+  SETTLEMENT#{sid}/SETTLEMENT   also gsi3 PAYOUTS_DUE#{shard}/{merchant id}#{date}#{sid} until it is paid
   PAYOUT#{sid}/PAYOUT           the sandbox payout provider's record (one per settlement)
   PAYOUT#{sid}/ATTEMPT#{n}      a bank batch line, attempt n; gsi1 BATCH#{day}/{sid}#{n}
   PAYOUT#{sid}/TRANSFER#{n}     attempt n of an API payout (settlement.jibit_payout), claimed before sending
   BATCH#{day}/FILE              a bank batch file as issued to the operator (immutable)
   GATEWAY#{name}/CIRCUIT        a gateway's circuit breaker
   GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
-  GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice)
+  GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice; TTL 90 days)
   GWREF#{gw}#{reference}/CLAIM  the payment whose return first carried that reference (the only
                                 payment it may ever verify, credit or reverse)
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)

@@ -19,7 +19,7 @@ from paylink.core.models import (
     sources_of,
 )
 from paylink.payments.client_share import ClientShare
-from paylink.store.settlements import UNSETTLED_MERCHANTS
+from paylink.store.settlements import unsettled_keys
 from paylink.store.table import (
     Table,
     _cancellation_codes,
@@ -211,16 +211,17 @@ class PaymentItems(Table):
         paid_at: str,
         card_hash: str | None = None,
     ) -> PaidResult:
-        """Move a payment to `paid`, count it on its link and flag its merchant, once.
+        """Move a payment to `paid` (onto its merchant's unsettled list) and count it on its link, once.
 
         Refused (nothing written) when the payment already moved, when the link's stock was sold
         meanwhile, or when the gateway reference was credited before (a replayed receipt).
         """
+        waiting = unsettled_keys(payment.merchant_id, paid_at, payment.id)
         values = {
             ":paid": PaymentStatus.PAID.value,
             ":at": paid_at,
-            ":u": f"MERCHANT#{payment.merchant_id}#UNSETTLED",
-            ":usk": f"{paid_at}#{payment.id}",
+            ":u": waiting["gsi3pk"],
+            ":usk": waiting["gsi3sk"],
             **self._source_values(PaymentStatus.PAID),
         }
         sets = ["#s = :paid", "paid_at = :at", "gsi3pk = :u", "gsi3sk = :usk"]
@@ -272,23 +273,19 @@ class PaymentItems(Table):
                 }
             },
             {"Update": count_on_link},
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": {"pk": f"MERCHANT#{payment.merchant_id}", "sk": "PROFILE"},
-                    "UpdateExpression": "SET gsi1pk = :flag, gsi1sk = :mid, last_paid_at = :at",
-                    "ExpressionAttributeValues": {
-                        ":flag": UNSETTLED_MERCHANTS,
-                        ":mid": payment.merchant_id,
-                        ":at": paid_at,
-                    },
-                }
-            },
         ]
         if reference:
             items.append(
                 self._put(
-                    {"pk": f"GWREF#{payment.gateway}#{reference}", "sk": "GWREF", "payment_id": payment.id},
+                    {
+                        "pk": f"GWREF#{payment.gateway}#{reference}",
+                        "sk": "GWREF",
+                        "payment_id": payment.id,
+                        # Kept far past every gateway's verify window (SEP's, the only one verified
+                        # by a reference alone, is 30 minutes): after it no gateway confirms this
+                        # reference again, so the item has nothing left to refuse (issue 18).
+                        "ttl": int(datetime.fromisoformat(paid_at).timestamp()) + RETURN_RECORD_TTL_SECONDS,
+                    },
                     condition="attribute_not_exists(pk)",
                 )
             )
@@ -303,7 +300,7 @@ class PaymentItems(Table):
                 return PaidResult.ALREADY_FINAL
             if codes[1:2] == ["ConditionalCheckFailed"]:
                 return PaidResult.SOLD_OUT
-            if codes[3:4] == ["ConditionalCheckFailed"]:
+            if codes[2:3] == ["ConditionalCheckFailed"]:
                 return PaidResult.REFERENCE_REUSED
             raise
         return PaidResult.CREDITED
@@ -524,7 +521,7 @@ class PaymentItems(Table):
                     "sk": "CLAIM",
                     "payment_id": payment.id,
                     "claimed_at": iso(now),
-                    # Long past any gateway's verify window; a credited reference keeps its GWREF item.
+                    # Long past any gateway's verify window (so is a credited reference's GWREF item).
                     "ttl": int(now.timestamp()) + RETURN_RECORD_TTL_SECONDS,
                 },
                 ConditionExpression="attribute_not_exists(pk) OR payment_id = :me",

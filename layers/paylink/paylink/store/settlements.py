@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -14,56 +15,93 @@ from paylink.core.models import (
 )
 from paylink.store.table import Table, _cancellation_codes, _clean, _is_conditional_failure, encode_cursor
 
-UNSETTLED_MERCHANTS = "UNSETTLED"
+UNSETTLED_MERCHANTS = "UNSETTLED"  # gsi1: balances with refunds to net (store.refunds)
+# Paid, unsettled payments and unpaid settlements are on shared gsi3 lists, a merchant's on one
+# shard, sorted by merchant id first: the settle run finds its merchants from their keys, so no
+# payment writes a flag on its merchant (issue 18: 2 WRU off every callback) and nothing has to
+# clear one.
+SHARDS = 16
+UNSETTLED = "UNSETTLED"
+PAYOUTS_DUE = "PAYOUTS_DUE"
 
 
 SETTLE_PAGE = 99  # payments per settlement transaction (DynamoDB allows 100 items: 99 + the totals)
+
+
+def merchant_shard(merchant_id: str) -> int:
+    """The shard of the shared work lists a merchant's entries are on (stable across processes)."""
+    return zlib.crc32(merchant_id.encode()) % SHARDS
+
+
+def unsettled_keys(merchant_id: str, paid_at: str, payment_id: str) -> dict[str, str]:
+    """gsi3 keys of a paid payment waiting for its settlement."""
+    return {
+        "gsi3pk": f"{UNSETTLED}#{merchant_shard(merchant_id)}",
+        "gsi3sk": f"{merchant_id}#{paid_at}#{payment_id}",
+    }
+
+
+def payout_due_keys(merchant_id: str, date: str, settlement_id: str) -> dict[str, str]:
+    """gsi3 keys of a settlement not yet paid."""
+    return {
+        "gsi3pk": f"{PAYOUTS_DUE}#{merchant_shard(merchant_id)}",
+        "gsi3sk": f"{merchant_id}#{date}#{settlement_id}",
+    }
 
 
 class SettlementItems(Table):
     """Settlements items."""
 
     def merchants_with_unsettled_money(self) -> Iterator[str]:
-        """Merchant ids from the sparse index of merchants flagged with unsettled payments (the
-        merchant item) or refunds waiting to be netted (its balance item), each once."""
+        """Merchant ids, each once: of paid, unsettled payments and unpaid settlements (the shared
+        gsi3 lists, read as keys only), and of balances flagged with refunds to net (gsi1)."""
         seen: set[str] = set()
-        for item in self._query_all("gsi1", "gsi1pk", UNSETTLED_MERCHANTS):
-            merchant_id = str(item.get("merchant_id") or item["id"])
+        found = (
+            str(key["gsi3sk"]).split("#", 1)[0]
+            for kind in (UNSETTLED, PAYOUTS_DUE)
+            for shard in range(SHARDS)
+            for key in self._index_keys("gsi3", f"{kind}#{shard}")
+        )
+        flagged = (
+            str(item.get("merchant_id") or item["id"])
+            for item in self._query_all("gsi1", "gsi1pk", UNSETTLED_MERCHANTS)
+        )
+        for merchant_id in (*found, *flagged):
             if merchant_id not in seen:
                 seen.add(merchant_id)
                 yield merchant_id
 
+    def _merchant_entries(
+        self, kind: str, merchant_id: str, below: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """A merchant's items on a shared gsi3 list, oldest first; with `below`, those whose key
+        after the merchant id sorts below it."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi3",
+            "KeyConditionExpression": "gsi3pk = :pk AND gsi3sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": f"{kind}#{merchant_shard(merchant_id)}",
+                ":low": f"{merchant_id}#",
+                ":high": f"{merchant_id}#{below}" if below else f"{merchant_id}#\uffff",
+            },
+        }
+        while True:
+            items, last = self._query_index(request)
+            yield from (i for i in items if not below or i["gsi3sk"] < f"{merchant_id}#{below}")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
     def unsettled_payments(self, merchant_id: str, before: str | None = None) -> Iterator[Payment]:
         """A merchant's paid, unsettled payments (paid before the ISO instant `before`), oldest first."""
-        for item in self._query_all("gsi3", "gsi3pk", f"MERCHANT#{merchant_id}#UNSETTLED", sk_below=before):
+        for item in self._merchant_entries(UNSETTLED, merchant_id, before):
             yield Payment.model_validate(item)
-
-    def clear_unsettled_flag(self, merchant_id: str, last_paid_at_seen: str | None) -> None:
-        """Unflag a merchant unless a payment was paid since we looked (then it stays flagged)."""
-        condition = (
-            "attribute_not_exists(last_paid_at)" if last_paid_at_seen is None else "last_paid_at = :seen"
-        )
-        values = {":seen": last_paid_at_seen} if last_paid_at_seen is not None else {}
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": f"MERCHANT#{merchant_id}", "sk": "PROFILE"},
-                UpdateExpression="REMOVE gsi1pk, gsi1sk",
-                ConditionExpression=condition,
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
-        except Exception as exc:
-            if not _is_conditional_failure(exc):
-                raise
-
-    def last_paid_at(self, merchant_id: str) -> str | None:
-        item = self._get(f"MERCHANT#{merchant_id}", "PROFILE", consistent=True)
-        return str(item["last_paid_at"]) if item and item.get("last_paid_at") else None
 
     def open_settlement(self, settlement: Settlement) -> Settlement:
         """Create the settlement of a merchant's business day, or return the one already there.
 
-        Until it is paid it stays on the merchant's PAYOUTS_DUE list (gsi3), so a later run
+        Until it is paid it stays on the PAYOUTS_DUE lists (gsi3), so a later run
         finishes it whatever state a crash or a failed payout left it in.
         """
         item = {
@@ -71,8 +109,7 @@ class SettlementItems(Table):
             "sk": "SETTLEMENT",
             "gsi1pk": f"MERCHANT#{settlement.merchant_id}#SETTLEMENTS",
             "gsi1sk": f"{settlement.date}#{settlement.id}",
-            "gsi3pk": f"MERCHANT#{settlement.merchant_id}#PAYOUTS_DUE",
-            "gsi3sk": f"{settlement.date}#{settlement.id}",
+            **payout_due_keys(settlement.merchant_id, settlement.date, settlement.id),
             **settlement.model_dump(mode="json"),
         }
         try:
@@ -209,10 +246,7 @@ class SettlementItems(Table):
 
     def payouts_due(self, merchant_id: str) -> list[Settlement]:
         """A merchant's settlements not yet paid (open, pending, submitted, failed, held), oldest first."""
-        return [
-            Settlement.model_validate(i)
-            for i in self._query_all("gsi3", "gsi3pk", f"MERCHANT#{merchant_id}#PAYOUTS_DUE")
-        ]
+        return [Settlement.model_validate(i) for i in self._merchant_entries(PAYOUTS_DUE, merchant_id)]
 
     def payments_of_settlement(self, settlement_id: str) -> list[Payment]:
         return [

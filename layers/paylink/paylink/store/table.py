@@ -207,6 +207,21 @@ class Table:
                 return
             request["ExclusiveStartKey"] = last
 
+    def _index_keys(self, index: str, pk: str) -> Iterator[dict[str, Any]]:
+        """Every entry (keys only) of one partition of an index; no item is read."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": f"{index}pk = :pk",
+            "ExpressionAttributeValues": {":pk": pk},
+        }
+        while True:
+            answer = self.client.query(**request)
+            yield from _plain(answer.get("Items", []))
+            if not answer.get("LastEvaluatedKey"):
+                return
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def _query_index(self, request: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of a query of an index, as the items themselves, in the page's order; and the
         page's LastEvaluatedKey.
