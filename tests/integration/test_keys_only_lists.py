@@ -127,3 +127,25 @@ def test_the_csv_export_applies_the_same_filters(api, seeded):
     assert expected
     assert sorted(r["id"] for r in rows) == expected
     assert {r["status"] for r in rows} == {"refunded"}
+
+
+def test_a_payment_archived_between_the_index_read_and_the_item_read_is_left_out(
+    api, store, seeded, monkeypatch
+):
+    _, items = seeded
+    newest = [i["id"] for i in sorted(items, key=lambda i: i["gsi2sk"], reverse=True)]
+    query = store.client.query
+
+    def then_archive(**request):  # type: ignore[no-untyped-def]
+        answer = query(**request)
+        for gone in newest[1:3]:  # archived right after the index answered
+            store.client.put_item(
+                TableName=store.table, Item={"pk": f"PAYMENT#{gone}", "sk": "PAYMENT", "archived": "stl_x"}
+            )
+        return answer
+
+    monkeypatch.setattr(store.client, "query", then_archive)
+    for query_string in ("", "status=paid", "status=refunded"):
+        assert api.get(f"/v1/payments?{query_string}", key=TEST_API_KEY).status == 200
+    got = [p["id"] for p in api.get("/v1/payments", key=TEST_API_KEY).json()["items"]]
+    assert got == [newest[0], *newest[3:]]
