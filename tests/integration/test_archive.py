@@ -316,3 +316,24 @@ def test_a_ledger_window_away_from_a_settlement_reads_none_of_its_archive(
     assert answer.status == 200
     assert [e for e in answer.json()["items"] if e["type"] == "payment"] == []
     assert reads == []
+
+
+def test_an_archived_fully_refunded_payment_is_filtered_by_the_status_it_shows(settled: Store) -> None:
+    from paylink.exports.rows import export_rows
+
+    # Given a settled payment refunded whole (its refunds final) before the archive
+    settled.client.update_item(
+        TableName=settled.table,
+        Key={"pk": "PAYMENT#pay_arc_001", "sk": "PAYMENT"},
+        UpdateExpression="SET amount_refunded = amount",
+    )
+
+    def ids(status: str) -> list[str]:
+        return sorted(r["id"] for r in export_rows(settled, "payments", "mer_arc", {"status": status})[1])
+
+    before = (ids("refunded"), ids("settled"))
+    assert before == (["pay_arc_001"], ["pay_arc_000", "pay_arc_002"])
+    # When the payments are archived, Then a status filter still goes by the status shown
+    archive.run(settled, DUE, now=AFTER_WINDOW)
+    assert _raw(settled, "pay_arc_001") == {"pk": "PAYMENT#pay_arc_001", "sk": "PAYMENT", "archived": SID}
+    assert (ids("refunded"), ids("settled")) == before

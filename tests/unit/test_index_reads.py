@@ -3,6 +3,7 @@ table, in the page's order, and leaves out an item whose index key moved since t
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from paylink.store.table import Table
@@ -65,3 +66,37 @@ def test_a_page_larger_than_a_batch_is_read_in_batches_of_100():
     # Then all come back, in order, from three BatchGetItem calls of at most 100 keys
     assert [i["gsi3sk"] for i in found] == [f"t{n}" for n in range(250)]
     assert [len(r["Keys"]) for r in client.batch_gets] == [100, 100, 50]
+
+
+class _Throttled(_Client):
+    """A client whose BatchGetItem leaves every key unprocessed for its first `busy` calls."""
+
+    def __init__(
+        self, page: list[dict[str, str]], items: dict[tuple[str, str], dict[str, Any]], busy: int
+    ) -> None:
+        super().__init__(page, items)
+        self.busy = busy
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        if self.busy:
+            self.busy -= 1
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return super().batch_get_item(RequestItems)
+
+
+def test_keys_left_unprocessed_are_read_again_after_growing_pauses(monkeypatch):
+    import paylink.store.table as table
+
+    # Given a table throttling the item reads of a page five times over
+    pauses: list[float] = []
+    monkeypatch.setattr(table.time, "sleep", pauses.append)
+    page = [_entry(n) for n in range(3)]
+    client = _Throttled(page, {(e["pk"], e["sk"]): e for e in page}, busy=5)
+    # When the page is read
+    found, _ = Table("t", client)._query_index({"TableName": "t", "IndexName": "gsi3"})
+    # Then its items come back, the keys asked again after pauses that grow (DynamoDB's advice:
+    # asking again at once meets the same throttling), under two seconds in all
+    assert [i["pk"] for i in found] == [e["pk"] for e in page]
+    assert len(pauses) == 5
+    assert all(0 < a < b for a, b in itertools.pairwise(pauses))
+    assert sum(pauses) < 2

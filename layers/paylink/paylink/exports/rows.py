@@ -129,11 +129,14 @@ def archive_bucket() -> str:
 
 
 def _matches(payment: Payment, filters: dict[str, Any]) -> bool:
-    """The filters payments_page applies, for an archived payment (times compare as ISO text)."""
+    """The filters payments_page applies, for an archived payment (times compare as ISO text); the
+    status is the one shown (a payment refunded whole is `refunded`, no longer `paid`/`settled`)."""
+    from paylink.refunds.service import shown_status
+
     since, until = filters.get("since"), filters.get("until")
     return (
         (not filters.get("link") or payment.link_code == filters["link"])
-        and (not filters.get("status") or payment.status.value == filters["status"])
+        and (not filters.get("status") or shown_status(payment).value == filters["status"])
         and (not since or payment.created_at >= since)
         and (not until or payment.created_at <= until + "\uffff")
     )

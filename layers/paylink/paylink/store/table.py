@@ -19,6 +19,8 @@ PAGE_SIZE = 50
 # about a hundred queries instead of two thousand.
 EXPORT_PAGE_SIZE = 1000
 CONFLICT_RETRIES = 3  # a transaction cancelled by another one on the same item is tried again
+BATCH_GET_TRIES = 8  # a BatchGetItem's unprocessed keys are asked again, pausing 10 ms, 20 ms...
+BATCH_GET_PAUSE = 0.01  # (at most ~1.3 s in all)
 
 
 def _plain(value: Any) -> Any:
@@ -118,16 +120,20 @@ class Table:
         return True
 
     def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """Read up to 100 keys in one call (consistent), then any unprocessed ones again."""
+        """Read up to 100 keys in one call (consistent), then any unprocessed ones again after a
+        pause that doubles each time (DynamoDB leaves keys unprocessed when throttled, and asking
+        again at once meets the same throttling; every list reads its items this way)."""
         items: list[dict[str, Any]] = []
         request = {self.table: {"Keys": keys, "ConsistentRead": True}}
-        for _ in range(5):
+        for attempt in range(BATCH_GET_TRIES):
+            if attempt:
+                time.sleep(BATCH_GET_PAUSE * 2 ** (attempt - 1) * random.uniform(0.75, 1.0))  # jitter
             answer = self.client.batch_get_item(RequestItems=request)
             items.extend(_plain(answer["Responses"].get(self.table, [])))
             request = answer.get("UnprocessedKeys") or {}
             if not request:
                 return items
-        raise RuntimeError("DynamoDB left keys unprocessed after 5 tries")
+        raise RuntimeError(f"DynamoDB left keys unprocessed after {BATCH_GET_TRIES} tries")
 
     def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
         answer = self.client.get_item(
