@@ -1139,7 +1139,7 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
             f"{flow.total('items_read'):>4.0f}/{flow.total('items_written'):<4.0f} "
             f"{flow.total('index_writes'):>5.0f} "
             f"{flow.total('rru'):>6.1f} {flow.total('wru'):>6.1f} {flow.total('moto_capacity'):>7.1f} "
-            f"{flow.log_bytes / flow.runs:>6.0f} {flow.stored_bytes / flow.runs:>6.0f} {ms:>6.1f} "
+            f"{flow.log_bytes / flow.runs:>6.0f} {round(flow.stored_bytes / flow.runs) + 0:>6d} {ms:>6.1f} "
             f"{flow.gateway_calls / flow.runs:>2.0f}  {' '.join(flow.operations[:8])}"
             f"{' ...' if len(flow.operations) > 8 else ''}"
         )
