@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import respx
 
 from tests.conftest import TEST_API_KEY
@@ -50,15 +51,29 @@ def test_a_click_makes_one_read_and_no_gateway_call(api, merchant, store):
     assert gateway_traffic.calls.call_count == 0
 
 
-def test_a_checkout_makes_at_most_three_dynamodb_calls(api, merchant, store, gateways):
-    # Given a link
+def _health_sample(monkeypatch, weight):  # type: ignore[no-untyped-def]
+    """Fix the health sample a quiet gateway's success draws (paylink.payments.health)."""
+    import paylink.store.gateways as gateways_store
+
+    monkeypatch.setattr(gateways_store, "sampled_success_weight", lambda: weight)
+
+
+@pytest.mark.parametrize(
+    ("weight", "redirect"),
+    [(0, "UpdateItem"), (8, "TransactWriteItems")],  # not drawn: the payment alone; drawn: with its bucket
+)
+def test_a_checkout_makes_at_most_three_dynamodb_calls(
+    api, merchant, store, gateways, monkeypatch, weight, redirect
+):
+    # Given a link, and the health sample of a success drawn or not
     code = _link(api)
+    _health_sample(monkeypatch, weight)
     with dynamodb_calls(store) as calls:
         # When a buyer starts a payment
         answer = api.post_form(f"/{code}", {"name": "Ali", "phone": "09121234567"})
     # Then: one read (the link and the gateways' health), the reservation, the redirect
     assert answer.status == 303
-    assert calls == ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]
+    assert calls == ["BatchGetItem", "TransactWriteItems", redirect]
 
 
 def test_a_callback_makes_at_most_three_dynamodb_calls(api, merchant, store, gateways):
@@ -103,14 +118,15 @@ def test_a_click_on_an_invoice_in_installments_is_one_read_too(api, merchant, st
 
 
 def test_paying_an_installment_keeps_checkout_and_callback_to_three_calls_each(
-    api, merchant, store, gateways
+    api, merchant, store, gateways, monkeypatch
 ):
     code = _installment_invoice(api)
+    _health_sample(monkeypatch, 0)
     with dynamodb_calls(store) as checkout_calls:
         started = api.post_form(f"/{code}", {"name": "Ali", "phone": "09121234567"})
     callback = local_target(act_at_gateway(started.location))
     with dynamodb_calls(store) as callback_calls:
         answer = api.get(callback)
     assert answer.status == 303
-    assert checkout_calls == ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]
+    assert checkout_calls == ["BatchGetItem", "TransactWriteItems", "UpdateItem"]
     assert callback_calls == ["GetItem", "TransactWriteItems"]
