@@ -191,11 +191,21 @@ def test_a_new_code_does_not_buy_more_wrong_tries(aws, texts, store):
     assert codes.check_code(store, E164, texts.last(E164), now=now).reason == "locked"
 
 
-def test_the_right_code_sent_ten_times_at_once_signs_in_once(aws, texts, store):
+def test_the_right_code_sent_ten_times_at_once_signs_in_once(aws, texts, store, monkeypatch):
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from paylink.panel import codes
 
+    # Each DynamoDB request atomic, as the service makes it (in-process moto is not: two threads'
+    # conditional writes could both pass); what runs between two requests still races.
+    lock, send = threading.Lock(), store.client._make_api_call
+
+    def atomic(operation, params):  # type: ignore[no-untyped-def]
+        with lock:
+            return send(operation, params)
+
+    monkeypatch.setattr(store.client, "_make_api_call", atomic)
     codes.send_code(store, E164, "203.0.113.9")
     code = texts.last(E164)
 
