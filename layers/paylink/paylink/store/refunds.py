@@ -22,10 +22,10 @@ from paylink.core.models import (
     iso,
     utcnow,
 )
+from paylink.store.settlements import UNSETTLED_MERCHANTS
 from paylink.store.table import Table, _cancellation_codes, _clean, _is_conditional_failure
 
 REFUNDABLE = (PaymentStatus.PAID.value, PaymentStatus.SETTLED.value)
-UNSETTLED_MERCHANTS = "UNSETTLED"  # the settle run's list of merchants to visit (store.settlements)
 ROOM_LEFT = "(attribute_not_exists(claims) OR claims <= :room)"
 CONFLICT_TRIES = 8  # a refund's transaction cancelled only by another one on the balance item at once
 

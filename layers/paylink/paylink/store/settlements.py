@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -66,7 +67,7 @@ class SettlementItems(Table):
             str(item.get("merchant_id") or item["id"])
             for item in self._query_all("gsi1", "gsi1pk", UNSETTLED_MERCHANTS)
         )
-        for merchant_id in (*found, *flagged):
+        for merchant_id in itertools.chain(found, flagged):
             if merchant_id not in seen:
                 seen.add(merchant_id)
                 yield merchant_id
@@ -75,7 +76,8 @@ class SettlementItems(Table):
         self, kind: str, merchant_id: str, below: str | None = None
     ) -> Iterator[dict[str, Any]]:
         """A merchant's items on a shared gsi3 list, oldest first; with `below`, those whose key
-        after the merchant id sorts below it."""
+        after the merchant id sorts below it (a key is `{merchant}#{below}#...` at least, so the
+        range's inclusive top is never one of them)."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": "gsi3",
@@ -86,12 +88,7 @@ class SettlementItems(Table):
                 ":high": f"{merchant_id}#{below}" if below else f"{merchant_id}#\uffff",
             },
         }
-        while True:
-            items, last = self._query_index(request)
-            yield from (i for i in items if not below or i["gsi3sk"] < f"{merchant_id}#{below}")
-            if not last:
-                return
-            request["ExclusiveStartKey"] = last
+        yield from self._query_items(request)
 
     def unsettled_payments(self, merchant_id: str, before: str | None = None) -> Iterator[Payment]:
         """A merchant's paid, unsettled payments (paid before the ISO instant `before`), oldest first."""

@@ -206,6 +206,10 @@ class Table:
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
         }
+        yield from self._query_items(request)
+
+    def _query_items(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item an index query finds, page after page (see _query_index)."""
         while True:
             found, last = self._query_index(request)
             yield from found
