@@ -296,11 +296,31 @@ def test_a_merchant_whose_id_begins_another_on_the_same_shard_sees_only_its_own_
     assert sorted(listed) == sorted({short, longer})
 
 
-def test_a_credited_reference_is_kept_90_days_then_goes_with_its_ttl(aws, api, merchant, gateways):
+def test_a_payment_verified_by_its_own_token_leaves_no_reference_item_and_credits_once(
+    aws, api, merchant, gateways
+):
+    # Given a payment paid at a gateway whose verify asks about our token alone (Zibal)
+    code = _link(api)
+    started = api.post_form(f"/{code}", BUYER)
+    back = local_target(act_at_gateway(started.location))
+    # When its return is delivered, then delivered again
+    first, again = api.get(back), api.get(back)
+    # Then it is credited once, its reference is kept on the payment, and no GWREF item is written
+    assert (first.status, again.status) == (303, 303)
+    [payment] = api.get("/v1/payments", key=TEST_API_KEY).json()["items"]
+    assert payment["status"] == "paid" and payment["gateway_reference"]
+    assert api.get(f"/v1/links/{code}", key=TEST_API_KEY).json()["paid_count"] == 1
+    assert not [i for i in table_items(aws) if str(i["pk"]).startswith("GWREF#")]
+
+
+def test_a_credited_reference_is_kept_90_days_then_goes_with_its_ttl(aws, api, store, merchant, gateways):
     import time
 
-    # Given a paid payment with a gateway reference
-    _pay(api, _link(api))
+    from tests.integration.test_one_payer import _deliver, _pay_at_sep, _restrict
+
+    # Given a payment paid at a gateway whose verify takes the return's reference (SEP's RefNum)
+    _restrict(store, merchant, "sandbox-s")
+    assert _deliver(api, _pay_at_sep(api, _link(api))).status == 303
     # Then the reference's item has a TTL about 90 days ahead: far past any gateway's verify window
     [credited] = [i for i in table_items(aws) if str(i["pk"]).startswith("GWREF#") and i["sk"] == "GWREF"]
     days = (int(credited["ttl"]) - time.time()) / 86_400

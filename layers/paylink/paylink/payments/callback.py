@@ -184,6 +184,7 @@ def apply_verification(
             card_mask=result.card_mask,
             paid_at=paid_at,
             card_hash=result.card_hash,
+            unique_reference=gateway.capabilities.verify_takes_return_reference,
         )
         logger.info("payment verified", extra={**context, "result": moved.value})
         if moved is PaidResult.CREDITED:

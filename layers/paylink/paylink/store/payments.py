@@ -210,11 +210,14 @@ class PaymentItems(Table):
         card_mask: str | None,
         paid_at: str,
         card_hash: str | None = None,
+        unique_reference: bool = True,
     ) -> PaidResult:
         """Move a payment to `paid` (onto its merchant's unsettled list) and count it on its link, once.
 
         Refused (nothing written) when the payment already moved, when the link's stock was sold
-        meanwhile, or when the gateway reference was credited before (a replayed receipt).
+        meanwhile, or, with `unique_reference`, when the gateway reference was credited before (a
+        replayed receipt: only a gateway whose verify takes a reference from the buyer's return
+        needs that guard, see `Capabilities.verify_takes_return_reference`).
         """
         waiting = unsettled_keys(payment.merchant_id, paid_at, payment.id)
         values = {
@@ -274,7 +277,7 @@ class PaymentItems(Table):
             },
             {"Update": count_on_link},
         ]
-        if reference:
+        if reference and unique_reference:
             items.append(
                 self._put(
                     {
@@ -300,7 +303,7 @@ class PaymentItems(Table):
                 return PaidResult.ALREADY_FINAL
             if codes[1:2] == ["ConditionalCheckFailed"]:
                 return PaidResult.SOLD_OUT
-            if codes[2:3] == ["ConditionalCheckFailed"]:
+            if reference and unique_reference and codes[2:3] == ["ConditionalCheckFailed"]:
                 return PaidResult.REFERENCE_REUSED
             raise
         return PaidResult.CREDITED

@@ -223,6 +223,12 @@ class Capabilities:
     # verify asks about a reference the buyer's return carried (SEP's RefNum), so an unpaid answer
     # (not found, reversed) is about that reference only and decides nothing about the payment.
     verify_by: Literal["token", "reference"] = "token"
+    # Verify sends a reference the buyer's return carried (SEP's RefNum, PayPing's paymentRefId):
+    # a return could carry another payment's, so a credited reference is kept (GWREF) and never
+    # credits again. A gateway verified by our token alone answers about that token's own
+    # transaction, which only this payment holds: its one-shot paid move is the whole guard, and
+    # no GWREF item is written for it (issue 18: 2 WRU a paid payment).
+    verify_takes_return_reference: bool = False
     # The buyer's return names our order id (the payment id we sent) on every return, success or
     # not: the callback finds the payment by it (and checks the token), so no GWTOKEN item is
     # written for such a gateway's payments (issue 18: 2 WRU and ~170 bytes a checkout).

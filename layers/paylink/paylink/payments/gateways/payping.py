@@ -76,6 +76,8 @@ CAPABILITIES = Capabilities(
     repeated_verify="already_verified",
     # GET /v1/report/{code} (payping-v3-facts.md "Reconciliation"); the token needs pay:read.
     supports_inquiry=True,
+    # verify sends the return's paymentRefId with our code (or the report's, without a return)
+    verify_takes_return_reference=True,
 )
 
 CODE_ALREADY_PAID = 110

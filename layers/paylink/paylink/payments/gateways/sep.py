@@ -83,6 +83,7 @@ CAPABILITIES = Capabilities(
     repeated_verify="success_again",
     supports_inquiry=False,
     verify_by="reference",  # verify takes only a RefNum, which the buyer's return claims
+    verify_takes_return_reference=True,
     echoes_order_id=True,  # the return posts ResNum, the reservation number we sent
 )
 
