@@ -38,8 +38,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   BATCH#{day}/FILE              a bank batch file as issued to the operator (immutable)
   GATEWAY#{name}/CIRCUIT        a gateway's circuit breaker
   GATEWAY#{name}/HEALTH#{minute}  a gateway's outcomes in one minute (TTL one day)
-  GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice; TTL 90 days),
-                                for gateways whose verify takes a reference from the return (SEP, PayPing)
+  GWREF#{gw}#{reference}/GWREF  a gateway reference already credited (no reference credits twice; TTL
+                                90 days); only where verify takes the return's reference (SEP, PayPing)
   GWREF#{gw}#{reference}/CLAIM  the payment whose return first carried that reference (the only
                                 payment it may ever verify, credit or reverse)
   RETURN#{gw}#{day}/{time}#{n}  a gateway return that changed nothing (forged, unknown, mismatched)
