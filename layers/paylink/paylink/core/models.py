@@ -402,6 +402,16 @@ ALLOWED_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 }
 
 
+def shown_status(stored: str, amount: int, amount_refunded: int) -> PaymentStatus:
+    """The status a payment shows (DESIGN section 9): `refunded` once the refunds of a paid or
+    settled payment reach its amount (such a payment is then no longer shown `paid` or `settled`);
+    its stored status otherwise. The one rule for the API, exports and the lists' status filter."""
+    status = PaymentStatus(stored)
+    if status in (PaymentStatus.PAID, PaymentStatus.SETTLED) and amount_refunded >= amount:
+        return PaymentStatus.REFUNDED
+    return status
+
+
 def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     """True when `current -> target` is a move of the payment state machine; terminal states never move."""
     return target in ALLOWED_TRANSITIONS.get(current, frozenset())

@@ -36,6 +36,7 @@ from paylink.core.models import (
     iso,
     utcnow,
 )
+from paylink.core.models import shown_status as shown_payment_status
 from paylink.core.observability import logger
 from paylink.payments.archive import lookup
 from paylink.settlement.ledger import own_allowance, read_cover
@@ -88,12 +89,7 @@ def public_refund(refund: Refund) -> dict[str, Any]:
 
 def shown_status(payment: Payment) -> PaymentStatus:
     """`refunded` once its refunds (not failed) reach the amount; its stored status otherwise."""
-    if (
-        payment.status in (PaymentStatus.PAID, PaymentStatus.SETTLED)
-        and payment.amount_refunded >= payment.amount
-    ):
-        return PaymentStatus.REFUNDED
-    return payment.status
+    return shown_payment_status(payment.status, payment.amount, payment.amount_refunded)
 
 
 def _own_payment(store: Store, merchant: Merchant, payment_id: str, *, to_refund: bool = False) -> Payment:

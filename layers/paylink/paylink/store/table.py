@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from paylink.core.errors import ValidationFailed
+from paylink.core.models import shown_status
 
 PAGE_SIZE = 50
 # Exports read pages this large: DynamoDB stops a page at 1 MB anyway, so 100,000 payments take
@@ -50,14 +51,12 @@ def _cancellation_codes(exc: Exception) -> list[str]:
 
 
 def _status_matches(item: dict[str, Any], status: str) -> bool:
-    """Whether a payment item shows `status` (DESIGN section 9): `refunded` is a paid or settled
-    payment whose refunds reached its amount, and such a payment is no longer `paid` or `settled`."""
-    refunded = "amount_refunded" in item and item["amount_refunded"] >= item.get("amount", 0)
-    if status == "refunded":
-        return item.get("status") in ("paid", "settled") and refunded
-    if status in ("paid", "settled"):
-        return item.get("status") == status and not refunded
-    return item.get("status") == status
+    """Whether a payment item shows `status` (core.models.shown_status: a fully refunded payment
+    shows `refunded`, no longer `paid` or `settled`)."""
+    if "status" not in item:  # not a payment (an archived one's stub is on no list)
+        return False
+    shown = shown_status(str(item["status"]), int(item.get("amount", 0)), int(item.get("amount_refunded", 0)))
+    return shown.value == status
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
