@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from local.template import load_template
 from paylink.core.observability import NAMESPACE, SERVICE, Dimension, Metric
 
 TOPIC_OR_NOTHING = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+ROOT = Path(__file__).resolve().parents[2]
 PAYLINK_METRIC = [{"Name": Dimension.SERVICE.value, "Value": SERVICE}]
 
 
@@ -26,16 +28,32 @@ def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_every_function_but_the_buyers_path_is_traced_by_lambda(template):
-    # Then every function inherits active X-Ray tracing from Globals, except the buyer's path
-    # (no tracer loaded there: its traces held only Lambda's timings), which passes through (issue 18)
+def _loads_a_tracer(code_uri: str, handler: str) -> bool:
+    """Whether the handler is decorated with core.observability.traced (which loads the tracer)."""
+    import ast
+
+    module, name = handler.split(".")
+    tree = ast.parse((ROOT / code_uri / f"{module}.py").read_text())
+    [function] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    return any(isinstance(d, ast.Name) and d.id == "traced" for d in function.decorator_list)
+
+
+def test_lambda_traces_a_function_only_where_its_handler_loads_a_tracer(template):
+    # Given each function's handler: Then Lambda traces it actively (Globals) where the handler
+    # loads the tracer, and passes through where it does not: a trace there would hold Lambda's
+    # own timings only, paid per trace (issue 18; the buyer's path among them)
     assert template["Globals"]["Function"]["Tracing"] == "Active"
-    own = {
-        name: r["Properties"]["Tracing"]
+    functions = {
+        name: r["Properties"]
         for name, r in template["Resources"].items()
-        if "Tracing" in r.get("Properties", {})
+        if r["Type"] == "AWS::Serverless::Function"
     }
-    assert own == {"CheckoutFunction": "PassThrough", "CallbackFunction": "PassThrough"}
+    for name, properties in functions.items():
+        expected = (
+            "Active" if _loads_a_tracer(properties["CodeUri"], properties["Handler"]) else "PassThrough"
+        )
+        assert properties.get("Tracing", "Active") == expected, name
+    assert functions["CheckoutFunction"]["Tracing"] == "PassThrough"
 
 
 def test_alarms_notify_the_topic_only_when_one_is_given(template):
