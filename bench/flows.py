@@ -69,6 +69,12 @@ YEAR_SECONDS = 365 * 86_400
 ARCHIVE_BUCKET = "bench-archive"
 # The goal of issue 18: what 1 million paid payments may cost at most (bench/flows.py --check).
 COST_LIMIT_USD = 35.0
+# Since 1 Aug 2025 Lambda bills the INIT phase of ZIP functions on managed runtimes too; AWS's own
+# analysis: "INITs (cold starts) typically occur in under 1% of invocations" (AWS Compute Blog,
+# "AWS Lambda standardizes billing for INIT phase"). Lambda gives a function one vCPU at 1,769 MB
+# and a share in proportion below it, so an init measured here on a full core takes 1769/MB longer.
+COLD_SHARE = 0.01
+ONE_VCPU_MB = 1769
 
 
 @dataclass(frozen=True)
@@ -468,6 +474,7 @@ class System:
         self.current: Flow | None = None
         self.archived = 0  # payments the archive run took out of the table
         self.archived_settlements = 0  # the settlements (S3 objects) they came from
+        self.inits: dict[str, float] = {}  # function id -> its init measured here (measure_inits)
 
     def __enter__(self) -> System:
         import boto3
@@ -982,6 +989,31 @@ def traced_per_payment(system: System, args: argparse.Namespace) -> float:
     return total
 
 
+def measure_inits(function_ids: set[str], rounds: int = 3) -> dict[str, float]:
+    """Each function's init (importing its handler module) in fresh interpreters here, median of
+    `rounds`, the way bench/coldstart.py measures it (the layer as built: pages compiled)."""
+    import importlib.util
+    import statistics
+
+    spec = importlib.util.spec_from_file_location("bench_coldstart", ROOT / "bench" / "coldstart.py")
+    assert spec is not None
+    assert spec.loader is not None
+    coldstart = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = coldstart  # its dataclasses look their module up
+    spec.loader.exec_module(coldstart)
+    with tempfile.TemporaryDirectory(prefix="flows-layer-") as built:
+        coldstart.LAYER = coldstart.build_layer(Path(built))
+        wanted = [h for h in coldstart.handlers() if set(h.functions) & function_ids]
+        coldstart.measure_imports(wanted, rounds)
+    return {f: statistics.median(h.runs) for h in wanted for f in h.functions if f in function_ids}
+
+
+def init_usd_per_invocation(system: System, function_id: str, args: argparse.Namespace) -> float:
+    """The init an average invocation pays: the cold share x the init at the function's CPU share."""
+    seconds = system.inits.get(function_id, 0.0) * max(1.0, ONE_VCPU_MB / system.memory_mb(function_id))
+    return args.cold_share * seconds * system.memory_mb(function_id) / 1024 * PRICES["lambda_gbs"].usd
+
+
 def cost_per_million(
     system: System, settle: SettleFigures, args: argparse.Namespace
 ) -> list[tuple[str, float, str]]:
@@ -991,6 +1023,7 @@ def cost_per_million(
     lines: dict[str, float] = defaultdict(float)
     notes: dict[str, str] = {}
     million = 1e6
+    inits = 0.0
     for name, weight in per_paid.items():
         flow = system.flows[name]
         lines["DynamoDB reads"] += weight * flow.total("rru") * million * PRICES["rru"].usd
@@ -1004,6 +1037,9 @@ def cost_per_million(
             gb = system.memory_mb(function_id) / 1024
             lines["Lambda requests"] += weight * count * million * PRICES["lambda_request"].usd
             lines["Lambda duration"] += weight * seconds * gb * million * PRICES["lambda_gbs"].usd
+            init = weight * count * million * init_usd_per_invocation(system, function_id, args)
+            lines["Lambda duration"] += init
+            inits += init
             platform = system.platform_log_bytes(function_id)
             lines["CloudWatch Logs"] += weight * count * platform * million * PRICES["logs"].usd
             if system.traced(function_id):
@@ -1069,6 +1105,7 @@ def cost_per_million(
         notes["DynamoDB storage + PITR, 1st year"] = (
             "records (a ttl one for its share of the year), index entries, 100 B/item"
         )
+    notes["Lambda duration"] = f"of which ${inits:.2f} init, at {args.cold_share:.0%} cold starts"
     return [(name, usd, notes.get(name, "")) for name, usd in sorted(lines.items(), key=lambda kv: -kv[1])]
 
 
@@ -1202,11 +1239,21 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
     for key, price in PRICES.items():
         say(f"  {key:<15} {price.unit}; {price.source}")
     say("Lambda durations are the handlers' measured in-process times here (moto in-process stands in for")
-    say("DynamoDB) plus the assumed gateway latency per gateway call; warm starts only; Lambda and")
+    say("DynamoDB) plus the assumed gateway latency per gateway call, and the init Lambda bills since")
+    say(f"1 Aug 2025 for the invocations that start cold ({args.cold_share:.0%}): each function's init is")
+    say(
+        f"measured here in fresh interpreters, x {ONE_VCPU_MB}/memory MB (Lambda's CPU share below one vCPU):"
+    )
+    for function_id in sorted(system.inits):
+        here = system.inits[function_id]
+        memory = system.memory_mb(function_id)
+        there = here * max(1.0, ONE_VCPU_MB / memory)
+        say(f"  {function_id:<22} {here * 1000:5.0f} ms here -> {there * 1000:5.0f} ms at {memory} MB")
     quiet = sorted(f for f in system.functions if not system.platform_log_bytes(f))
     say(
-        f"HTTP API free tiers and data transfer are left out; {PLATFORM_LOG_BYTES} B of platform log lines "
-        "per invocation are added to the measured log bytes, except for functions whose LoggingConfig "
+        "Lambda and HTTP API free tiers and data transfer are left out; "
+        f"{PLATFORM_LOG_BYTES} B of platform log lines per invocation are added to the measured log bytes, "
+        "except for functions whose LoggingConfig "
         f"(template.yaml) drops them ({len(quiet)} of {len(system.functions)})."
     )
     return ok
@@ -1240,6 +1287,12 @@ def main(argv: list[str] | None = None) -> int:
         default=XRAY_FIXED_RATE,
         help="share of traced invocations X-Ray records beyond its reservoir (0.05: Lambda's fixed rule)",
     )
+    parser.add_argument(
+        "--cold-share",
+        type=float,
+        default=COLD_SHARE,
+        help="share of the buyer path's invocations that start cold, their init billed (0.01)",
+    )
     parser.add_argument("--small", type=int, default=2, help="payments of the small settled merchant (2)")
     parser.add_argument("--large", type=int, default=12, help="payments of the large settled merchant (12)")
     args = parser.parse_args(argv)
@@ -1248,6 +1301,7 @@ def main(argv: list[str] | None = None) -> int:
     out = os.fdopen(os.dup(1), "w")
     with System() as system:
         result = run_flows(system, small=args.small, large=args.large)
+        system.inits = measure_inits({f for name in _per_paid(args) for f in system.flows[name].invocations})
         settle = settle_figures(system, result)
         ok = report(system, settle, args, out)
     out.close()

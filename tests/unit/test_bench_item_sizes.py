@@ -35,3 +35,22 @@ def test_reads_round_up_to_4_kb_and_halve_when_eventually_consistent():
 
 def test_writes_round_up_to_1_kb():
     assert [write_units(s) for s in (0, 1, 1024, 1025)] == [1, 1, 1, 2]
+
+
+def test_an_init_is_billed_for_the_cold_share_at_the_functions_cpu_share():
+    import argparse
+    from types import SimpleNamespace
+
+    from bench.flows import PRICES, init_usd_per_invocation
+
+    # Given a 512 MB function whose init took 0.3 s here on a full core, and 1% cold starts
+    system = SimpleNamespace(inits={"F": 0.3}, memory_mb=lambda _: 512)
+    args = argparse.Namespace(cold_share=0.01)
+    # Then an invocation pays 1% of an init 1769/512 times as long, at 0.5 GB
+    expected = 0.01 * 0.3 * 1769 / 512 * 0.5 * PRICES["lambda_gbs"].usd
+    assert init_usd_per_invocation(system, "F", args) == pytest.approx(expected)  # type: ignore[arg-type]
+    # And one at or past a whole vCPU (1,769 MB) takes the init as measured
+    big = SimpleNamespace(inits={"F": 0.3}, memory_mb=lambda _: 2048)
+    assert init_usd_per_invocation(big, "F", args) == pytest.approx(0.01 * 0.3 * 2 * PRICES["lambda_gbs"].usd)  # type: ignore[arg-type]
+    # And a function not measured pays none
+    assert init_usd_per_invocation(system, "G", args) == 0  # type: ignore[arg-type]
