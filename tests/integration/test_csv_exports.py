@@ -329,6 +329,27 @@ def test_an_export_out_of_time_for_its_inline_answer_becomes_a_job(store, mercha
     assert answer.status_code == 202
 
 
+def test_a_filter_matching_nothing_for_page_after_page_still_gives_way_to_a_job_in_time(
+    store, merchant, worker, monkeypatch
+):
+    import paylink.exports.rows as rows
+    import paylink.store.table as table
+    from paylink.web import merchant_api
+
+    # Given many pages of payments none of which a filter matches (pages of 2, 2 keys a page)
+    monkeypatch.setattr(rows, "EXPORT_PAGE_SIZE", 2)
+    monkeypatch.setattr(table, "FILTER_SCAN_KEYS", 2)
+    _pay(store, merchant, 7)
+    # When the inline answer is already out of time
+    answer = merchant_api.list_payments(merchant, {"format": "csv", "status": "refunded"}, seconds_left=0.0)
+    # Then it becomes a job after the first page instead of reading every page (no row came to check)
+    assert answer.status_code == 202
+    # And with time enough the same export answers inline: only the header
+    inline = merchant_api.list_payments(merchant, {"format": "csv", "status": "refunded"}, seconds_left=30.0)
+    assert inline.status_code == 200
+    assert _ids(str(inline.body)) == []
+
+
 def test_without_export_jobs_a_large_export_is_a_clear_422_not_a_500(
     api, store, merchant, worker, monkeypatch
 ):

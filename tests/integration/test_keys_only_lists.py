@@ -149,3 +149,41 @@ def test_a_payment_archived_between_the_index_read_and_the_item_read_is_left_out
         assert api.get(f"/v1/payments?{query_string}", key=TEST_API_KEY).status == 200
     got = [p["id"] for p in api.get("/v1/payments", key=TEST_API_KEY).json()["items"]]
     assert got == [newest[0], *newest[3:]]
+
+
+@pytest.mark.parametrize("status", ["refunded", "reversed"])
+def test_a_rare_filter_reads_a_bounded_number_of_keys_per_request_and_loses_nothing(
+    api, seeded, monkeypatch, status
+):
+    import paylink.store.table as table
+
+    # Given pages of 2 and a filtered page that may read at most 4 keys (2 index pages)
+    monkeypatch.setattr(table, "PAGE_SIZE", 2)
+    monkeypatch.setattr(table, "FILTER_SCAN_KEYS", 4)
+    reads: list[int] = []
+    real = table.Table._query_index
+
+    def counted(self, request):  # type: ignore[no-untyped-def]
+        reads[-1] += 1
+        return real(self, request)
+
+    monkeypatch.setattr(table.Table, "_query_index", counted)
+    _, items = seeded
+    newest = sorted(items, key=lambda i: i["gsi2sk"], reverse=True)
+    expected = [i["id"] for i in newest if _shown(i) == status]
+    # When the merchant follows next_cursor through a filter few payments match
+    got, cursor, requests = [], "", 0
+    while True:
+        reads.append(0)
+        target = f"/v1/payments?status={status}" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(target, key=TEST_API_KEY).json()
+        got += [p["id"] for p in body["items"]]
+        requests += 1
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    # Then no request read more than 2 index pages, some answered an empty page with a cursor,
+    # and together they gave every match once, newest first
+    assert max(reads) <= 2
+    assert requests > len(expected) // 2 + 1
+    assert got == expected

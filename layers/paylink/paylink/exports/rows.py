@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
     from paylink.store import Store
 
 MAX_ROWS = 100_000
+
+
+class ExportOutOfTime(Exception):
+    """The rows were not all read before the caller's deadline (the inline answer gives way to a job)."""
+
 
 CSV_COLUMNS = [
     "id", "created_at", "paid_at", "status", "link_code", "link_title", "amount", "quantity", "fee", "net",
@@ -94,9 +100,14 @@ def payments_page(
 
 
 def export_rows(
-    store: Store, kind: Kind, merchant_id: str, filters: dict[str, Any]
+    store: Store, kind: Kind, merchant_id: str, filters: dict[str, Any], *, deadline: float | None = None
 ) -> tuple[list[str], Iterator[dict[str, str]]]:
-    """The columns of an export and its rows, read lazily (the caller checked the filters and owner)."""
+    """The columns of an export and its rows, read lazily (the caller checked the filters and owner).
+
+    With a `deadline` (time.monotonic()), reading the payments raises ExportOutOfTime once it is
+    passed between two pages: a filter that matches few of many payments yields no row for page
+    after page, so a check per row alone would never come.
+    """
     if kind == "settlements":
         return SETTLEMENT_CSV_COLUMNS, _settlement_rows(store, merchant_id)
     if kind == "settlement_payments":
@@ -104,16 +115,20 @@ def export_rows(
         if archive_bucket():  # the ones already archived come from the settlement's archive object
             payments = [*payments, *archive.archived_of_settlement(filters["settlement_id"])]
         return CSV_COLUMNS, (payment_row(p) for p in payments if p.merchant_id == merchant_id)
-    return CSV_COLUMNS, _payment_rows(store, merchant_id, filters)
+    return CSV_COLUMNS, _payment_rows(store, merchant_id, filters, deadline)
 
 
-def _payment_rows(store: Store, merchant_id: str, filters: dict[str, Any]) -> Iterator[dict[str, str]]:
+def _payment_rows(
+    store: Store, merchant_id: str, filters: dict[str, Any], deadline: float | None = None
+) -> Iterator[dict[str, str]]:
     cursor = None
     while True:
         items, cursor = payments_page(store, merchant_id, filters, cursor, EXPORT_PAGE_SIZE)
         yield from (payment_row(payment) for payment in items)
         if not cursor:
             break
+        if deadline is not None and time.monotonic() > deadline:
+            raise ExportOutOfTime
     if archive_bucket():  # then the archived ones (older than any still in the table)
         yield from (
             payment_row(p)

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler import Response
 from paylink.core.settings import get_settings
 from paylink.exports.jobs import ExportTooLarge, public_job, start_export
 from paylink.exports.model import Kind
-from paylink.exports.rows import MAX_ROWS, export_rows
+from paylink.exports.rows import MAX_ROWS, ExportOutOfTime, export_rows
 from paylink.exports.upload import PART_BYTES, s3_client
 from paylink.store import get_store
 from paylink.web.http import NON_PAGE_HEADERS, json_response
@@ -31,9 +31,12 @@ def csv_export(
     kind: Kind, filters: dict[str, str], *, merchant_id: str, filename: str, seconds_left: float | None = None
 ) -> Response[str]:
     """The export inline when it fits, else a `202` export job. The caller checked filters and owner."""
-    columns, rows = export_rows(get_store(), kind, merchant_id, filters)
     deadline = None if seconds_left is None else time.monotonic() + max(0.0, seconds_left - MARGIN_SECONDS)
-    text = inline_csv(columns, rows, limit=get_settings().csv_inline_max_bytes, deadline=deadline)
+    columns, rows = export_rows(get_store(), kind, merchant_id, filters, deadline=deadline)
+    try:
+        text = inline_csv(columns, rows, limit=get_settings().csv_inline_max_bytes, deadline=deadline)
+    except ExportOutOfTime:
+        text = None
     if text is not None:
         return _inline(text, filename)
     job = start_export(get_store(), merchant_id, kind, filters, filename)
