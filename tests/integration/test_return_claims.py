@@ -4,9 +4,10 @@ credits, reverses or closes any payment but the one it provably belongs to (issu
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+import pytest
 
 from tests.conftest import TEST_API_KEY
 from tests.e2e.buyer import Return, act, open_gateway
@@ -197,3 +198,128 @@ def test_a_zibal_return_with_only_a_track_id_reveals_no_payment(api, merchant, g
     # Then the answer leads to no receipt: the payment id (its receipt's address) is not revealed
     assert answer.status == 400
     assert payment["id"] not in answer.headers.get("location", "") + answer.text
+
+
+# -- one bank payment, one credit, where no GWREF item is kept (Zibal, Zarinpal) ------------------
+
+
+def _zibal_return(api, code: str) -> str:  # type: ignore[no-untyped-def]
+    """Check out at the Zibal sandbox and pay there; the return's path and query, not yet delivered."""
+    from tests.helpers import act_at_gateway, local_target
+
+    started = api.post_form(f"/{code}", BUYER)
+    assert started.status == 303
+    return local_target(act_at_gateway(started.location))
+
+
+def test_a_return_and_reconciliation_that_both_read_a_zibal_payment_waiting_credit_it_once(
+    api, merchant, gateways, store
+):
+    # Given a payment paid at Zibal, read as waiting by its return and by the reconciler at once
+    from paylink.core.models import utcnow
+    from paylink.payments.callback import apply_verification
+    from paylink.payments.routing import adapter
+
+    code = _link(api, 900_000)
+    _zibal_return(api, code)
+    waiting = store.get_payment(_payments(api)[code]["id"])
+    gateway = adapter(waiting.gateway)
+    # When both verify it ("paid", then "already verified") and both act on what they read
+    for reconciling in (False, True):
+        answer = gateway.verify(token=waiting.gateway_token, amount_irr=waiting.amount)
+        assert answer.paid
+        apply_verification(store, gateway, waiting, answer, refs={}, hinted_cancel=False,
+                           now=utcnow(), reconciling=reconciling)  # fmt: skip
+    # Then the one-shot paid move credited it once: no reference item is needed for that
+    assert _payments(api)[code]["status"] == "paid"
+    link = api.get(f"/v1/links/{code}", key=TEST_API_KEY).json()
+    assert (link["paid_count"], link["paid_total"]) == (1, 900_000)
+
+
+@pytest.mark.parametrize("how", ["post_form", "query_and_form", "another_zibal_gateway"])
+def test_a_paid_zibal_return_credits_no_other_payment_however_it_is_sent(api, merchant, gateways, how):
+    # Given two buyers at the same Zibal gateway; the first paid there, the second did not
+    code = _link(api, 900_000)
+    paid = dict(parse_qsl(urlsplit(_zibal_return(api, code)).query))
+    assert api.post_form(f"/{code}", BUYER).status == 303
+    [other] = [p for p in _payments_list(api) if p["id"] != paid["orderId"]]
+    # When the first one's return is sent naming the second payment (as a POST form, split between
+    # query and form), or as it is to the other gateway speaking Zibal
+    forged = {**paid, "orderId": other["id"]}
+    if how == "post_form":
+        answer = _form(api, "/callback/sandbox-a", forged)
+    elif how == "query_and_form":
+        query = urlencode({"orderId": other["id"]})
+        answer = _form(api, f"/callback/sandbox-a?{query}", {k: v for k, v in paid.items() if k != "orderId"})
+    else:
+        answer = api.get(f"/callback/sandbox-b?{urlencode(paid)}")
+    # Then it is refused and no payment is credited by it
+    assert answer.status in (400, 404)
+    assert sorted(p["status"] for p in _payments_list(api)) == ["redirected", "redirected"]
+    assert api.get(f"/v1/links/{code}", key=TEST_API_KEY).json()["paid_count"] == 0
+
+
+def test_a_gateway_token_indexed_for_one_payment_is_never_recorded_for_another(
+    api, merchant, gateways, store
+):
+    # Given a payment at a gateway whose return names only its token (Zarinpal's Authority): the
+    # token index is what ties a verify's answer to one payment, now that no GWREF item is kept
+    from paylink.core.ids import new_payment_id
+    from paylink.core.models import PaymentStatus, iso, utcnow
+
+    code = _link(api, 900_000)
+    _zibal_return(api, code)
+    base = store.get_payment(_payments(api)[code]["id"])
+    fresh = {"status": PaymentStatus.CREATED, "gateway": None, "gateway_token": None, "redirected_at": None,
+             "holds": [], "holds_slot": False}  # fmt: skip
+    first, second = (base.model_copy(update={**fresh, "id": new_payment_id()}) for _ in range(2))
+    at = {"status": PaymentStatus.REDIRECTED, "gateway": "sandbox-a", "gateway_token": "AUTH1",
+          "redirected_at": iso(utcnow())}  # fmt: skip
+    for payment in (first, second):
+        store.reserve_payment(payment, "2026-01-01", None)
+    assert store.record_redirect(first.model_copy(update=at))
+    # When a second payment is given the same token
+    # Then it is not recorded with it, and the token still leads to the first payment only
+    assert not store.record_redirect(second.model_copy(update=at))
+    assert store.get_payment(second.id).status is PaymentStatus.CREATED
+    assert store.payment_for_token("sandbox-a", "AUTH1").id == first.id
+
+
+@pytest.mark.parametrize("protocol", ["payping", "sep"])
+@pytest.mark.parametrize("reconciling", [False, True])
+def test_a_reference_credited_before_never_credits_again_where_verify_takes_the_returns(
+    api, merchant, gateways, store, protocol, reconciling
+):
+    # Given two waiting payments, and a gateway whose verify takes a reference from the buyer's
+    # return (PayPing's paymentRefId, SEP's RefNum); the first was credited with reference 4242
+    from paylink.core.models import utcnow
+    from paylink.payments.callback import apply_verification
+    from paylink.payments.gateways import PROTOCOLS, GatewayConfig, VerifyOutcome, VerifyResult
+
+    code = _link(api, 900_000)
+    _zibal_return(api, code)
+    _zibal_return(api, code)
+    first, second = (store.get_payment(p["id"]) for p in _payments_list(api))
+    config = GatewayConfig(name="sandbox-a", protocol=protocol, base_url="https://gw.test", merchant_id="k")
+    gateway = PROTOCOLS[protocol](config, httpx.Client())
+    paid = VerifyResult(VerifyOutcome.VERIFIED, amount_irr=900_000, reference="4242")
+    for payment in (first, second):
+        # When the gateway's verify answers "paid" with that same reference for the second one,
+        # on its return or in reconciliation
+        apply_verification(store, gateway, payment, paid, refs={}, hinted_cancel=False, now=utcnow(),
+                           reconciling=reconciling)  # fmt: skip
+    # Then the second is not credited, and the attempt is on record
+    statuses = {p["id"]: p["status"] for p in _payments_list(api)}
+    assert (statuses[first.id], statuses[second.id]) == ("paid", "redirected")
+    assert api.get(f"/v1/links/{code}", key=TEST_API_KEY).json()["paid_count"] == 1
+    day = utcnow().date().isoformat()
+    assert [r["reason"] for r in store.return_attempts("sandbox-a", day)] == ["reference_reused"]
+
+
+def _payments_list(api):  # type: ignore[no-untyped-def]
+    return api.get("/v1/payments", key=TEST_API_KEY).json()["items"]
+
+
+def _form(api, target: str, fields: dict[str, str]):  # type: ignore[no-untyped-def]
+    return api.request("POST", target, body=urlencode(fields).encode(),
+                       headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
