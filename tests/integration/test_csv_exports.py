@@ -338,6 +338,7 @@ def test_a_filter_matching_nothing_for_page_after_page_still_gives_way_to_a_job_
 
     # Given many pages of payments none of which a filter matches (pages of 2, 2 keys a page)
     monkeypatch.setattr(rows, "EXPORT_PAGE_SIZE", 2)
+    monkeypatch.setattr(table, "FILTERED_INDEX_PAGE", 2)
     monkeypatch.setattr(table, "FILTER_SCAN_KEYS", 2)
     _pay(store, merchant, 7)
     # When the inline answer is already out of time

@@ -157,8 +157,9 @@ def test_a_rare_filter_reads_a_bounded_number_of_keys_per_request_and_loses_noth
 ):
     import paylink.store.table as table
 
-    # Given pages of 2 and a filtered page that may read at most 4 keys (2 index pages)
+    # Given pages of 2 and a filtered page that may read at most 4 keys (2 index pages of 2)
     monkeypatch.setattr(table, "PAGE_SIZE", 2)
+    monkeypatch.setattr(table, "FILTERED_INDEX_PAGE", 2)
     monkeypatch.setattr(table, "FILTER_SCAN_KEYS", 4)
     reads: list[int] = []
     real = table.Table._query_index

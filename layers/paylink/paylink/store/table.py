@@ -24,6 +24,7 @@ EXPORT_PAGE_SIZE = 1000
 # would otherwise read them all (an item each, keys-only indexes) in one request, past API
 # Gateway's 30 s. The client goes on with next_cursor, as with any page.
 FILTER_SCAN_KEYS = 2000
+FILTERED_INDEX_PAGE = 100  # index keys a filtered list reads at a time: one BatchGetItem of items
 CONFLICT_RETRIES = 3  # a transaction cancelled by another one on the same item is tried again
 BATCH_GET_TRIES = 8  # a BatchGetItem's unprocessed keys are asked again, pausing 10 ms, 20 ms...
 BATCH_GET_PAUSE = 0.01  # (at most ~1.3 s in all)
@@ -190,20 +191,35 @@ class Table:
                 not link or item.get("link_code") == link
             )
 
+        # A filter may empty a page: read on, FILTERED_INDEX_PAGE keys at a time, until the page is
+        # full or the list ends, within FILTER_SCAN_KEYS (both read at call time: tests shrink them).
+        keys_left = None
+        if status or link:
+            request["Limit"] = max(page_size, FILTERED_INDEX_PAGE)
+            keys_left = max(page_size, FILTER_SCAN_KEYS)
         items: list[dict[str, Any]] = []
-        # A filter may empty a page: read on until the page is full or the list ends, within
-        # FILTER_SCAN_KEYS (read at call time: tests shrink it).
-        pages_left = max(1, FILTER_SCAN_KEYS // page_size) if status or link else None
         while True:
             found, last = self._query_index(request)
-            items.extend(filter(shown, found))
-            if len(items) >= page_size or not last:
-                return items, last
-            if pages_left is not None:
-                pages_left -= 1
-                if pages_left == 0:
+            for at, item in enumerate(found, 1):
+                if not shown(item):
+                    continue
+                items.append(item)
+                if len(items) == page_size:  # the page ends at this item: the next one starts after it
+                    more = at < len(found) or last is not None
+                    return items, (self._index_key(item, pk_name) if more else None)
+            if not last:
+                return items, None
+            if keys_left is not None:
+                keys_left -= request["Limit"]
+                if keys_left <= 0:
                     return items, last
             request["ExclusiveStartKey"] = last
+
+    @staticmethod
+    def _index_key(item: dict[str, Any], pk_name: str) -> dict[str, Any]:
+        """An item's key in an index (the table's key and the index's), as a page's cursor holds it."""
+        sk_name = pk_name.replace("pk", "sk")
+        return {name: item[name] for name in ("pk", "sk", pk_name, sk_name)}
 
     def _query_all(
         self, index: str, pk_name: str, pk: str, *, sk_below: str | None = None
