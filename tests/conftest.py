@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -107,3 +109,46 @@ def other_merchant(store):  # type: ignore[no-untyped-def]
 def api(aws: str) -> ApiClient:
     """Calls the handlers with the API Gateway events the template routes to them."""
     return ApiClient()
+
+
+class AtomicRequests:
+    """What went through `atomic_dynamodb`: the DynamoDB requests and the threads that made them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.calls = 0
+        self.threads: set[int] = set()
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[AtomicRequests]:
+    """Each DynamoDB request atomic, as the service applies it, for tests that race threads on moto.
+
+    DynamoDB applies every request (a conditional write, a transaction) atomically. In-process
+    moto (`mock_aws`) has no locks: two threads can both pass one ConditionExpression that
+    DynamoDB would refuse to one of them, so a test of concurrent conditional writes then fails
+    at random for moto's reason, not ours. This holds one lock around each DynamoDB request of
+    every boto3 client in the process (botocore's BaseClient._make_api_call): the store's and
+    those the code makes itself (idempotency, the click reader), whenever they are made. What
+    runs between two requests still races, so the test still tests our conditional writes.
+
+    Tests on `moto_server` need none of this: AtomicMotoServer serialises requests itself.
+    Teardown fails if no request of another thread than the test's went through: then it guarded
+    nothing (a client it does not reach, or no threads).
+    """
+    from botocore.client import BaseClient
+
+    seen = AtomicRequests()
+    send = BaseClient._make_api_call
+
+    def atomic(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name != "dynamodb":
+            return send(client, operation, params)
+        with seen.lock:
+            seen.calls += 1
+            seen.threads.add(threading.get_ident())
+            return send(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", atomic)
+    yield seen
+    assert seen.threads - {threading.get_ident()}, "no DynamoDB request of another thread went through"

@@ -402,8 +402,9 @@ def test_the_last_active_key_cannot_be_revoked(api, store, merchant):
     assert _call(api, "GET", "/v1/links").status == 200
 
 
-def test_two_revocations_at_once_never_revoke_the_last_key(api, store, merchant):
+def test_two_revocations_at_once_never_revoke_the_last_key(api, store, merchant, atomic_dynamodb):
     # Given two active keys, both revoked at the same moment (the domain, from two threads)
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from paylink.core.errors import Conflict
@@ -411,8 +412,10 @@ def test_two_revocations_at_once_never_revoke_the_last_key(api, store, merchant)
 
     created = _new_key(api)
     ids = [k["id"] for k in _keys(api)]
+    both = threading.Barrier(2)
 
     def revoke(key_id: str) -> str:
+        both.wait(timeout=10)  # the two revocations in two threads, started together
         try:
             revoke_key(store, merchant, key_id)
         except Conflict:

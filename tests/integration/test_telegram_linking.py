@@ -72,7 +72,7 @@ def test_the_token_is_stored_hashed(store, merchant, aws, monkeypatch):
     assert link["deep_link"].startswith("https://t.me/shop_bot?start=")
 
 
-def test_an_update_delivered_ten_times_at_once_is_claimed_once(store):
+def test_an_update_delivered_ten_times_at_once_is_claimed_once(store, atomic_dynamodb):
     # When ten deliveries of one update claim it at the same moment
     with ThreadPoolExecutor(10) as pool:
         claims = list(pool.map(lambda _: store.claim_telegram_update(555, int(time.time())), range(10)))

@@ -191,23 +191,25 @@ def test_a_new_code_does_not_buy_more_wrong_tries(aws, texts, store):
     assert codes.check_code(store, E164, texts.last(E164), now=now).reason == "locked"
 
 
-def test_the_right_code_sent_ten_times_at_once_signs_in_once(aws, texts, store, monkeypatch):
+def test_the_right_code_sent_ten_times_at_once_signs_in_once(aws, texts, store, atomic_dynamodb, monkeypatch):
     import threading
     from concurrent.futures import ThreadPoolExecutor
+    from typing import Any
 
     from paylink.panel import codes
 
-    # Each DynamoDB request atomic, as the service makes it (in-process moto is not: two threads'
-    # conditional writes could both pass); what runs between two requests still races.
-    lock, send = threading.Lock(), store.client._make_api_call
-
-    def atomic(operation, params):  # type: ignore[no-untyped-def]
-        with lock:
-            return send(operation, params)
-
-    monkeypatch.setattr(store.client, "_make_api_call", atomic)
     codes.send_code(store, E164, "203.0.113.9")
     code = texts.last(E164)
+    # Ten requests that all read the code unused before any of them uses it (the worst interleaving):
+    # only the conditional write can let one through
+    read, all_read = store.get_login_code, threading.Barrier(10)
+
+    def read_then_wait(*args: Any, **kwargs: Any) -> Any:
+        item = read(*args, **kwargs)
+        all_read.wait(timeout=10)
+        return item
+
+    monkeypatch.setattr(store, "get_login_code", read_then_wait)
 
     with ThreadPoolExecutor(10) as pool:
         verdicts = list(pool.map(lambda _: codes.check_code(store, E164, code).ok, range(10)))
