@@ -70,6 +70,17 @@ def test_no_function_may_query_the_base_table(template):
         assert ("dynamodb:Query", "table") not in _grants(template, function_id), function_id
 
 
+def test_a_function_that_may_query_an_index_may_read_the_items_behind_its_keys(template):
+    # The indexes hold keys only (issue 18): every query of one reads the items it lists with
+    # BatchGetItem on the table (paylink.store.table `_query_index`). Without that grant a deployed
+    # function's every list (the reconciler's waiting payments, GET /v1/payments, the settle run's
+    # merchants...) is refused, which moto, granting everything, never shows.
+    for function_id in _functions(template):
+        grants = _grants(template, function_id)
+        if ("dynamodb:Query", "indexes") in grants:
+            assert ("dynamodb:BatchGetItem", "table") in grants, function_id
+
+
 def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template):
     # The one ConditionCheck of the code: a bank batch line waits for the day's file (settle worker).
     checkers = {
@@ -86,17 +97,23 @@ def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template)
         ("CheckoutFunction", {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"}),
         ("CallbackFunction", {"GetItem", "PutItem", "UpdateItem"}),
         # DeleteItem: a refund payer's replaced link token (store.replace_refund_token)
-        ("ReconcileFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
-        ("NotifyWorkerFunction", {"GetItem", "PutItem", "Query@"}),  # Query: a merchant's Telegram chats
-        ("TelegramBotFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
-        ("SettleWorkerFunction", {"GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query@"}),
+        ("ReconcileFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
+        (
+            "NotifyWorkerFunction",
+            {"BatchGetItem", "GetItem", "PutItem", "Query@"},
+        ),  # Query: a merchant's Telegram chats
+        ("TelegramBotFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
+        (
+            "SettleWorkerFunction",
+            {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query@"},
+        ),
         ("ProbeFunction", {"BatchGetItem", "UpdateItem"}),
-        ("CreateLinkFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
-        ("RemindFunction", {"PutItem", "Query@"}),
-        ("SettleFunction", {"Query@"}),
+        ("CreateLinkFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
+        ("RemindFunction", {"BatchGetItem", "PutItem", "Query@"}),
+        ("SettleFunction", {"BatchGetItem", "Query@"}),
         # DeleteItem: unlinking a Telegram chat from the settings page (store.unlink_telegram_chat)
-        ("PanelFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
-        ("ExportFunction", {"GetItem", "UpdateItem", "Query@"}),
+        ("PanelFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
+        ("ExportFunction", {"BatchGetItem", "GetItem", "UpdateItem", "Query@"}),
     ],
 )
 def test_a_function_is_granted_exactly_what_its_code_calls(template, function_id, grants):
