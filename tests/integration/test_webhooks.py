@@ -188,7 +188,57 @@ def test_a_queue_that_refuses_the_event_does_not_break_the_payment(
     monkeypatch.setattr(RawQueue, "send_text", broken)
     # When a buyer pays
     payment_id, _ = _pay(api)
-    # Then the payment is paid all the same (the failure is only logged)
+    # Then the payment is paid all the same
+    assert store.get_payment(payment_id).status.value == "paid"
+
+
+def test_an_event_the_queue_refused_is_queued_by_the_next_reconcile_once(
+    api, store, gateways, notify, sqs, monkeypatch, merchant
+):
+    # Given a notify queue that refuses every message (an SQS outage) while a buyer pays
+    from paylink.notify.events import event_id
+    from paylink.notify.queues import RawQueue
+    from paylink.web.hosted import reconcile_now
+
+    working = RawQueue.send_text
+
+    def broken(self: RawQueue, body: str, attributes: dict[str, str] | None = None) -> None:
+        raise ConnectionError("sqs is down")
+
+    monkeypatch.setattr(RawQueue, "send_text", broken)
+    payment_id, _ = _pay(api)
+    assert _queued(sqs, notify["NotifyQueue"]) == []
+    # When a reconcile runs while the queue still refuses, then again once it is back
+    assert reconcile_now({})["events_resent"] == 0
+    monkeypatch.setattr(RawQueue, "send_text", working)
+    resent = reconcile_now({})["events_resent"]
+    # Then the paid event is queued then, once, with the id it would have had
+    messages = _queued(sqs, notify["NotifyQueue"])
+    assert resent == 1
+    assert len(messages) == 1
+    event = json.loads(messages[0]["Body"])
+    assert event["id"] == event_id(payment_id, "paid")
+    assert messages[0]["MessageAttributes"]["event_id"]["StringValue"] == event["id"]
+    assert (event["type"], event["data"]["id"]) == ("payment.paid", payment_id)
+    # And a later reconcile queues nothing more
+    assert reconcile_now({})["events_resent"] == 0
+    assert _queued(sqs, notify["NotifyQueue"]) == []
+
+
+def test_when_neither_the_queue_nor_the_table_takes_the_event_the_payment_still_stands(
+    api, store, gateways, notify, monkeypatch, merchant
+):
+    # Given a notify queue that refuses the event and a table that refuses to keep it
+    from paylink.notify.queues import RawQueue
+    from paylink.store.notices import WebhookItems
+
+    def broken(*_: object, **__: object) -> None:
+        raise ConnectionError("down")
+
+    monkeypatch.setattr(RawQueue, "send_text", broken)
+    monkeypatch.setattr(WebhookItems, "keep_unsent_event", broken)
+    # When a buyer pays: Then the return still lands on the receipt and the payment is paid
+    payment_id, _ = _pay(api)
     assert store.get_payment(payment_id).status.value == "paid"
 
 

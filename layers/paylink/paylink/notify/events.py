@@ -2,18 +2,25 @@
 
 An event's id is derived from (payment id, new status), so a retried or repeated emission of the
 same change is the same event: merchants deduplicate on `id` (also sent as `Paylink-Event-Id`).
-Queueing is best effort and never raises: the payment is already right in the table.
+Queueing never raises: the payment is already right in the table. An event the queue refuses is
+kept in the table and queued again by the reconciler (`resend_unsent`), so an SQS outage delays a
+notification instead of losing it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paylink.core.models import Installment, Link, Payment, PaymentStatus, iso, utcnow
 from paylink.core.observability import logger
+
+if TYPE_CHECKING:
+    from paylink.notify.queues import RawQueue
+    from paylink.store import Store
 
 EVENT_TYPES: dict[PaymentStatus, str] = {
     PaymentStatus.PAID: "payment.paid",
@@ -111,11 +118,12 @@ def emit_payment_event(payment: Payment) -> str | None:
             return None
         settings = get_settings()
         event = build_event(payment, tz=settings.timezone, country=settings.country)
-        queue.send_text(encode(event), {"event_id": evt, "event_type": event["type"]})
     except Exception:
         logger.exception(
-            "could not queue a merchant notification", extra={"payment_id": payment.id, "event_id": evt}
+            "could not build a merchant notification", extra={"payment_id": payment.id, "event_id": evt}
         )
+        return None
+    if not _send_or_keep(queue, event):
         return None
     # DEBUG: on success it says nothing another line lacks (the event id derives from the payment's
     # id and status; the notify worker's lines carry both ids), and a failure is logged above.
@@ -180,9 +188,52 @@ def _queue(build: Callable[[], dict[str, Any]]) -> str | None:
         if queue is None:
             return None
         event = build()
-        queue.send_text(encode(event), {"event_id": event["id"], "event_type": event["type"]})
     except Exception:
-        logger.exception("could not queue a merchant notification")
+        logger.exception("could not build a merchant notification")
+        return None
+    if not _send_or_keep(queue, event):
         return None
     logger.info("merchant notification queued", extra={"event_id": event["id"], "event_type": event["type"]})
     return str(event["id"])
+
+
+def _send_or_keep(queue: RawQueue, event: dict[str, Any]) -> bool:
+    """Send an event to the notify queue; True when sent. One the queue refuses (after the SDK's
+    own retries: an SQS outage) is kept in the table for the reconciler to send (resend_unsent):
+    the state change it tells of is already durable, so it must not be lost with the request."""
+    body, attributes = encode(event), {"event_id": str(event["id"]), "event_type": str(event["type"])}
+    try:
+        queue.send_text(body, attributes)
+        return True
+    except Exception:
+        logger.exception("could not queue a merchant notification; kept for the reconciler",
+                         extra={"event_id": event["id"]})  # fmt: skip
+    try:
+        from paylink.store import get_store
+
+        get_store().keep_unsent_event(str(event["id"]), body, attributes, time.time())
+    except Exception:
+        logger.exception("could not keep an unqueued merchant notification", extra={"event_id": event["id"]})
+    return False
+
+
+def resend_unsent(store: Store) -> int:
+    """Queue again the events the notify queue refused (the reconciler, every 5 minutes); how many
+    went. Each leaves the table once queued; one the queue refuses again waits for the next run."""
+    from paylink.notify.queues import notify_queue
+
+    queue = notify_queue()
+    if queue is None:
+        return 0
+    sent = 0
+    for item in store.unsent_events():
+        try:
+            queue.send_text(str(item["body"]), {k: str(v) for k, v in dict(item["attributes"]).items()})
+        except Exception:
+            logger.exception(
+                "the notify queue still refuses a kept event", extra={"event_id": item["event_id"]}
+            )
+            return sent
+        store.drop_unsent_event(str(item["event_id"]))
+        sent += 1
+    return sent

@@ -9,6 +9,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
                              the profile counts active keys in `api_keys_active`
   WEBHOOK#{event_id}/DELIVERY  an event's delivery tries and last answer (TTL 7 days);
                              gsi1 MERCHANT#{id}#WEBHOOKS/{event created}#{event id}
+  UNSENT#{event_id}/UNSENT   an event the notify queue refused, for the reconciler to queue (TTL 7 days);
+                             gsi1 UNSENT#{shard}/{kept at}#{event id}
   LINK#{code}/LINK           link; gsi1 MERCHANT#{id}#LINKS/{created_at}#{code}
   COUPON#{mid}#{code}/COUPON    coupon with its uses counter; gsi1 MERCHANT#{id}#COUPONS/{created_at}#{code}
   LINK#{code}/LINK           an invoice with a due date is also on gsi2 DUE#{due_date}/{code}

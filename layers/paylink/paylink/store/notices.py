@@ -13,6 +13,12 @@ from typing import Any
 from paylink.store.table import Table, _clean, _is_conditional_failure, encode_cursor
 
 DELIVERY_KEPT_SECONDS = 7 * 86_400
+UNSENT_SHARDS = 8
+UNSENT_KEPT_SECONDS = 7 * 86_400  # as long as a delivery's record: the reconciler sends it within minutes
+
+
+def unsent_shard(event_id: str) -> str:
+    return f"UNSENT#{sum(event_id.encode()) % UNSENT_SHARDS}"
 
 
 class WebhookItems(Table):
@@ -62,6 +68,34 @@ class WebhookItems(Table):
                 return False
             raise
         return True
+
+    def keep_unsent_event(self, event_id: str, body: str, attributes: dict[str, str], now: float) -> None:
+        """Keep an event the notify queue refused (`UNSENT#{event id}`, listed on gsi1
+        `UNSENT#{shard}`) for the reconciler to queue again; the same event kept twice is one item."""
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "pk": f"UNSENT#{event_id}",
+                "sk": "UNSENT",
+                "gsi1pk": unsent_shard(event_id),
+                "gsi1sk": f"{int(now)}#{event_id}",
+                "event_id": event_id,
+                "body": body,
+                "attributes": attributes,
+                "ttl": int(now) + UNSENT_KEPT_SECONDS,
+            },
+        )
+
+    def unsent_events(self) -> list[dict[str, Any]]:
+        """Every kept event, oldest first in each shard (few: what the queue refused since the last run)."""
+        return [
+            item
+            for shard in range(UNSENT_SHARDS)
+            for item in self._query_all("gsi1", "gsi1pk", f"UNSENT#{shard}")
+        ]
+
+    def drop_unsent_event(self, event_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={"pk": f"UNSENT#{event_id}", "sk": "UNSENT"})
 
     def webhook_deliveries_of(
         self, merchant_id: str, cursor: str | None, page_size: int | None = None

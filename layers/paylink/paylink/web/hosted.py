@@ -245,6 +245,7 @@ def _scheduled_now(event: Mapping[str, Any]) -> datetime:
 
 def reconcile_now(event: Mapping[str, Any]) -> dict[str, Any]:
     from paylink.core.settings import get_settings
+    from paylink.notify.events import resend_unsent
     from paylink.payments.reconcile import reconcile
     from paylink.refunds.progress import carry_on_refunds
 
@@ -257,6 +258,7 @@ def reconcile_now(event: Mapping[str, Any]) -> dict[str, Any]:
         "decided": report.decided,
         "left_waiting": report.left_waiting,
         "refunds": refunds,
+        "events_resent": resend_unsent(get_store()),  # what the notify queue refused since the last run
     }
 
 
