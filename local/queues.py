@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from local.iam import acting_as
 from local.template import QueueSource
 
 PENDING_COUNTS = (
@@ -93,7 +94,8 @@ class QueuePoller:
         if not messages:
             return 0
         try:
-            result = self.invoke(sqs_event(messages, self.queue_arn, self.region))
+            with acting_as(self.source.function_id):  # its DynamoDB calls held to its role (local/iam.py)
+                result = self.invoke(sqs_event(messages, self.queue_arn, self.region))
         except Exception:
             # Lambda counts the whole batch as failed: every message comes back after the timeout.
             traceback.print_exc()

@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local.iam import acting_as, install
 from local.queues import QueuePoller, drain
 from local.template import (
     ROOT,
@@ -142,7 +143,8 @@ class Invoker:
             except queue.Empty:
                 handler = self._load()
             try:
-                return handler(event, LambdaContext(self.function))
+                with acting_as(self.function.logical_id):  # its DynamoDB calls held to its role
+                    return handler(event, LambdaContext(self.function))
             finally:
                 self._idle.put(handler)
         finally:
@@ -310,6 +312,7 @@ class LocalSystem:
         from local.dynamodb import AtomicMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per DynamoDB call is noise
+        install()  # each function's DynamoDB calls held to its role in template.yaml (local/iam.py)
 
         self.moto = AtomicMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self.moto.start()

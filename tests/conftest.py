@@ -20,6 +20,15 @@ OTHER_API_KEY = "plk_other_merchant_key"
 VALID_IBAN = "IR062960000000100324200001"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def function_roles() -> None:
+    """A function's DynamoDB calls are held to what template.yaml grants it (local/iam.py), as
+    deployed: moto alone allows everything."""
+    from local.iam import install
+
+    install()
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """Sandbox gateways over real HTTP: a and b speak Zibal's protocol, s the bank SEP's."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from local.iam import acting_as
 from local.run import LambdaContext, http_event
 from local.template import functions, load_template, routes
 
@@ -90,7 +91,8 @@ class ApiClient:
         event = http_event(method, target, all_headers, body, route, match.groupdict(), self.source_ip)
         function = self._functions[route.function_id]
         module = importlib.import_module(function.module)
-        result = getattr(module, function.handler)(event, LambdaContext(function))
+        with acting_as(route.function_id):  # its DynamoDB calls held to its role (local/iam.py)
+            result = getattr(module, function.handler)(event, LambdaContext(function))
         raw = result.get("body") or ""
         data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
         return Answer(

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from local.dynamodb import AtomicMotoServer
+from local.queues import sqs_event
 from local.run import Invoker, http_event
 from local.template import create_tables, functions, load_template, routes
 from tests.conftest import TEST_API_KEY, VALID_IBAN
@@ -60,17 +61,20 @@ def _call(invoker: Invoker, method: str, target: str, body: bytes = b"", headers
     return result
 
 
-def test_ten_concurrent_returns_credit_once_and_settle_once(moto_server, gateways):
+def test_ten_concurrent_returns_credit_once_and_settle_once(moto_server, gateways, monkeypatch):
     from paylink.core.models import utcnow
     from paylink.merchants.accounts import create_merchant
     from paylink.settlement.business_calendar import local_date, next_business_day
     from paylink.store import get_store
 
     fns = functions(load_template())
-    merchant_api, checkout, callback, settle = (
+    merchant_api, checkout, callback, settle, settle_worker = (
         Invoker(fns[name])
-        for name in ("CreateLinkFunction", "CheckoutFunction", "CallbackFunction", "SettleFunction")
-    )
+        for name in (
+            "CreateLinkFunction", "CheckoutFunction", "CallbackFunction",
+            "SettleFunction", "SettleWorkerFunction",
+        )
+    )  # fmt: skip
     store = get_store()
     create_merchant(store, username="busy", name="Busy", iban=VALID_IBAN, api_key=TEST_API_KEY)
     # Given a paid payment whose return is about to arrive ten times at once
@@ -91,10 +95,19 @@ def test_ten_concurrent_returns_credit_once_and_settle_once(moto_server, gateway
     link = store.get_link(code)
     assert link is not None
     assert (link.paid_count, link.paid_total) == (1, 500_000)
-    # And the next business day's settlement holds it once
+    # And the next business day's settlement, run as deployed (the fan-out queues the merchant,
+    # the worker settles it, and a message delivered twice settles nothing more), holds it once
     day = next_business_day(local_date(utcnow(), "Asia/Tehran"), "IR")
-    settle.invoke({"date": day.isoformat()})
-    settle.invoke({"date": day.isoformat()})
+    sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
+    queue = sqs.create_queue(QueueName=f"settle-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    monkeypatch.setenv("SETTLE_QUEUE_URL", queue)
+    monkeypatch.setenv("SQS_ENDPOINT_URL", moto_server)
+    reset_caches()
+    assert settle.invoke({"date": day.isoformat()})["queued"] == 1
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    event = sqs_event([message], "arn:aws:sqs:us-east-1:000000000000:settle", "us-east-1")
+    for _ in range(2):
+        assert settle_worker.invoke(event) == {"batchItemFailures": []}
     payments = store.payments_of_settlement(f"stl_{day.isoformat().replace('-', '')}_{link.merchant_id[4:]}")
     assert [p.amount for p in payments] == [500_000]
     # And a replay of the return the day after changes nothing
