@@ -80,7 +80,8 @@ def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template)
     ("function_id", "grants"),
     [
         ("CheckoutFunction", {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"}),
-        ("CallbackFunction", {"GetItem", "PutItem", "UpdateItem"}),
+        # DeleteItem: a refused claim on a gateway reference (store.release_reference)
+        ("CallbackFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}),
         # DeleteItem: a refund payer's replaced link token (store.replace_refund_token)
         ("ReconcileFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
         (
@@ -94,7 +95,7 @@ def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template)
         ),
         ("ProbeFunction", {"BatchGetItem", "UpdateItem"}),
         ("CreateLinkFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
-        ("RemindFunction", {"BatchGetItem", "PutItem", "Query@"}),
+        ("RemindFunction", {"BatchGetItem", "GetItem", "PutItem", "Query@"}),
         ("SettleFunction", {"BatchGetItem", "Query@"}),
         # DeleteItem: unlinking a Telegram chat from the settings page (store.unlink_telegram_chat)
         ("PanelFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),

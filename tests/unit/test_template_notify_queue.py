@@ -67,5 +67,8 @@ def test_only_the_functions_that_decide_payments_or_refunds_or_send_a_test_event
     }
     # Then the callback and the reconciler send, and the merchant API and the panel (a merchant's
     # `ping` test event: POST /v1/webhook/test, POST /dashboard/settings/webhook/test; refunds, whose
-    # reverse and payer's transfer the merchant API decides), nothing else
-    assert senders == {"CallbackFunction", "ReconcileFunction", "CreateLinkFunction", "PanelFunction"}
+    # reverse and payer's transfer the merchant API decides), and the reminders (an installment
+    # past its due date: installment.overdue), nothing else
+    assert senders == {
+        "CallbackFunction", "ReconcileFunction", "CreateLinkFunction", "PanelFunction", "RemindFunction"
+    }  # fmt: skip

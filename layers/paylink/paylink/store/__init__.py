@@ -18,7 +18,7 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   LINK#{code}/LINK           an invoice in installments holds its schedule (`installments`: number,
                              amount, due_date, payment_id and paid_at once paid) and open_slots 1
   INSTALLMENTS_DUE#{date}/{code}#{nn}  installment nn of invoice `code` falls due that day (the
-                             reminders' work list); its reminders are REMINDER#{code}/{n}:{reminder}
+                             reminders' work list, gsi1 too); reminders: REMINDER#{code}/{n}:{reminder}
                              and REMINDER#{code}/{n}:overdue (the installment.overdue event, once)
   SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL)
   PAYMENT#{id}/PAYMENT       payment; gsi2 MERCHANT#{id}#PAYMENTS (by created_at; a link's payments are

@@ -150,27 +150,25 @@ class LinkItems(Table):
     @staticmethod
     def _due_item(code: str, part: Installment) -> dict[str, Any]:
         """An installment's entry in its due day's work list (the reminders read it by day)."""
+        key = f"{code}#{part.number:02d}"
         return {
             "pk": f"INSTALLMENTS_DUE#{part.due_date}",
-            "sk": f"{code}#{part.number:02d}",
+            "sk": key,
+            # Listed on gsi1 (every query of the code is of an index: the reminders' role may
+            # query no partition of the table itself); the index key names the installment.
+            "gsi1pk": f"INSTALLMENTS_DUE#{part.due_date}",
+            "gsi1sk": key,
             "link_code": code,
             "number": part.number,
         }
 
     def installments_due(self, due_date: str) -> list[tuple[str, int]]:
         """(link code, installment number) of every installment due on `due_date` (paid or not)."""
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": f"INSTALLMENTS_DUE#{due_date}"},
-        }
         found: list[tuple[str, int]] = []
-        while True:
-            answer = self.client.query(**request)
-            found += [(str(i["link_code"]), int(i["number"])) for i in answer.get("Items", [])]
-            if not answer.get("LastEvaluatedKey"):
-                return found
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for entry in self._index_keys("gsi1", f"INSTALLMENTS_DUE#{due_date}"):
+            code, number = str(entry["gsi1sk"]).rsplit("#", 1)
+            found.append((code, int(number)))
+        return found
 
     def claim_reminder(self, code: str, reminder: str, now: datetime) -> bool:
         """Record that reminder `reminder` of invoice `code` is being sent; False if it was before."""
