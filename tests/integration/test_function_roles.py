@@ -1,0 +1,81 @@
+"""The scheduled and queue-fed functions run within their roles (local/iam.py holds each function's
+DynamoDB calls to what template.yaml grants it, as AWS would): one paid payment is reconciled,
+probed, settled through the settle queue, archived and reminded about, each step by its own
+function as deployed, and each step does its work (a refused call would leave it undone)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from local.queues import QueuePoller
+from local.run import Invoker
+from local.template import create_queues, functions, load_template, queue_sources
+from tests.conftest import TEST_API_KEY
+from tests.helpers import act_at_gateway, local_target, reset_caches
+
+BUCKET = "roles-archive"
+
+
+@pytest.fixture
+def deployed(aws, monkeypatch):  # type: ignore[no-untyped-def]
+    """The template's queues and the archive bucket in moto, the functions pointed at them."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    refs = create_queues(sqs, load_template(), prefix="roles", visibility_timeout=0)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("SETTLE_QUEUE_URL", refs["SettleQueue"])
+    monkeypatch.setenv("NOTIFY_QUEUE_URL", refs["NotifyQueue"])
+    monkeypatch.setenv("ARCHIVE_BUCKET", BUCKET)
+    reset_caches()
+    yield sqs, refs
+    reset_caches()
+
+
+def _poller(sqs, refs, function_id: str) -> QueuePoller:  # type: ignore[no-untyped-def]
+    template = load_template()
+    source = next(s for s in queue_sources(template) if s.function_id == function_id)
+    invoker = Invoker(functions(template)[function_id])
+    return QueuePoller(sqs, source, refs[source.queue_id], refs[f"{source.queue_id}.Arn"], invoker.invoke)
+
+
+def test_each_scheduled_step_of_a_payment_runs_within_its_functions_role(
+    api, store, merchant, gateways, deployed, monkeypatch
+):
+    from paylink.core.models import utcnow
+    from paylink.payments import archive
+    from paylink.payments.archive import ARCHIVE_AFTER
+    from paylink.settlement.business_calendar import local_date, next_business_day
+
+    sqs, refs = deployed
+    fns = functions(load_template())
+    # Given a paid payment (through the checkout and callback functions) and an event the notify
+    # queue refused
+    code = api.post_json("/v1/links", {"title": "Scarf", "amount": 500_000}, key=TEST_API_KEY).json()["code"]
+    started = api.post_form(f"/{code}", {"name": "Ali", "phone": "09121234567"})
+    assert api.get(local_target(act_at_gateway(started.location))).status == 303
+    store.keep_unsent_event("evt_roles", '{"id":"evt_roles"}', {"event_id": "evt_roles"}, 1_800_000_000)
+    now = utcnow()
+    # When the reconciler and the probe run
+    reconciled = Invoker(fns["ReconcileFunction"]).invoke({"scheduled_time": now.isoformat()})
+    probed = Invoker(fns["ProbeFunction"]).invoke({"scheduled_time": now.isoformat()})
+    # Then the reconciler queued the kept event again and the probe judged the gateways
+    assert reconciled["events_resent"] == 1
+    assert set(probed["gateways"]) >= {"sandbox-a"}
+    # When the next business day is settled: the fan-out queues the merchant, the worker settles it
+    day = next_business_day(local_date(now, "Asia/Tehran"), "IR")
+    assert Invoker(fns["SettleFunction"]).invoke({"date": day.isoformat()})["queued"] == 1
+    assert _poller(sqs, refs, "SettleWorkerFunction").poll_once() == 1
+    [payment] = api.get("/v1/payments", key=TEST_API_KEY).json()["items"]
+    assert payment["status"] == "settled"
+    # And the archive runs once its day is due (past the refund window), and the reminders run
+    due = day + ARCHIVE_AFTER + timedelta(days=1)
+    monkeypatch.setattr(archive, "utcnow", lambda: now + ARCHIVE_AFTER + timedelta(days=2))
+    archived = Invoker(fns["ArchiveFunction"]).invoke({"date": due.isoformat()})
+    reminded = Invoker(fns["RemindFunction"]).invoke({"scheduled_time": now.isoformat()})
+    # Then the payment left the table for the archive, still readable through the API
+    assert (archived["settlements"], archived["payments"]) == (1, 1)
+    assert store.get_payment(payment["id"]) is None
+    assert api.get(f"/v1/payments/{payment['id']}", key=TEST_API_KEY).json()["status"] == "settled"
+    assert "error" not in reminded
