@@ -94,7 +94,10 @@ def link_send(code: str) -> Response[str]:
 
 @app.get("/dashboard/payments")
 def payments() -> Response[str]:
-    return pages.payments_list(app.current_event)
+    # A CSV is answered inline only while this invocation has time (else an export job)
+    remaining = getattr(getattr(app, "lambda_context", None), "get_remaining_time_in_millis", None)
+    seconds_left = remaining() / 1000 if callable(remaining) else None
+    return pages.payments_list(app.current_event, seconds_left=seconds_left)
 
 
 @app.get("/dashboard/payments/<payment_id>")

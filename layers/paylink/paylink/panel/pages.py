@@ -104,7 +104,7 @@ def guarded(view: Callable[..., Response[str]]) -> Callable[..., Response[str]]:
     """Answers a domain error `view` did not answer as its page (4xx, or 503 for a provider) and an
     unreachable table or provider as the 503 page: bad input never gets a 500."""
 
-    def wrapped(event: Any, *args: str) -> Response[str]:
+    def wrapped(event: Any, *args: str, **options: Any) -> Response[str]:
         try:
             return view(event, *args)
         except Exception as exc:
@@ -271,7 +271,7 @@ def signed_in(view: Callable[..., Response[str]]) -> Callable[..., Response[str]
     """Runs `view(event, merchant, session, lang, *args)` for a signed-in merchant; otherwise 303 to
     /login (no session) or /signup (no merchant yet). POSTs are refused cross-site first."""
 
-    def wrapped(event: Any, *args: str) -> Response[str]:
+    def wrapped(event: Any, *args: str, **options: Any) -> Response[str]:
         posted = event.request_context.http.method == "POST"
         lang = lang_of(event, form_fields(event) if posted else None)
         if posted and guard.refused(event):
@@ -284,7 +284,7 @@ def signed_in(view: Callable[..., Response[str]]) -> Callable[..., Response[str]
             merchant = guard.merchant_of(session)
             if merchant is None:
                 return guard.to_signup(lang)
-            return view(event, merchant, session, lang, *args)
+            return view(event, merchant, session, lang, *args, **options)
         except Exception as exc:
             return failure_page(exc, lang, merchant)
 
@@ -412,9 +412,13 @@ def link_page(
         "telegram": "https://t.me/share/url?" + urlencode({"url": link["url"], "text": link["title"]}),
         "whatsapp": "https://wa.me/?" + urlencode({"text": text}),
     }
-    payments = merchant_api._payments_page(
+    payments, cursor = merchant_api._payments_page(
         merchant, {"link": code, "status": None, "since": None, "until": None}, None, 10
-    )[0]
+    )
+    # A filtered page reads a bounded part of the list (store.table FILTER_SCAN_KEYS): its cursor
+    # goes on in the payments list, filtered by this link.
+    keep = {"link": code, **({"lang": "en"} if lang == "en" else {})}
+    more_url = "/dashboard/payments?" + urlencode({**keep, "cursor": cursor}) if cursor else None
     return page(
         200,
         "panel/link.html",
@@ -424,6 +428,7 @@ def link_page(
         link=link,
         share=share,
         payments=payments,
+        more_url=more_url,
         sent=query(event).get("sent") == "sms",
     )
 
@@ -442,7 +447,10 @@ PAYMENT_FILTERS = ("status", "link", "from", "to")
 
 
 @signed_in
-def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lang: str) -> Response[str]:
+def payments_list(
+    event: Any, merchant: Merchant, session: sessions.Session, lang: str, seconds_left: float | None = None
+) -> Response[str]:
+    """The payments list; its CSV inline while `seconds_left` (this invocation's) allows, else a job."""
     from paylink.web import merchant_api
 
     params = query(event)
@@ -463,7 +471,9 @@ def payments_list(event: Any, merchant: Merchant, session: sessions.Session, lan
 
         # a large one is an export job: its page (paylink.panel.money.exports_page), not the API's JSON
         return csv_download(
-            lambda: merchant_api.list_payments(merchant, {**filters, "format": "csv"}), merchant, lang
+            lambda: merchant_api.list_payments(merchant, {**filters, "format": "csv"}, seconds_left),
+            merchant,
+            lang,
         )
     keep = {**filters, **({"lang": "en"} if lang == "en" else {})}
     csv_url = "/dashboard/payments?" + urlencode({**keep, "format": "csv"})
