@@ -37,7 +37,14 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", description="Retries with the same key and body run once (24 h)."),
     described(str),
 ]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page."), described(str)]
+Cursor = Annotated[
+    str | None,
+    Query(
+        description="`next_cursor` of the previous page. A filtered page may hold fewer items than a"
+        " page, even none, and still a `next_cursor`: the list ends only when `next_cursor` is null."
+    ),
+    described(str),
+]
 Format = Annotated[
     str | None, Query(description="`csv` for a CSV document."), described(Literal["json", "csv"])
 ]
