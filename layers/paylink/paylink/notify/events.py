@@ -98,8 +98,13 @@ def build_event(payment: Payment, *, tz: str, country: str) -> dict[str, Any]:
 
 
 def encode(event: dict[str, Any]) -> str:
-    """The exact bytes (as text) that are queued, signed and posted."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The exact bytes (as text) that are queued, signed and posted.
+
+    U+FFFE and U+FFFF are escaped (`\\ufffe`, the same JSON): SQS refuses a body holding them, and
+    a buyer's name may (the checkout form takes any text), so its every event would be refused.
+    """
+    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
 
 
 def emit_payment_event(payment: Payment) -> str | None:
@@ -217,6 +222,9 @@ def _send_or_keep(queue: RawQueue, event: dict[str, Any]) -> bool:
     return False
 
 
+RESEND_REFUSALS = 3  # refusals in a row after which a resend run stops (an outage, not one event)
+
+
 def resend_unsent(store: Store) -> int:
     """Queue again the events the notify queue refused (the reconciler, every 5 minutes); how many
     went. Each leaves the table once queued; one the queue refuses again waits for the next run."""
@@ -225,15 +233,23 @@ def resend_unsent(store: Store) -> int:
     queue = notify_queue()
     if queue is None:
         return 0
-    sent = 0
+    sent = refused = 0
     for item in store.unsent_events():
+        event_id = str(item["pk"]).removeprefix("UNSENT#")
+        body, attributes = item.get("body"), item.get("attributes")
+        if not isinstance(body, str) or not isinstance(attributes, dict):
+            logger.error("a kept merchant notification is malformed; dropped", extra={"event_id": event_id})
+            store.drop_unsent_event(event_id)  # it can never be sent
+            continue
         try:
-            queue.send_text(str(item["body"]), {k: str(v) for k, v in dict(item["attributes"]).items()})
+            queue.send_text(body, {str(k): str(v) for k, v in attributes.items()})
         except Exception:
-            logger.exception(
-                "the notify queue still refuses a kept event", extra={"event_id": item["event_id"]}
-            )
-            return sent
-        store.drop_unsent_event(str(item["event_id"]))
+            logger.exception("the notify queue still refuses a kept event", extra={"event_id": event_id})
+            refused += 1
+            if refused == RESEND_REFUSALS:  # the queue is down: the next run tries again
+                return sent
+            continue  # one the queue refuses for good holds back no other
+        refused = 0
+        store.drop_unsent_event(event_id)
         sent += 1
     return sent
