@@ -79,3 +79,30 @@ def test_each_scheduled_step_of_a_payment_runs_within_its_functions_role(
     assert store.get_payment(payment["id"]) is None
     assert api.get(f"/v1/payments/{payment['id']}", key=TEST_API_KEY).json()["status"] == "settled"
     assert "error" not in reminded
+
+
+@pytest.mark.parametrize(
+    "function_id",
+    [
+        "CreateLinkFunction",  # the payer's card on the refund page (refunds.payer.submit_card)
+        "PanelFunction",  # a refund read on the payment page asks its payout (service.resolve_on_read)
+        "ReconcileFunction",  # the refunds' work list (refunds.progress): a new attempt after a failed one
+        "SettleWorkerFunction",  # a settlement's own payout
+    ],
+)
+def test_each_function_that_pays_out_by_bank_batch_may_write_its_line(store, merchant, function_id):
+    from local.iam import acting_as
+    from paylink.core.models import Settlement, SettlementStatus, iso, utcnow
+    from paylink.settlement.bank_batch import BankBatchPayout
+
+    # Given a payout order (a refund's transfer is one: refunds.payer._pseudo_settlement) with
+    # PAYLINK_PAYOUT_PROVIDER=bank_batch, whose line is written with a ConditionCheck (no file issued)
+    order = Settlement(
+        id="rfd_roles", merchant_id=merchant.id, date="2026-03-01", status=SettlementStatus.PENDING,
+        net=300_000, gross=300_000, iban="IR062960000000100324200001", payout_attempts=1,
+        created_at=iso(utcnow()),
+    )  # fmt: skip
+    # When the function submits it: Then its role lets the line in
+    with acting_as(function_id):
+        receipt = BankBatchPayout(store).submit(order, attempt=1, day="2026-03-01")
+    assert store.batch_line("rfd_roles", 1)["reference"] == receipt.reference
