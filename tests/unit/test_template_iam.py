@@ -66,14 +66,19 @@ def test_a_function_that_may_query_an_index_may_read_the_items_behind_its_keys(t
             assert ("dynamodb:BatchGetItem", "table") in grants, function_id
 
 
-def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template):
-    # The one ConditionCheck of the code: a bank batch line waits for the day's file (settle worker).
+def test_only_the_functions_that_pay_out_may_check_a_condition_in_a_transaction(template):
+    # The one ConditionCheck of the code: a bank batch line waits for the day's file. Settlements
+    # pay out in the settle worker; a refund's transfer where the payer names the card (the refund
+    # page), where a read asks about it (API, panel) and in the reconciler's refund work.
     checkers = {
         function_id
         for function_id in _functions(template)
         if ("dynamodb:ConditionCheckItem", "table") in _grants(template, function_id)
     }
-    assert checkers == {"SettleWorkerFunction"}
+    assert checkers == {"SettleWorkerFunction", "CreateLinkFunction", "PanelFunction", "ReconcileFunction"}
+
+
+WRITES_AND_LISTS = {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "Query@"}
 
 
 @pytest.mark.parametrize(
@@ -82,8 +87,12 @@ def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template)
         ("CheckoutFunction", {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"}),
         # DeleteItem: a refused claim on a gateway reference (store.release_reference)
         ("CallbackFunction", {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}),
-        # DeleteItem: a refund payer's replaced link token (store.replace_refund_token)
-        ("ReconcileFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
+        # DeleteItem: a refund payer's replaced link token (store.replace_refund_token);
+        # ConditionCheckItem: a refund's transfer attempt by bank batch (store.add_batch_line)
+        (
+            "ReconcileFunction",
+            {*WRITES_AND_LISTS, "DeleteItem", "ConditionCheckItem"},
+        ),
         (
             "NotifyWorkerFunction",
             {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "Query@"},
@@ -94,11 +103,17 @@ def test_only_the_settle_worker_may_check_a_condition_in_a_transaction(template)
             {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query@"},
         ),
         ("ProbeFunction", {"BatchGetItem", "UpdateItem"}),
-        ("CreateLinkFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
+        (
+            "CreateLinkFunction",
+            {*WRITES_AND_LISTS, "DeleteItem", "ConditionCheckItem"},
+        ),
         ("RemindFunction", {"BatchGetItem", "GetItem", "PutItem", "Query@"}),
         ("SettleFunction", {"BatchGetItem", "Query@"}),
         # DeleteItem: unlinking a Telegram chat from the settings page (store.unlink_telegram_chat)
-        ("PanelFunction", {"BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query@"}),
+        (
+            "PanelFunction",
+            {*WRITES_AND_LISTS, "DeleteItem", "ConditionCheckItem"},
+        ),
         ("ExportFunction", {"BatchGetItem", "GetItem", "UpdateItem", "Query@"}),
     ],
 )
