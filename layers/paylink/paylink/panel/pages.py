@@ -106,7 +106,7 @@ def guarded(view: Callable[..., Response[str]]) -> Callable[..., Response[str]]:
 
     def wrapped(event: Any, *args: str, **options: Any) -> Response[str]:
         try:
-            return view(event, *args)
+            return view(event, *args, **options)
         except Exception as exc:
             posted = event.request_context.http.method == "POST"
             return failure_page(exc, lang_of(event, form_fields(event) if posted else None), None)
