@@ -188,3 +188,19 @@ def test_a_rare_filter_reads_a_bounded_number_of_keys_per_request_and_loses_noth
     assert max(reads) <= 2
     assert requests > len(expected) // 2 + 1
     assert got == expected
+
+
+def test_a_cursor_of_the_list_under_another_window_is_a_400_not_a_500(api, seeded, monkeypatch):
+    import paylink.store.table as table
+
+    # Given a cursor of the unwindowed list, standing at a payment made after a window's end
+    monkeypatch.setattr(table, "PAGE_SIZE", 1)
+    first = api.get("/v1/payments", key=TEST_API_KEY).json()
+    assert first["items"][0]["created_at"] > "2026-11-06T20:30"
+    # When it is used with that window (DynamoDB refuses a start key outside the key condition)
+    answer = api.get(
+        f"/v1/payments?from=2026-11-03&to=2026-11-05&cursor={first['next_cursor']}", key=TEST_API_KEY
+    )
+    # Then the answer is a clear 400 on the cursor
+    assert answer.status == 400
+    assert answer.json()["error"]["fields"] == {"cursor": "not a cursor of this list"}

@@ -92,3 +92,35 @@ def test_no_payer_name_makes_an_event_body_sqs_refuses(name):
     # Then the body is text SQS takes, and still the same JSON
     assert SQS_TEXT.fullmatch(body)
     assert json.loads(body) == event
+
+
+def test_a_refund_event_the_queue_refuses_is_kept_and_queued_by_the_next_run(
+    store,
+    notify,  # noqa: F811
+    sqs,  # noqa: F811
+    monkeypatch,
+):
+    from paylink.core.models import Refund, RefundMethod, RefundStatus
+    from paylink.notify.events import event_id, resend_unsent
+    from paylink.notify.queues import RawQueue
+    from paylink.refunds.service import emit_refund_event
+
+    # Given a refund just created while the notify queue refuses every message
+    refund = Refund(
+        id="ref_roles0000000001", payment_id="pay_x", merchant_id="mer_x", amount=10_000,
+        status=RefundStatus.PENDING, method=RefundMethod.REVERSE, created_at="2026-12-02T10:00:00.000000Z",
+    )  # fmt: skip
+    working = RawQueue.send_text
+
+    def refusing(self: RawQueue, body: str, attributes: dict[str, str] | None = None) -> None:
+        raise ConnectionError("sqs is down")
+
+    monkeypatch.setattr(RawQueue, "send_text", refusing)
+    assert emit_refund_event(refund, store) is None
+    # When the queue is back and the reconciler's resend runs
+    monkeypatch.setattr(RawQueue, "send_text", working)
+    assert resend_unsent(store) == 1
+    # Then refund.created is queued, with its own id
+    [message] = _queued(sqs, notify["NotifyQueue"])
+    event = json.loads(message["Body"])
+    assert (event["id"], event["type"]) == (event_id(refund.id, "created"), "refund.created")

@@ -128,7 +128,7 @@ def emit_payment_event(payment: Payment) -> str | None:
             "could not build a merchant notification", extra={"payment_id": payment.id, "event_id": evt}
         )
         return None
-    if not _send_or_keep(queue, event):
+    if not send_or_keep(queue, event):
         return None
     # DEBUG: on success it says nothing another line lacks (the event id derives from the payment's
     # id and status; the notify worker's lines carry both ids), and a failure is logged above.
@@ -196,13 +196,13 @@ def _queue(build: Callable[[], dict[str, Any]]) -> str | None:
     except Exception:
         logger.exception("could not build a merchant notification")
         return None
-    if not _send_or_keep(queue, event):
+    if not send_or_keep(queue, event):
         return None
     logger.info("merchant notification queued", extra={"event_id": event["id"], "event_type": event["type"]})
     return str(event["id"])
 
 
-def _send_or_keep(queue: RawQueue, event: dict[str, Any]) -> bool:
+def send_or_keep(queue: RawQueue, event: dict[str, Any]) -> bool:
     """Send an event to the notify queue; True when sent. One the queue refuses (after the SDK's
     own retries: an SQS outage) is kept in the table for the reconciler to send (resend_unsent):
     the state change it tells of is already durable, so it must not be lost with the request."""

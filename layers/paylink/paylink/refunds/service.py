@@ -440,7 +440,7 @@ def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
     event). After the change is durable; its id, or None when it could not be queued (a final
     refund's is then told again by the reconciler). Its data carries what the delivery worker and
     the Telegram/email notice read (merchant_id, link_title) beside the refund's own fields."""
-    from paylink.notify.events import encode, event_id
+    from paylink.notify.events import event_id, send_or_keep
     from paylink.notify.queues import notify_queue
 
     kind = EVENT_TYPES[refund.status]
@@ -455,8 +455,9 @@ def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
             "link_title": payment.link_title if payment else "",
         }
         event = {"id": evt, "type": kind, "created": iso(utcnow()), "data": data}
-        queue.send_text(encode(event), {"event_id": evt, "event_type": kind})
     except Exception:
-        logger.exception("could not queue a refund event", extra={"refund_id": refund.id})
+        logger.exception("could not build a refund event", extra={"refund_id": refund.id})
         return None
-    return evt
+    # One the queue refuses is kept for the reconciler to queue (notify.events.send_or_keep); a
+    # final refund's is told again by the reconciler too (the same id: merchants deduplicate).
+    return evt if send_or_keep(queue, event) else None

@@ -184,6 +184,10 @@ class Table:
         }
         start = decode_cursor(cursor, pk, pk_name)
         if start:
+            # DynamoDB refuses a start key outside the key condition (a ValidationException, a
+            # 500): a cursor of the same list under another from/to is refused here as a 400.
+            if (since and start[sk_name] < since) or (until and start[sk_name] > until + "\uffff"):
+                raise ValidationFailed("invalid cursor", fields={"cursor": "not a cursor of this list"})
             request["ExclusiveStartKey"] = start
 
         def shown(item: dict[str, Any]) -> bool:
