@@ -21,6 +21,7 @@ def reset_caches() -> None:
     from paylink.core.settings import get_settings
     from paylink.exports.upload import s3_client
     from paylink.notify.messages import notifiers
+    from paylink.notify.queues import sqs_client
     from paylink.payments.routing import adapters, http_client
     from paylink.store import get_store
     from paylink.store.idempotency import _idempotency_client, idempotency_persistence
@@ -35,6 +36,7 @@ def reset_caches() -> None:
         http_client,
         notifiers,
         s3_client,
+        sqs_client,  # made with the SQS endpoint of its test (a moto server that stops with it)
     ):
         cached.cache_clear()
     forget_secrets()
