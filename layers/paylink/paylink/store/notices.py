@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paylink.store.table import Table, _clean, _is_conditional_failure, encode_cursor
+from paylink.store.table import Table, _clean, _is_conditional_failure, encode_cursor, shard_of
 
 DELIVERY_KEPT_SECONDS = 7 * 86_400
 UNSENT_SHARDS = 8
@@ -18,7 +18,7 @@ UNSENT_KEPT_SECONDS = 7 * 86_400  # as long as a delivery's record: the reconcil
 
 
 def unsent_shard(event_id: str) -> str:
-    return f"UNSENT#{sum(event_id.encode()) % UNSENT_SHARDS}"
+    return f"UNSENT#{shard_of(event_id, UNSENT_SHARDS)}"
 
 
 class WebhookItems(Table):

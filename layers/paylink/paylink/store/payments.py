@@ -27,6 +27,7 @@ from paylink.store.table import (
     _is_conditional_failure,
     _plain,
     encode_cursor,
+    shard_of,
 )
 
 PENDING_SHARDS = 8
@@ -39,7 +40,7 @@ HOLD_TTL_SECONDS = 2 * 86_400  # a client's holds are per day; the item outlives
 
 
 def pending_shard(payment_id: str) -> str:
-    return f"PENDING#{sum(payment_id.encode()) % PENDING_SHARDS}"
+    return f"PENDING#{shard_of(payment_id, PENDING_SHARDS)}"
 
 
 class PaidResult(StrEnum):

@@ -23,7 +23,7 @@ from paylink.core.models import (
     utcnow,
 )
 from paylink.store.settlements import UNSETTLED_MERCHANTS
-from paylink.store.table import Table, _cancellation_codes, _clean, _is_conditional_failure
+from paylink.store.table import Table, _cancellation_codes, _clean, _is_conditional_failure, shard_of
 
 REFUNDABLE = (PaymentStatus.PAID.value, PaymentStatus.SETTLED.value)
 ROOM_LEFT = "(attribute_not_exists(claims) OR claims <= :room)"
@@ -66,7 +66,7 @@ PENDING_GRACE = timedelta(minutes=1)  # the request that made it pending carries
 
 
 def refund_work_shard(refund_id: str) -> str:
-    return f"REFUNDWORK#{sum(refund_id.encode()) % REFUND_WORK_SHARDS}"
+    return f"REFUNDWORK#{shard_of(refund_id, REFUND_WORK_SHARDS)}"
 
 
 def _work_key(refund: Refund, status: RefundStatus, expires_at: str | None = None) -> str:

@@ -56,6 +56,11 @@ def _cancellation_codes(exc: Exception) -> list[str]:
     return [reason.get("Code", "None") for reason in reasons]
 
 
+def shard_of(key: str, shards: int) -> int:
+    """A work list's shard for `key` (the sum of its bytes: the same in every process, unlike hash())."""
+    return sum(key.encode()) % shards
+
+
 def _status_matches(item: dict[str, Any], status: str) -> bool:
     """Whether a payment item shows `status` (core.models.shown_status: a fully refunded payment
     shows `refunded`, no longer `paid` or `settled`)."""
