@@ -249,7 +249,10 @@ def http_event(
                 "sourceIp": source_ip,
                 "userAgent": lowered.get("user-agent", ""),
             },
-            "requestId": uuid.uuid4().hex,
+            # API Gateway's own shape (11 random bytes in base64, e.g. "JKJaXmPLvHcESHA="), not a
+            # 32-digit hex id: one of those holds a 16-digit run, a card number to the log checks,
+            # about once in a hundred requests.
+            "requestId": base64.b64encode(os.urandom(11)).decode(),
             "routeKey": route.route_key if route else "$default",
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
