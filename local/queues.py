@@ -12,6 +12,7 @@ one request at a time (local/dynamodb.py), so a long poll would hold up every Dy
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -83,18 +84,20 @@ class QueuePoller:
 
     def poll_once(self) -> int:
         """Receive one batch and hand it to the function; returns how many messages it received."""
-        answer = self.client.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=max(1, min(self.source.batch_size, 10)),
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
+        # Lambda polls with the function's role: the event source needs its grants on the queue.
+        with self._as_function():
+            answer = self.client.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=max(1, min(self.source.batch_size, 10)),
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
         messages = answer.get("Messages") or []
         if not messages:
             return 0
         try:
-            with acting_as(self.source.function_id):  # its DynamoDB calls held to its role (local/iam.py)
+            with self._as_function():  # its calls held to its role (local/iam.py)
                 result = self.invoke(sqs_event(messages, self.queue_arn, self.region))
         except Exception:
             # Lambda counts the whole batch as failed: every message comes back after the timeout.
@@ -103,13 +106,18 @@ class QueuePoller:
         failed = self._failed_ids(result, {m["MessageId"] for m in messages})
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self.client.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
-            )
+            with self._as_function():
+                self.client.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+                )
         if failed:
             print(f"[queue] {self.source.function_id}: {len(failed)} message(s) will be retried", flush=True)
         return len(messages)
+
+    def _as_function(self) -> contextlib.AbstractContextManager[None]:
+        """Held to the function's role, knowing its queue (the event source names it by ARN)."""
+        return acting_as(self.source.function_id, refs={self.source.queue_id: self.queue_url})
 
     def _failed_ids(self, result: Any, received: set[str]) -> set[str]:
         if not self.source.report_batch_item_failures or not isinstance(result, dict):

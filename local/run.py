@@ -143,7 +143,7 @@ class Invoker:
             except queue.Empty:
                 handler = self._load()
             try:
-                with acting_as(self.function.logical_id):  # its DynamoDB calls held to its role
+                with acting_as(self.function.logical_id, self.environment):  # its calls held to its role
                     return handler(event, LambdaContext(self.function))
             finally:
                 self._idle.put(handler)
@@ -315,7 +315,7 @@ class LocalSystem:
         from local.dynamodb import AtomicMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per DynamoDB call is noise
-        install()  # each function's DynamoDB calls held to its role in template.yaml (local/iam.py)
+        install()  # each function's AWS calls held to its role in template.yaml (local/iam.py)
 
         self.moto = AtomicMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self.moto.start()

@@ -93,7 +93,7 @@ class ApiClient:
         event = http_event(method, target, all_headers, body, route, match.groupdict(), self.source_ip)
         function = self._functions[route.function_id]
         module = importlib.import_module(function.module)
-        with acting_as(route.function_id):  # its DynamoDB calls held to its role (local/iam.py)
+        with acting_as(route.function_id):  # its AWS calls held to its role (local/iam.py)
             result = getattr(module, function.handler)(event, LambdaContext(function))
         raw = result.get("body") or ""
         data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
