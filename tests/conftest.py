@@ -29,6 +29,18 @@ def function_roles() -> None:
     install()
 
 
+@pytest.fixture(autouse=True)
+def no_refused_calls() -> Iterator[None]:
+    """A call a function's role refused fails its test, even when the code caught the refusal and
+    carried on (a notification logged and dropped is a lost notification, deployed)."""
+    from local import iam
+
+    iam.REFUSED.clear()
+    yield
+    refused, iam.REFUSED[:] = list(iam.REFUSED), []
+    assert not refused, f"refused by the function's role in template.yaml: {refused}"
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """Sandbox gateways over real HTTP: a and b speak Zibal's protocol, s the bank SEP's."""

@@ -10,8 +10,15 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local.iam import acting_as, install, required, table_grants
+from local.iam import REFUSED, acting_as, install, required, table_grants
 from local.template import create_buckets, create_queues, create_tables, load_template
+
+
+@pytest.fixture(autouse=True)
+def refusals_expected() -> Iterator[None]:
+    """These tests are refused on purpose (tests/conftest.py fails any other test refused)."""
+    yield
+    REFUSED.clear()
 
 
 def test_a_transaction_needs_each_items_own_action_and_a_query_its_place():
@@ -161,6 +168,19 @@ def test_a_secret_is_read_only_by_the_functions_that_name_it(cloud):
         assert _refused(ssm.get_parameter, Name="/paylink/test/PanelKey") == "AccessDeniedException"
     with acting_as("PanelFunction"):
         ssm.get_parameter(Name="/paylink/test/PanelKey", WithDecryption=True)
+
+
+def test_a_parameter_named_from_the_stage_is_read_in_that_stage_only(cloud, monkeypatch):
+    ssm = cloud["ssm"]
+    for stage in ("test", "prod"):
+        ssm.put_parameter(Name=f"/paylink/{stage}/payout/api-key", Value="k", Type="SecureString")
+    # Given the settle worker's payout key, granted as /paylink/${Stage}/payout/api-key
+    monkeypatch.setenv("PAYLINK_STAGE", "test")
+    monkeypatch.setenv("PAYLINK_PAYOUT_API_KEY_PARAM", "/paylink/test/payout/api-key")
+    with acting_as("SettleWorkerFunction"):
+        # Then its own stage's key is read, another stage's is refused
+        ssm.get_parameter(Name="/paylink/test/payout/api-key", WithDecryption=True)
+        assert _refused(ssm.get_parameter, Name="/paylink/prod/payout/api-key") == "AccessDeniedException"
 
 
 def test_a_resource_named_by_a_variable_the_function_is_not_given_is_refused(cloud, monkeypatch):
