@@ -157,3 +157,20 @@ def test_email_is_granted_only_with_a_sender_and_only_from_it(template):
             assert policy["Fn::If"][0] == "HasEmailSender", function_id
             [statement] = policy["Fn::If"][1]["Statement"]
             assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
+
+
+def test_only_the_export_worker_may_write_an_export(template):
+    # The export bucket's objects are written in parts by the export worker alone (paylink.exports.jobs
+    # run_job: MultipartObject, abort_upload); the API and the panel queue a job and presign its
+    # object. A role that may write there could replace another merchant's CSV behind its link.
+    from local.iam import PSEUDO, Request, allowed, policy_statements
+
+    refs = {**PSEUDO, "ExportBucket": "exports", "ExportBucket.Arn": "arn:aws:s3:::exports"}
+    an_export = "arn:aws:s3:::exports/exports/mer_x/exp_y/payments.csv"
+    for action in ("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"):
+        writers = {
+            function_id
+            for function_id, resource in _functions(template).items()
+            if allowed(list(policy_statements(resource)), Request(action, an_export), refs)
+        }
+        assert writers == ({"ExportFunction"} if action != "s3:DeleteObject" else set()), action
