@@ -22,7 +22,7 @@ VALID_IBAN = "IR062960000000100324200001"
 
 @pytest.fixture(scope="session", autouse=True)
 def function_roles() -> None:
-    """A function's DynamoDB calls are held to what template.yaml grants it (local/iam.py), as
+    """A function's AWS calls are held to what template.yaml grants it (local/iam.py), as
     deployed: moto alone allows everything."""
     from local.iam import install
 

@@ -1,5 +1,5 @@
 """The scheduled and queue-fed functions run within their roles (local/iam.py holds each function's
-DynamoDB calls to what template.yaml grants it, as AWS would): one paid payment is reconciled,
+AWS calls to what template.yaml grants it, as AWS would): one paid payment is reconciled,
 probed, settled through the settle queue, archived and reminded about, each step by its own
 function as deployed, and each step does its work (a refused call would leave it undone)."""
 

@@ -1,4 +1,4 @@
-"""local/iam.py: a function's DynamoDB calls are held to what template.yaml grants it, as deployed."""
+"""local/iam.py: a function's AWS calls are held to what template.yaml grants it, as deployed."""
 
 from __future__ import annotations
 
