@@ -95,6 +95,10 @@ def start_runner(folder: Path, **extra_env: str) -> Iterator[Runner]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+    # A call a function's role refused (local/iam.py prints each one) fails the run, even when the
+    # code caught it and the tests' answers looked right.
+    refused = [line for line in output.read_text().splitlines() if line.startswith("[iam] refused")]
+    assert not refused, f"refused by a function's role in template.yaml: {refused}"
 
 
 @pytest.fixture(scope="session")
