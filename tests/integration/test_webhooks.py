@@ -98,6 +98,25 @@ def _poller(sqs: Any, refs: dict[str, str]) -> QueuePoller:
     )  # fmt: skip
 
 
+def _hides_pass_at_once(monkeypatch: pytest.MonkeyPatch, start: float) -> tuple[list[float], list[int]]:
+    """The worker's clock from `start`; each time the worker hides a message, how long is recorded
+    and that time passes at once (the message is visible again now). Returns (clock, hides)."""
+    import paylink.notify.notifications
+    from paylink.notify.queues import sqs_client
+
+    clock = [start]
+    monkeypatch.setattr(paylink.notify.notifications, "clock", lambda: clock[0])
+    hidden: list[int] = []
+
+    def time_passes(params: dict[str, Any], **_: Any) -> None:
+        hidden.append(int(params["VisibilityTimeout"]))
+        clock[0] += int(params["VisibilityTimeout"])
+        params["VisibilityTimeout"] = 0
+
+    sqs_client().meta.events.register("provide-client-params.sqs.ChangeMessageVisibility", time_passes)
+    return clock, hidden
+
+
 def _queue_event_of_paid_payment(api, store, notify) -> str:  # type: ignore[no-untyped-def]
     """Pay a link with notifications off, then queue its paid event: the body the worker will send."""
     from paylink.core.settings import get_settings
@@ -249,22 +268,10 @@ def test_a_refused_webhook_is_retried_on_the_schedule_then_dead_lettered(
     api, store, gateways, notify, sqs, secret, monkeypatch
 ):
     # Given a queued paid event, a merchant endpoint that fails every time, and a clock we move
-    import paylink.notify.notifications
-    from paylink.notify.queues import sqs_client
     from paylink.notify.webhooks import MAX_ATTEMPTS, MAX_HIDE, RETRY_DELAYS
 
     event_id = _queue_event_of_paid_payment(api, store, notify)
-    clock = [1_800_000_000.0]
-    monkeypatch.setattr(paylink.notify.notifications, "clock", lambda: clock[0])
-    hidden: list[int] = []
-
-    def time_passes(params: dict[str, Any], **_: Any) -> None:
-        # Record how long the worker hid the message, then let that time pass at once.
-        hidden.append(int(params["VisibilityTimeout"]))
-        clock[0] += int(params["VisibilityTimeout"])
-        params["VisibilityTimeout"] = 0
-
-    sqs_client().meta.events.register("provide-client-params.sqs.ChangeMessageVisibility", time_passes)
+    clock, hidden = _hides_pass_at_once(monkeypatch, 1_800_000_000.0)
     poller = _poller(sqs, notify)
     with respx.mock(assert_all_called=True) as mock:
         endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(500))
@@ -547,7 +554,6 @@ def test_an_event_whose_write_never_landed_is_never_delivered(
 ):
     # Given a callback function that dies after queueing the paid event, before its credit
     import paylink.notify.notifications
-    from paylink.notify.queues import sqs_client
     from paylink.store.payments import PaymentItems
 
     def die(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
@@ -557,16 +563,7 @@ def test_an_event_whose_write_never_landed_is_never_delivered(
     callback = _start(api)
     with pytest.raises(SystemExit):
         api.get(callback)
-    clock = [paylink.notify.notifications.clock()]
-    monkeypatch.setattr(paylink.notify.notifications, "clock", lambda: clock[0])
-    hidden: list[int] = []
-
-    def time_passes(params: dict[str, Any], **_: Any) -> None:
-        hidden.append(int(params["VisibilityTimeout"]))
-        clock[0] += int(params["VisibilityTimeout"])
-        params["VisibilityTimeout"] = 0
-
-    sqs_client().meta.events.register("provide-client-params.sqs.ChangeMessageVisibility", time_passes)
+    _, hidden = _hides_pass_at_once(monkeypatch, paylink.notify.notifications.clock())
     # When the worker receives it again and again while the payment still waits at its gateway
     with respx.mock(assert_all_called=False) as mock:
         endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
