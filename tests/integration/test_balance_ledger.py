@@ -7,6 +7,7 @@ import pytest
 from paylink.settlement.money import FeePlan, split
 from paylink.web import api_schema
 from tests.conftest import OTHER_API_KEY, TEST_API_KEY
+from tests.helpers import count_index_pages
 from tests.integration.test_refunds import _pay
 
 AMOUNT = 1_000_000
@@ -153,14 +154,7 @@ def test_the_ledger_reads_a_bounded_number_of_payment_keys_per_request_and_loses
     monkeypatch.setattr(table, "PAGE_SIZE", 2)
     monkeypatch.setattr(table, "FILTERED_INDEX_PAGE", 2)
     monkeypatch.setattr(table, "FILTER_SCAN_KEYS", 4)
-    reads: list[int] = []
-    real = table.Table._query_index
-
-    def counted(self, request):  # type: ignore[no-untyped-def]
-        reads[-1] += request.get("IndexName") == "gsi2"
-        return real(self, request)
-
-    monkeypatch.setattr(table.Table, "_query_index", counted)
+    reads = count_index_pages(monkeypatch, "gsi2")
     # When the merchant follows next_cursor through its ledger
     seen, cursor = [], None
     while True:
