@@ -203,3 +203,21 @@ def test_home_says_from_when_it_counted_when_a_flood_of_abandoned_checkouts_hide
     # and without the flood nothing is said
     monkeypatch.setattr(overview, "SCAN_LIMIT", 5000)
     assert 'id="counted-from"' not in shop.get("/dashboard").text
+
+
+def test_a_panel_page_the_table_refuses_gets_a_page_to_try_again(shop, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    import paylink.panel.overview as overview
+
+    # Given a table that throttles the home page's reads
+    def throttled(*_: object, **__: object) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
+
+    monkeypatch.setattr(overview, "overview", throttled)
+    # When the merchant opens the panel
+    answer = shop.get("/dashboard")
+    # Then a 503 page (the panel's own) asks to try again, never a bare error
+    assert answer.status == 503
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "ThrottlingException" not in answer.text
