@@ -1,0 +1,104 @@
+"""SMS that cost the operator money, driven through the public contract: what one merchant can make us
+text to numbers of its choosing beyond the day's invoice sends."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import OTHER_API_KEY, TEST_API_KEY
+from tests.integration.test_invoice_notify import outbox  # noqa: F401 - the fixture
+
+DUE = "2026-03-10"  # a Tuesday
+
+
+def _remind_on(day: date) -> dict[str, Any]:
+    """The RemindFunction as its schedule invokes it (10:00 Tehran), within its role."""
+    from functions.remind.app import lambda_handler
+    from local.run import LambdaContext
+    from local.template import functions, load_template
+
+    event = {"scheduled_time": f"{day.isoformat()}T06:30:00Z"}
+    return lambda_handler(event, LambdaContext(functions(load_template())["RemindFunction"]))
+
+
+def _invoice(api, n: int, key: str = TEST_API_KEY, **extra: Any) -> str:  # type: ignore[no-untyped-def]
+    """An invoice to a payer of its own (09121230000 + n), never sent by the merchant."""
+    body = {"title": f"Invoice {n}", "kind": "invoice", "amount": 4_500_000,
+            "payer": {"name": "Payer", "phone": f"0912123{n:04d}"}, "due_date": DUE, **extra}  # fmt: skip
+    answer = api.post_json("/v1/links", body, key=key)
+    assert answer.status == 201, answer.text
+    return str(answer.json()["code"])
+
+
+def _cap(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    import paylink.merchants.invoices
+
+    monkeypatch.setattr(paylink.merchants.invoices, "REMINDERS_PER_MERCHANT_PER_DAY", n, raising=False)
+
+
+def test_reminders_cannot_pump_more_sms_a_day_than_the_merchants_reminder_allowance(
+    api, merchant, outbox, monkeypatch  # noqa: F811
+):
+    # Given a merchant allowed 3 reminders a day, with 5 invoices due the same day to 5 numbers
+    # (created, never sent: creating costs nothing and has no daily limit)
+    _cap(monkeypatch, 3)
+    for n in range(5):
+        _invoice(api, n)
+    # When the daily run goes the day before, and again (a retried run)
+    day_before = date.fromisoformat(DUE) - timedelta(days=1)
+    first = _remind_on(day_before)
+    second = _remind_on(day_before)
+    # Then 3 SMS left in all, and the other 2 reminders were skipped
+    assert len(first["sent"]) == 3
+    assert second["sent"] == []
+    assert len(outbox()["sms"]) == 3
+
+
+def test_installment_reminders_share_the_merchants_reminder_allowance(
+    api, merchant, outbox, monkeypatch  # noqa: F811
+):
+    # Given a merchant allowed 2 reminders a day, with 3 invoices in installments whose first
+    # installments all fall due the same day
+    _cap(monkeypatch, 2)
+    second_due = (date.fromisoformat(DUE) + timedelta(days=30)).isoformat()
+    schedule = [{"amount": 2_000_000, "due_date": DUE}, {"amount": 2_500_000, "due_date": second_due}]
+    for n in range(3):
+        body_extra = {"installments": schedule}
+        _invoice(api, n, **body_extra)
+    # When the daily run goes the day before
+    report = _remind_on(date.fromisoformat(DUE) - timedelta(days=1))
+    # Then only 2 SMS left
+    assert len(outbox()["sms"]) == 2, report
+
+
+def test_one_merchants_reminders_take_nothing_from_anothers_allowance(
+    api, merchant, other_merchant, outbox, monkeypatch  # noqa: F811
+):
+    # Given a merchant allowed 2 reminders a day that has 4 invoices due, and another merchant with one
+    _cap(monkeypatch, 2)
+    for n in range(4):
+        _invoice(api, n)
+    theirs = _invoice(api, 9, key=OTHER_API_KEY)
+    # When the daily run goes the day before
+    report = _remind_on(date.fromisoformat(DUE) - timedelta(days=1))
+    # Then the other merchant's payer was reminded too
+    assert f"{theirs}:before_1" in report["sent"]
+    assert len(outbox()["sms"]) == 3
+
+
+def test_the_next_day_brings_a_new_reminder_allowance(api, merchant, outbox, monkeypatch):  # noqa: F811
+    # Given a merchant allowed 1 reminder a day, with 2 invoices due the same day
+    _cap(monkeypatch, 1)
+    for n in range(2):
+        _invoice(api, n)
+    due = date.fromisoformat(DUE)
+    # When the run goes the day before and the day after the due date
+    before = _remind_on(due - timedelta(days=1))
+    after = _remind_on(due + timedelta(days=1))
+    # Then one reminder went on each day
+    assert len(before["sent"]) == 1
+    assert len(after["sent"]) == 1
+    assert len(outbox()["sms"]) == 2
