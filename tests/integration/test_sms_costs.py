@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import OTHER_API_KEY, TEST_API_KEY
+from tests.helpers import ApiClient
 from tests.integration.test_invoice_notify import outbox  # noqa: F401 - the fixture
 
 DUE = "2026-03-10"  # a Tuesday
@@ -24,10 +25,12 @@ def _remind_on(day: date) -> dict[str, Any]:
     return lambda_handler(event, LambdaContext(functions(load_template())["RemindFunction"]))
 
 
-def _invoice(api, n: int, key: str = TEST_API_KEY, **extra: Any) -> str:  # type: ignore[no-untyped-def]
+def _invoice(api: ApiClient, n: int, key: str = TEST_API_KEY, **extra: Any) -> str:
     """An invoice to a payer of its own (09121230000 + n), never sent by the merchant."""
     body = {"title": f"Invoice {n}", "kind": "invoice", "amount": 4_500_000,
-            "payer": {"name": "Payer", "phone": f"0912123{n:04d}"}, "due_date": DUE, **extra}  # fmt: skip
+            "payer": {"name": "Payer", "phone": f"0912123{n:04d}"}, **extra}  # fmt: skip
+    if "installments" not in extra:
+        body["due_date"] = DUE
     answer = api.post_json("/v1/links", body, key=key)
     assert answer.status == 201, answer.text
     return str(answer.json()["code"])
@@ -39,9 +42,7 @@ def _cap(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     monkeypatch.setattr(paylink.merchants.invoices, "REMINDERS_PER_MERCHANT_PER_DAY", n, raising=False)
 
 
-def test_reminders_cannot_pump_more_sms_a_day_than_the_merchants_reminder_allowance(
-    api, merchant, outbox, monkeypatch  # noqa: F811
-):
+def test_reminders_past_the_merchants_daily_allowance_are_not_sent(api, merchant, outbox, monkeypatch):  # noqa: F811
     # Given a merchant allowed 3 reminders a day, with 5 invoices due the same day to 5 numbers
     # (created, never sent: creating costs nothing and has no daily limit)
     _cap(monkeypatch, 3)
@@ -57,26 +58,27 @@ def test_reminders_cannot_pump_more_sms_a_day_than_the_merchants_reminder_allowa
     assert len(outbox()["sms"]) == 3
 
 
-def test_installment_reminders_share_the_merchants_reminder_allowance(
-    api, merchant, outbox, monkeypatch  # noqa: F811
-):
+def test_installment_reminders_share_the_allowance(api, merchant, outbox, monkeypatch):  # noqa: F811
     # Given a merchant allowed 2 reminders a day, with 3 invoices in installments whose first
     # installments all fall due the same day
     _cap(monkeypatch, 2)
-    second_due = (date.fromisoformat(DUE) + timedelta(days=30)).isoformat()
-    schedule = [{"amount": 2_000_000, "due_date": DUE}, {"amount": 2_500_000, "due_date": second_due}]
+    from paylink.merchants.links import market_today
+
+    due = market_today() + timedelta(days=10)
+    second_due = (due + timedelta(days=30)).isoformat()
+    schedule = [
+        {"amount": 2_000_000, "due_date": due.isoformat()},
+        {"amount": 2_500_000, "due_date": second_due},
+    ]
     for n in range(3):
-        body_extra = {"installments": schedule}
-        _invoice(api, n, **body_extra)
+        _invoice(api, n, installments=schedule)
     # When the daily run goes the day before
-    report = _remind_on(date.fromisoformat(DUE) - timedelta(days=1))
+    report = _remind_on(due - timedelta(days=1))
     # Then only 2 SMS left
     assert len(outbox()["sms"]) == 2, report
 
 
-def test_one_merchants_reminders_take_nothing_from_anothers_allowance(
-    api, merchant, other_merchant, outbox, monkeypatch  # noqa: F811
-):
+def test_one_merchants_reminders_spend_no_others(api, merchant, other_merchant, outbox, monkeypatch):  # noqa: F811
     # Given a merchant allowed 2 reminders a day that has 4 invoices due, and another merchant with one
     _cap(monkeypatch, 2)
     for n in range(4):

@@ -29,6 +29,11 @@ REMINDERS: dict[str, int] = {"before_1": -1, "after_1": 1, "after_3": 3}
 SENDS_PER_INVOICE_PER_DAY = 3
 SENDS_PER_MERCHANT_PER_DAY = 200
 SEND_COUNTER_KEEP_SECONDS = 2 * 86_400
+# Reminders a merchant's payers get a day (each one reminder, whatever its channels), invoices and
+# installments together. Reminders need no send: without this, a merchant creating invoices due the
+# same day to any numbers (creating has no daily limit) had us text every one of them, 3 times each
+# and 3 per installment.
+REMINDERS_PER_MERCHANT_PER_DAY = 200
 
 
 def _address(link: Link, channel: str) -> str | None:
@@ -154,6 +159,31 @@ def _count_send(store: Store, merchant: Merchant, link: Link, tz: str, now: date
         )
 
 
+class _ReminderAllowance:
+    """Each merchant's reminders on one day: numbered slots, claimed with a conditional put from the
+    lowest this run has not tried, so a retried run of the day sends no more than the allowance."""
+
+    def __init__(self, store: Store, day: date, now: datetime) -> None:
+        self.store = store
+        self.day = day.isoformat()
+        self.expires_at = int(now.timestamp()) + SEND_COUNTER_KEEP_SECONDS + 86_400
+        self.tried: dict[str, int] = {}  # merchant id -> slots tried so far
+
+    def take(self, merchant_id: str) -> bool:
+        """One more reminder for this merchant today, unless its allowance is spent."""
+        slot = self.tried.get(merchant_id, 0)
+        while slot < REMINDERS_PER_MERCHANT_PER_DAY:
+            taken = self.store.claim_reminder_slot(merchant_id, self.day, slot, self.expires_at)
+            slot += 1
+            self.tried[merchant_id] = slot
+            if taken:
+                return True
+        self.tried[merchant_id] = slot
+        logger.warning("reminder not sent: the merchant's daily allowance is spent",
+                       extra={"merchant_id": merchant_id})  # fmt: skip
+        return False
+
+
 @dataclass
 class ReminderReport:
     sent: list[str] = field(default_factory=list)  # "code:reminder"
@@ -165,9 +195,11 @@ def remind(
     store: Store, now: datetime, tz: str, base_url: str, notifiers: Mapping[str, Notifier]
 ) -> ReminderReport:
     """Send the day's reminders: 1 day before, 1 and 3 days after the due date; once each; none
-    for a paid (or closed) invoice. A reminder is recorded before it is sent (at most once)."""
+    for a paid (or closed) invoice. A reminder is recorded before it is sent (at most once); past a
+    merchant's REMINDERS_PER_MERCHANT_PER_DAY it is skipped, not kept for later."""
     today = local_date(now, tz)
     report = ReminderReport()
+    allowance = _ReminderAllowance(store, today, now)
     for name, offset in REMINDERS.items():
         due = (today - timedelta(days=offset)).isoformat()
         for link in store.invoices_due(due):
@@ -176,7 +208,11 @@ def remind(
                 report.skipped.append(key)
                 continue
             channels = [c for c in CHANNELS if c in notifiers and _address(link, c)]
+            # Claimed first, then counted: a retried run spends no allowance on what was sent.
             if not channels or not store.claim_reminder(link.code, name, now):
+                report.skipped.append(key)
+                continue
+            if not allowance.take(link.merchant_id):
                 report.skipped.append(key)
                 continue
             kind = "reminder_before" if offset < 0 else "reminder_after"
@@ -191,7 +227,7 @@ def remind(
                         extra={"link_code": link.code, "channel": channel, "error": type(exc).__name__},
                     )
             report.sent.append(key)
-        _remind_installments(store, now, today, offset, name, base_url, notifiers, report)
+        _remind_installments(store, now, today, offset, name, base_url, notifiers, report, allowance)
     return report
 
 
@@ -204,6 +240,7 @@ def _remind_installments(
     base_url: str,
     notifiers: Mapping[str, Notifier],
     report: ReminderReport,
+    allowance: _ReminderAllowance,
 ) -> None:
     """The reminder `name` of each installment due `offset` days before today: once each (claimed
     first), none for a paid installment or a closed invoice. Past its due date an unpaid installment
@@ -223,6 +260,9 @@ def _remind_installments(
             report.overdue.append(f"{code}:{number}")
         channels = [c for c in CHANNELS if c in notifiers and _address(link, c)]
         if not channels or not store.claim_reminder(code, f"{number}:{name}", now):
+            report.skipped.append(key)
+            continue
+        if not allowance.take(link.merchant_id):
             report.skipped.append(key)
             continue
         kind = "installment_before" if offset < 0 else "installment_after"

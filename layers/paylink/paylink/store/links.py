@@ -188,6 +188,21 @@ class LinkItems(Table):
             raise
         return True
 
+    def claim_reminder_slot(self, merchant_id: str, day: str, slot: int, expires_at: int) -> bool:
+        """Claim numbered slot `slot` of a merchant's reminders on `day`; False if it was taken.
+
+        A conditional put, not a counter: the reminders' role may put and get items only."""
+        item = {"pk": f"REMINDSLOTS#{merchant_id}#{day}", "sk": f"{slot:05d}", "ttl": expires_at}
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def refresh_link_snapshots(self, merchant: Merchant) -> int:
         """Copy a merchant's name, limits and gateway choice onto every one of its links."""
         snapshot = {
