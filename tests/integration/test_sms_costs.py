@@ -104,3 +104,51 @@ def test_the_next_day_brings_a_new_reminder_allowance(api, merchant, outbox, mon
     assert len(before["sent"]) == 1
     assert len(after["sent"]) == 1
     assert len(outbox()["sms"]) == 2
+
+
+# ---- invoice sends: one number is not a target ---------------------------------------------------
+
+
+def _to_one_number(api: ApiClient, count: int, phone: str = "09121234567") -> list[str]:
+    body = {"kind": "invoice", "amount": 4_500_000, "payer": {"name": "Payer", "phone": phone}}
+    codes = []
+    for n in range(count):
+        answer = api.post_json("/v1/links", {**body, "title": f"Invoice {n}"}, key=TEST_API_KEY)
+        assert answer.status == 201, answer.text
+        codes.append(str(answer.json()["code"]))
+    return codes
+
+
+def _send(api: ApiClient, code: str) -> int:
+    return api.post_json(f"/v1/links/{code}/send", {"via": ["sms"]}, key=TEST_API_KEY).status
+
+
+def _recipient_cap(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    import paylink.merchants.invoices
+
+    monkeypatch.setattr(paylink.merchants.invoices, "SENDS_PER_RECIPIENT_PER_DAY", n, raising=False)
+
+
+def test_many_invoices_to_one_number_do_not_multiply_its_sms(api, merchant, outbox, monkeypatch):  # noqa: F811
+    # Given a number may get 2 invoice SMS a day from a merchant, and 3 invoices to that number
+    # (the per-invoice limit alone let a merchant text one number 200 times a day)
+    _recipient_cap(monkeypatch, 2)
+    codes = _to_one_number(api, 3)
+    # When the merchant sends each of them
+    answers = [_send(api, code) for code in codes]
+    # Then the third is a 429 and only two SMS reached the number
+    assert answers == [200, 200, 429]
+    assert len(outbox()["sms"]) == 2
+
+
+def test_another_number_still_gets_its_invoice(api, merchant, outbox, monkeypatch):  # noqa: F811
+    # Given one number has had its invoice SMS for the day
+    _recipient_cap(monkeypatch, 1)
+    [first, second] = _to_one_number(api, 2)
+    assert _send(api, first) == 200
+    assert _send(api, second) == 429
+    # When the merchant sends an invoice to another number
+    [other] = _to_one_number(api, 1, phone="09351234567")
+    # Then it goes
+    assert _send(api, other) == 200
+    assert [to for to, _ in outbox()["sms"]] == ["+989121234567", "+989351234567"]
