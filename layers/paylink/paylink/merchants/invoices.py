@@ -3,6 +3,7 @@ installment, for an invoice in installments)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ REMINDERS: dict[str, int] = {"before_1": -1, "after_1": 1, "after_3": 3}
 # enough to send, correct and resend an invoice; too few to pump SMS or phish through our sender.
 SENDS_PER_INVOICE_PER_DAY = 3
 SENDS_PER_MERCHANT_PER_DAY = 200
+# And to one phone or address from one merchant, whatever the invoice: the per-invoice limit alone let
+# a merchant text one number 200 times a day by making 67 invoices to it.
+SENDS_PER_RECIPIENT_PER_DAY = 5
 SEND_COUNTER_KEEP_SECONDS = 2 * 86_400
 # Reminders a merchant's payers get a day (each one reminder, whatever its channels), invoices and
 # installments together. Reminders need no send: without this, a merchant creating invoices due the
@@ -123,7 +127,7 @@ def send_invoice(
     status = link.status()
     if status is not LinkStatus.ACTIVE:
         raise Gone("already_paid" if status is LinkStatus.PAID else status.value)
-    _count_send(store, merchant, link, tz, now or utcnow())
+    _count_send(store, merchant, link, [_address(link, c) or "" for c in via], tz, now or utcnow())
     subject, text = message(link, f"{base_url}/{link.code}")
     for channel in via:
         try:
@@ -138,8 +142,10 @@ def send_invoice(
     return {"sent": list(via)}
 
 
-def _count_send(store: Store, merchant: Merchant, link: Link, tz: str, now: datetime) -> None:
-    """Count this send against the day's limits (both counters or neither), or raise RateLimited."""
+def _count_send(
+    store: Store, merchant: Merchant, link: Link, addresses: Sequence[str], tz: str, now: datetime
+) -> None:
+    """Count this send against the day's limits (all counters or none), or raise RateLimited."""
     today = local_date(now, tz)
     opens = start_of_day_utc(today + timedelta(days=1), tz)
     reached = store.count_invoice_send(
@@ -149,9 +155,14 @@ def _count_send(store: Store, merchant: Merchant, link: Link, tz: str, now: date
         per_invoice=SENDS_PER_INVOICE_PER_DAY,
         per_merchant=SENDS_PER_MERCHANT_PER_DAY,
         expires_at=int(opens.timestamp()) + SEND_COUNTER_KEEP_SECONDS,
+        recipients=[_digest(address) for address in addresses],
+        per_recipient=SENDS_PER_RECIPIENT_PER_DAY,
     )
     if reached is not None:
-        limit = SENDS_PER_INVOICE_PER_DAY if reached == "invoice" else SENDS_PER_MERCHANT_PER_DAY
+        limit = {
+            "invoice": SENDS_PER_INVOICE_PER_DAY,
+            "merchant": SENDS_PER_MERCHANT_PER_DAY,
+        }.get(reached, SENDS_PER_RECIPIENT_PER_DAY)
         logger.warning("invoice send refused: daily limit", extra={"link_code": link.code, "limit": reached})
         raise RateLimited(
             f"this {reached} has had its {limit} invoice sends today; try again after midnight",
@@ -182,6 +193,11 @@ class _ReminderAllowance:
         logger.warning("reminder not sent: the merchant's daily allowance is spent",
                        extra={"merchant_id": merchant_id})  # fmt: skip
         return False
+
+
+def _digest(address: str) -> str:
+    """A recipient as its send counter names it: no phone or address in a key."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:24]
 
 
 @dataclass

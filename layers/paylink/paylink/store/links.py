@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -222,10 +223,20 @@ class LinkItems(Table):
         return count
 
     def count_invoice_send(
-        self, merchant_id: str, code: str, day: str, *, per_invoice: int, per_merchant: int, expires_at: int
+        self,
+        merchant_id: str,
+        code: str,
+        day: str,
+        *,
+        per_invoice: int,
+        per_merchant: int,
+        expires_at: int,
+        recipients: Sequence[str] = (),
+        per_recipient: int = 0,
     ) -> str | None:
-        """Count one invoice send on `day` for the invoice and for its merchant, both or neither;
-        the limit already reached ("invoice" or "merchant"), or None when it was counted."""
+        """Count one invoice send on `day` for the invoice, its merchant and each of `recipients`
+        (digests of where it goes), all or none; the limit already reached ("invoice", "merchant"
+        or "recipient"), or None when it was counted."""
 
         def counter(sk: str, cap: int) -> dict[str, Any]:
             return {
@@ -241,11 +252,16 @@ class LinkItems(Table):
 
         try:
             self.client.transact_write_items(
-                TransactItems=[counter(f"LINK#{code}", per_invoice), counter("MERCHANT", per_merchant)]
+                TransactItems=[
+                    counter(f"LINK#{code}", per_invoice),
+                    counter("MERCHANT", per_merchant),
+                    *(counter(f"TO#{to}", per_recipient) for to in dict.fromkeys(recipients)),
+                ]
             )
         except Exception as exc:
             codes = _cancellation_codes(exc)
             if not _is_conditional_failure(exc) or "ConditionalCheckFailed" not in codes:
                 raise
-            return "invoice" if codes[0] == "ConditionalCheckFailed" else "merchant"
+            reached = codes.index("ConditionalCheckFailed")
+            return "invoice" if reached == 0 else "merchant" if reached == 1 else "recipient"
         return None
