@@ -65,10 +65,11 @@ panel key (PanelKeyParameter) of the phone, a source address, a national code, a
   OTPLOCK#{subject}/LOCK        a phone locked after too many wrong codes, until a time (TTL);
                                 OTPLOCK#DEV#{dev}/LOCK a trusted device locked the same way
   OTPDAY#{subject}#{tehran date}/COUNT, OTPDAY#DEV#{dev}#{date}/COUNT  codes per phone (strangers)
-                                and per trusted device per Tehran day (TTL)
+                                and per trusted device per Tehran day (TTL); OTPDEVDAY#{subject}#{date}/COUNT
+                                all of a phone's trusted devices together that day
   OTPSEND#{subject}#{window}/COUNT, OTPSEND#IP#{addr}#{window}/COUNT  codes sent per phone (a
-                                trusted device: OTPSEND#DEV#{dev}#...) and per source address in a
-                                window (conditional counters, TTL)
+                                trusted device: OTPSEND#DEV#{dev}#...) and per source address (strangers
+                                only) in a window (conditional counters, TTL)
   OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone (or OTPFAIL#DEV#{dev}#...) in a
                                 lock window (TTL)
   OTPGLOBAL#{hour}#{shard}/COUNT  sign-in codes the whole deployment sent in an hour, 10 shards each
