@@ -152,3 +152,36 @@ def test_another_number_still_gets_its_invoice(api, merchant, outbox, monkeypatc
     # Then it goes
     assert _send(api, other) == 200
     assert [to for to, _ in outbox()["sms"]] == ["+989121234567", "+989351234567"]
+
+
+def test_reminders_to_one_number_are_held_to_its_daily_sends(api, merchant, outbox, monkeypatch):  # noqa: F811
+    # Given one number may get 2 invoice SMS a day from a merchant, with 4 invoices to that number and
+    # one to another, all due the same day
+    _recipient_cap(monkeypatch, 2)
+    body = {"kind": "invoice", "amount": 4_500_000, "due_date": DUE}
+    for n in range(4):
+        payer = {"name": "Payer", "phone": "09121234567"}
+        api.post_json("/v1/links", {**body, "title": f"Invoice {n}", "payer": payer}, key=TEST_API_KEY)
+    other = _invoice(api, 7)
+    # When the daily run goes the day before
+    report = _remind_on(date.fromisoformat(DUE) - timedelta(days=1))
+    # Then the number got 2 reminders, and the other payer hers
+    assert f"{other}:before_1" in report["sent"]
+    assert sorted(to for to, _ in outbox()["sms"]) == ["+989121230007", "+989121234567", "+989121234567"]
+
+
+def test_a_reminder_refused_for_its_number_spends_none_of_the_merchants(api, merchant, outbox, monkeypatch):  # noqa: F811
+    # Given a merchant allowed 3 reminders a day, one number allowed 1, and 4 invoices due to that
+    # number and 2 to others
+    _cap(monkeypatch, 3)
+    _recipient_cap(monkeypatch, 1)
+    body = {"kind": "invoice", "amount": 4_500_000, "due_date": DUE}
+    for n in range(4):
+        payer = {"name": "Payer", "phone": "09121234567"}
+        api.post_json("/v1/links", {**body, "title": f"Invoice {n}", "payer": payer}, key=TEST_API_KEY)
+    _invoice(api, 7)
+    _invoice(api, 8)
+    # When the daily run goes the day before
+    _remind_on(date.fromisoformat(DUE) - timedelta(days=1))
+    # Then the number got one, and both others theirs
+    assert sorted(to for to, _ in outbox()["sms"]) == ["+989121230007", "+989121230008", "+989121234567"]
