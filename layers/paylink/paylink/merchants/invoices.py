@@ -171,27 +171,40 @@ def _count_send(
 
 
 class _ReminderAllowance:
-    """Each merchant's reminders on one day: numbered slots, claimed with a conditional put from the
-    lowest this run has not tried, so a retried run of the day sends no more than the allowance."""
+    """Reminders on one day, per merchant and per merchant and recipient: numbered slots, claimed
+    with a conditional put from the lowest this run has not tried, so a retried run of the day
+    sends no more than the allowances."""
 
     def __init__(self, store: Store, day: date, now: datetime) -> None:
         self.store = store
         self.day = day.isoformat()
         self.expires_at = int(now.timestamp()) + SEND_COUNTER_KEEP_SECONDS + 86_400
-        self.tried: dict[str, int] = {}  # merchant id -> slots tried so far
+        self.tried: dict[str, int] = {}  # series -> slots tried so far
 
-    def take(self, merchant_id: str) -> bool:
-        """One more reminder for this merchant today, unless its allowance is spent."""
-        slot = self.tried.get(merchant_id, 0)
-        while slot < REMINDERS_PER_MERCHANT_PER_DAY:
-            taken = self.store.claim_reminder_slot(merchant_id, self.day, slot, self.expires_at)
+    def take(self, merchant_id: str, addresses: Sequence[str]) -> bool:
+        """One more reminder from this merchant to these addresses today, unless an allowance is
+        spent. Each recipient's first: a reminder refused for its number spends none of the
+        merchant's allowance."""
+        for address in dict.fromkeys(addresses):
+            if not self._slot(f"{merchant_id}#{self.day}#TO#{_digest(address)}", SENDS_PER_RECIPIENT_PER_DAY):
+                logger.warning("reminder not sent: its recipient had the day's sends",
+                               extra={"merchant_id": merchant_id})  # fmt: skip
+                return False
+        if not self._slot(f"{merchant_id}#{self.day}", REMINDERS_PER_MERCHANT_PER_DAY):
+            logger.warning("reminder not sent: the merchant's daily allowance is spent",
+                           extra={"merchant_id": merchant_id})  # fmt: skip
+            return False
+        return True
+
+    def _slot(self, series: str, allowed: int) -> bool:
+        slot = self.tried.get(series, 0)
+        while slot < allowed:
+            taken = self.store.claim_reminder_slot(series, slot, self.expires_at)
             slot += 1
-            self.tried[merchant_id] = slot
+            self.tried[series] = slot
             if taken:
                 return True
-        self.tried[merchant_id] = slot
-        logger.warning("reminder not sent: the merchant's daily allowance is spent",
-                       extra={"merchant_id": merchant_id})  # fmt: skip
+        self.tried[series] = slot
         return False
 
 
@@ -212,7 +225,9 @@ def remind(
 ) -> ReminderReport:
     """Send the day's reminders: 1 day before, 1 and 3 days after the due date; once each; none
     for a paid (or closed) invoice. A reminder is recorded before it is sent (at most once); past a
-    merchant's REMINDERS_PER_MERCHANT_PER_DAY it is skipped, not kept for later."""
+    merchant's REMINDERS_PER_MERCHANT_PER_DAY, or SENDS_PER_RECIPIENT_PER_DAY to one recipient from
+    that merchant (counted apart from the sends: this role cannot update their counters), it is
+    skipped, not kept for later."""
     today = local_date(now, tz)
     report = ReminderReport()
     allowance = _ReminderAllowance(store, today, now)
@@ -228,7 +243,7 @@ def remind(
             if not channels or not store.claim_reminder(link.code, name, now):
                 report.skipped.append(key)
                 continue
-            if not allowance.take(link.merchant_id):
+            if not allowance.take(link.merchant_id, [_address(link, c) or "" for c in channels]):
                 report.skipped.append(key)
                 continue
             kind = "reminder_before" if offset < 0 else "reminder_after"
@@ -278,7 +293,7 @@ def _remind_installments(
         if not channels or not store.claim_reminder(code, f"{number}:{name}", now):
             report.skipped.append(key)
             continue
-        if not allowance.take(link.merchant_id):
+        if not allowance.take(link.merchant_id, [_address(link, c) or "" for c in channels]):
             report.skipped.append(key)
             continue
         kind = "installment_before" if offset < 0 else "installment_after"

@@ -22,7 +22,8 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
                              and REMINDER#{code}/{n}:overdue (the installment.overdue event, once)
   SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL);
                              SENDS#{mid}#{day}/TO#{digest}: per recipient (a phone's or address's digest)
-  REMINDSLOTS#{mid}#{day}/{nnnnn}  a merchant's reminders of the day, one numbered slot each (TTL)
+  REMINDSLOTS#{mid}#{day}/{nnnnn}  a merchant's reminders of the day, one numbered slot each (TTL);
+                             REMINDSLOTS#{mid}#{day}#TO#{digest}/{nnnnn} the same to one recipient
   PAYMENT#{id}/PAYMENT       payment; gsi2 MERCHANT#{id}#PAYMENTS (by created_at; a link's payments are
                              that list filtered by link_code: no gsi1 entry since issue 18),
                              gsi3 UNSETTLED#{shard}/{merchant id}#{paid_at}#{id} once paid (16

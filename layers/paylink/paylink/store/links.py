@@ -189,11 +189,11 @@ class LinkItems(Table):
             raise
         return True
 
-    def claim_reminder_slot(self, merchant_id: str, day: str, slot: int, expires_at: int) -> bool:
-        """Claim numbered slot `slot` of a merchant's reminders on `day`; False if it was taken.
-
-        A conditional put, not a counter: the reminders' role may put and get items only."""
-        item = {"pk": f"REMINDSLOTS#{merchant_id}#{day}", "sk": f"{slot:05d}", "ttl": expires_at}
+    def claim_reminder_slot(self, series: str, slot: int, expires_at: int) -> bool:
+        """Claim numbered slot `slot` of a series of reminders (a merchant's day, or its day to one
+        recipient); False if it was taken. A conditional put, not a counter: the reminders' role may
+        put and get items only."""
+        item = {"pk": f"REMINDSLOTS#{series}", "sk": f"{slot:05d}", "ttl": expires_at}
         try:
             self.client.put_item(
                 TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
