@@ -171,3 +171,35 @@ def test_the_daily_cap_answers_a_429_page_that_says_so(aws, texts, store):
     assert answer.status == 429
     assert "today" in answer.text
     assert int(answer.headers["Retry-After"]) <= 86_400
+
+
+# ---- a shared address (carrier-grade NAT) and devices minted for one's own phone -----------------
+
+
+def test_a_stranger_behind_the_same_address_does_not_stop_the_merchants_device(aws, texts):
+    # Given the merchant's device, and a stranger on the same public address (Iran's mobile carriers
+    # put thousands of subscribers behind one address) who spent the address's codes for the hour
+    merchant = merchant_browser(texts)
+    stranger = Browser("198.51.100.7")  # merchant_browser's address
+    statuses = [stranger.post("/login", {"phone": f"0912000{i:04d}"}).status for i in range(10)]
+    assert statuses[-1] == 429
+    # When the merchant asks for a code from its device
+    sent = merchant.post("/login", {"phone": PHONE})
+    # Then it is sent
+    assert sent.status == 200
+    assert merchant.post("/login/verify", {"phone": E164, "code": texts.last(E164)}).status == 303
+
+
+def test_all_the_devices_of_one_phone_together_get_a_bounded_number_of_codes_a_day(aws, texts, monkeypatch):
+    from paylink.panel import codes
+
+    # Given the phones' devices may have 4 codes a day together, and one phone signed in from two
+    # browsers (each sign-in mints a device with its own allowance: minting more bought more SMS)
+    monkeypatch.setattr(codes, "DEVICE_DAILY_SENDS_PER_PHONE", 4, raising=False)
+    devices = [merchant_browser(texts) for _ in range(2)]
+    before = len(texts.sent)
+    # When each device asks for three codes (its own window's allowance)
+    statuses = [device.post("/login", {"phone": PHONE}).status for device in devices for _ in range(3)]
+    # Then four were sent in all
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    assert len(texts.sent) - before == 4
