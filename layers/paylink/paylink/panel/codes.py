@@ -4,8 +4,9 @@ A code lives CODE_SECONDS and is used once. Whether the phone has an account cha
 every phone gets the same answer and a code, so the login form tells nobody who is a merchant.
 
 Strangers (a browser without a device cookie for the phone) share the phone's limits: MAX_TRIES
-wrong answers within LOCK_SECONDS lock the phone for LOCK_SECONDS, PHONE_SENDS codes per
-PHONE_WINDOW and DAILY_SENDS per Tehran day; sends are also limited per source address, and the
+wrong answers within LOCK_SECONDS lock the phone for LOCK_SECONDS, STRANGER_DAILY_WRONG in a Tehran
+day until midnight, PHONE_SENDS codes per PHONE_WINDOW and DAILY_SENDS per Tehran day; sends are
+also limited per source address, and the
 whole deployment texts at most `signin_codes_per_hour` codes an hour (a botnet of addresses must not
 text every mobile at our cost): a counter in GLOBAL_SHARDS items (one hot item would throttle),
 each taking its share of the ceiling; over it the form answers "busy", the SigninCodesCeilingReached
@@ -48,6 +49,12 @@ DAILY_SENDS = 10  # per Tehran day: a stranger's codes to one phone, or one devi
 ADDRESS_SENDS = 10  # per ADDRESS_WINDOW, all phones together
 ADDRESS_WINDOW = 60 * 60
 DEVICE_TRIES = 3  # wrong answers from one trusted device within LOCK_SECONDS lock that device
+# Wrong answers strangers may give for one phone in a Tehran day, whatever the codes and locks:
+# past it the phone is locked for strangers until midnight. Without it, DAILY_SENDS codes of
+# MAX_TRIES tries were 50 guesses a phone a day: over 1,000 merchants' phones, one account guessed
+# in about 20 days. A stranger could already stop strangers' sign-ins for the day (DAILY_SENDS);
+# a trusted device is held to neither.
+STRANGER_DAILY_WRONG = 10
 DEVICE_SENDS = 3  # per PHONE_WINDOW, from one trusted device
 DEVICE_DAILY_SENDS_PER_PHONE = 20  # per Tehran day, all the trusted devices of one phone together
 DEVICE_SECONDS = 365 * 24 * 3600  # a device cookie's life
@@ -306,6 +313,12 @@ def check_code(
     stamp = _epoch(now)
     window = stamp // LOCK_SECONDS
     within = store.count_within(f"OTPFAIL#{owner}#{window}", budget - 1, (window + 2) * LOCK_SECONDS)
+    if trusted is None:
+        day, ttl = _tehran_day(now)
+        if not store.count_within(f"OTPFAILDAY#{subject}#{day}", STRANGER_DAILY_WRONG - 1, ttl):
+            until = now + timedelta(seconds=_until_tehran_midnight(now))
+            store.lock_subject(subject, iso(until), _epoch(until) + 60)
+            return Verdict(False, "locked")
     if tries is None or tries >= budget or not within:
         until = now + timedelta(seconds=LOCK_SECONDS)
         store.lock_subject(owner, iso(until), _epoch(until) + 60)
