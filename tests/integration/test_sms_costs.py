@@ -185,3 +185,42 @@ def test_a_reminder_refused_for_its_number_spends_none_of_the_merchants(api, mer
     _remind_on(date.fromisoformat(DUE) - timedelta(days=1))
     # Then the number got one, and both others theirs
     assert sorted(to for to, _ in outbox()["sms"]) == ["+989121230007", "+989121230008", "+989121234567"]
+
+
+def test_sub_addresses_of_one_mailbox_count_as_one_recipient(api, merchant, outbox, monkeypatch):  # noqa: F811
+    # Given one mailbox may get 2 invoice emails a day from a merchant, and invoices to three of its
+    # sub-addresses (mail for a+anything@ and, at Gmail, a.b@ lands in the same box)
+    _recipient_cap(monkeypatch, 2)
+    codes = []
+    for n, email in enumerate(["Sara+1@example.com", "sara+2@Example.com", "sara@example.com"]):
+        body = {
+            "kind": "invoice",
+            "amount": 4_500_000,
+            "title": f"Invoice {n}",
+            "payer": {"name": "Sara", "email": email},
+        }
+        answer = api.post_json("/v1/links", body, key=TEST_API_KEY)
+        assert answer.status == 201, answer.text
+        codes.append(answer.json()["code"])
+    # When the merchant emails each of them
+    answers = [
+        api.post_json(f"/v1/links/{code}/send", {"via": ["email"]}, key=TEST_API_KEY).status for code in codes
+    ]
+    # Then the third is a 429: one mailbox, one allowance
+    assert answers == [200, 200, 429]
+    assert len(outbox()["email"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("address", "box"),
+    [
+        ("Sara+shop@Example.com", "sara@example.com"),
+        ("s.a.r.a+x@googlemail.com", "sara@gmail.com"),
+        ("s.ara@example.com", "s.ara@example.com"),  # dots count outside Gmail
+        ("+989121234567", "+989121234567"),  # a phone is as given
+    ],
+)
+def test_a_send_counter_names_the_mailbox_an_address_delivers_to(address: str, box: str) -> None:
+    from paylink.merchants.invoices import mailbox
+
+    assert mailbox(address) == box

@@ -208,9 +208,26 @@ class _ReminderAllowance:
         return False
 
 
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to, as far as a send counter must know it: case and a
+    `+tag` sub-address do not count, nor dots in a Gmail name (one box, one allowance). A phone
+    (no `@`) is as given."""
+    value = address.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return value
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
 def _digest(address: str) -> str:
     """A recipient as its send counter names it: no phone or address in a key."""
-    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:24]
+    return hashlib.sha256(mailbox(address).encode()).hexdigest()[:24]
 
 
 @dataclass
