@@ -164,6 +164,22 @@ def fake_dns(monkeypatch: Any, names: dict[str, list[str]]) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
 
 
+def count_index_pages(monkeypatch: Any, index: str | None = None) -> list[int]:
+    """Index pages each request reads (of `index` only, if given): append 0 before a request,
+    read the last number after it. Small FILTERED_INDEX_PAGE/FILTER_SCAN_KEYS make the bound show."""
+    import paylink.store.table as table
+
+    reads: list[int] = [0]
+    real = table.Table._query_index
+
+    def counted(self: Any, request: dict[str, Any]) -> Any:
+        reads[-1] += index is None or request.get("IndexName") == index
+        return real(self, request)
+
+    monkeypatch.setattr(table.Table, "_query_index", counted)
+    return reads
+
+
 def _auth(key: str | None) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"} if key else {}
 

@@ -29,6 +29,11 @@ def receipt(payment_id: str) -> Response[str]:
     return hosted.receipt_page(payment_id, query(app.current_event).get("lang"))
 
 
+@app.exception_handler(Exception)
+def failed(exc: Exception) -> Response[str]:
+    return hosted.failed_on_our_side(app.current_event.raw_event, exc)
+
+
 @app.not_found
 def no_route(_: Exception) -> Response[str]:
     return hosted.error_page(404, "not_found", hosted.language(query(app.current_event)))

@@ -40,6 +40,11 @@ def start_payment(code: str) -> Response[str]:
     return hosted.submit(code, form, lang, app.current_event)
 
 
+@app.exception_handler(Exception)
+def failed(exc: Exception) -> Response[str]:
+    return hosted.failed_on_our_side(app.current_event.raw_event, exc)
+
+
 @app.not_found
 def no_route(_: Exception) -> Response[str]:
     return hosted.error_page(404, "not_found", hosted.language(query(app.current_event)))

@@ -15,7 +15,15 @@ from paylink.core.errors import PaylinkError
 from paylink.core.models import Merchant, PaymentStatus
 from paylink.core.observability import logged
 from paylink.web import merchant_api
-from paylink.web.http import error_response, form_fields, json_body, json_response, query, raw_body
+from paylink.web.http import (
+    error_response,
+    failed_on_our_side,
+    form_fields,
+    json_body,
+    json_response,
+    query,
+    raw_body,
+)
 from paylink.web.idempotency import forget, idempotent
 from paylink.web.openapi import (
     BEARER,
@@ -364,6 +372,16 @@ def qr_png(code: str) -> Response[Any]:
 @app.exception_handler(PaylinkError)
 def domain_error(exc: PaylinkError) -> Response[str]:
     return error_response(exc)
+
+
+@app.exception_handler(Exception)
+def failed(exc: Exception) -> Response[str]:
+    """Not a domain error: a failure on our side (the payer's refund page gets a page, not JSON)."""
+    if str(app.current_event.raw_event.get("rawPath") or "").startswith("/refund/"):
+        from paylink.web import hosted
+
+        return hosted.failed_on_our_side(app.current_event.raw_event, exc)
+    return failed_on_our_side(exc)
 
 
 @app.not_found

@@ -7,6 +7,7 @@ import pytest
 from paylink.settlement.money import FeePlan, split
 from paylink.web import api_schema
 from tests.conftest import OTHER_API_KEY, TEST_API_KEY
+from tests.helpers import count_index_pages
 from tests.integration.test_refunds import _pay
 
 AMOUNT = 1_000_000
@@ -124,3 +125,50 @@ def test_another_merchant_sees_none_of_this_ledger(api, two_paid, other_merchant
 def test_balance_and_ledger_need_the_key(api, merchant):
     assert api.get("/v1/balance").status == 401
     assert api.get("/v1/ledger").status == 401
+
+
+def test_the_ledger_reads_a_bounded_number_of_payment_keys_per_request_and_loses_nothing(
+    api, two_paid, store, merchant, monkeypatch
+):
+    import paylink.store.table as table
+    from paylink.core.models import Payment
+
+    # Given many abandoned checkouts (anyone can start one) above a paid payment, and a refund
+    def seed(n: int, status: str) -> str:
+        payment = Payment(
+            id=f"pay_seed{n:04d}", merchant_id=merchant.id, link_code="zzzzzzzzzzzz", link_title="Scarf",
+            merchant_name=merchant.name, amount=AMOUNT, status=status,
+            created_at=f"2099-01-01T{n // 60:02d}:{n % 60:02d}:00.000000Z",
+            paid_at="2099-01-02T00:00:00.000000Z" if status == "paid" else None,
+        )  # fmt: skip
+        item = {k: v for k, v in store._payment_item(payment).items() if v is not None}
+        store.client.put_item(TableName=store.table, Item=item)
+        return payment.id
+
+    hidden = seed(0, "paid")
+    for n in range(1, 12):
+        seed(n, "expired")
+    refund = api.post_json(f"/v1/payments/{two_paid[0]}/refunds", {"amount": 100_000}, key=TEST_API_KEY)
+    assert refund.status == 201, refund.text
+    # And pages of 2 entries, payments read 2 index keys at a time, at most 4 keys a request
+    monkeypatch.setattr(table, "PAGE_SIZE", 2)
+    monkeypatch.setattr(table, "FILTERED_INDEX_PAGE", 2)
+    monkeypatch.setattr(table, "FILTER_SCAN_KEYS", 4)
+    reads = count_index_pages(monkeypatch, "gsi2")
+    # When the merchant follows next_cursor through its ledger
+    seen, cursor = [], None
+    while True:
+        reads.append(0)
+        answer = api.get("/v1/ledger" + (f"?cursor={cursor}" if cursor else ""), key=TEST_API_KEY)
+        assert answer.status == 200, answer.text
+        seen += [(e["type"], e["object_id"]) for e in answer.json()["items"]]
+        cursor = answer.json()["next_cursor"]
+        if not cursor:
+            break
+    # Then no request read more than 2 pages of payment keys, and every entry came once, the
+    # payment under the abandoned ones included, newest first
+    assert max(reads) <= 2
+    assert len(seen) == len(set(seen))
+    assert [object_id for kind, object_id in seen if kind == "payment"] == [hidden, two_paid[1], two_paid[0]]
+    assert ("refund", refund.json()["id"]) in seen
+    assert seen.index(("payment", hidden)) < seen.index(("refund", refund.json()["id"]))

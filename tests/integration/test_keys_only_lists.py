@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_API_KEY
+from tests.helpers import count_index_pages
 
 STATUSES = ("created", "redirected", "paid", "failed", "cancelled", "expired", "settled", "reversed")
 AMOUNT = 500_000
@@ -161,14 +162,7 @@ def test_a_rare_filter_reads_a_bounded_number_of_keys_per_request_and_loses_noth
     monkeypatch.setattr(table, "PAGE_SIZE", 2)
     monkeypatch.setattr(table, "FILTERED_INDEX_PAGE", 2)
     monkeypatch.setattr(table, "FILTER_SCAN_KEYS", 4)
-    reads: list[int] = []
-    real = table.Table._query_index
-
-    def counted(self, request):  # type: ignore[no-untyped-def]
-        reads[-1] += 1
-        return real(self, request)
-
-    monkeypatch.setattr(table.Table, "_query_index", counted)
+    reads = count_index_pages(monkeypatch)
     _, items = seeded
     newest = sorted(items, key=lambda i: i["gsi2sk"], reverse=True)
     expected = [i["id"] for i in newest if _shown(i) == status]

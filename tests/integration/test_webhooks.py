@@ -98,6 +98,25 @@ def _poller(sqs: Any, refs: dict[str, str]) -> QueuePoller:
     )  # fmt: skip
 
 
+def _hides_pass_at_once(monkeypatch: pytest.MonkeyPatch, start: float) -> tuple[list[float], list[int]]:
+    """The worker's clock from `start`; each time the worker hides a message, how long is recorded
+    and that time passes at once (the message is visible again now). Returns (clock, hides)."""
+    import paylink.notify.notifications
+    from paylink.notify.queues import sqs_client
+
+    clock = [start]
+    monkeypatch.setattr(paylink.notify.notifications, "clock", lambda: clock[0])
+    hidden: list[int] = []
+
+    def time_passes(params: dict[str, Any], **_: Any) -> None:
+        hidden.append(int(params["VisibilityTimeout"]))
+        clock[0] += int(params["VisibilityTimeout"])
+        params["VisibilityTimeout"] = 0
+
+    sqs_client().meta.events.register("provide-client-params.sqs.ChangeMessageVisibility", time_passes)
+    return clock, hidden
+
+
 def _queue_event_of_paid_payment(api, store, notify) -> str:  # type: ignore[no-untyped-def]
     """Pay a link with notifications off, then queue its paid event: the body the worker will send."""
     from paylink.core.settings import get_settings
@@ -249,22 +268,10 @@ def test_a_refused_webhook_is_retried_on_the_schedule_then_dead_lettered(
     api, store, gateways, notify, sqs, secret, monkeypatch
 ):
     # Given a queued paid event, a merchant endpoint that fails every time, and a clock we move
-    import paylink.notify.notifications
-    from paylink.notify.queues import sqs_client
     from paylink.notify.webhooks import MAX_ATTEMPTS, MAX_HIDE, RETRY_DELAYS
 
     event_id = _queue_event_of_paid_payment(api, store, notify)
-    clock = [1_800_000_000.0]
-    monkeypatch.setattr(paylink.notify.notifications, "clock", lambda: clock[0])
-    hidden: list[int] = []
-
-    def time_passes(params: dict[str, Any], **_: Any) -> None:
-        # Record how long the worker hid the message, then let that time pass at once.
-        hidden.append(int(params["VisibilityTimeout"]))
-        clock[0] += int(params["VisibilityTimeout"])
-        params["VisibilityTimeout"] = 0
-
-    sqs_client().meta.events.register("provide-client-params.sqs.ChangeMessageVisibility", time_passes)
+    clock, hidden = _hides_pass_at_once(monkeypatch, 1_800_000_000.0)
     poller = _poller(sqs, notify)
     with respx.mock(assert_all_called=True) as mock:
         endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(500))
@@ -500,3 +507,99 @@ def test_a_webhook_goes_to_the_public_address_that_was_checked(api, store, gatew
     assert endpoint.call_count == 1
     assert endpoint.calls[0].request.headers["Host"] == "merchant.example"
     assert store.webhook_delivery(event_id).get("done")
+
+
+# ---- an event is queued before its write, delivered once the table shows it -----------------
+
+
+def _start(api) -> str:  # type: ignore[no-untyped-def]
+    """A link paid at the sandbox; the callback target of the buyer's return, not yet followed."""
+    code = api.post_json("/v1/links", {"title": "Scarf", "amount": AMOUNT}, key=TEST_API_KEY).json()["code"]
+    started = api.post_form(f"/{code}", BUYER)
+    assert started.status == 303, started.text
+    return str(local_target(act_at_gateway(started.location)))
+
+
+def test_a_return_whose_function_dies_right_after_the_credit_still_notifies_the_merchant(
+    api, store, gateways, notify, sqs, secret, monkeypatch
+):
+    # Given a callback function that dies just after its credit is written (a timeout, a crash)
+    from paylink.store.payments import PaymentItems
+
+    real = PaymentItems.mark_paid
+
+    def credit_then_die(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+        real(self, *args, **kwargs)
+        raise SystemExit("the function died")
+
+    monkeypatch.setattr(PaymentItems, "mark_paid", credit_then_die)
+    callback = _start(api)
+    with pytest.raises(SystemExit):
+        api.get(callback)
+    [payment] = [p for p in api.get("/v1/payments", key=TEST_API_KEY).json()["items"]]
+    assert payment["status"] == "paid"
+    # When the notify worker runs
+    with respx.mock(assert_all_called=True) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
+        _poller(sqs, notify).poll_once()
+    # Then the merchant hears of the payment once, as the table has it
+    assert endpoint.call_count == 1
+    event = json.loads(endpoint.calls[0].request.content)
+    assert (event["type"], event["data"]["id"]) == ("payment.paid", payment["id"])
+    assert event["data"]["paid_at"] == store.get_payment(payment["id"]).paid_at
+
+
+def test_an_event_whose_write_never_landed_is_never_delivered(
+    api, store, gateways, notify, sqs, secret, monkeypatch
+):
+    # Given a callback function that dies after queueing the paid event, before its credit
+    import paylink.notify.notifications
+    from paylink.store.payments import PaymentItems
+
+    def die(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+        raise SystemExit("the function died")
+
+    monkeypatch.setattr(PaymentItems, "mark_paid", die)
+    callback = _start(api)
+    with pytest.raises(SystemExit):
+        api.get(callback)
+    _, hidden = _hides_pass_at_once(monkeypatch, paylink.notify.notifications.clock())
+    # When the worker receives it again and again while the payment still waits at its gateway
+    with respx.mock(assert_all_called=False) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
+        for _ in range(40):
+            _poller(sqs, notify).poll_once()
+    # Then nothing reached the merchant: the worker waited a few minutes for the write, then let it go
+    assert endpoint.call_count == 0
+    assert 1 <= len(hidden) <= 6  # few receives: the queue dead-letters a message after 15
+    assert sum(hidden) <= 15 * 60
+    assert _queued(sqs, notify["NotifyQueue"]) == []
+    assert _queued(sqs, notify["NotifyDeadLetterQueue"]) == []
+    [payment] = api.get("/v1/payments", key=TEST_API_KEY).json()["items"]
+    assert payment["status"] == "redirected"
+
+
+def test_of_two_returns_racing_to_credit_the_merchant_hears_the_one_that_won_once(
+    api, store, gateways, notify, sqs, secret
+):
+    # Given a paid payment, and the event a second return queued with its own paid_at before
+    # losing the race to credit it
+    from paylink.notify.events import build_event, encode
+    from paylink.notify.queues import notify_queue
+
+    payment_id, _ = _pay(api)
+    sqs.purge_queue(QueueUrl=notify["NotifyQueue"])
+    won = store.get_payment(payment_id)
+    lost = won.model_copy(update={"paid_at": "2026-01-01T00:00:00.000000Z"})
+    queue = notify_queue()
+    assert queue is not None
+    for payment in (lost, won):  # the loser's first
+        queue.send_text(encode(build_event(payment, tz="Asia/Tehran", country="IR")))
+    # When the worker delivers whatever is queued
+    with respx.mock(assert_all_called=True) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
+        for _ in range(3):
+            _poller(sqs, notify).poll_once()
+    # Then the merchant got one paid event, the one the table holds
+    assert endpoint.call_count == 1
+    assert json.loads(endpoint.calls[0].request.content)["data"]["paid_at"] == won.paid_at

@@ -171,3 +171,72 @@ def test_the_daily_cap_answers_a_429_page_that_says_so(aws, texts, store):
     assert answer.status == 429
     assert "today" in answer.text
     assert int(answer.headers["Retry-After"]) <= 86_400
+
+
+# ---- a shared address (carrier-grade NAT) and devices minted for one's own phone -----------------
+
+
+def test_a_stranger_behind_the_same_address_does_not_stop_the_merchants_device(aws, texts):
+    # Given the merchant's device, and a stranger on the same public address (Iran's mobile carriers
+    # put thousands of subscribers behind one address) who spent the address's codes for the hour
+    merchant = merchant_browser(texts)
+    stranger = Browser("198.51.100.7")  # merchant_browser's address
+    statuses = [stranger.post("/login", {"phone": f"0912000{i:04d}"}).status for i in range(10)]
+    assert statuses[-1] == 429
+    # When the merchant asks for a code from its device
+    sent = merchant.post("/login", {"phone": PHONE})
+    # Then it is sent
+    assert sent.status == 200
+    assert merchant.post("/login/verify", {"phone": E164, "code": texts.last(E164)}).status == 303
+
+
+def test_all_the_devices_of_one_phone_together_get_a_bounded_number_of_codes_a_day(aws, texts, monkeypatch):
+    from paylink.panel import codes
+
+    # Given the phones' devices may have 4 codes a day together, and one phone signed in from two
+    # browsers (each sign-in mints a device with its own allowance: minting more bought more SMS)
+    monkeypatch.setattr(codes, "DEVICE_DAILY_SENDS_PER_PHONE", 4, raising=False)
+    devices = [merchant_browser(texts) for _ in range(2)]
+    before = len(texts.sent)
+    # When each device asks for three codes (its own window's allowance)
+    statuses = [device.post("/login", {"phone": PHONE}).status for device in devices for _ in range(3)]
+    # Then four were sent in all
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    assert len(texts.sent) - before == 4
+
+
+def test_strangers_get_a_bounded_number_of_guesses_at_a_phones_codes_a_day(aws, texts, store):
+    """Guessing across many merchants' phones: 10 codes a day of 5 tries each were 50 guesses a
+    phone a day (one account in ~20 days over 1,000 phones); now STRANGER_DAILY_WRONG in all."""
+    from paylink.panel import codes
+    from paylink.settlement.business_calendar import start_of_day_utc
+
+    merchant = merchant_browser(texts)
+    # Given a stranger guessing, waiting out each lock, early in a Tehran day
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Tehran")).date()
+    moment = start_of_day_utc(today, "Asia/Tehran") + timedelta(hours=1)
+    guesses = 0
+    refused_at = None
+    for _ in range(codes.DAILY_SENDS):
+        try:
+            codes.send_code(store, E164, "203.0.113.66", now=moment)
+        except codes.TooManyCodes as refused:
+            refused_at = refused
+            break
+        for _ in range(codes.MAX_TRIES):
+            verdict = codes.check_code(store, E164, wrong(texts), now=moment)
+            guesses += 1
+            if verdict.reason == "locked":
+                break
+        moment += timedelta(seconds=codes.LOCK_SECONDS + 1)
+    # Then the phone took STRANGER_DAILY_WRONG wrong answers, then refused strangers until midnight
+    assert guesses == codes.STRANGER_DAILY_WRONG
+    assert refused_at is not None
+    assert refused_at.retry_after > 12 * 3600
+    # and even the right code of a new request is no use to a stranger today
+    # while the merchant's own device still signs in
+    sent = merchant.post("/login", {"phone": PHONE})
+    assert sent.status == 200
+    assert merchant.post("/login/verify", {"phone": E164, "code": texts.last(E164)}).status == 303

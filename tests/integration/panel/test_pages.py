@@ -179,3 +179,45 @@ def test_the_isolation_table_covers_every_panel_route_with_an_id():
     }
 
     assert with_ids <= {(m, p.split("?")[0]) for m, p in ROUTES}
+
+
+def test_home_says_from_when_it_counted_when_a_flood_of_abandoned_checkouts_hides_older_sales(
+    shop, monkeypatch
+):
+    import paylink.panel.overview as overview
+
+    # Given a paid payment, then more abandoned checkouts (anyone can start one) than home reads
+    code = _new_link(shop)
+    _pay(code)
+    for n in range(3):
+        started = ApiClient(f"198.51.100.{30 + n}").post_form(f"/{code}", BUYER)
+        assert started.status == 303, started.text
+    monkeypatch.setattr(overview, "SCAN_LIMIT", 2)
+    # When the merchant opens the panel's home, in Persian and in English
+    home = shop.get("/dashboard")
+    english = shop.get("/dashboard?lang=en")
+    # Then the figures say they were counted from the oldest payment read, not over 30 days
+    assert home.status == 200
+    assert 'id="counted-from"' in home.text
+    assert "Counted from" in english.text.split('id="counted-from"')[1][:200]
+    # and without the flood nothing is said
+    monkeypatch.setattr(overview, "SCAN_LIMIT", 5000)
+    assert 'id="counted-from"' not in shop.get("/dashboard").text
+
+
+def test_a_panel_page_the_table_refuses_gets_a_page_to_try_again(shop, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    import paylink.panel.overview as overview
+
+    # Given a table that throttles the home page's reads
+    def throttled(*_: object, **__: object) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
+
+    monkeypatch.setattr(overview, "overview", throttled)
+    # When the merchant opens the panel
+    answer = shop.get("/dashboard")
+    # Then a 503 page (the panel's own) asks to try again, never a bare error
+    assert answer.status == 503
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "ThrottlingException" not in answer.text

@@ -275,3 +275,21 @@ def test_a_cross_site_iban_change_is_refused(shop, store):
 
     assert answer.status == 403
     assert store.get_merchant(store.merchant_id_for_phone(_subject())).iban != NEW_IBAN
+
+
+def test_a_merchant_cannot_pump_paid_identity_inquiries_by_resubmitting_the_iban_form(shop, store, inquiry):
+    from paylink.panel.signup import INQUIRIES_PER_DAY
+
+    # Given a merchant whose national code never matches its mobile (each try a paid Shahkar inquiry)
+    inquiry.set_mode("inq", "shahkar_mismatch")
+    before = len(inquiry.calls("inq"))
+    # When it submits the IBAN form again and again
+    answers = [
+        shop.post("/dashboard/settings/iban", {"iban": NEW_IBAN, **OWNER})
+        for _ in range(INQUIRIES_PER_DAY + 5)
+    ]
+    # Then no more than the phone's daily inquiries reach the provider; the rest are a 429 page
+    assert len(inquiry.calls("inq")) - before <= INQUIRIES_PER_DAY
+    assert [a.status for a in answers[-5:]] == [429] * 5
+    assert "Retry-After" in answers[-1].headers
+    assert store.get_merchant(store.merchant_id_for_phone(_subject())).iban != NEW_IBAN

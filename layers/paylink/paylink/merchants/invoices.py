@@ -3,6 +3,7 @@ installment, for an invoice in installments)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,15 @@ REMINDERS: dict[str, int] = {"before_1": -1, "after_1": 1, "after_3": 3}
 # enough to send, correct and resend an invoice; too few to pump SMS or phish through our sender.
 SENDS_PER_INVOICE_PER_DAY = 3
 SENDS_PER_MERCHANT_PER_DAY = 200
+# And to one phone or address from one merchant, whatever the invoice: the per-invoice limit alone let
+# a merchant text one number 200 times a day by making 67 invoices to it.
+SENDS_PER_RECIPIENT_PER_DAY = 5
 SEND_COUNTER_KEEP_SECONDS = 2 * 86_400
+# Reminders a merchant's payers get a day (each one reminder, whatever its channels), invoices and
+# installments together. Reminders need no send: without this, a merchant creating invoices due the
+# same day to any numbers (creating has no daily limit) had us text every one of them, 3 times each
+# and 3 per installment.
+REMINDERS_PER_MERCHANT_PER_DAY = 200
 
 
 def _address(link: Link, channel: str) -> str | None:
@@ -118,7 +127,7 @@ def send_invoice(
     status = link.status()
     if status is not LinkStatus.ACTIVE:
         raise Gone("already_paid" if status is LinkStatus.PAID else status.value)
-    _count_send(store, merchant, link, tz, now or utcnow())
+    _count_send(store, merchant, link, [_address(link, c) or "" for c in via], tz, now or utcnow())
     subject, text = message(link, f"{base_url}/{link.code}")
     for channel in via:
         try:
@@ -133,8 +142,10 @@ def send_invoice(
     return {"sent": list(via)}
 
 
-def _count_send(store: Store, merchant: Merchant, link: Link, tz: str, now: datetime) -> None:
-    """Count this send against the day's limits (both counters or neither), or raise RateLimited."""
+def _count_send(
+    store: Store, merchant: Merchant, link: Link, addresses: Sequence[str], tz: str, now: datetime
+) -> None:
+    """Count this send against the day's limits (all counters or none), or raise RateLimited."""
     today = local_date(now, tz)
     opens = start_of_day_utc(today + timedelta(days=1), tz)
     reached = store.count_invoice_send(
@@ -144,14 +155,79 @@ def _count_send(store: Store, merchant: Merchant, link: Link, tz: str, now: date
         per_invoice=SENDS_PER_INVOICE_PER_DAY,
         per_merchant=SENDS_PER_MERCHANT_PER_DAY,
         expires_at=int(opens.timestamp()) + SEND_COUNTER_KEEP_SECONDS,
+        recipients=[_digest(address) for address in addresses],
+        per_recipient=SENDS_PER_RECIPIENT_PER_DAY,
     )
     if reached is not None:
-        limit = SENDS_PER_INVOICE_PER_DAY if reached == "invoice" else SENDS_PER_MERCHANT_PER_DAY
+        limit = {
+            "invoice": SENDS_PER_INVOICE_PER_DAY,
+            "merchant": SENDS_PER_MERCHANT_PER_DAY,
+        }.get(reached, SENDS_PER_RECIPIENT_PER_DAY)
         logger.warning("invoice send refused: daily limit", extra={"link_code": link.code, "limit": reached})
         raise RateLimited(
             f"this {reached} has had its {limit} invoice sends today; try again after midnight",
             retry_after_seconds=math.ceil((opens - now).total_seconds()),
         )
+
+
+class _ReminderAllowance:
+    """Reminders on one day, per merchant and per merchant and recipient: numbered slots, claimed
+    with a conditional put from the lowest this run has not tried, so a retried run of the day
+    sends no more than the allowances."""
+
+    def __init__(self, store: Store, day: date, now: datetime) -> None:
+        self.store = store
+        self.day = day.isoformat()
+        self.expires_at = int(now.timestamp()) + SEND_COUNTER_KEEP_SECONDS + 86_400
+        self.tried: dict[str, int] = {}  # series -> slots tried so far
+
+    def take(self, merchant_id: str, addresses: Sequence[str]) -> bool:
+        """One more reminder from this merchant to these addresses today, unless an allowance is
+        spent. Each recipient's first: a reminder refused for its number spends none of the
+        merchant's allowance."""
+        for address in dict.fromkeys(addresses):
+            if not self._slot(f"{merchant_id}#{self.day}#TO#{_digest(address)}", SENDS_PER_RECIPIENT_PER_DAY):
+                logger.warning("reminder not sent: its recipient had the day's sends",
+                               extra={"merchant_id": merchant_id})  # fmt: skip
+                return False
+        if not self._slot(f"{merchant_id}#{self.day}", REMINDERS_PER_MERCHANT_PER_DAY):
+            logger.warning("reminder not sent: the merchant's daily allowance is spent",
+                           extra={"merchant_id": merchant_id})  # fmt: skip
+            return False
+        return True
+
+    def _slot(self, series: str, allowed: int) -> bool:
+        slot = self.tried.get(series, 0)
+        while slot < allowed:
+            taken = self.store.claim_reminder_slot(series, slot, self.expires_at)
+            slot += 1
+            self.tried[series] = slot
+            if taken:
+                return True
+        self.tried[series] = slot
+        return False
+
+
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to, as far as a send counter must know it: case and a
+    `+tag` sub-address do not count, nor dots in a Gmail name (one box, one allowance). A phone
+    (no `@`) is as given."""
+    value = address.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return value
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+def _digest(address: str) -> str:
+    """A recipient as its send counter names it: no phone or address in a key."""
+    return hashlib.sha256(mailbox(address).encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -165,9 +241,13 @@ def remind(
     store: Store, now: datetime, tz: str, base_url: str, notifiers: Mapping[str, Notifier]
 ) -> ReminderReport:
     """Send the day's reminders: 1 day before, 1 and 3 days after the due date; once each; none
-    for a paid (or closed) invoice. A reminder is recorded before it is sent (at most once)."""
+    for a paid (or closed) invoice. A reminder is recorded before it is sent (at most once); past a
+    merchant's REMINDERS_PER_MERCHANT_PER_DAY, or SENDS_PER_RECIPIENT_PER_DAY to one recipient from
+    that merchant (counted apart from the sends: this role cannot update their counters), it is
+    skipped, not kept for later."""
     today = local_date(now, tz)
     report = ReminderReport()
+    allowance = _ReminderAllowance(store, today, now)
     for name, offset in REMINDERS.items():
         due = (today - timedelta(days=offset)).isoformat()
         for link in store.invoices_due(due):
@@ -176,7 +256,11 @@ def remind(
                 report.skipped.append(key)
                 continue
             channels = [c for c in CHANNELS if c in notifiers and _address(link, c)]
+            # Claimed first, then counted: a retried run spends no allowance on what was sent.
             if not channels or not store.claim_reminder(link.code, name, now):
+                report.skipped.append(key)
+                continue
+            if not allowance.take(link.merchant_id, [_address(link, c) or "" for c in channels]):
                 report.skipped.append(key)
                 continue
             kind = "reminder_before" if offset < 0 else "reminder_after"
@@ -191,7 +275,7 @@ def remind(
                         extra={"link_code": link.code, "channel": channel, "error": type(exc).__name__},
                     )
             report.sent.append(key)
-        _remind_installments(store, now, today, offset, name, base_url, notifiers, report)
+        _remind_installments(store, now, today, offset, name, base_url, notifiers, report, allowance)
     return report
 
 
@@ -204,6 +288,7 @@ def _remind_installments(
     base_url: str,
     notifiers: Mapping[str, Notifier],
     report: ReminderReport,
+    allowance: _ReminderAllowance,
 ) -> None:
     """The reminder `name` of each installment due `offset` days before today: once each (claimed
     first), none for a paid installment or a closed invoice. Past its due date an unpaid installment
@@ -223,6 +308,9 @@ def _remind_installments(
             report.overdue.append(f"{code}:{number}")
         channels = [c for c in CHANNELS if c in notifiers and _address(link, c)]
         if not channels or not store.claim_reminder(code, f"{number}:{name}", now):
+            report.skipped.append(key)
+            continue
+        if not allowance.take(link.merchant_id, [_address(link, c) or "" for c in channels]):
             report.skipped.append(key)
             continue
         kind = "installment_before" if offset < 0 else "installment_after"

@@ -1,10 +1,16 @@
-"""Merchant notification events, queued after a payment's durable state change.
+"""Merchant notification events.
+
+A payment's event (paid, failed, cancelled, expired; installment.paid) is queued just before the
+write that makes its change, and the notify worker delivers it only once the table shows that very
+change (paylink.notify.notifications.payment_change_written): a function that dies right after
+its write has queued the event all the same, and an event whose write never landed, or lost its
+race to another return's, reaches no merchant. Other events (refunds, installment.overdue) are
+queued after their write.
 
 An event's id is derived from (payment id, new status), so a retried or repeated emission of the
 same change is the same event: merchants deduplicate on `id` (also sent as `Paylink-Event-Id`).
-Queueing never raises: the payment is already right in the table. An event the queue refuses is
-kept in the table and queued again by the reconciler (`resend_unsent`), so an SQS outage delays a
-notification instead of losing it.
+Queueing never raises. An event the queue refuses is kept in the table and queued again by the
+reconciler (`resend_unsent`), so an SQS outage delays a notification instead of losing it.
 """
 
 from __future__ import annotations
@@ -110,7 +116,8 @@ def encode(event: dict[str, Any]) -> str:
 def emit_payment_event(payment: Payment) -> str | None:
     """Queue the event of a payment's new final state; returns its id, or None if none was queued.
 
-    Call only after the state change is durable. A failure is logged, never raised."""
+    Called just before the write of the change (or again for a change already written): the worker
+    delivers it once the table shows the change. A failure is logged, never raised."""
     from paylink.core.settings import get_settings
     from paylink.notify.queues import notify_queue
 

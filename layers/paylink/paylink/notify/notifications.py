@@ -142,6 +142,47 @@ def send_email(merchant: Merchant, event: dict[str, Any]) -> bool:
     return True
 
 
+class Written(StrEnum):
+    YES = "yes"  # the table shows the change the event tells of (or the event is of no payment)
+    NOT_YET = "not_yet"  # the payment still waits: its write may be on its way
+    NEVER = "never"  # another change was written, or none came in time
+
+
+# A payment event is queued just before its write (paylink.notify.events); its write lands within
+# the writing function's run (seconds; API Gateway's 30 s at most), so a payment still waiting
+# CONFIRM_HORIZON after the event was made never got it. A reconcile that moves it later queues
+# its own event (the same id when the same change).
+CONFIRM_WAIT = 20
+CONFIRM_HORIZON = 300
+PAYMENT_EVENTS = frozenset({"payment.paid", "payment.failed", "payment.cancelled", "payment.expired",
+                            "installment.paid"})  # fmt: skip
+
+
+def payment_change_written(store: Store, event: dict[str, Any], now: float) -> tuple[Written, float]:
+    """Whether the table shows the payment change an event tells of, and the event's age in seconds:
+    a paid event's payment was credited at the very `paid_at` the event carries (the return that
+    won; it may be settled or refunded since), an unpaid event's payment is in the event's status
+    (terminal: it stays)."""
+    if event.get("type") not in PAYMENT_EVENTS:
+        return Written.YES, 0.0
+    from datetime import datetime
+
+    from paylink.core.models import PaymentStatus
+
+    data = event["data"]
+    made = datetime.fromisoformat(str(event.get("created") or "").replace("Z", "+00:00")).timestamp()
+    age = max(0.0, now - made)
+    payment = store.get_payment(str(data["id"]), consistent=True)
+    if payment is None:
+        return Written.NEVER, age
+    if payment.status in (PaymentStatus.CREATED, PaymentStatus.REDIRECTED):
+        return (Written.NOT_YET if age < CONFIRM_HORIZON else Written.NEVER), age
+    if data.get("status") == PaymentStatus.PAID.value:
+        credited = bool(payment.paid_at) and payment.paid_at == data.get("paid_at")
+        return (Written.YES if credited else Written.NEVER), age
+    return (Written.YES if payment.status.value == data.get("status") else Written.NEVER), age
+
+
 def deliver(
     store: Store,
     body: str,
@@ -168,6 +209,14 @@ def deliver(
         raise RetryLater("not due yet")
     attempt = record["attempts"] + 1
     context = {"event_id": event["id"], "event_type": event["type"], "attempt": attempt}
+    written, age = payment_change_written(store, event, moment)
+    if written is Written.NOT_YET:
+        # Waits that double with the event's age: a few receives (the queue dead-letters after 15).
+        queue.hide_for(receipt_handle, max(CONFIRM_WAIT, math.ceil(age)))
+        raise RetryLater("the change it tells of is not written yet")
+    if written is Written.NEVER:
+        logger.info("event of a change that was never written dropped", extra=context)
+        return Delivery.NOTHING_TO_DO
     merchant = store.get_merchant(str(data["merchant_id"]))
     if merchant is None:
         logger.warning("event of an unknown merchant dropped", extra=context)

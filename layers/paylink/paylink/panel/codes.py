@@ -4,8 +4,9 @@ A code lives CODE_SECONDS and is used once. Whether the phone has an account cha
 every phone gets the same answer and a code, so the login form tells nobody who is a merchant.
 
 Strangers (a browser without a device cookie for the phone) share the phone's limits: MAX_TRIES
-wrong answers within LOCK_SECONDS lock the phone for LOCK_SECONDS, PHONE_SENDS codes per
-PHONE_WINDOW and DAILY_SENDS per Tehran day; sends are also limited per source address, and the
+wrong answers within LOCK_SECONDS lock the phone for LOCK_SECONDS, STRANGER_DAILY_WRONG in a Tehran
+day until midnight, PHONE_SENDS codes per PHONE_WINDOW and DAILY_SENDS per Tehran day; sends are
+also limited per source address, and the
 whole deployment texts at most `signin_codes_per_hour` codes an hour (a botnet of addresses must not
 text every mobile at our cost): a counter in GLOBAL_SHARDS items (one hot item would throttle),
 each taking its share of the ceiling; over it the form answers "busy", the SigninCodesCeilingReached
@@ -17,7 +18,10 @@ cookie signed with the panel key and bound to that phone. A browser presenting a
 phone it asks about is exempt from the phone's lock, window and daily cap: it has its own code slot
 (a stranger's request never replaces or spends it) and its own, smaller budget (DEVICE_TRIES wrong
 answers lock that device only; DEVICE_SENDS per window, DAILY_SENDS per day). Nobody can mint one
-for another phone: the signature covers the phone's key and needs the panel key.
+for another phone: the signature covers the phone's key and needs the panel key. A trusted device is
+not held to the address limit either: one carrier NAT address holds thousands of subscribers, and a
+stranger behind it must not spend the merchant's sign-in. Since the phone's owner can mint devices
+(each sign-in gives one), all of a phone's devices together get DEVICE_DAILY_SENDS_PER_PHONE a day.
 Phones, addresses and device ids appear in the table only as keyed digests (`keyed`), so a table
 dump does not give phones back by trying the ~10^9 mobile numbers. Nothing here logs a phone or a code.
 """
@@ -45,7 +49,14 @@ DAILY_SENDS = 10  # per Tehran day: a stranger's codes to one phone, or one devi
 ADDRESS_SENDS = 10  # per ADDRESS_WINDOW, all phones together
 ADDRESS_WINDOW = 60 * 60
 DEVICE_TRIES = 3  # wrong answers from one trusted device within LOCK_SECONDS lock that device
+# Wrong answers strangers may give for one phone in a Tehran day, whatever the codes and locks:
+# past it the phone is locked for strangers until midnight. Without it, DAILY_SENDS codes of
+# MAX_TRIES tries were 50 guesses a phone a day: over 1,000 merchants' phones, one account guessed
+# in about 20 days. A stranger could already stop strangers' sign-ins for the day (DAILY_SENDS);
+# a trusted device is held to neither.
+STRANGER_DAILY_WRONG = 10
 DEVICE_SENDS = 3  # per PHONE_WINDOW, from one trusted device
+DEVICE_DAILY_SENDS_PER_PHONE = 20  # per Tehran day, all the trusted devices of one phone together
 DEVICE_SECONDS = 365 * 24 * 3600  # a device cookie's life
 GLOBAL_SHARDS = 10  # items of the deployment-wide hourly counter
 GLOBAL_WINDOW = 60 * 60
@@ -237,15 +248,20 @@ def send_code(
     day, ttl = _tehran_day(now)
     if not store.count_within(f"OTPDAY#{owner}#{day}", DAILY_SENDS, ttl):
         raise TooManyCodes("daily", _until_tehran_midnight(now))
-    window = stamp // ADDRESS_WINDOW
-    if not store.count_within(
-        f"OTPSEND#IP#{address_key(source_ip)}#{window}", ADDRESS_SENDS, (window + 2) * ADDRESS_WINDOW
-    ):
-        raise TooManyCodes("address", (window + 1) * ADDRESS_WINDOW - stamp)
-    # A trusted device (signed in here before; its own small budget) is not refused by the ceiling:
-    # strangers spending it must not lock merchants out of their panels.
-    if trusted is None and not _within_global_ceiling(store, stamp):
-        raise TooManyCodes("busy", (stamp // GLOBAL_WINDOW + 1) * GLOBAL_WINDOW - stamp)
+    if trusted is not None:
+        # A trusted device (signed in here before; its own small budget) is refused neither by its
+        # address nor by the ceiling, which strangers can spend: only by what the phone's devices
+        # took today, which nobody but the phone's owner can.
+        if not store.count_within(f"OTPDEVDAY#{subject}#{day}", DEVICE_DAILY_SENDS_PER_PHONE, ttl):
+            raise TooManyCodes("daily", _until_tehran_midnight(now))
+    else:
+        window = stamp // ADDRESS_WINDOW
+        if not store.count_within(
+            f"OTPSEND#IP#{address_key(source_ip)}#{window}", ADDRESS_SENDS, (window + 2) * ADDRESS_WINDOW
+        ):
+            raise TooManyCodes("address", (window + 1) * ADDRESS_WINDOW - stamp)
+        if not _within_global_ceiling(store, stamp):
+            raise TooManyCodes("busy", (stamp // GLOBAL_WINDOW + 1) * GLOBAL_WINDOW - stamp)
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
     salt = secrets.token_hex(16)
     expires = now + timedelta(seconds=CODE_SECONDS)
@@ -297,6 +313,12 @@ def check_code(
     stamp = _epoch(now)
     window = stamp // LOCK_SECONDS
     within = store.count_within(f"OTPFAIL#{owner}#{window}", budget - 1, (window + 2) * LOCK_SECONDS)
+    if trusted is None:
+        day, ttl = _tehran_day(now)
+        if not store.count_within(f"OTPFAILDAY#{subject}#{day}", STRANGER_DAILY_WRONG - 1, ttl):
+            until = now + timedelta(seconds=_until_tehran_midnight(now))
+            store.lock_subject(subject, iso(until), _epoch(until) + 60)
+            return Verdict(False, "locked")
     if tries is None or tries >= budget or not within:
         until = now + timedelta(seconds=LOCK_SECONDS)
         store.lock_subject(owner, iso(until), _epoch(until) + 60)

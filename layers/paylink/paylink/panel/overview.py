@@ -29,6 +29,9 @@ class Overview:
     waiting_count: int
     next_settlement: str | None  # ISO date of the business day the oldest waiting payment is paid
     latest: list[Payment]
+    # When more payments were made in the 30 days than home reads (SCAN_LIMIT, abandoned checkouts
+    # included: anyone may start one), the local day of the oldest one read; None when all were.
+    counted_from: date | None = None
 
 
 def _local_day(moment: str, tz: str) -> date:
@@ -49,9 +52,10 @@ def overview(merchant: Merchant, now: datetime | None = None) -> Overview:
     latest: list[Payment] = []
     cursor: str | None = None
     seen = 0
+    counted_from: date | None = None
     while True:
         items, cursor = store.payments_of_merchant(
-            merchant.id, cursor, page_size=500, since=iso(start_of_day_utc(first, tz))
+            merchant.id, cursor, page_size=min(500, SCAN_LIMIT - seen), since=iso(start_of_day_utc(first, tz))
         )
         for payment in items:
             if len(latest) < 5:
@@ -61,6 +65,8 @@ def overview(merchant: Merchant, now: datetime | None = None) -> Overview:
                 sold[day] += payment.amount
                 counts[day] += 1
         seen += len(items)
+        if cursor and seen >= SCAN_LIMIT:
+            counted_from = _local_day(items[-1].created_at, tz) if items else today
         if not cursor or seen >= SCAN_LIMIT:
             break
     if not latest:
@@ -79,6 +85,7 @@ def overview(merchant: Merchant, now: datetime | None = None) -> Overview:
         waiting_count=len(waiting),
         next_settlement=next_day,
         latest=latest[:5],
+        counted_from=counted_from,
     )
 
 

@@ -20,7 +20,7 @@ from paylink.merchants import identity
 from paylink.merchants.accounts import update_merchant
 from paylink.panel import sessions
 from paylink.panel.pages import page, signed_in
-from paylink.panel.signup import parse_birth_date
+from paylink.panel.signup import parse_birth_date, take_inquiry_try
 from paylink.store import Store, get_store
 from paylink.web.http import form_fields
 
@@ -175,6 +175,7 @@ class IbanChange:
     errors: dict[str, str] = field(default_factory=dict)  # field -> translation key
     unavailable: bool = False  # an inquiry could not run: nothing changed, try later
     conflict: bool = False  # the merchant changed meanwhile: nothing written, try again
+    retry_after: int = 0  # > 0: the phone used its inquiries for today (seconds until tomorrow)
 
 
 def change_iban(store: Store, merchant: Merchant, phone: str, form: dict[str, str]) -> IbanChange:
@@ -191,6 +192,9 @@ def change_iban(store: Store, merchant: Merchant, phone: str, form: dict[str, st
         errors["birth_date"] = "signup.err.birth_date"
     if errors or iban is None or national_code is None or birth is None:
         return IbanChange(errors=errors)
+    wait = take_inquiry_try(store, phone)  # paid calls: the phone's daily allowance, as at sign-up
+    if wait:
+        return IbanChange(retry_after=wait)
     try:
         if not identity.shahkar_matches(phone, national_code):
             return IbanChange(errors={"national_code": "signup.err.shahkar"})
@@ -216,6 +220,12 @@ def iban_change(event: Any, merchant: Merchant, session: sessions.Session, lang:
     if result.merchant is not None:
         return settings_view(result.merchant, session, lang, notice="settings.iban_changed")
     typed = {name: form.get(name, "")[:40] for name in IBAN_FIELDS}
+    if result.retry_after:
+        limited = settings_view(
+            merchant, session, lang, 429, notice="settings.err.inquiry_limit", iban_form=typed
+        )
+        limited.headers["Retry-After"] = str(result.retry_after)
+        return limited
     if result.unavailable:
         return settings_view(merchant, session, lang, 503, notice="settings.err.inquiry", iban_form=typed)
     if result.conflict:

@@ -7,8 +7,9 @@ inquiry that could not run is a page-level error to try later (nothing is create
 One personal account per person: the keyed digest of the national code is claimed in the same
 transaction that creates the merchant (a second SIM of the same person gets a field error). Usernames
 that are reserved or look like an existing one are refused (paylink.merchants.usernames).
-The inquiries are paid calls: a phone gets INQUIRIES_PER_DAY sign-up tries that reach them per UTC
-day (a conditional counter taken before the first call), so resubmitting the form bills us no more.
+The inquiries are paid calls: a phone gets INQUIRIES_PER_DAY tries that reach them per UTC day, sign-up
+and the panel's IBAN changes together (a conditional counter taken before the first call), so
+resubmitting either form bills us no more.
 Errors are translation keys of paylink.web.pages.i18n ("signup.err.*").
 """
 
@@ -46,6 +47,18 @@ def parse_birth_date(text: str) -> date | None:
     return day if day is not None and day < date.today() else None
 
 
+def take_inquiry_try(store: Store, phone: str) -> int:
+    """Count one try of the paid inquiries for this signed-in phone (sign-up and IBAN changes
+    together): 0 when it may go on, else the seconds until the next UTC day."""
+    stamp = int(time.time())
+    day = stamp // DAY_SECONDS
+    if store.count_within(
+        f"SIGNUPINQ#{subject_key(phone)}#{day}", INQUIRIES_PER_DAY, (day + 2) * DAY_SECONDS
+    ):
+        return 0
+    return (day + 1) * DAY_SECONDS - stamp
+
+
 def sign_up(store: Store, phone: str, form: dict[str, str]) -> SignupResult:
     """Create the merchant of `phone` from the form, or say what is wrong with it."""
     errors: dict[str, str] = {}
@@ -72,12 +85,9 @@ def sign_up(store: Store, phone: str, form: dict[str, str]) -> SignupResult:
         errors["username"] = "signup.err.username_reserved"
     if errors or national_code is None or iban is None or birth is None:
         return SignupResult(errors=errors)
-    stamp = int(time.time())
-    day = stamp // DAY_SECONDS
-    if not store.count_within(
-        f"SIGNUPINQ#{subject_key(phone)}#{day}", INQUIRIES_PER_DAY, (day + 2) * DAY_SECONDS
-    ):
-        return SignupResult(retry_after=(day + 1) * DAY_SECONDS - stamp)
+    wait = take_inquiry_try(store, phone)
+    if wait:
+        return SignupResult(retry_after=wait)
     try:
         if not identity.shahkar_matches(phone, national_code):
             return SignupResult(errors={"national_code": "signup.err.shahkar"})

@@ -62,6 +62,8 @@ FA: dict[str, str] = {
     "home.title": "خانه",
     "home.today": "فروش امروز",
     "home.month": "فروش ۳۰ روز گذشته",
+    "home.counted_from": "این ارقام از {date} شمرده شده‌اند: پرداخت‌های پیش از آن بیش از آن بودند که "
+    "اینجا خوانده شوند. فهرست پرداخت‌ها همه را دارد.",
     "home.chart": "نمودار فروش روزانه‌ی ۳۰ روز گذشته",
     "home.waiting": "در انتظار تسویه",
     "home.next_settlement": "واریز در {date}",
@@ -225,6 +227,8 @@ EN: dict[str, str] = {
     "home.title": "Home",
     "home.today": "Sales today",
     "home.month": "Sales in the last 30 days",
+    "home.counted_from": "Counted from {date}: there were more payments than this page reads. "
+    "The payments list has them all.",
     "home.chart": "Daily sales over the last 30 days",
     "home.waiting": "Waiting for settlement",
     "home.next_settlement": "paid on {date}",

@@ -91,6 +91,9 @@ FA: dict[str, str] = {
     "settings.iban_save": "استعلام و ذخیره‌ی شبا",
     "settings.iban_changed": "شبا تغییر کرد. تسویه‌های بعدی به این حساب واریز می‌شود.",
     "settings.err.inquiry": "استعلام اکنون ممکن نیست؛ چیزی تغییر نکرد. کمی بعد دوباره امتحان کنید.",
+    "settings.err.inquiry_limit": (
+        "استعلام‌های امروز این شماره تمام شده است؛ چیزی تغییر نکرد. فردا دوباره امتحان کنید."
+    ),
     "settings.webhook": "وب‌هوک",
     "settings.no_hook": "هنوز نشانی وب‌هوکی ثبت نشده است.",
     "settings.hook_url": "نشانی وب‌هوک",
@@ -236,6 +239,7 @@ EN: dict[str, str] = {
     "settings.iban_save": "Check and save IBAN",
     "settings.iban_changed": "IBAN changed. Later settlements are paid into this account.",
     "settings.err.inquiry": "The check cannot run now; nothing changed. Try again a little later.",
+    "settings.err.inquiry_limit": "This number has used today's checks; nothing changed. Try again tomorrow.",
     "settings.webhook": "Webhook",
     "settings.no_hook": "No webhook URL is set yet.",
     "settings.hook_url": "Webhook URL",

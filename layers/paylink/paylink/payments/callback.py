@@ -178,6 +178,16 @@ def apply_verification(
                 return payment  # the reconciler reverses it
             return _reverse_and_fail(store, gateway, payment, refs, "amount_mismatch")
         paid_at = iso(now)
+        paid = payment.model_copy(update={
+            "status": PaymentStatus.PAID, "paid_at": paid_at,
+            "gateway_reference": result.reference or payment.gateway_reference,
+            "card_mask": result.card_mask or payment.card_mask,
+            "card_hash": result.card_hash or payment.card_hash,
+        })  # fmt: skip
+        # Queued before the write, delivered once the table shows this very credit (paylink.notify
+        # .notifications): a function that dies right after the write has told the merchant all the same.
+        emit_payment_event(paid)  # never raises
+        emit_installment_paid(paid)  # an installment's payment: the merchant hears which one
         moved = store.mark_paid(
             payment,
             reference=result.reference,
@@ -189,14 +199,6 @@ def apply_verification(
         logger.info("payment verified", extra={**context, "result": moved.value})
         if moved is PaidResult.CREDITED:
             count_payment(PaymentStatus.PAID, name)
-            paid = payment.model_copy(update={
-                "status": PaymentStatus.PAID, "paid_at": paid_at,
-                "gateway_reference": result.reference or payment.gateway_reference,
-                "card_mask": result.card_mask or payment.card_mask,
-                "card_hash": result.card_hash or payment.card_hash,
-            })  # fmt: skip
-            emit_payment_event(paid)  # after the durable write; never raises
-            emit_installment_paid(paid)  # an installment's payment: the merchant hears which one
             return paid
         if moved is PaidResult.SOLD_OUT:
             return _reverse_and_fail(store, gateway, payment, refs, "sold_out")
@@ -277,6 +279,8 @@ def _reverse_and_fail(
 
 def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: str) -> Payment:
     day = local_date(datetime.fromisoformat(payment.created_at), get_settings().timezone).isoformat()
+    unpaid = payment.model_copy(update={"status": status, "failure_reason": reason})
+    emit_payment_event(unpaid)  # before the write, delivered once the table shows it; never raises
     moved = store.mark_unpaid(payment, status, reason, day)
     logger.info(
         "payment not paid",
@@ -285,8 +289,6 @@ def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: 
     if not moved:
         return store.get_payment(payment.id) or payment
     count_payment(status, payment.gateway)
-    unpaid = payment.model_copy(update={"status": status, "failure_reason": reason})
-    emit_payment_event(unpaid)  # after the durable write; never raises
     return unpaid
 
 

@@ -129,7 +129,7 @@ def ledger_page(
     """One page of the merchant's ledger, newest first: its paid payments (each a `payment` and a
     `fee` entry, placed by when the payment started) merged with its ledger items."""
     below = decode_ledger_cursor(cursor)
-    payments, more_payments = store.paid_payments_page(
+    payments, more_payments, read_down_to = store.paid_payments_page(
         merchant.id, below=below, since=since, until=until, limit=limit
     )
     archived, more_archived = archived_page(merchant, below=below, since=since, until=until, limit=limit)
@@ -148,9 +148,13 @@ def ledger_page(
         at, object_id = str(item["created_at"]), str(item["object_id"])
         by_key[str(item["gsi1sk"])] = [_entry(kind, int(item["amount"]), at, OBJECTS[kind], object_id)]
     rows = sorted(by_key.items(), key=lambda row: row[0], reverse=True)
+    if read_down_to:  # payments below it are not read yet: nothing below it may be shown before them
+        rows = [row for row in rows if row[0] >= read_down_to]
     shown = rows[:limit]
     more = more_payments or more_archived or more_items or len(rows) > limit
-    next_cursor = base64.urlsafe_b64encode(shown[-1][0].encode()).decode() if more and shown else None
+    # A page cut short by the payments' key budget (even empty) goes on from where their reading stopped.
+    last = shown[-1][0] if shown and (len(shown) == limit or not read_down_to) else read_down_to
+    next_cursor = base64.urlsafe_b64encode(last.encode()).decode() if more and last else None
     return [entry for _, entries in shown for entry in entries], next_cursor
 
 

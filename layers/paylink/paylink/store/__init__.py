@@ -20,7 +20,10 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
   INSTALLMENTS_DUE#{date}/{code}#{nn}  installment nn of invoice `code` falls due that day (the
                              reminders' work list, gsi1 too); reminders: REMINDER#{code}/{n}:{reminder}
                              and REMINDER#{code}/{n}:overdue (the installment.overdue event, once)
-  SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL)
+  SENDS#{mid}#{day}/MERCHANT, SENDS#{mid}#{day}/LINK#{code}  invoice sends counted per day (TTL);
+                             SENDS#{mid}#{day}/TO#{digest}: per recipient (a phone's or address's digest)
+  REMINDSLOTS#{mid}#{day}/{nnnnn}  a merchant's reminders of the day, one numbered slot each (TTL);
+                             REMINDSLOTS#{mid}#{day}#TO#{digest}/{nnnnn} the same to one recipient
   PAYMENT#{id}/PAYMENT       payment; gsi2 MERCHANT#{id}#PAYMENTS (by created_at; a link's payments are
                              that list filtered by link_code: no gsi1 entry since issue 18),
                              gsi3 UNSETTLED#{shard}/{merchant id}#{paid_at}#{id} once paid (16
@@ -63,10 +66,11 @@ panel key (PanelKeyParameter) of the phone, a source address, a national code, a
   OTPLOCK#{subject}/LOCK        a phone locked after too many wrong codes, until a time (TTL);
                                 OTPLOCK#DEV#{dev}/LOCK a trusted device locked the same way
   OTPDAY#{subject}#{tehran date}/COUNT, OTPDAY#DEV#{dev}#{date}/COUNT  codes per phone (strangers)
-                                and per trusted device per Tehran day (TTL)
+                                and per trusted device per Tehran day (TTL); OTPDEVDAY#{subject}#{date}/COUNT
+                                all of a phone's trusted devices together that day
   OTPSEND#{subject}#{window}/COUNT, OTPSEND#IP#{addr}#{window}/COUNT  codes sent per phone (a
-                                trusted device: OTPSEND#DEV#{dev}#...) and per source address in a
-                                window (conditional counters, TTL)
+                                trusted device: OTPSEND#DEV#{dev}#...) and per source address (strangers
+                                only) in a window (conditional counters, TTL)
   OTPFAIL#{subject}#{window}/COUNT  wrong codes typed for a phone (or OTPFAIL#DEV#{dev}#...) in a
                                 lock window (TTL)
   OTPGLOBAL#{hour}#{shard}/COUNT  sign-in codes the whole deployment sent in an hour, 10 shards each

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -188,6 +189,21 @@ class LinkItems(Table):
             raise
         return True
 
+    def claim_reminder_slot(self, series: str, slot: int, expires_at: int) -> bool:
+        """Claim numbered slot `slot` of a series of reminders (a merchant's day, or its day to one
+        recipient); False if it was taken. A conditional put, not a counter: the reminders' role may
+        put and get items only."""
+        item = {"pk": f"REMINDSLOTS#{series}", "sk": f"{slot:05d}", "ttl": expires_at}
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def refresh_link_snapshots(self, merchant: Merchant) -> int:
         """Copy a merchant's name, limits and gateway choice onto every one of its links."""
         snapshot = {
@@ -207,10 +223,20 @@ class LinkItems(Table):
         return count
 
     def count_invoice_send(
-        self, merchant_id: str, code: str, day: str, *, per_invoice: int, per_merchant: int, expires_at: int
+        self,
+        merchant_id: str,
+        code: str,
+        day: str,
+        *,
+        per_invoice: int,
+        per_merchant: int,
+        expires_at: int,
+        recipients: Sequence[str] = (),
+        per_recipient: int = 0,
     ) -> str | None:
-        """Count one invoice send on `day` for the invoice and for its merchant, both or neither;
-        the limit already reached ("invoice" or "merchant"), or None when it was counted."""
+        """Count one invoice send on `day` for the invoice, its merchant and each of `recipients`
+        (digests of where it goes), all or none; the limit already reached ("invoice", "merchant"
+        or "recipient"), or None when it was counted."""
 
         def counter(sk: str, cap: int) -> dict[str, Any]:
             return {
@@ -226,11 +252,16 @@ class LinkItems(Table):
 
         try:
             self.client.transact_write_items(
-                TransactItems=[counter(f"LINK#{code}", per_invoice), counter("MERCHANT", per_merchant)]
+                TransactItems=[
+                    counter(f"LINK#{code}", per_invoice),
+                    counter("MERCHANT", per_merchant),
+                    *(counter(f"TO#{to}", per_recipient) for to in dict.fromkeys(recipients)),
+                ]
             )
         except Exception as exc:
             codes = _cancellation_codes(exc)
             if not _is_conditional_failure(exc) or "ConditionalCheckFailed" not in codes:
                 raise
-            return "invoice" if codes[0] == "ConditionalCheckFailed" else "merchant"
+            reached = codes.index("ConditionalCheckFailed")
+            return "invoice" if reached == 0 else "merchant" if reached == 1 else "recipient"
         return None

@@ -173,9 +173,9 @@ class PaymentItems(Table):
             update["ExpressionAttributeValues"][":room"] = cap - amount
         return {"Update": update}
 
-    def get_payment(self, payment_id: str) -> Payment | None:
+    def get_payment(self, payment_id: str, *, consistent: bool = False) -> Payment | None:
         """A payment in the table; None when unknown or archived (paylink.payments.archive reads those)."""
-        item = self._get(f"PAYMENT#{payment_id}", "PAYMENT")
+        item = self._get(f"PAYMENT#{payment_id}", "PAYMENT", consistent=consistent)
         return Payment.model_validate(item) if item and "archived" not in item else None
 
     def payment_for_token(self, gateway: str, token: str, order_id: str | None = None) -> Payment | None:

@@ -236,9 +236,16 @@ class RefundItems(Table):
 
     def paid_payments_page(
         self, merchant_id: str, *, below: str | None, since: str | None, until: str | None, limit: int
-    ) -> tuple[list[Payment], bool]:
+    ) -> tuple[list[Payment], bool, str | None]:
         """A merchant's paid or settled payments, newest first by start (gsi2, the payments list's
-        index), keys below `below`, started from `since` to `until`; and whether more may follow."""
+        index), keys below `below`, started from `since` to `until`; whether more may follow; and,
+        when the keys this call may read ran out first, the lowest key it read (every refundable
+        payment at or above it is in the answer, those below it are not looked at yet).
+
+        Unpaid payments (anyone may start and abandon one) are skipped on the way, within
+        FILTER_SCAN_KEYS keys read FILTERED_INDEX_PAGE at a time, as the filtered payment lists."""
+        from paylink.store import table
+
         highs = [h for h in (below, until + "\uffff" if until else None) if h]
         condition, values = "gsi2pk = :pk", {":pk": f"MERCHANT#{merchant_id}#PAYMENTS"}
         if since and highs:
@@ -256,17 +263,21 @@ class RefundItems(Table):
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
-            "Limit": limit + 1,
+            "Limit": max(limit + 1, table.FILTERED_INDEX_PAGE),
         }
+        keys_left = max(limit + 1, table.FILTER_SCAN_KEYS)
         found: list[dict[str, Any]] = []
-        while True:  # the filter may empty a page: read on until enough or the list ends
+        while True:  # the filter may empty a page: read on until enough, the list ends or the keys do
             items, last = self._query_index(request)
             found.extend(
                 i for i in items if i.get("status") in REFUNDABLE and (not below or i["gsi2sk"] < below)
             )
             if len(found) > limit or not last:
                 more = len(found) > limit or bool(last)
-                return [Payment.model_validate(i) for i in found[:limit]], more
+                return [Payment.model_validate(i) for i in found[:limit]], more, None
+            keys_left -= request["Limit"]
+            if keys_left <= 0:
+                return [Payment.model_validate(i) for i in found], True, str(last["gsi2sk"])
             request["ExclusiveStartKey"] = last
 
     def merchant_balance(self, merchant_id: str) -> Balance:

@@ -20,7 +20,7 @@ from paylink.core.errors import (
 from paylink.core.models import Link, PaymentStatus
 from paylink.payments import callback, checkout
 from paylink.store import get_store
-from paylink.web.http import base_url, html_response, redirect
+from paylink.web.http import RETRY_AFTER_SECONDS, base_url, html_response, redirect
 
 RETRYABLE = {PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
 
@@ -41,6 +41,37 @@ def error_page(status: int, reason: str, lang: str, retry_url: str | None = None
     return html_response(
         status, _render("error.html", lang, status=status, reason=reason, retry_url=retry_url)
     )
+
+
+def failed_on_our_side(event: Mapping[str, Any], exc: Exception) -> Response[str]:
+    """A buyer's page that failed on our side (a throttled table, a timeout, a bug): logged with
+    its exception for the operator; the buyer gets a 503 page saying what is safe to do, never API
+    Gateway's bare `Internal Server Error`. A gateway return is idempotent, so trying it again
+    finishes the payment; a failed checkout wrote nothing that charges the buyer."""
+    from paylink.core.observability import logger
+
+    params = dict(event.get("queryStringParameters") or {})
+    lang = language(params)
+    method = str((event.get("requestContext") or {}).get("http", {}).get("method", "GET"))
+    path = str(event.get("rawPath") or "/")
+    logger.exception("buyer page failed", extra={"route": event.get("routeKey"), "error": type(exc).__name__})
+    retry_url: str | None = None
+    if path.startswith("/refund/"):  # the payer's refund page: nothing is charged there
+        reason = "unavailable"
+        retry_url = path + _lang_query(lang)
+    elif path.startswith("/callback/"):
+        reason = "return_unconfirmed"
+        if method == "GET":  # the same return again (a POST one is retried by reloading the page)
+            query_string = str(event.get("rawQueryString") or "")
+            retry_url = path + (f"?{query_string}" if query_string else "")
+    elif method == "POST":
+        reason = "start_failed"
+        retry_url = path + _lang_query(lang)
+    else:
+        reason = "unavailable"
+        retry_url = path + _lang_query(lang)
+    page = _render("error.html", lang, status=503, reason=reason, retry_url=retry_url)
+    return html_response(503, page, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _form_action(code: str, lang: str) -> str:

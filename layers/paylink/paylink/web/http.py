@@ -58,6 +58,28 @@ def error_response(exc: PaylinkError) -> Response[str]:
     return json_response(exc.status, exc.to_body(), retry)
 
 
+RETRY_AFTER_SECONDS = 30
+
+
+def failed_on_our_side(exc: Exception) -> Response[str]:
+    """A merchant API request that failed on our side, in the contract's error shape instead of API
+    Gateway's bare `Internal Server Error`: logged with its exception for the operator; 503 with
+    `Retry-After` when AWS or a provider failed (a throttled table, a timeout: trying again is the
+    cure), 500 otherwise. Nothing of the failure is said beyond that."""
+    import httpx
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from paylink.core.observability import logger
+
+    logger.exception("request failed", extra={"error": type(exc).__name__})
+    if isinstance(exc, BotoCoreError | ClientError | httpx.HTTPError | TimeoutError | ConnectionError):
+        body = {"error": {"code": "unavailable", "message": "temporarily unavailable; try again shortly"}}
+        return json_response(503, body, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return json_response(
+        500, {"error": {"code": "internal_error", "message": "something went wrong on our side"}}
+    )
+
+
 def gateway_origins() -> list[str]:
     """Origins of the configured gateways: where our pages may send a form."""
     from paylink.payments.routing import configured_gateways

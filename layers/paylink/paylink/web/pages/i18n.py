@@ -79,6 +79,18 @@ _FA: dict[str, str] = {
         "در حال حاضر هیچ درگاه پرداختی در دسترس نیست. مبلغی از حساب شما کسر نشده است؛ "
         "چند دقیقه دیگر دوباره تلاش کنید."
     ),
+    "reason.return_unconfirmed.title": "پرداخت شما در حال تأیید است",
+    "reason.return_unconfirmed.message": (
+        "همین حالا نتوانستیم پرداخت را تأیید کنیم. اگر مبلغی از حساب شما کسر شده، ظرف چند دقیقه "
+        "خودکار تأیید می‌شود یا بانک آن را برمی‌گرداند؛ نیازی به پرداخت دوباره نیست. "
+        "یک دقیقه دیگر این صفحه را دوباره باز کنید."
+    ),
+    "reason.start_failed.title": "شروع پرداخت ممکن نشد",
+    "reason.start_failed.message": (
+        "مشکلی از سمت ما پیش آمد. مبلغی از حساب شما کسر نشده است؛ یک دقیقه دیگر دوباره تلاش کنید."
+    ),
+    "reason.unavailable.title": "این صفحه موقتاً در دسترس نیست",
+    "reason.unavailable.message": "مشکلی از سمت ما پیش آمد. یک دقیقه دیگر دوباره تلاش کنید.",
     "reason.payment_not_found.title": "پرداخت پیدا نشد",
     "reason.payment_not_found.message": "پرداختی با این شناسه وجود ندارد.",
     "reason.bad_request.title": "درخواست نامعتبر",
@@ -271,6 +283,17 @@ _EN: dict[str, str] = {
     "reason.no_gateway.message": (
         "No payment gateway is available right now. Nothing was charged; please try again in a few minutes."
     ),
+    "reason.return_unconfirmed.title": "Your payment is being confirmed",
+    "reason.return_unconfirmed.message": (
+        "We could not confirm your payment just now. If money left your account, it is confirmed "
+        "within a few minutes or returned by your bank: do not pay again. Try this page again in a minute."
+    ),
+    "reason.start_failed.title": "The payment could not start",
+    "reason.start_failed.message": (
+        "Something went wrong on our side. Nothing was charged; please try again in a minute."
+    ),
+    "reason.unavailable.title": "This page is unavailable for a moment",
+    "reason.unavailable.message": "Something went wrong on our side. Please try again in a minute.",
     "reason.payment_not_found.title": "Payment not found",
     "reason.payment_not_found.message": "There is no payment with this ID.",
     "reason.bad_request.title": "Bad request",
