@@ -513,11 +513,12 @@ class Guard:
 
     def may_list(self, acting: Acting, bucket: str) -> bool:
         """Whether S3 tells this function a key is missing (404) rather than refusing it (403):
-        it may ListBucket the bucket (conditions aside: the prefix of that check is not modelled)."""
+        it may ListBucket the bucket. That check's request carries no `s3:prefix`, so a ListBucket
+        granted only under a prefix condition does not count (a missing key is then a 403)."""
         environment = os.environ if acting.environment is None else acting.environment
         refs = self.refs.bind(environment, acting.refs)
         request = Request("s3:ListBucket", f"arn:aws:s3:::{bucket}")
-        return allowed(self.roles.get(acting.function_id, []), request, refs, conditions=False)
+        return allowed(self.roles.get(acting.function_id, []), request, refs, conditions=True)
 
 
 @cache
