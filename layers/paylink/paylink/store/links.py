@@ -179,30 +179,13 @@ class LinkItems(Table):
             "sent_at": iso(now),
             "ttl": int(now.timestamp()) + RETURN_RECORD_TTL_SECONDS,
         }
-        try:
-            self.client.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._put_new(item)
 
     def claim_reminder_slot(self, series: str, slot: int, expires_at: int) -> bool:
         """Claim numbered slot `slot` of a series of reminders (a merchant's day, or its day to one
         recipient); False if it was taken. A conditional put, not a counter: the reminders' role may
         put and get items only."""
-        item = {"pk": f"REMINDSLOTS#{series}", "sk": f"{slot:05d}", "ttl": expires_at}
-        try:
-            self.client.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._put_new({"pk": f"REMINDSLOTS#{series}", "sk": f"{slot:05d}", "ttl": expires_at})
 
     def refresh_link_snapshots(self, merchant: Merchant) -> int:
         """Copy a merchant's name, limits and gateway choice onto every one of its links."""

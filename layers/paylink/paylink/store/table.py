@@ -110,6 +110,18 @@ class Table:
     def _put(self, item: dict[str, Any], *, condition: str) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": condition}}
 
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        """Put an item that must not exist yet (a claim); False, nothing written, when it does."""
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def _transact_once(self, items: Sequence[dict[str, Any]]) -> bool:
         try:
             self.client.transact_write_items(TransactItems=list(items))
