@@ -5,9 +5,8 @@ missing locally as it would be deployed, whatever the runner's own process holds
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
-
-import pytest
 
 from local.run import Invoker, function_environment, http_event
 from local.template import conditions, functions, load_template
@@ -68,7 +67,7 @@ def test_a_function_gets_its_own_variables_and_not_another_functions(monkeypatch
     assert "PAYLINK_TELEGRAM_BOT_TOKEN_PARAMETER" not in checkout
 
 
-def test_a_variable_missing_from_the_template_fails_locally(store, merchant):  # type: ignore[no-untyped-def]
+def test_a_variable_missing_from_the_template_fails_locally(store, merchant, caplog):  # type: ignore[no-untyped-def]
     # Given a link in the table the runner's own process is configured with (TABLE_NAME is set)
     from paylink.core.models import LinkCreate
     from paylink.merchants.links import create_link
@@ -82,9 +81,13 @@ def test_a_variable_missing_from_the_template_fails_locally(store, merchant):  #
     invoker.environment = function_environment(checkout, _refs(store.table), PLUMBING)
     reset_caches()  # a cold start: the store is made inside the invocation, from its settings
     # When the runner invokes the checkout page
-    # Then it fails as the deployed function would, not rescued by the runner's environment
-    with pytest.raises(Exception, match=r"ResourceNotFound|Requested resource not found"):
-        invoker.invoke(_page_event(code))
+    # Then it fails as the deployed function would, not rescued by the runner's environment: the
+    # buyer gets the 503 page of a failure on our side, and the log names the table it could not find
+    answer = invoker.invoke(_page_event(code))
+    assert answer["statusCode"] == 503
+    [failure] = [r for r in caplog.records if r.getMessage() == "buyer page failed"]
+    assert failure.exc_info is not None
+    assert re.search(r"ResourceNotFound|Requested resource not found", str(failure.exc_info[1]))
 
 
 def test_the_same_function_with_the_variable_serves_the_page(store, merchant):  # type: ignore[no-untyped-def]
