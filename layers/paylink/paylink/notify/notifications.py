@@ -154,8 +154,12 @@ class Written(StrEnum):
 # its own event (the same id when the same change).
 CONFIRM_WAIT = 20
 CONFIRM_HORIZON = 300
-PAYMENT_EVENTS = frozenset({"payment.paid", "payment.failed", "payment.cancelled", "payment.expired",
-                            "installment.paid"})  # fmt: skip
+
+
+def _payment_events() -> frozenset[str]:
+    from paylink.notify.events import EVENT_TYPES
+
+    return frozenset(EVENT_TYPES.values()) | {"installment.paid"}
 
 
 def payment_change_written(store: Store, event: dict[str, Any], now: float) -> tuple[Written, float]:
@@ -163,7 +167,7 @@ def payment_change_written(store: Store, event: dict[str, Any], now: float) -> t
     a paid event's payment was credited at the very `paid_at` the event carries (the return that
     won; it may be settled or refunded since), an unpaid event's payment is in the event's status
     (terminal: it stays)."""
-    if event.get("type") not in PAYMENT_EVENTS:
+    if event.get("type") not in _payment_events():
         return Written.YES, 0.0
     from datetime import datetime
 

@@ -55,21 +55,18 @@ def failed_on_our_side(event: Mapping[str, Any], exc: Exception) -> Response[str
     method = str((event.get("requestContext") or {}).get("http", {}).get("method", "GET"))
     path = str(event.get("rawPath") or "/")
     logger.exception("buyer page failed", extra={"route": event.get("routeKey"), "error": type(exc).__name__})
-    retry_url: str | None = None
-    if path.startswith("/refund/"):  # the payer's refund page: nothing is charged there
-        reason = "unavailable"
-        retry_url = path + _lang_query(lang)
-    elif path.startswith("/callback/"):
-        reason = "return_unconfirmed"
+    retry_url: str | None = path + _lang_query(lang)
+    if path.startswith("/callback/"):
+        reason, retry_url = "return_unconfirmed", None
         if method == "GET":  # the same return again (a POST one is retried by reloading the page)
             query_string = str(event.get("rawQueryString") or "")
             retry_url = path + (f"?{query_string}" if query_string else "")
-    elif method == "POST":
+    elif method == "POST" and not path.startswith(
+        "/refund/"
+    ):  # a checkout; nothing is charged on a refund page
         reason = "start_failed"
-        retry_url = path + _lang_query(lang)
     else:
         reason = "unavailable"
-        retry_url = path + _lang_query(lang)
     page = _render("error.html", lang, status=503, reason=reason, retry_url=retry_url)
     return html_response(503, page, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
