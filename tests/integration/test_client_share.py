@@ -172,3 +172,20 @@ def test_twenty_parallel_checkouts_of_one_client_open_no_more_than_its_share(mot
     # Then three reach a gateway and the others are told to finish those first
     statuses = sorted(a["statusCode"] for a in answers)
     assert statuses == [303] * 3 + [429] * 17
+
+
+def test_a_days_reservations_leave_the_table_after_their_day(aws, merchant, gateways):
+    from datetime import datetime
+
+    # Given a buyer who starts a payment and cancels it at the gateway
+    buyer = ApiClient(source_ip="203.0.113.78")
+    started = buyer.post_form("/u/shop", {"amount": "100000", "name": "Sara"})
+    assert started.status == 303, started.text
+    assert buyer.get(local_target(act_at_gateway(started.headers["Location"], "cancel"))).status == 303
+    # Then the day's cap reservation and the client's hold each expire two days after the payment
+    # began (TTL): no checkout reads them after their day, and they would otherwise stay for ever
+    payment = _payments(aws)[-1]
+    began = datetime.fromisoformat(str(payment["created_at"])).timestamp()
+    for prefix in ("DAILY#", "HOLD#"):
+        (item,) = [i for i in table_items(aws) if str(i["pk"]).startswith(prefix)]
+        assert int(item["ttl"]) == int(began) + 2 * 86_400, prefix

@@ -33,7 +33,7 @@ One table, keys `pk`/`sk`, three overloaded GSIs (see template.yaml):
                                 name our order id (Zarinpal, PayPing): Zibal's and SEP's returns are
                                 matched by payment id + token (issue 18)
   SETTLEMENT#{sid}/SETTLEMENT   settlement; gsi1 MERCHANT#{id}#SETTLEMENTS/{date}
-  DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap)
+  DAILY#{mid}#{date}/DAILY      a merchant's amount reserved for a calendar day (daily cap; TTL two days)
   HOLD#{mid}#{date}#{client}/HOLD  one client's open payments at a merchant that day (count, rials;
                                    client = hashed source address (IPv6: its /64); TTL two days)
   SETTLEMENT#{sid}/SETTLEMENT   also gsi3 PAYOUTS_DUE#{shard}/{merchant id}#{date}#{sid} until it is paid

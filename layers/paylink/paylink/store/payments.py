@@ -36,7 +36,9 @@ ARCHIVE_DUE = "ARCHIVE_DUE"  # the archive's work list (gsi1): one item per sett
 
 
 RETURN_RECORD_TTL_SECONDS = 90 * 86_400
-HOLD_TTL_SECONDS = 2 * 86_400  # a client's holds are per day; the item outlives its day, then goes
+# A day's reservations (the merchant's cap, a client's holds) are read by that day's checkouts
+# only: their items outlive the day, then go (TTL).
+DAY_ITEM_TTL_SECONDS = 2 * 86_400
 
 
 def pending_shard(payment_id: str) -> str:
@@ -71,7 +73,7 @@ class PaymentItems(Table):
         item |= {"gsi3pk": pending_shard(payment.id), "gsi3sk": f"{payment.created_at}#{payment.id}"}
         items = [
             self._put(_clean(item), condition="attribute_not_exists(pk)"),
-            self._reserve_daily(payment.merchant_id, day, payment.amount, daily_cap),
+            self._reserve_daily(payment, day, daily_cap),
         ]
         if payment.holds_slot:
             items.append(
@@ -161,16 +163,17 @@ class PaymentItems(Table):
             )
         return self._transact_once(items)
 
-    def _reserve_daily(self, merchant_id: str, day: str, amount: int, cap: int | None) -> dict[str, Any]:
+    def _reserve_daily(self, payment: Payment, day: str, cap: int | None) -> dict[str, Any]:
         update: dict[str, Any] = {
             "TableName": self.table,
-            "Key": {"pk": f"DAILY#{merchant_id}#{day}", "sk": "DAILY"},
-            "UpdateExpression": "ADD reserved :a",
-            "ExpressionAttributeValues": {":a": amount},
+            "Key": {"pk": f"DAILY#{payment.merchant_id}#{day}", "sk": "DAILY"},
+            "UpdateExpression": "ADD reserved :a SET #ttl = if_not_exists(#ttl, :ttl)",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {":a": payment.amount, ":ttl": self._day_item_ttl(payment)},
         }
         if cap is not None:
             update["ConditionExpression"] = "attribute_not_exists(reserved) OR reserved <= :room"
-            update["ExpressionAttributeValues"][":room"] = cap - amount
+            update["ExpressionAttributeValues"][":room"] = cap - payment.amount
         return {"Update": update}
 
     def get_payment(self, payment_id: str, *, consistent: bool = False) -> Payment | None:
@@ -338,8 +341,13 @@ class PaymentItems(Table):
                 "Update": {
                     "TableName": self.table,
                     "Key": {"pk": f"DAILY#{payment.merchant_id}#{day}", "sk": "DAILY"},
-                    "UpdateExpression": "ADD reserved :minus",
-                    "ExpressionAttributeValues": {":minus": -payment.amount},
+                    # (a day already gone with its TTL comes back: harmless, and it goes again)
+                    "UpdateExpression": "ADD reserved :minus SET #ttl = if_not_exists(#ttl, :ttl)",
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    "ExpressionAttributeValues": {
+                        ":minus": -payment.amount,
+                        ":ttl": self._day_item_ttl(payment),
+                    },
                 }
             },
         ]
@@ -466,7 +474,7 @@ class PaymentItems(Table):
             ":one": 1,
             ":amount": payment.amount,
             ":max": share.max_open,
-            ":ttl": self._hold_ttl(payment),
+            ":ttl": self._day_item_ttl(payment),
         }
         within = "open_count < :max"
         if share.max_amount is not None:
@@ -484,8 +492,8 @@ class PaymentItems(Table):
         }
 
     @staticmethod
-    def _hold_ttl(payment: Payment) -> int:
-        return int(datetime.fromisoformat(payment.created_at).timestamp()) + HOLD_TTL_SECONDS
+    def _day_item_ttl(payment: Payment) -> int:
+        return int(datetime.fromisoformat(payment.created_at).timestamp()) + DAY_ITEM_TTL_SECONDS
 
     def _release_holds(self, payment: Payment) -> list[dict[str, Any]]:
         """Give a payment's count back to its client's holds; unconditional (rides in the one
@@ -503,7 +511,7 @@ class PaymentItems(Table):
                     "ExpressionAttributeValues": {
                         ":minus": -1,
                         ":less": -payment.amount,
-                        ":ttl": self._hold_ttl(payment),
+                        ":ttl": self._day_item_ttl(payment),
                     },
                 }
             }
