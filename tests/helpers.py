@@ -198,6 +198,13 @@ def table_items(table_name: str) -> list[dict[str, Any]]:
     return items
 
 
+def payment_ttl(store: Any, payment_id: str) -> int | None:
+    """The stored payment's `ttl` (epoch seconds: the table's TTL deletes it after), None without one."""
+    key = {"pk": f"PAYMENT#{payment_id}", "sk": "PAYMENT"}
+    item = store.client.get_item(TableName=store.table, Key=key, ConsistentRead=True)["Item"]
+    return int(item["ttl"]) if "ttl" in item else None
+
+
 def hidden_fields(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from tests.conftest import TEST_API_KEY
 from tests.e2e.buyer import act, open_gateway
+from tests.helpers import payment_ttl
 
 BUYER = {"name": "Ali", "phone": "09121234567"}
 
@@ -143,6 +144,39 @@ def test_a_payment_verified_after_its_stock_was_lowered_is_reversed(api, merchan
     assert statuses == [("failed", "sold_out"), ("paid", None)]
     assert any(c["path"].endswith("ReverseTransaction") for c in gateways.calls("s"))
     assert api.get(f"/v1/links/{link['code']}", key=TEST_API_KEY).json()["paid_count"] == 1
+
+
+def test_a_payment_of_another_amount_reversed_at_the_bank_stays_in_the_table(api, merchant, gateways, store):
+    # Given a SEP payment of another amount than ours
+    from paylink.core.models import utcnow
+    from paylink.payments.reconcile import reconcile
+
+    _restrict(store, merchant, "sandbox-s")
+    gateways.set_mode("s", "amount_mismatch")
+    link = api.post_json("/v1/links", {"title": "Bag", "amount": 700_000}, key=TEST_API_KEY).json()
+    _deliver(api, _pay_at_sep(api, link["code"]))
+    # When reconciliation reverses it at the bank and closes it as failed
+    reconcile(store, utcnow() + timedelta(minutes=2))
+    # Then it has no TTL: the buyer's money moved, and the payment is its record
+    [payment] = _payments(api)
+    assert (payment["status"], payment["failure_reason"]) == ("failed", "amount_mismatch")
+    assert payment_ttl(store, payment["id"]) is None
+
+
+def test_a_payment_reversed_because_its_link_sold_out_stays_in_the_table(api, merchant, gateways, store):
+    # Given two buyers at SEP for a link of two, and the merchant lowers the stock to one meanwhile
+    _restrict(store, merchant, "sandbox-s")
+    link = api.post_json("/v1/links", {"title": "Seat", "amount": 500_000, "max_payments": 2},
+                         key=TEST_API_KEY).json()  # fmt: skip
+    first, second = _pay_at_sep(api, link["code"]), _pay_at_sep(api, link["code"])
+    api.patch_json(f"/v1/links/{link['code']}", {"max_payments": 1}, key=TEST_API_KEY)
+    # When both return (the second is reversed at the bank and failed as sold out)
+    _deliver(api, first)
+    _deliver(api, second)
+    # Then the failed one has no TTL: its buyer's money moved, and the payment is its record
+    [failed] = [p for p in _payments(api) if p["status"] == "failed"]
+    assert failed["failure_reason"] == "sold_out"
+    assert payment_ttl(store, failed["id"]) is None
 
 
 def test_a_reused_bank_reference_is_not_credited_twice(api, merchant, gateways, store):

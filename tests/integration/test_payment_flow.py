@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import TEST_API_KEY
-from tests.helpers import ApiClient, act_at_gateway, local_target, table_items
+from tests.helpers import ApiClient, act_at_gateway, local_target, payment_ttl, table_items
 
 BUYER = {"name": "Ali Rezaei", "phone": "09121234567"}
+NINETY_DAYS = 90 * 86_400
 
 
 @pytest.fixture
@@ -132,6 +135,87 @@ def test_declined_card_fails_the_payment(api, link, gateways):
     # Then the payment failed
     [payment] = _payments(api)
     assert (payment["status"], payment["failure_reason"]) == ("failed", "declined")
+
+
+@pytest.mark.parametrize(
+    ("mode", "action", "ended"),
+    [("ok", "cancel", ("cancelled", "cancelled")), ("decline", "pay", ("failed", "declined"))],
+    ids=["cancelled", "declined"],
+)
+def test_an_unpaid_return_leaves_the_table_90_days_after_it_ended(
+    api, link, gateways, store, mode, action, ended
+):
+    # Given a buyer who cancelled, or whose card was declined, at the gateway
+    gateways.set_mode("a", mode)
+    callback = _pay(api, link["code"], action=action)
+    # When he comes back
+    before = int(time.time())
+    api.get(callback)
+    after = int(time.time())
+    # Then the payment ended unpaid, and the table's TTL takes it 90 days after that end
+    [payment] = _payments(api)
+    assert (payment["status"], payment["failure_reason"]) == ended
+    assert payment_ttl(store, payment["id"]) in range(before + NINETY_DAYS, after + NINETY_DAYS + 1)
+
+
+def test_a_payment_no_gateway_took_leaves_the_table_90_days_after_it_failed(api, link, gateways, store):
+    # Given every gateway is down
+    for name in ("a", "b", "s"):
+        gateways.set_mode(name, "down")
+    # When the buyer posts the form
+    before = int(time.time())
+    assert _checkout(api, link["code"]).status == 503
+    after = int(time.time())
+    # Then the failed payment goes with the table's TTL 90 days later
+    [payment] = _payments(api)
+    assert payment["failure_reason"] == "no_gateway"
+    assert payment_ttl(store, payment["id"]) in range(before + NINETY_DAYS, after + NINETY_DAYS + 1)
+
+
+def test_a_paid_payment_stays_in_the_table(api, link, store):
+    # Given the buyer paid at the gateway
+    callback = _pay(api, link["code"])
+    # When the gateway sends him back
+    api.get(callback)
+    # Then the paid payment has no TTL: money moved, it is kept (and archived once settled)
+    [payment] = _payments(api)
+    assert payment["status"] == "paid"
+    assert payment_ttl(store, payment["id"]) is None
+
+
+def test_an_unpaid_end_whose_unit_of_stock_was_removed_meanwhile_still_leaves_the_table(
+    api, merchant, gateways, store
+):
+    # Given the last unit of a link held by a buyer at the gateway, and the merchant then drops the
+    # stock (no unit left to give back: the move is retried without it)
+    link = api.post_json("/v1/links", {"title": "Last lamp", "amount": 900_000, "max_payments": 1},
+                         key=TEST_API_KEY).json()  # fmt: skip
+    callback = _pay(api, link["code"], action="cancel")
+    changed = api.patch_json(f"/v1/links/{link['code']}", {"max_payments": None}, key=TEST_API_KEY)
+    assert changed.status == 200, changed.text
+    # When the buyer comes back
+    before = int(time.time())
+    api.get(callback)
+    after = int(time.time())
+    # Then the payment is cancelled, and the retried move carries the TTL too
+    [payment] = _payments(api)
+    assert payment["status"] == "cancelled"
+    assert payment_ttl(store, payment["id"]) in range(before + NINETY_DAYS, after + NINETY_DAYS + 1)
+
+
+def test_an_unpaid_payment_gone_with_its_ttl_answers_as_an_unknown_one(api, link, store):
+    # Given a cancelled payment that DynamoDB's TTL has deleted
+    callback = _pay(api, link["code"], action="cancel")
+    receipt = api.get(callback).location
+    [payment] = _payments(api)
+    store.client.delete_item(TableName=store.table, Key={"pk": f"PAYMENT#{payment['id']}", "sk": "PAYMENT"})
+    # When its receipt, the merchant API and a late return for it are asked
+    # Then each answers as for a payment that never existed
+    page = api.get(receipt)
+    assert (page.status, "text/html" in page.headers["Content-Type"]) == (404, True)
+    assert api.get(f"/v1/payments/{payment['id']}", key=TEST_API_KEY).status == 404
+    assert api.get(callback).status == 404
+    assert _payments(api) == []
 
 
 def test_forged_success_return_before_payment_changes_nothing(api, link):
