@@ -18,6 +18,7 @@ from paylink.core.models import Payment, PaymentStatus, iso, utcnow
 from paylink.core.observability import correlate, count_payment, logger
 from paylink.core.settings import get_settings
 from paylink.notify.events import emit_installment_paid, emit_payment_event
+from paylink.payments.retention import unpaid_gone_after
 from paylink.settlement.business_calendar import local_date
 from paylink.store import Store
 from paylink.store.payments import PaidResult
@@ -176,7 +177,7 @@ def apply_verification(
                 if refs != (payment.gateway_refs or {}):
                     store.save_gateway_refs(payment, refs)
                 return payment  # the reconciler reverses it
-            return _reverse_and_fail(store, gateway, payment, refs, "amount_mismatch")
+            return _reverse_and_fail(store, gateway, payment, refs, "amount_mismatch", now)
         paid_at = iso(now)
         paid = payment.model_copy(update={
             "status": PaymentStatus.PAID, "paid_at": paid_at,
@@ -201,7 +202,7 @@ def apply_verification(
             count_payment(PaymentStatus.PAID, name)
             return paid
         if moved is PaidResult.SOLD_OUT:
-            return _reverse_and_fail(store, gateway, payment, refs, "sold_out")
+            return _reverse_and_fail(store, gateway, payment, refs, "sold_out", now)
         if moved is PaidResult.REFERENCE_REUSED:
             store.record_return_attempt(
                 name, "reference_reused", now, payment_id=payment.id, reference=result.reference
@@ -219,20 +220,20 @@ def apply_verification(
     if result.outcome is VerifyOutcome.AMOUNT_MISMATCH:
         store.record_return_attempt(name, "amount_mismatch", now, payment_id=payment.id)
         if reconciling:
-            return _mark_unpaid(store, payment, PaymentStatus.FAILED, "amount_mismatch")
+            return _mark_unpaid(store, payment, PaymentStatus.FAILED, "amount_mismatch", now)
         return payment
     if result.outcome is VerifyOutcome.PENDING:
         if reconciling and now > _abandoned_after(gateway, payment):
-            return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "abandoned")
+            return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "abandoned", now)
         logger.info("gateway says the buyer has not finished; payment left waiting", extra=context)
         return payment
     if result.outcome is VerifyOutcome.EXPIRED:
-        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "expired")
+        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "expired", now)
     if result.outcome is VerifyOutcome.REVERSED:
-        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "reversed_by_gateway")
+        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "reversed_by_gateway", now)
     if result.outcome is VerifyOutcome.CANCELLED or hinted_cancel:
-        return _mark_unpaid(store, payment, PaymentStatus.CANCELLED, "cancelled")
-    return _mark_unpaid(store, payment, PaymentStatus.FAILED, "declined")
+        return _mark_unpaid(store, payment, PaymentStatus.CANCELLED, "cancelled", now)
+    return _mark_unpaid(store, payment, PaymentStatus.FAILED, "declined", now)
 
 
 def _abandoned_after(gateway: GatewayAdapter, payment: Payment) -> datetime:
@@ -248,7 +249,7 @@ def _window_end(gateway: GatewayAdapter, payment: Payment) -> datetime:
 
 
 def _reverse_and_fail(
-    store: Store, gateway: GatewayAdapter, payment: Payment, refs: dict[str, str], reason: str
+    store: Store, gateway: GatewayAdapter, payment: Payment, refs: dict[str, str], reason: str, now: datetime
 ) -> Payment:
     """Give verified money back that we cannot accept, then close the payment as failed."""
     from paylink.payments.gateways.base import GatewayError
@@ -262,7 +263,7 @@ def _reverse_and_fail(
                 "payment cannot be accepted and must be refunded by hand",
                 extra={"payment_id": payment.id, "reason": reason, "gateway": payment.gateway},
             )
-            return _mark_unpaid(store, payment, PaymentStatus.FAILED, f"{reason}_refund_due")
+            return _mark_unpaid(store, payment, PaymentStatus.FAILED, f"{reason}_refund_due", now)
         logger.error(
             "could not reverse a payment we cannot accept; will retry",
             extra={"payment_id": payment.id, "reason": reason, "code": exc.code},
@@ -274,14 +275,17 @@ def _reverse_and_fail(
         "payment reversed at the gateway",
         extra={"payment_id": payment.id, "reason": reason, "confirmed": reversed_},
     )
-    return _mark_unpaid(store, payment, PaymentStatus.FAILED, reason)
+    return _mark_unpaid(store, payment, PaymentStatus.FAILED, reason, now)
 
 
-def _mark_unpaid(store: Store, payment: Payment, status: PaymentStatus, reason: str) -> Payment:
+def _mark_unpaid(
+    store: Store, payment: Payment, status: PaymentStatus, reason: str, now: datetime
+) -> Payment:
+    """End a waiting payment unpaid at `now`; it leaves the table later only if nothing was charged."""
     day = local_date(datetime.fromisoformat(payment.created_at), get_settings().timezone).isoformat()
     unpaid = payment.model_copy(update={"status": status, "failure_reason": reason})
     emit_payment_event(unpaid)  # before the write, delivered once the table shows it; never raises
-    moved = store.mark_unpaid(payment, status, reason, day)
+    moved = store.mark_unpaid(payment, status, reason, day, gone_after=unpaid_gone_after(reason, now))
     logger.info(
         "payment not paid",
         extra={"payment_id": payment.id, "status": status.value, "reason": reason, "moved": moved},

@@ -21,6 +21,7 @@ from paylink.core.observability import Metric, correlate, count, count_payment, 
 from paylink.core.settings import get_settings
 from paylink.payments import health, routing
 from paylink.payments.client_share import client_holds, share_for
+from paylink.payments.retention import unpaid_gone_after
 from paylink.settlement.business_calendar import local_date
 from paylink.store import Store
 
@@ -249,7 +250,8 @@ def start_payment(
     finished = utcnow()
     if attempt.created is None or attempt.gateway is None:
         moved = store.mark_unpaid(payment, PaymentStatus.FAILED, "no_gateway", day,
-                                  store.health_items(attempt.outcomes, finished))  # fmt: skip
+                                  store.health_items(attempt.outcomes, finished),
+                                  gone_after=unpaid_gone_after("no_gateway", finished))  # fmt: skip
         _count_failovers(attempt)
         count(Metric.CHECKOUT_NO_GATEWAY)
         if moved:

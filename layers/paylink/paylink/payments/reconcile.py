@@ -51,7 +51,7 @@ def reconcile_one(store: Store, payment: Payment, now: datetime) -> Payment:
     if payment.status is PaymentStatus.CREATED:
         # Recorded, but no gateway gave it a token within a minute (its checkout crashed or gave
         # up): nobody can pay it, so its reservations go back.
-        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "not_started")
+        return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, "not_started", now)
     gateway = adapter(payment.gateway or "")
     if gateway is None or payment.gateway_token is None:
         logger.error("waiting payment of an unknown gateway", extra={"payment_id": payment.id})
@@ -75,7 +75,7 @@ def reconcile_one(store: Store, payment: Payment, now: datetime) -> Payment:
             # Cannot be verified (no return, so no reference) and the gateway's window is over:
             # the gateway has voided or reversed it, so the buyer keeps his money.
             reason = "no_return" if exc.code == "missing_reference" else "not_verified"
-            return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, reason)
+            return _mark_unpaid(store, payment, PaymentStatus.EXPIRED, reason, now)
         logger.info(
             "payment still undecided",
             extra={"payment_id": payment.id, "code": exc.code, "window_closed": window_closed},

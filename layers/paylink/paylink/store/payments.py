@@ -319,22 +319,28 @@ class PaymentItems(Table):
         reason: str,
         day: str,
         extra_items: Sequence[dict[str, Any]] = (),
+        *,
+        gone_after: datetime | None,
     ) -> bool:
         """Move a payment to failed/cancelled/expired, giving back its share of the daily cap and the
-        unit of stock it held, once; False if it had already moved."""
+        unit of stock it held, once; False if it had already moved. With `gone_after` the table's
+        TTL deletes the payment after that instant (set in this same write); without, it stays."""
+        sets = ["#s = :target", "failure_reason = :reason"]
+        names = {"#s": "status"}
+        values: dict[str, Any] = {":target": status.value, ":reason": reason, **self._source_values(status)}
+        if gone_after is not None:
+            sets.append("#ttl = :ttl")
+            names["#ttl"] = "ttl"
+            values[":ttl"] = int(gone_after.timestamp())
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": {"pk": f"PAYMENT#{payment.id}", "sk": "PAYMENT"},
-                    "UpdateExpression": "SET #s = :target, failure_reason = :reason REMOVE gsi3pk, gsi3sk",
+                    "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE gsi3pk, gsi3sk",
                     "ConditionExpression": self._source_condition(status),
-                    "ExpressionAttributeNames": {"#s": "status"},
-                    "ExpressionAttributeValues": {
-                        ":target": status.value,
-                        ":reason": reason,
-                        **self._source_values(status),
-                    },
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
                 }
             },
             {
@@ -375,7 +381,7 @@ class PaymentItems(Table):
             if payment.holds_slot and codes[2:3] == ["ConditionalCheckFailed"]:
                 # the link's stock was removed meanwhile: there is no unit to give back
                 without_slot = payment.model_copy(update={"holds_slot": False})
-                return self.mark_unpaid(without_slot, status, reason, day, extra_items)
+                return self.mark_unpaid(without_slot, status, reason, day, extra_items, gone_after=gone_after)
             raise
         return True
 
