@@ -101,9 +101,13 @@ PRICES = {
         "per GB-month of table storage (first 25 GB free, ignored here)",
         f"aws.amazon.com/dynamodb/pricing {AS_OF} (confirmed on that page)",
     ),
+    # "DynamoDB charges for PITR based on the size of each DynamoDB table, including table data and
+    # local secondary indexes" (docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+    # PointInTimeRecovery_Howitworks.html): global secondary indexes are not in it, so index entries
+    # pay storage alone (storage_usd).
     "pitr": Price(
         0.20,
-        "per GB-month of point-in-time recovery (PITR is on in template.yaml)",
+        "per GB-month of point-in-time recovery of the items, not their GSI entries (on in template.yaml)",
         f"aws.amazon.com/dynamodb/pricing/on-demand {AS_OF} (not re-confirmed)",
     ),
     "lambda_request": Price(
@@ -414,10 +418,15 @@ class Flow:
     sqs_requests: Counter[str] = field(default_factory=Counter)
     s3_requests: Counter[str] = field(default_factory=Counter)
     gateway_calls: int = 0
-    stored_bytes: float = 0.0
+    item_bytes: float = 0.0  # kept a year: the items (billed storage and PITR)
+    index_bytes: float = 0.0  # and their GSI entries (billed storage only)
     archive_bytes: int = 0
     runs: int = 1
     run_operations: list[list[str]] = field(default_factory=list)  # the calls of each run
+
+    @property
+    def stored_bytes(self) -> float:
+        return self.item_bytes + self.index_bytes
 
     @property
     def operations(self) -> list[str]:
@@ -624,7 +633,7 @@ class System:
         if flow.calls or flow.invocations:
             flow.runs += 1
         self.current, first = flow, len(self.meter.calls)
-        stored, logged = self.stored_bytes(), self.stdout.size()
+        (items, entries), logged = self.stored_bytes(), self.stdout.size()
         try:
             yield flow
         finally:
@@ -632,12 +641,15 @@ class System:
             flow.calls.extend(self.meter.calls[first:])
             flow.run_operations.append([c.operation for c in self.meter.calls[first:]])
             flow.log_bytes += self.stdout.size() - logged
-            flow.stored_bytes += self.stored_bytes() - stored
+            items_after, entries_after = self.stored_bytes()
+            flow.item_bytes += items_after - items
+            flow.index_bytes += entries_after - entries
 
-    def stored_bytes(self) -> float:
-        """Billed bytes of the items that stay, with each index entry they make; an item with a ttl
-        counts for the share of the year it stays (the storage line prices a year)."""
-        total, request = 0.0, dict[str, Any](TableName=self.table)
+    def stored_bytes(self) -> tuple[float, float]:
+        """Billed bytes of the items that stay, and of the index entries they make; an item with a
+        ttl counts, with its entries, for the share of the year it stays (the storage line prices a
+        year)."""
+        items, entries, request = 0.0, 0.0, dict[str, Any](TableName=self.table)
         now = time.time()
         while True:
             page = self.raw.scan(**request)
@@ -645,14 +657,13 @@ class System:
                 share = 1.0
                 if "ttl" in item:
                     share = min(max(float(item["ttl"]["N"]) - now, 0.0), YEAR_SECONDS) / YEAR_SECONDS
-                size = item_size(item) + ITEM_OVERHEAD_BYTES
+                items += share * (item_size(item) + ITEM_OVERHEAD_BYTES)
                 for index in self.meter.indexes.values():
                     entry = index.entry(item)
                     if entry is not None:
-                        size += item_size(entry) + ITEM_OVERHEAD_BYTES
-                total += share * size
+                        entries += share * (item_size(entry) + ITEM_OVERHEAD_BYTES)
             if "LastEvaluatedKey" not in page:
-                return total
+                return items, entries
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
@@ -906,7 +917,8 @@ SETTLE_KEYS = (
     "sqs",
     "log_bytes",
     "duration",
-    "stored",
+    "item_bytes",
+    "index_bytes",
 )
 
 
@@ -921,7 +933,8 @@ def _flow_figures(flow: Flow) -> dict[str, float]:
         "sqs": sum(flow.sqs_requests.values()) / flow.runs,
         "log_bytes": flow.log_bytes / flow.runs,
         "duration": sum(sum(v) for v in flow.invocations.values()) / flow.runs,
-        "stored": flow.stored_bytes / flow.runs,
+        "item_bytes": flow.item_bytes / flow.runs,
+        "index_bytes": flow.index_bytes / flow.runs,
     }
 
 
@@ -1014,6 +1027,13 @@ def init_usd_per_invocation(system: System, function_id: str, args: argparse.Nam
     return args.cold_share * seconds * system.memory_mb(function_id) / 1024 * PRICES["lambda_gbs"].usd
 
 
+def storage_usd(item_bytes: float, index_bytes: float, months: float) -> float:
+    """Dollars for keeping items and their GSI entries `months` months: items pay storage and PITR,
+    index entries storage alone (PITR is billed on the table's data and its LSIs, see PRICES)."""
+    storage, pitr = PRICES["storage"].usd, PRICES["pitr"].usd
+    return (item_bytes * (storage + pitr) + index_bytes * storage) / GB * months
+
+
 def cost_per_million(
     system: System, settle: SettleFigures, args: argparse.Namespace
 ) -> list[tuple[str, float, str]]:
@@ -1045,20 +1065,14 @@ def cost_per_million(
             if system.traced(function_id):
                 lines["X-Ray"] += weight * count * args.xray_sampling * million * PRICES["xray"].usd
         lines["DynamoDB storage + PITR, 1st year"] += (
-            weight
-            * flow.stored_bytes
-            / flow.runs
-            / GB
-            * 12
-            * (PRICES["storage"].usd + PRICES["pitr"].usd)
-            * million
+            weight * storage_usd(flow.item_bytes / flow.runs, flow.index_bytes / flow.runs, 12) * million
         )
     lines["DynamoDB reads"] += settle_each["rru"] * million * PRICES["rru"].usd
     lines["DynamoDB writes"] += settle_each["wru"] * million * PRICES["wru"].usd
     lines["SQS"] += settle_each["sqs"] * million * PRICES["sqs"].usd
     lines["CloudWatch Logs"] += settle_each["log_bytes"] * million * PRICES["logs"].usd
     lines["DynamoDB storage + PITR, 1st year"] += (
-        settle_each["stored"] / GB * 12 * (PRICES["storage"].usd + PRICES["pitr"].usd) * million
+        storage_usd(settle_each["item_bytes"], settle_each["index_bytes"], 12) * million
     )
     memory = system.memory_mb("SettleWorkerFunction") / 1024
     lines["Lambda duration"] += settle_each["duration"] * memory * million * PRICES["lambda_gbs"].usd
@@ -1076,8 +1090,8 @@ def cost_per_million(
         cold_months = 12 - hot_months
         each = 1 / system.archived
         freed = -archived.stored_bytes * each
-        lines["DynamoDB storage + PITR, 1st year"] -= (
-            freed / GB * cold_months * (PRICES["storage"].usd + PRICES["pitr"].usd) * million
+        lines["DynamoDB storage + PITR, 1st year"] += (
+            storage_usd(archived.item_bytes * each, archived.index_bytes * each, cold_months) * million
         )
         lines["DynamoDB reads"] += archived.total("rru") * each * million * PRICES["rru"].usd
         lines["DynamoDB writes"] += archived.total("wru") * each * million * PRICES["wru"].usd
@@ -1095,7 +1109,8 @@ def cost_per_million(
         lines["Lambda duration"] += seconds * memory * million * PRICES["lambda_gbs"].usd
         lines["CloudWatch Logs"] += archived.log_bytes * each * million * PRICES["logs"].usd
         notes["DynamoDB storage + PITR, 1st year"] = (
-            f"hot {hot_months:.2f} months, then the archive: {freed:,.0f} B a payment leave the table"
+            f"hot {hot_months:.2f} months, then the archive: {freed:,.0f} B a payment leave the table; "
+            "PITR on items only"
         )
         notes["S3 archive, 1st year"] = (
             f"{archived.archive_bytes * each:,.0f} B a payment (gzip JSON lines), {cold_months:.1f} months, "
@@ -1103,7 +1118,7 @@ def cost_per_million(
         )
     else:
         notes["DynamoDB storage + PITR, 1st year"] = (
-            "records (a ttl one for its share of the year), index entries, 100 B/item"
+            "records (a ttl one for its share of the year), index entries, 100 B/item; PITR on items only"
         )
     notes["Lambda duration"] = f"of which ${inits:.2f} init, at {args.cold_share:.0%} cold starts"
     return [(name, usd, notes.get(name, "")) for name, usd in sorted(lines.items(), key=lambda kv: -kv[1])]

@@ -1,4 +1,4 @@
-"""The item sizes and request units bench/flows.py bills, against DynamoDB's published rules."""
+"""The item sizes, request units and storage bench/flows.py bills, by AWS's published rules."""
 
 from __future__ import annotations
 
@@ -54,3 +54,13 @@ def test_an_init_is_billed_for_the_cold_share_at_the_functions_cpu_share():
     assert init_usd_per_invocation(big, "F", args) == pytest.approx(0.01 * 0.3 * 2 * PRICES["lambda_gbs"].usd)  # type: ignore[arg-type]
     # And a function not measured pays none
     assert init_usd_per_invocation(system, "G", args) == 0  # type: ignore[arg-type]
+
+
+def test_pitr_is_billed_on_the_items_not_on_their_global_index_entries():
+    from bench.flows import GB, PRICES, storage_usd
+
+    # Given 1 GB of items and 1 GB of their GSI entries kept for a month
+    usd = storage_usd(item_bytes=GB, index_bytes=GB, months=1)
+    # Then the items pay storage and PITR, the index entries storage alone (PITR is billed on the
+    # table's data and its local secondary indexes)
+    assert usd == pytest.approx(2 * PRICES["storage"].usd + PRICES["pitr"].usd)
