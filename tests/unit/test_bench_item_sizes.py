@@ -1,6 +1,9 @@
-"""The item sizes, request units and storage bench/flows.py bills, by AWS's published rules."""
+"""The item sizes, request units, storage and durations bench/flows.py bills, by AWS's published rules."""
 
 from __future__ import annotations
+
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -64,3 +67,24 @@ def test_pitr_is_billed_on_the_items_not_on_their_global_index_entries():
     # Then the items pay storage and PITR, the index entries storage alone (PITR is billed on the
     # table's data and its local secondary indexes)
     assert usd == pytest.approx(2 * PRICES["storage"].usd + PRICES["pitr"].usd)
+
+
+def waiting_handler(event: dict, context: object) -> dict:
+    time.sleep(0.3)  # a wait, as on the gateway's answer over HTTP
+    return {"statusCode": 200}
+
+
+def test_a_handler_is_billed_for_the_cpu_it_uses_not_for_the_time_it_waits():
+    from bench.flows import Flow, System
+
+    # Given a handler that waits 0.3 s and does next to nothing else
+    system = System()
+    system.functions = {
+        "F": SimpleNamespace(module=__name__, handler="waiting_handler", logical_id="F", timeout=3)
+    }  # type: ignore[dict-item]
+    system.current = Flow("wait")
+    # When it is invoked in a measured flow
+    system.invoke("F", {})
+    # Then its duration is its own CPU time, not the wait (the bench adds --gateway-ms per gateway call)
+    (seconds,) = system.current.invocations["F"]
+    assert seconds < 0.1
