@@ -8,6 +8,9 @@ routes to them, against moto DynamoDB and SQS (in-process) and the sandbox gatew
   callback  GET /callback/{gw} -> 303        the buyer's return: verify, mark paid, queue the event
   receipt   GET /r/{id}                      the page the callback redirects to
   notify    NotifyWorkerFunction             the paid event delivered as a webhook (SQS batch of 1)
+  unpaid    GET /callback/{gw}, GET /r/{id}, NotifyWorkerFunction
+                                             a checkout the buyer cancels at the gateway, from its
+                                             return on: cancelled, its failure page, its webhook
   settle    SettleFunction + worker          per payment: a merchant's day settled through the queue
   reconcile ReconcileFunction                every 5 minutes; a paid payment gives it nothing to do
   probe     ProbeFunction                    every minute; gateway health (not per payment)
@@ -77,6 +80,7 @@ COST_LIMIT_USD = 35.0
 # and a share in proportion below it, so an init measured here on a full core takes 1769/MB longer.
 COLD_SHARE = 0.01
 ONE_VCPU_MB = 1769
+UNPAID_RUNS = 4  # checkouts measured to their cancelled end
 
 
 @dataclass(frozen=True)
@@ -425,6 +429,8 @@ class Flow:
     archive_bytes: int = 0
     runs: int = 1
     run_operations: list[list[str]] = field(default_factory=list)  # the calls of each run
+    # the calls of each invocation, by route key (or function id when not called through the HTTP API)
+    steps: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
 
     @property
     def stored_bytes(self) -> float:
@@ -668,8 +674,8 @@ class System:
                 return items, entries
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
-        """Run a handler; a measured flow gets its duration.
+    def invoke(self, function_id: str, event: dict[str, Any], step: str | None = None) -> Any:
+        """Run a handler; a measured flow gets its duration and its calls (as `step`, or the function id).
 
         The duration is the CPU time of this thread: the handler's own work and moto's (in-process,
         standing in for DynamoDB), not the waits on the sandbox gateway over loopback HTTP, which
@@ -679,10 +685,12 @@ class System:
 
         function = self.functions[function_id]
         handler = getattr(importlib.import_module(function.module), function.handler)
+        first = len(self.meter.calls) if self.current is not None else 0
         started = time.thread_time()
         result = handler(event, LambdaContext(function))
         if self.current is not None:
             self.current.invocations[function_id].append(time.thread_time() - started)
+            self.current.steps[step or function_id].append([c.operation for c in self.meter.calls[first:]])
         return result
 
     def http(self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
@@ -697,7 +705,7 @@ class System:
         event = http_event(method, target, all_headers, body, route, match.groupdict(), "203.0.113.9")
         if self.current is not None:
             self.current.http_api_requests += 1
-        result = self.invoke(route.function_id, event)
+        result = self.invoke(route.function_id, event, route.route_key)
         raw = result.get("body") or ""
         data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
         return int(result["statusCode"]), dict(result.get("headers") or {}), data
@@ -800,6 +808,28 @@ def _pay(system: System, code: str, *, measured: bool) -> str:
     return receipt.rsplit("/", 1)[-1].split("?")[0]
 
 
+def _unpaid(system: System, code: str, *, measured: bool) -> str:
+    """A checkout whose buyer cancels at the gateway; returns the payment id. Measured, only its end
+    is flow "unpaid" (flow "checkout" already counts every checkout): the cancelled return, the
+    failure page it redirects to, the payment.cancelled webhook."""
+    from tests.helpers import act_at_gateway, local_target
+
+    form = urlencode(BUYER).encode()
+    status, headers, data = system.http(
+        "POST", f"/{code}", form, {"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert status == 303, data
+    callback = local_target(act_at_gateway(headers["Location"], "cancel"))
+    with system.measure("unpaid") if measured else contextlib.nullcontext():
+        status, headers, data = system.http("GET", callback)
+        assert status == 303, data
+        page = local_target(headers["Location"])
+        status, _, data = system.http("GET", page)
+        assert status == 200, data
+        system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
+    return page.rsplit("/", 1)[-1].split("?")[0]
+
+
 def _business_day() -> str:
     from paylink.core.models import utcnow
     from paylink.settlement.business_calendar import local_date, next_business_day
@@ -819,6 +849,7 @@ def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
         system.http("GET", f"/{code}")
         _pay(system, _link(system, key), measured=False)
         system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
+        _unpaid(system, _link(system, key), measured=False)
     with system.measure("click"):
         status, _, data = system.http("GET", f"/{code}")
     assert status == 200, data
@@ -836,6 +867,13 @@ def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
                 with system.measure("notify"):
                     system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
         assert hooks.calls.call_count >= 1
+        delivered = hooks.calls.call_count
+        unpaid = [_unpaid(system, code, measured=True) for _ in range(UNPAID_RUNS)]
+        unpaid_events = [
+            json.loads(call.request.content)["type"]
+            for call in hooks.calls[delivered:]
+            if str(call.request.url) == HOOK_URL  # not the gateway's calls respx passes through
+        ]
         with system.measure("reconcile"):
             system.invoke(
                 "ReconcileFunction", {"scheduled_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -879,7 +917,13 @@ def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
             system.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         per_merchant[usernames[merchant_id]] = flow
     archived = _archive(system, day)
-    return {"sizes": sizes, "per_merchant": per_merchant, "archived": archived}
+    return {
+        "sizes": sizes,
+        "per_merchant": per_merchant,
+        "archived": archived,
+        "unpaid": unpaid,
+        "unpaid_events": unpaid_events,
+    }
 
 
 def _archive(system: System, day: str) -> int:
@@ -962,9 +1006,12 @@ def _runs(flow: Flow) -> str:
     return " | ".join(dict.fromkeys(" ".join(ops) for ops in flow.run_operations))
 
 
+RETURN, PAGE = "GET /callback/{gateway}", "GET /r/{payment_id}"  # the routes of a buyer's return
+
+
 def limits(system: System, settle: SettleFigures) -> list[tuple[str, bool, str]]:
     flows = system.flows
-    click, checkout, callback = flows["click"], flows["checkout"], flows["callback"]
+    click, checkout, callback, unpaid = flows["click"], flows["checkout"], flows["callback"], flows["unpaid"]
     return [
         (
             "click: 1 read, no write",
@@ -973,6 +1020,12 @@ def limits(system: System, settle: SettleFigures) -> list[tuple[str, bool, str]]
         ),
         ("checkout: at most 3 DynamoDB calls", checkout.most_calls <= 3, _runs(checkout)),
         ("callback: at most 3 DynamoDB calls", callback.most_calls <= 3, _runs(callback)),
+        (
+            "unpaid: the cancelled return at most 3 DynamoDB calls, its page 1 read",
+            max(map(len, unpaid.steps[RETURN]), default=0) <= 3
+            and all(ops == ["GetItem"] for ops in unpaid.steps[PAGE]),
+            " | ".join(dict.fromkeys(" ".join(ops) for ops in unpaid.steps[RETURN] + unpaid.steps[PAGE])),
+        ),
         (
             "settle: at most 2 writes per payment",
             settle.marginal["items_written"] <= 2,
@@ -996,6 +1049,8 @@ def _per_paid(args: argparse.Namespace) -> dict[str, float]:
         "callback": 1.0,
         "receipt": 1.0,
         "notify": args.webhook_share,
+        # the checkouts not paid: each ends cancelled at the gateway (their checkout is in "checkout")
+        "unpaid": max(args.checkouts - 1.0, 0.0),
     }
 
 
@@ -1237,7 +1292,8 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
     say()
     say(
         f"cost per 1 million paid payments (us-east-1, arm64): {args.clicks:g} clicks and {args.checkouts:g} "
-        f"checkouts per paid payment, 1 callback, 1 receipt, {args.webhook_share:g} webhook, settlement at "
+        f"checkouts per paid payment ({_per_paid(args)['unpaid']:g} of them cancelled at the gateway: their "
+        f"return, page and webhook), 1 callback, 1 receipt, {args.webhook_share:g} webhook, settlement at "
         f"{args.payments_per_merchant_day:g} payments per merchant-day, "
         f"+{args.gateway_ms:g} ms per gateway call, "
         f"X-Ray recording {args.xray_sampling:.0%} of traced invocations"

@@ -82,6 +82,7 @@ def test_a_handler_is_billed_for_the_cpu_it_uses_not_for_the_time_it_waits():
     system.functions = {
         "F": SimpleNamespace(module=__name__, handler="waiting_handler", logical_id="F", timeout=3)
     }  # type: ignore[dict-item]
+    system.meter = SimpleNamespace(calls=[])  # type: ignore[assignment]
     system.current = Flow("wait")
     # When it is invoked in a measured flow
     system.invoke("F", {})
