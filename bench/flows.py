@@ -424,6 +424,7 @@ class Flow:
     sqs_requests: Counter[str] = field(default_factory=Counter)
     s3_requests: Counter[str] = field(default_factory=Counter)
     gateway_calls: int = 0
+    gateway_waits: Counter[str] = field(default_factory=Counter)  # gateway calls by the function making them
     item_bytes: float = 0.0  # kept a year: the items (billed storage and PITR)
     index_bytes: float = 0.0  # and their GSI entries (billed storage only)
     archive_bytes: int = 0
@@ -686,10 +687,12 @@ class System:
         function = self.functions[function_id]
         handler = getattr(importlib.import_module(function.module), function.handler)
         first = len(self.meter.calls) if self.current is not None else 0
+        gateway_calls = self.current.gateway_calls if self.current is not None else 0
         started = time.thread_time()
         result = handler(event, LambdaContext(function))
         if self.current is not None:
             self.current.invocations[function_id].append(time.thread_time() - started)
+            self.current.gateway_waits[function_id] += self.current.gateway_calls - gateway_calls
             self.current.steps[step or function_id].append([c.operation for c in self.meter.calls[first:]])
         return result
 
@@ -1090,6 +1093,13 @@ def init_usd_per_invocation(system: System, function_id: str, args: argparse.Nam
     return args.cold_share * seconds * system.memory_mb(function_id) / 1024 * PRICES["lambda_gbs"].usd
 
 
+def warm_seconds(flow: Flow, function_id: str, gateway_ms: float) -> float:
+    """Seconds a run of `flow` bills `function_id` warm: its CPU time plus the gateway latency of the
+    gateway calls it made itself (a flow can run several functions)."""
+    waits = flow.gateway_waits[function_id] * gateway_ms / 1000
+    return (sum(flow.invocations[function_id]) + waits) / flow.runs
+
+
 def storage_usd(item_bytes: float, index_bytes: float, months: float) -> float:
     """Dollars for keeping items and their GSI entries `months` months: items pay storage and PITR,
     index entries storage alone (PITR is billed on the table's data and its LSIs, see PRICES)."""
@@ -1116,7 +1126,7 @@ def cost_per_million(
         lines["CloudWatch Logs"] += weight * flow.log_bytes / flow.runs * million * PRICES["logs"].usd
         for function_id, durations in flow.invocations.items():
             count = len(durations) / flow.runs
-            seconds = sum(durations) / flow.runs + flow.gateway_calls / flow.runs * args.gateway_ms / 1000
+            seconds = warm_seconds(flow, function_id, args.gateway_ms)
             gb = system.memory_mb(function_id) / 1024
             lines["Lambda requests"] += weight * count * million * PRICES["lambda_request"].usd
             lines["Lambda duration"] += weight * seconds * gb * million * PRICES["lambda_gbs"].usd

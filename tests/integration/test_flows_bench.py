@@ -26,5 +26,5 @@ def test_every_flow_keeps_its_dynamodb_call_limits():
     # again: the cancelled return (one gateway verify) and its page, then the cancelled webhook
     assert ends == {PaymentStatus.CANCELLED}
     assert set(unpaid.steps) == {"GET /callback/{gateway}", "GET /r/{payment_id}", "NotifyWorkerFunction"}
-    assert unpaid.gateway_calls / unpaid.runs == 1
+    assert unpaid.gateway_waits["CallbackFunction"] == unpaid.gateway_calls == unpaid.runs
     assert result["unpaid_events"] == ["payment.cancelled"] * len(result["unpaid"])

@@ -89,3 +89,18 @@ def test_a_handler_is_billed_for_the_cpu_it_uses_not_for_the_time_it_waits():
     # Then its duration is its own CPU time, not the wait (the bench adds --gateway-ms per gateway call)
     (seconds,) = system.current.invocations["F"]
     assert seconds < 0.1
+
+
+def test_a_gateway_wait_is_billed_to_the_function_that_waited_not_to_every_function_of_its_flow():
+    from bench.flows import Flow, warm_seconds
+
+    # Given a flow whose return (CallbackFunction) called the gateway once and whose webhook
+    # (NotifyWorkerFunction) did not
+    flow = Flow("unpaid")
+    flow.invocations["CallbackFunction"] += [0.1]
+    flow.invocations["NotifyWorkerFunction"] += [0.05]
+    flow.gateway_calls = 1
+    flow.gateway_waits["CallbackFunction"] = 1
+    # Then the 300 ms wait is the callback's alone
+    assert warm_seconds(flow, "CallbackFunction", gateway_ms=300) == pytest.approx(0.4)
+    assert warm_seconds(flow, "NotifyWorkerFunction", gateway_ms=300) == pytest.approx(0.05)
