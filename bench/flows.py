@@ -8,14 +8,19 @@ routes to them, against moto DynamoDB and SQS (in-process) and the sandbox gatew
   callback  GET /callback/{gw} -> 303        the buyer's return: verify, mark paid, queue the event
   receipt   GET /r/{id}                      the page the callback redirects to
   notify    NotifyWorkerFunction             the paid event delivered as a webhook (SQS batch of 1)
+  unpaid    GET /callback/{gw}, GET /r/{id}, NotifyWorkerFunction
+                                             a checkout the buyer cancels at the gateway, from its
+                                             return on: cancelled, its failure page, its webhook
   settle    SettleFunction + worker          per payment: a merchant's day settled through the queue
   reconcile ReconcileFunction                every 5 minutes; a paid payment gives it nothing to do
   probe     ProbeFunction                    every minute; gateway health (not per payment)
 
 For every DynamoDB call it records the operation, the items read and written, and the request
 units DynamoDB would bill, computed from the real item sizes (moto's own ConsumedCapacity is a
-constant and is printed beside them only for comparison). It then prices 1 million paid payments
-with the public us-east-1 prices listed in PRICES and the assumptions given by the flags.
+constant and is printed beside them only for comparison). A handler's duration is the CPU time of
+the thread that runs it (moto's work stays in, the wait on the gateway does not: --gateway-ms adds
+it). It then prices 1 million paid payments with the public us-east-1 prices listed in PRICES and
+the assumptions given by the flags.
 
     .venv/bin/python bench/flows.py            # figures and the cost table
     .venv/bin/python bench/flows.py --check    # exit 1 when a call-count limit is broken
@@ -75,6 +80,7 @@ COST_LIMIT_USD = 35.0
 # and a share in proportion below it, so an init measured here on a full core takes 1769/MB longer.
 COLD_SHARE = 0.01
 ONE_VCPU_MB = 1769
+UNPAID_RUNS = 4  # checkouts measured to their cancelled end
 
 
 @dataclass(frozen=True)
@@ -101,9 +107,13 @@ PRICES = {
         "per GB-month of table storage (first 25 GB free, ignored here)",
         f"aws.amazon.com/dynamodb/pricing {AS_OF} (confirmed on that page)",
     ),
+    # "DynamoDB charges for PITR based on the size of each DynamoDB table, including table data and
+    # local secondary indexes" (docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+    # PointInTimeRecovery_Howitworks.html): global secondary indexes are not in it, so index entries
+    # pay storage alone (storage_usd).
     "pitr": Price(
         0.20,
-        "per GB-month of point-in-time recovery (PITR is on in template.yaml)",
+        "per GB-month of point-in-time recovery of the items, not their GSI entries (on in template.yaml)",
         f"aws.amazon.com/dynamodb/pricing/on-demand {AS_OF} (not re-confirmed)",
     ),
     "lambda_request": Price(
@@ -414,10 +424,18 @@ class Flow:
     sqs_requests: Counter[str] = field(default_factory=Counter)
     s3_requests: Counter[str] = field(default_factory=Counter)
     gateway_calls: int = 0
-    stored_bytes: float = 0.0
+    gateway_waits: Counter[str] = field(default_factory=Counter)  # gateway calls by the function making them
+    item_bytes: float = 0.0  # kept a year: the items (billed storage and PITR)
+    index_bytes: float = 0.0  # and their GSI entries (billed storage only)
     archive_bytes: int = 0
     runs: int = 1
     run_operations: list[list[str]] = field(default_factory=list)  # the calls of each run
+    # the calls of each invocation, by route key (or function id when not called through the HTTP API)
+    steps: dict[str, list[list[str]]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def stored_bytes(self) -> float:
+        return self.item_bytes + self.index_bytes
 
     @property
     def operations(self) -> list[str]:
@@ -624,7 +642,7 @@ class System:
         if flow.calls or flow.invocations:
             flow.runs += 1
         self.current, first = flow, len(self.meter.calls)
-        stored, logged = self.stored_bytes(), self.stdout.size()
+        (items, entries), logged = self.stored_bytes(), self.stdout.size()
         try:
             yield flow
         finally:
@@ -632,12 +650,15 @@ class System:
             flow.calls.extend(self.meter.calls[first:])
             flow.run_operations.append([c.operation for c in self.meter.calls[first:]])
             flow.log_bytes += self.stdout.size() - logged
-            flow.stored_bytes += self.stored_bytes() - stored
+            items_after, entries_after = self.stored_bytes()
+            flow.item_bytes += items_after - items
+            flow.index_bytes += entries_after - entries
 
-    def stored_bytes(self) -> float:
-        """Billed bytes of the items that stay, with each index entry they make; an item with a ttl
-        counts for the share of the year it stays (the storage line prices a year)."""
-        total, request = 0.0, dict[str, Any](TableName=self.table)
+    def stored_bytes(self) -> tuple[float, float]:
+        """Billed bytes of the items that stay, and of the index entries they make; an item with a
+        ttl counts, with its entries, for the share of the year it stays (the storage line prices a
+        year)."""
+        items, entries, request = 0.0, 0.0, dict[str, Any](TableName=self.table)
         now = time.time()
         while True:
             page = self.raw.scan(**request)
@@ -645,25 +666,34 @@ class System:
                 share = 1.0
                 if "ttl" in item:
                     share = min(max(float(item["ttl"]["N"]) - now, 0.0), YEAR_SECONDS) / YEAR_SECONDS
-                size = item_size(item) + ITEM_OVERHEAD_BYTES
+                items += share * (item_size(item) + ITEM_OVERHEAD_BYTES)
                 for index in self.meter.indexes.values():
                     entry = index.entry(item)
                     if entry is not None:
-                        size += item_size(entry) + ITEM_OVERHEAD_BYTES
-                total += share * size
+                        entries += share * (item_size(entry) + ITEM_OVERHEAD_BYTES)
             if "LastEvaluatedKey" not in page:
-                return total
+                return items, entries
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
+    def invoke(self, function_id: str, event: dict[str, Any], step: str | None = None) -> Any:
+        """Run a handler; a measured flow gets its duration and its calls (as `step`, or the function id).
+
+        The duration is the CPU time of this thread: the handler's own work and moto's (in-process,
+        standing in for DynamoDB), not the waits on the sandbox gateway over loopback HTTP, which
+        --gateway-ms prices per gateway call instead, nor time off the CPU while other processes run.
+        """
         from local.run import LambdaContext
 
         function = self.functions[function_id]
         handler = getattr(importlib.import_module(function.module), function.handler)
-        started = time.perf_counter()
+        first = len(self.meter.calls) if self.current is not None else 0
+        gateway_calls = self.current.gateway_calls if self.current is not None else 0
+        started = time.thread_time()
         result = handler(event, LambdaContext(function))
         if self.current is not None:
-            self.current.invocations[function_id].append(time.perf_counter() - started)
+            self.current.invocations[function_id].append(time.thread_time() - started)
+            self.current.gateway_waits[function_id] += self.current.gateway_calls - gateway_calls
+            self.current.steps[step or function_id].append([c.operation for c in self.meter.calls[first:]])
         return result
 
     def http(self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
@@ -678,7 +708,7 @@ class System:
         event = http_event(method, target, all_headers, body, route, match.groupdict(), "203.0.113.9")
         if self.current is not None:
             self.current.http_api_requests += 1
-        result = self.invoke(route.function_id, event)
+        result = self.invoke(route.function_id, event, route.route_key)
         raw = result.get("body") or ""
         data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
         return int(result["statusCode"]), dict(result.get("headers") or {}), data
@@ -781,6 +811,28 @@ def _pay(system: System, code: str, *, measured: bool) -> str:
     return receipt.rsplit("/", 1)[-1].split("?")[0]
 
 
+def _unpaid(system: System, code: str, *, measured: bool) -> str:
+    """A checkout whose buyer cancels at the gateway; returns the payment id. Measured, only its end
+    is flow "unpaid" (flow "checkout" already counts every checkout): the cancelled return, the
+    failure page it redirects to, the payment.cancelled webhook."""
+    from tests.helpers import act_at_gateway, local_target
+
+    form = urlencode(BUYER).encode()
+    status, headers, data = system.http(
+        "POST", f"/{code}", form, {"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert status == 303, data
+    callback = local_target(act_at_gateway(headers["Location"], "cancel"))
+    with system.measure("unpaid") if measured else contextlib.nullcontext():
+        status, headers, data = system.http("GET", callback)
+        assert status == 303, data
+        page = local_target(headers["Location"])
+        status, _, data = system.http("GET", page)
+        assert status == 200, data
+        system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
+    return page.rsplit("/", 1)[-1].split("?")[0]
+
+
 def _business_day() -> str:
     from paylink.core.models import utcnow
     from paylink.settlement.business_calendar import local_date, next_business_day
@@ -800,6 +852,7 @@ def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
         system.http("GET", f"/{code}")
         _pay(system, _link(system, key), measured=False)
         system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
+        _unpaid(system, _link(system, key), measured=False)
     with system.measure("click"):
         status, _, data = system.http("GET", f"/{code}")
     assert status == 200, data
@@ -817,6 +870,13 @@ def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
                 with system.measure("notify"):
                     system.drain_queue("NotifyQueue", "NotifyWorkerFunction")
         assert hooks.calls.call_count >= 1
+        delivered = hooks.calls.call_count
+        unpaid = [_unpaid(system, code, measured=True) for _ in range(UNPAID_RUNS)]
+        unpaid_events = [
+            json.loads(call.request.content)["type"]
+            for call in hooks.calls[delivered:]
+            if str(call.request.url) == HOOK_URL  # not the gateway's calls respx passes through
+        ]
         with system.measure("reconcile"):
             system.invoke(
                 "ReconcileFunction", {"scheduled_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -860,7 +920,13 @@ def run_flows(system: System, *, small: int, large: int) -> dict[str, Any]:
             system.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         per_merchant[usernames[merchant_id]] = flow
     archived = _archive(system, day)
-    return {"sizes": sizes, "per_merchant": per_merchant, "archived": archived}
+    return {
+        "sizes": sizes,
+        "per_merchant": per_merchant,
+        "archived": archived,
+        "unpaid": unpaid,
+        "unpaid_events": unpaid_events,
+    }
 
 
 def _archive(system: System, day: str) -> int:
@@ -871,9 +937,9 @@ def _archive(system: System, day: str) -> int:
 
     due = date.fromisoformat(day) + archive.ARCHIVE_AFTER
     with system.measure("archive") as flow:
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time, as System.invoke measures a handler
         result = archive.run(system.store, due, now=datetime.combine(due, datetime.min.time(), UTC))
-        flow.invocations["ArchiveFunction"].append(time.perf_counter() - started)
+        flow.invocations["ArchiveFunction"].append(time.thread_time() - started)
     assert result["failed"] == 0, result
     assert result["payments"] > 0, result
     flow.archive_bytes = system.archive_bytes()
@@ -906,7 +972,8 @@ SETTLE_KEYS = (
     "sqs",
     "log_bytes",
     "duration",
-    "stored",
+    "item_bytes",
+    "index_bytes",
 )
 
 
@@ -921,7 +988,8 @@ def _flow_figures(flow: Flow) -> dict[str, float]:
         "sqs": sum(flow.sqs_requests.values()) / flow.runs,
         "log_bytes": flow.log_bytes / flow.runs,
         "duration": sum(sum(v) for v in flow.invocations.values()) / flow.runs,
-        "stored": flow.stored_bytes / flow.runs,
+        "item_bytes": flow.item_bytes / flow.runs,
+        "index_bytes": flow.index_bytes / flow.runs,
     }
 
 
@@ -941,9 +1009,12 @@ def _runs(flow: Flow) -> str:
     return " | ".join(dict.fromkeys(" ".join(ops) for ops in flow.run_operations))
 
 
+RETURN, PAGE = "GET /callback/{gateway}", "GET /r/{payment_id}"  # the routes of a buyer's return
+
+
 def limits(system: System, settle: SettleFigures) -> list[tuple[str, bool, str]]:
     flows = system.flows
-    click, checkout, callback = flows["click"], flows["checkout"], flows["callback"]
+    click, checkout, callback, unpaid = flows["click"], flows["checkout"], flows["callback"], flows["unpaid"]
     return [
         (
             "click: 1 read, no write",
@@ -952,6 +1023,12 @@ def limits(system: System, settle: SettleFigures) -> list[tuple[str, bool, str]]
         ),
         ("checkout: at most 3 DynamoDB calls", checkout.most_calls <= 3, _runs(checkout)),
         ("callback: at most 3 DynamoDB calls", callback.most_calls <= 3, _runs(callback)),
+        (
+            "unpaid: the cancelled return at most 3 DynamoDB calls, its page 1 read",
+            max(map(len, unpaid.steps[RETURN]), default=0) <= 3
+            and all(ops == ["GetItem"] for ops in unpaid.steps[PAGE]),
+            " | ".join(dict.fromkeys(" ".join(ops) for ops in unpaid.steps[RETURN] + unpaid.steps[PAGE])),
+        ),
         (
             "settle: at most 2 writes per payment",
             settle.marginal["items_written"] <= 2,
@@ -975,6 +1052,8 @@ def _per_paid(args: argparse.Namespace) -> dict[str, float]:
         "callback": 1.0,
         "receipt": 1.0,
         "notify": args.webhook_share,
+        # the checkouts not paid: each ends cancelled at the gateway (their checkout is in "checkout")
+        "unpaid": max(args.checkouts - 1.0, 0.0),
     }
 
 
@@ -1014,6 +1093,20 @@ def init_usd_per_invocation(system: System, function_id: str, args: argparse.Nam
     return args.cold_share * seconds * system.memory_mb(function_id) / 1024 * PRICES["lambda_gbs"].usd
 
 
+def warm_seconds(flow: Flow, function_id: str, gateway_ms: float) -> float:
+    """Seconds a run of `flow` bills `function_id` warm: its CPU time plus the gateway latency of the
+    gateway calls it made itself (a flow can run several functions)."""
+    waits = flow.gateway_waits[function_id] * gateway_ms / 1000
+    return (sum(flow.invocations[function_id]) + waits) / flow.runs
+
+
+def storage_usd(item_bytes: float, index_bytes: float, months: float) -> float:
+    """Dollars for keeping items and their GSI entries `months` months: items pay storage and PITR,
+    index entries storage alone (PITR is billed on the table's data and its LSIs, see PRICES)."""
+    storage, pitr = PRICES["storage"].usd, PRICES["pitr"].usd
+    return (item_bytes * (storage + pitr) + index_bytes * storage) / GB * months
+
+
 def cost_per_million(
     system: System, settle: SettleFigures, args: argparse.Namespace
 ) -> list[tuple[str, float, str]]:
@@ -1033,7 +1126,7 @@ def cost_per_million(
         lines["CloudWatch Logs"] += weight * flow.log_bytes / flow.runs * million * PRICES["logs"].usd
         for function_id, durations in flow.invocations.items():
             count = len(durations) / flow.runs
-            seconds = sum(durations) / flow.runs + flow.gateway_calls / flow.runs * args.gateway_ms / 1000
+            seconds = warm_seconds(flow, function_id, args.gateway_ms)
             gb = system.memory_mb(function_id) / 1024
             lines["Lambda requests"] += weight * count * million * PRICES["lambda_request"].usd
             lines["Lambda duration"] += weight * seconds * gb * million * PRICES["lambda_gbs"].usd
@@ -1045,20 +1138,14 @@ def cost_per_million(
             if system.traced(function_id):
                 lines["X-Ray"] += weight * count * args.xray_sampling * million * PRICES["xray"].usd
         lines["DynamoDB storage + PITR, 1st year"] += (
-            weight
-            * flow.stored_bytes
-            / flow.runs
-            / GB
-            * 12
-            * (PRICES["storage"].usd + PRICES["pitr"].usd)
-            * million
+            weight * storage_usd(flow.item_bytes / flow.runs, flow.index_bytes / flow.runs, 12) * million
         )
     lines["DynamoDB reads"] += settle_each["rru"] * million * PRICES["rru"].usd
     lines["DynamoDB writes"] += settle_each["wru"] * million * PRICES["wru"].usd
     lines["SQS"] += settle_each["sqs"] * million * PRICES["sqs"].usd
     lines["CloudWatch Logs"] += settle_each["log_bytes"] * million * PRICES["logs"].usd
     lines["DynamoDB storage + PITR, 1st year"] += (
-        settle_each["stored"] / GB * 12 * (PRICES["storage"].usd + PRICES["pitr"].usd) * million
+        storage_usd(settle_each["item_bytes"], settle_each["index_bytes"], 12) * million
     )
     memory = system.memory_mb("SettleWorkerFunction") / 1024
     lines["Lambda duration"] += settle_each["duration"] * memory * million * PRICES["lambda_gbs"].usd
@@ -1076,8 +1163,8 @@ def cost_per_million(
         cold_months = 12 - hot_months
         each = 1 / system.archived
         freed = -archived.stored_bytes * each
-        lines["DynamoDB storage + PITR, 1st year"] -= (
-            freed / GB * cold_months * (PRICES["storage"].usd + PRICES["pitr"].usd) * million
+        lines["DynamoDB storage + PITR, 1st year"] += (
+            storage_usd(archived.item_bytes * each, archived.index_bytes * each, cold_months) * million
         )
         lines["DynamoDB reads"] += archived.total("rru") * each * million * PRICES["rru"].usd
         lines["DynamoDB writes"] += archived.total("wru") * each * million * PRICES["wru"].usd
@@ -1095,7 +1182,8 @@ def cost_per_million(
         lines["Lambda duration"] += seconds * memory * million * PRICES["lambda_gbs"].usd
         lines["CloudWatch Logs"] += archived.log_bytes * each * million * PRICES["logs"].usd
         notes["DynamoDB storage + PITR, 1st year"] = (
-            f"hot {hot_months:.2f} months, then the archive: {freed:,.0f} B a payment leave the table"
+            f"hot {hot_months:.2f} months, then the archive: {freed:,.0f} B a payment leave the table; "
+            "PITR on items only"
         )
         notes["S3 archive, 1st year"] = (
             f"{archived.archive_bytes * each:,.0f} B a payment (gzip JSON lines), {cold_months:.1f} months, "
@@ -1103,7 +1191,7 @@ def cost_per_million(
         )
     else:
         notes["DynamoDB storage + PITR, 1st year"] = (
-            "records (a ttl one for its share of the year), index entries, 100 B/item"
+            "records (a ttl one for its share of the year), index entries, 100 B/item; PITR on items only"
         )
     notes["Lambda duration"] = f"of which ${inits:.2f} init, at {args.cold_share:.0%} cold starts"
     return [(name, usd, notes.get(name, "")) for name, usd in sorted(lines.items(), key=lambda kv: -kv[1])]
@@ -1188,7 +1276,7 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
     say("item sizes; moto CU: moto's ConsumedCapacity when asked (a constant per call, not a measurement);")
     say(
         "log B: stdout bytes; stored: bytes kept a year (a ttl item for its share), index entries "
-        "included; gw: gateway calls"
+        "included; ms: the handlers' CPU time; gw: gateway calls"
     )
     say()
     say(
@@ -1214,7 +1302,8 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
     say()
     say(
         f"cost per 1 million paid payments (us-east-1, arm64): {args.clicks:g} clicks and {args.checkouts:g} "
-        f"checkouts per paid payment, 1 callback, 1 receipt, {args.webhook_share:g} webhook, settlement at "
+        f"checkouts per paid payment ({_per_paid(args)['unpaid']:g} of them cancelled at the gateway: their "
+        f"return, page and webhook), 1 callback, 1 receipt, {args.webhook_share:g} webhook, settlement at "
         f"{args.payments_per_merchant_day:g} payments per merchant-day, "
         f"+{args.gateway_ms:g} ms per gateway call, "
         f"X-Ray recording {args.xray_sampling:.0%} of traced invocations"
@@ -1238,12 +1327,17 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
     say("prices:")
     for key, price in PRICES.items():
         say(f"  {key:<15} {price.unit}; {price.source}")
-    say("Lambda durations are the handlers' measured in-process times here (moto in-process stands in for")
-    say("DynamoDB) plus the assumed gateway latency per gateway call, and the init Lambda bills since")
-    say(f"1 Aug 2025 for the invocations that start cold ({args.cold_share:.0%}): each function's init is")
-    say(
-        f"measured here in fresh interpreters, x {ONE_VCPU_MB}/memory MB (Lambda's CPU share below one vCPU):"
-    )
+    for line in (
+        "Lambda durations are the handlers' CPU time here (time.thread_time() of the thread running them:",
+        "their own work and moto's, in-process, standing in for DynamoDB; not their wait on the sandbox",
+        "gateway over loopback, nor time off the CPU while others run) plus the assumed gateway latency per",
+        "gateway call, and the init Lambda bills since 1 Aug 2025 for the invocations that start cold "
+        f"({args.cold_share:.0%}):",
+        "each function's init is measured here (wall clock, as before) in fresh interpreters, "
+        f"x {ONE_VCPU_MB}/memory MB",
+        "(Lambda's CPU share below one vCPU):",
+    ):
+        say(line)
     for function_id in sorted(system.inits):
         here = system.inits[function_id]
         memory = system.memory_mb(function_id)

@@ -1,6 +1,9 @@
-"""The item sizes and request units bench/flows.py bills, against DynamoDB's published rules."""
+"""The item sizes, request units, storage and durations bench/flows.py bills, by AWS's published rules."""
 
 from __future__ import annotations
+
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -54,3 +57,50 @@ def test_an_init_is_billed_for_the_cold_share_at_the_functions_cpu_share():
     assert init_usd_per_invocation(big, "F", args) == pytest.approx(0.01 * 0.3 * 2 * PRICES["lambda_gbs"].usd)  # type: ignore[arg-type]
     # And a function not measured pays none
     assert init_usd_per_invocation(system, "G", args) == 0  # type: ignore[arg-type]
+
+
+def test_pitr_is_billed_on_the_items_not_on_their_global_index_entries():
+    from bench.flows import GB, PRICES, storage_usd
+
+    # Given 1 GB of items and 1 GB of their GSI entries kept for a month
+    usd = storage_usd(item_bytes=GB, index_bytes=GB, months=1)
+    # Then the items pay storage and PITR, the index entries storage alone (PITR is billed on the
+    # table's data and its local secondary indexes)
+    assert usd == pytest.approx(2 * PRICES["storage"].usd + PRICES["pitr"].usd)
+
+
+def waiting_handler(event: dict, context: object) -> dict:
+    time.sleep(0.3)  # a wait, as on the gateway's answer over HTTP
+    return {"statusCode": 200}
+
+
+def test_a_handler_is_billed_for_the_cpu_it_uses_not_for_the_time_it_waits():
+    from bench.flows import Flow, System
+
+    # Given a handler that waits 0.3 s and does next to nothing else
+    system = System()
+    system.functions = {
+        "F": SimpleNamespace(module=__name__, handler="waiting_handler", logical_id="F", timeout=3)
+    }  # type: ignore[dict-item]
+    system.meter = SimpleNamespace(calls=[])  # type: ignore[assignment]
+    system.current = Flow("wait")
+    # When it is invoked in a measured flow
+    system.invoke("F", {})
+    # Then its duration is its own CPU time, not the wait (the bench adds --gateway-ms per gateway call)
+    (seconds,) = system.current.invocations["F"]
+    assert seconds < 0.1
+
+
+def test_a_gateway_wait_is_billed_to_the_function_that_waited_not_to_every_function_of_its_flow():
+    from bench.flows import Flow, warm_seconds
+
+    # Given a flow whose return (CallbackFunction) called the gateway once and whose webhook
+    # (NotifyWorkerFunction) did not
+    flow = Flow("unpaid")
+    flow.invocations["CallbackFunction"] += [0.1]
+    flow.invocations["NotifyWorkerFunction"] += [0.05]
+    flow.gateway_calls = 1
+    flow.gateway_waits["CallbackFunction"] = 1
+    # Then the 300 ms wait is the callback's alone
+    assert warm_seconds(flow, "CallbackFunction", gateway_ms=300) == pytest.approx(0.4)
+    assert warm_seconds(flow, "NotifyWorkerFunction", gateway_ms=300) == pytest.approx(0.05)
