@@ -80,6 +80,7 @@ COST_LIMIT_USD = 35.0
 # and a share in proportion below it, so an init measured here on a full core takes 1769/MB longer.
 COLD_SHARE = 0.01
 ONE_VCPU_MB = 1769
+MEASURED_AS_MB = 512  # the memory size this machine's warm CPU figures stand for (cpu_scale)
 UNPAID_RUNS = 4  # checkouts measured to their cancelled end
 
 
@@ -1093,11 +1094,20 @@ def init_usd_per_invocation(system: System, function_id: str, args: argparse.Nam
     return args.cold_share * seconds * system.memory_mb(function_id) / 1024 * PRICES["lambda_gbs"].usd
 
 
-def warm_seconds(flow: Flow, function_id: str, gateway_ms: float) -> float:
-    """Seconds a run of `flow` bills `function_id` warm: its CPU time plus the gateway latency of the
-    gateway calls it made itself (a flow can run several functions)."""
+def cpu_scale(memory_mb: int) -> float:
+    """How much longer than measured here a handler's CPU takes at `memory_mb`. The figure measured
+    here is taken as the 512 MB one (moto's in-process time stands in for our code's slowdown at
+    512 MB's 0.29 vCPU, see docs/BENCHMARKS.md's fourth pass); at other sizes it follows Lambda's CPU
+    share (one vCPU at 1,769 MB), so a smaller function's CPU-bound work costs the same GB-seconds
+    and only its waits get cheaper."""
+    return max(1.0, ONE_VCPU_MB / memory_mb) / (ONE_VCPU_MB / MEASURED_AS_MB)
+
+
+def warm_seconds(flow: Flow, function_id: str, gateway_ms: float, memory_mb: int = MEASURED_AS_MB) -> float:
+    """Seconds a run of `flow` bills `function_id` warm: its CPU time at `memory_mb` plus the
+    gateway latency of the gateway calls it made itself (a flow can run several functions)."""
     waits = flow.gateway_waits[function_id] * gateway_ms / 1000
-    return (sum(flow.invocations[function_id]) + waits) / flow.runs
+    return (sum(flow.invocations[function_id]) * cpu_scale(memory_mb) + waits) / flow.runs
 
 
 def storage_usd(item_bytes: float, index_bytes: float, months: float) -> float:
@@ -1126,8 +1136,9 @@ def cost_per_million(
         lines["CloudWatch Logs"] += weight * flow.log_bytes / flow.runs * million * PRICES["logs"].usd
         for function_id, durations in flow.invocations.items():
             count = len(durations) / flow.runs
-            seconds = warm_seconds(flow, function_id, args.gateway_ms)
-            gb = system.memory_mb(function_id) / 1024
+            memory_mb = system.memory_mb(function_id)
+            seconds = warm_seconds(flow, function_id, args.gateway_ms, memory_mb)
+            gb = memory_mb / 1024
             lines["Lambda requests"] += weight * count * million * PRICES["lambda_request"].usd
             lines["Lambda duration"] += weight * seconds * gb * million * PRICES["lambda_gbs"].usd
             init = weight * count * million * init_usd_per_invocation(system, function_id, args)
@@ -1147,8 +1158,9 @@ def cost_per_million(
     lines["DynamoDB storage + PITR, 1st year"] += (
         storage_usd(settle_each["item_bytes"], settle_each["index_bytes"], 12) * million
     )
-    memory = system.memory_mb("SettleWorkerFunction") / 1024
-    lines["Lambda duration"] += settle_each["duration"] * memory * million * PRICES["lambda_gbs"].usd
+    settle_mb = system.memory_mb("SettleWorkerFunction")  # SettleFunction's size too
+    settle_seconds = settle_each["duration"] * cpu_scale(settle_mb)
+    lines["Lambda duration"] += settle_seconds * settle_mb / 1024 * million * PRICES["lambda_gbs"].usd
     settle_invocations = 2 / args.payments_per_merchant_day  # the fan-out's share and the worker's
     lines["Lambda requests"] += settle_invocations * million * PRICES["lambda_request"].usd
     # The archive (paylink.payments.archive): a payment's items stay hot from checkout until its
@@ -1177,8 +1189,9 @@ def cost_per_million(
         lines["S3 archive, 1st year"] += (
             archived.archive_bytes * each * cold_months * PRICES["s3_storage"].usd * million
         )
-        seconds = sum(archived.invocations["ArchiveFunction"]) * each
-        memory = system.memory_mb("ArchiveFunction") / 1024
+        archive_mb = system.memory_mb("ArchiveFunction")
+        seconds = sum(archived.invocations["ArchiveFunction"]) * each * cpu_scale(archive_mb)
+        memory = archive_mb / 1024
         lines["Lambda duration"] += seconds * memory * million * PRICES["lambda_gbs"].usd
         lines["CloudWatch Logs"] += archived.log_bytes * each * million * PRICES["logs"].usd
         notes["DynamoDB storage + PITR, 1st year"] = (
@@ -1206,7 +1219,8 @@ def fixed_monthly(system: System, args: argparse.Namespace) -> list[tuple[str, f
         ("reconcile, every 5 minutes", "ReconcileFunction", minutes / 5),
     ):
         flow = system.flows[name.split(",")[0]]
-        seconds = sum(flow.invocations[function_id]) + flow.gateway_calls * args.gateway_ms / 1000
+        seconds = sum(flow.invocations[function_id]) * cpu_scale(system.memory_mb(function_id))
+        seconds += flow.gateway_calls * args.gateway_ms / 1000
         usd = per_month * (
             flow.total("rru") * PRICES["rru"].usd
             + flow.total("wru") * PRICES["wru"].usd
@@ -1330,7 +1344,8 @@ def report(system: System, settle: SettleFigures, args: argparse.Namespace, out:
     for line in (
         "Lambda durations are the handlers' CPU time here (time.thread_time() of the thread running them:",
         "their own work and moto's, in-process, standing in for DynamoDB; not their wait on the sandbox",
-        "gateway over loopback, nor time off the CPU while others run) plus the assumed gateway latency per",
+        "gateway over loopback, nor time off the CPU while others run), taken as the 512 MB figure and x",
+        "(512 / memory MB) for smaller functions (cpu_scale), plus the assumed gateway latency per",
         "gateway call, and the init Lambda bills since 1 Aug 2025 for the invocations that start cold "
         f"({args.cold_share:.0%}):",
         "each function's init is measured here (wall clock, as before) in fresh interpreters, "

@@ -104,3 +104,20 @@ def test_a_gateway_wait_is_billed_to_the_function_that_waited_not_to_every_funct
     # Then the 300 ms wait is the callback's alone
     assert warm_seconds(flow, "CallbackFunction", gateway_ms=300) == pytest.approx(0.4)
     assert warm_seconds(flow, "NotifyWorkerFunction", gateway_ms=300) == pytest.approx(0.05)
+
+
+def test_cpu_measured_here_is_taken_at_512_mb_and_scales_with_lambdas_cpu_share():
+    from bench.flows import Flow, warm_seconds
+
+    # Given a return that used 0.1 s of CPU here and waited on one gateway call
+    flow = Flow("callback")
+    flow.invocations["CallbackFunction"] += [0.1]
+    flow.gateway_waits["CallbackFunction"] = 1
+    # Then at 512 MB (the size the measured figure stands for) it bills what was measured
+    assert warm_seconds(flow, "CallbackFunction", gateway_ms=300, memory_mb=512) == pytest.approx(0.4)
+    # And at 256 MB its CPU takes twice as long (half the CPU share) while the wait does not
+    assert warm_seconds(flow, "CallbackFunction", gateway_ms=300, memory_mb=256) == pytest.approx(0.5)
+    # And past a whole vCPU (1,769 MB) the CPU part takes 512/1769 of the figure
+    assert warm_seconds(flow, "CallbackFunction", gateway_ms=300, memory_mb=2048) == pytest.approx(
+        0.1 * 512 / 1769 + 0.3
+    )
