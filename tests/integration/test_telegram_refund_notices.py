@@ -87,8 +87,13 @@ def test_a_failed_refund_is_told_too_and_says_the_money_is_back_in_the_balance(
 
 
 def test_a_refund_only_created_is_not_told_in_the_linked_chats(store, merchant, chats, sqs, notify):
+    from paylink.core.models import Refund
+
     body = _refund_event(store, merchant, sqs, notify["NotifyQueue"], "awaiting_payer")
     assert json.loads(body)["type"] == "refund.created"
+    # (refund.created is queued just before its refund's write and delivered once it is written)
+    refund = Refund.model_validate(json.loads(body)["data"] | {"merchant_id": merchant.id})
+    assert store._put_new(store._refund_item(refund))
     with respx.mock(assert_all_called=False) as mock:
         route = mock.post(SEND).mock(return_value=httpx.Response(200, json=OK))
         _deliver(store, body, Queue(), time.time())

@@ -603,3 +603,48 @@ def test_of_two_returns_racing_to_credit_the_merchant_hears_the_one_that_won_onc
     # Then the merchant got one paid event, the one the table holds
     assert endpoint.call_count == 1
     assert json.loads(endpoint.calls[0].request.content)["data"]["paid_at"] == won.paid_at
+
+
+def test_a_refund_created_event_is_queued_before_its_write_and_delivered_only_once_written(
+    api, store, gateways, notify, sqs, secret, monkeypatch
+):
+    # Given a paid payment, and a merchant API function that dies after queueing refund.created,
+    # before the refund is written
+    import paylink.notify.notifications
+    import paylink.refunds.service
+
+    payment_id, _ = _pay(api)
+    sqs.purge_queue(QueueUrl=notify["NotifyQueue"])
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        raise SystemExit("the function died")
+
+    write = paylink.refunds.service._write_refund
+    monkeypatch.setattr(paylink.refunds.service, "_write_refund", die)
+    with pytest.raises(SystemExit):
+        api.post_json(f"/v1/payments/{payment_id}/refunds", {"amount": 100_000}, key=TEST_API_KEY)
+    monkeypatch.setattr(paylink.refunds.service, "_write_refund", write)
+    [queued] = _queued(sqs, notify["NotifyQueue"])
+    assert json.loads(queued["Body"])["type"] == "refund.created"
+    sqs.change_message_visibility(
+        QueueUrl=notify["NotifyQueue"], ReceiptHandle=queued["ReceiptHandle"], VisibilityTimeout=0
+    )
+    _, hidden = _hides_pass_at_once(monkeypatch, paylink.notify.notifications.clock())
+    # When the worker receives it again and again
+    with respx.mock(assert_all_called=False) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
+        for _ in range(40):
+            _poller(sqs, notify).poll_once()
+    # Then the merchant never heard of a refund that does not exist
+    assert endpoint.call_count == 0
+    assert 1 <= len(hidden) <= 6
+    assert api.get(f"/v1/payments/{payment_id}/refunds", key=TEST_API_KEY).json()["items"] == []
+    # And a refund that is written is announced as created
+    answer = api.post_json(f"/v1/payments/{payment_id}/refunds", {"amount": 100_000}, key=TEST_API_KEY)
+    assert answer.status == 201, answer.text
+    with respx.mock(assert_all_called=False) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
+        for _ in range(3):
+            _poller(sqs, notify).poll_once()
+    kinds = [json.loads(call.request.content)["type"] for call in endpoint.calls]
+    assert "refund.created" in kinds

@@ -154,6 +154,7 @@ class Written(StrEnum):
 # its own event (the same id when the same change).
 CONFIRM_WAIT = 20
 CONFIRM_HORIZON = 300
+REFUND_CREATED = "refund.created"
 
 
 def _payment_events() -> frozenset[str]:
@@ -163,11 +164,13 @@ def _payment_events() -> frozenset[str]:
 
 
 def payment_change_written(store: Store, event: dict[str, Any], now: float) -> tuple[Written, float]:
-    """Whether the table shows the payment change an event tells of, and the event's age in seconds:
+    """Whether the table shows the payment change an event tells of, and the event's age in seconds
+    (a refund.created event: whether its refund is in the table):
     a paid event's payment was credited at the very `paid_at` the event carries (the return that
     won; it may be settled or refunded since), an unpaid event's payment is in the event's status
     (terminal: it stays)."""
-    if event.get("type") not in _payment_events():
+    kind = event.get("type")
+    if kind not in _payment_events() and kind != REFUND_CREATED:
         return Written.YES, 0.0
     from datetime import datetime
 
@@ -176,6 +179,10 @@ def payment_change_written(store: Store, event: dict[str, Any], now: float) -> t
     data = event["data"]
     made = datetime.fromisoformat(str(event.get("created") or "").replace("Z", "+00:00")).timestamp()
     age = max(0.0, now - made)
+    if kind == REFUND_CREATED:  # queued just before the refund's write (paylink.refunds.service)
+        if store.get_refund(str(data["id"])) is not None:
+            return Written.YES, age
+        return (Written.NOT_YET if age < CONFIRM_HORIZON else Written.NEVER), age
     payment = store.get_payment(str(data["id"]), consistent=True)
     if payment is None:
         return Written.NEVER, age

@@ -198,6 +198,9 @@ def refund_payment(
         token_hash=token_hash(token) if token else None,
         expires_at=iso(now + LINK_LIFETIME) if token else None,
     )
+    # Queued before the write, delivered once the table shows the refund (a function that dies
+    # right after its write would otherwise lose it; one whose write never lands is dropped).
+    emit_refund_event(refund, store)
     written = _write_refund(store, merchant, payment, refund)
     if written is RefundWrite.DUPLICATE:
         earlier = store.get_refund(refund.id)
@@ -215,7 +218,6 @@ def refund_payment(
         "refund created",
         extra={"refund_id": refund.id, "payment_id": payment.id, "method": method.value, "amount": value},
     )
-    emit_refund_event(refund, store)
     if method is RefundMethod.REVERSE:
         return resolve(store, refund, first=True)
     assert token is not None
@@ -437,9 +439,11 @@ def tell(store: Store, refund: Refund) -> None:
 
 def emit_refund_event(refund: Refund, store: Store | None = None) -> str | None:
     """Queue `refund.created|succeeded|failed` (id from refund id and status: a repeat is the same
-    event). After the change is durable; its id, or None when it could not be queued (a final
-    refund's is then told again by the reconciler). Its data carries what the delivery worker and
-    the Telegram/email notice read (merchant_id, link_title) beside the refund's own fields."""
+    event). `created` just before the refund's write (the notify worker delivers it once the refund
+    is in the table), a final one after its change is durable; its id, or None when it could not
+    be queued (a final refund's is then told again by the reconciler). Its data carries what the
+    delivery worker and the Telegram/email notice read (merchant_id, link_title) beside the
+    refund's own fields."""
     from paylink.notify.events import event_id, send_or_keep
     from paylink.notify.queues import notify_queue
 
