@@ -549,11 +549,24 @@ def test_a_return_whose_function_dies_right_after_the_credit_still_notifies_the_
     assert event["data"]["paid_at"] == store.get_payment(payment["id"]).paid_at
 
 
+def _received_again_and_again(
+    monkeypatch: pytest.MonkeyPatch, sqs: Any, notify: dict[str, str]
+) -> tuple[int, list[int]]:
+    """Poll the notify worker 40 times, each hide passing at once: (webhooks posted, hides asked)."""
+    import paylink.notify.notifications
+
+    _, hidden = _hides_pass_at_once(monkeypatch, paylink.notify.notifications.clock())
+    with respx.mock(assert_all_called=False) as mock:
+        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
+        for _ in range(40):
+            _poller(sqs, notify).poll_once()
+    return endpoint.call_count, hidden
+
+
 def test_an_event_whose_write_never_landed_is_never_delivered(
     api, store, gateways, notify, sqs, secret, monkeypatch
 ):
     # Given a callback function that dies after queueing the paid event, before its credit
-    import paylink.notify.notifications
     from paylink.store.payments import PaymentItems
 
     def die(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
@@ -563,14 +576,10 @@ def test_an_event_whose_write_never_landed_is_never_delivered(
     callback = _start(api)
     with pytest.raises(SystemExit):
         api.get(callback)
-    _, hidden = _hides_pass_at_once(monkeypatch, paylink.notify.notifications.clock())
     # When the worker receives it again and again while the payment still waits at its gateway
-    with respx.mock(assert_all_called=False) as mock:
-        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
-        for _ in range(40):
-            _poller(sqs, notify).poll_once()
+    delivered, hidden = _received_again_and_again(monkeypatch, sqs, notify)
     # Then nothing reached the merchant: the worker waited a few minutes for the write, then let it go
-    assert endpoint.call_count == 0
+    assert delivered == 0
     assert 1 <= len(hidden) <= 6  # few receives: the queue dead-letters a message after 15
     assert sum(hidden) <= 15 * 60
     assert _queued(sqs, notify["NotifyQueue"]) == []
@@ -629,14 +638,10 @@ def test_a_refund_created_event_is_queued_before_its_write_and_delivered_only_on
     sqs.change_message_visibility(
         QueueUrl=notify["NotifyQueue"], ReceiptHandle=queued["ReceiptHandle"], VisibilityTimeout=0
     )
-    _, hidden = _hides_pass_at_once(monkeypatch, paylink.notify.notifications.clock())
     # When the worker receives it again and again
-    with respx.mock(assert_all_called=False) as mock:
-        endpoint = mock.post(HOOK_URL).mock(return_value=httpx.Response(200))
-        for _ in range(40):
-            _poller(sqs, notify).poll_once()
+    delivered, hidden = _received_again_and_again(monkeypatch, sqs, notify)
     # Then the merchant never heard of a refund that does not exist
-    assert endpoint.call_count == 0
+    assert delivered == 0
     assert 1 <= len(hidden) <= 6
     assert api.get(f"/v1/payments/{payment_id}/refunds", key=TEST_API_KEY).json()["items"] == []
     # And a refund that is written is announced as created
