@@ -1228,8 +1228,7 @@ def fixed_monthly(system: System, args: argparse.Namespace) -> list[tuple[str, f
         ("reconcile, every 5 minutes", "ReconcileFunction", minutes / 5),
     ):
         flow = system.flows[name.split(",")[0]]
-        seconds = sum(flow.invocations[function_id]) * cpu_scale(system.memory_mb(function_id))
-        seconds += flow.gateway_calls * args.gateway_ms / 1000
+        seconds = warm_seconds(flow, function_id, args.gateway_ms, system.memory_mb(function_id))
         usd = per_month * (
             flow.total("rru") * PRICES["rru"].usd
             + flow.total("wru") * PRICES["wru"].usd
